@@ -1,0 +1,64 @@
+"""Suite-wide fixtures and Salt logging hygiene.
+
+Salt installs a deferred log handler at import time that prints "--- Logging error ---"
+blocks after pytest's summary; we drop it so pytest's summary stays the last line
+(see ../shared/SALT-NOTES.md).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def _drop_salt_deferred_handlers() -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler).__name__ in ("DeferredStreamHandler", "TemporaryLoggingHandler"):
+            root.removeHandler(handler)
+
+
+def pytest_configure(config):
+    _drop_salt_deferred_handlers()
+
+
+def pytest_unconfigure(config):
+    _drop_salt_deferred_handlers()
+    try:
+        import salt._logging.impl as impl  # type: ignore
+
+        for name in ("shutdown_temp_handler", "shutdown_logging"):
+            fn = getattr(impl, name, None)
+            if fn:
+                try:
+                    fn()
+                except Exception:  # pragma: no cover - best effort at exit
+                    pass
+    except Exception:  # pragma: no cover
+        pass
+    _drop_salt_deferred_handlers()
+
+
+@pytest.fixture
+def ngsim_host(tmp_path):
+    """Factory: make an emulated FreeBSD host under tmp_path; returns its ROOT path."""
+
+    def make(*ifaces: str, loaded=("ng_ether",), name: str = "host") -> pathlib.Path:
+        root = tmp_path / name
+        cmd = [sys.executable, "-m", "ngsim", "init", str(root)]
+        for iface in ifaces or ("em0",):
+            cmd += ["--iface", iface]
+        for mod in loaded:
+            cmd += ["--loaded", mod]
+        subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
+        return root
+
+    return make
