@@ -1,0 +1,456 @@
+"""Unit tests of the pure planning functions in _modules/netflow.py (no Salt, no ngctl).
+
+The module file is imported directly, as Salt's loader would load it one file at a time.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("netflow_mod", REPO / "_modules" / "netflow.py")
+nf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nf)
+
+C1 = {"host": "192.0.2.10", "port": 2055}
+C2 = {"host": "192.0.2.11", "port": 2055}
+C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
+
+
+def host(*ifaces, ipfw=False):
+    """A live graph with only ng_ether nodes (and the ipfw node)."""
+    nodes = {i.replace(".", "_"): {"type": "ether", "hooks": {}} for i in ifaces}
+    if ipfw:
+        nodes["ipfw"] = {"type": "ipfw", "hooks": {}}
+    return {"nodes": nodes, "types": ["ether", "socket"], "settings": {}}
+
+
+def as_current(want: dict, base: dict) -> dict:
+    """The live graph that ``want`` describes, as netgraph.graph + settings would return it."""
+    g = copy.deepcopy(base)
+    for key, node in want["nodes"].items():
+        entry = g["nodes"].setdefault(key, {"type": node.get("type"), "hooks": {}})
+        for hook, peer in node["hooks"].items():
+            entry["hooks"][hook] = {"peer": peer["peer"], "peer_hook": peer["peer_hook"]}
+    g["settings"] = copy.deepcopy(want["settings"])
+    return g
+
+
+def plan(params, graph, takeover=False):
+    cfg = nf.validate({"name": "lan", **params})
+    want = nf.desired(cfg, graph)
+    return cfg, want, nf.diff(graph, want, takeover=takeover)
+
+
+def lines(result):
+    return [" ".join(c) for c in result["commands"]]
+
+
+# ----------------------------------------------------------------------------- validate
+def test_validate_normalises_list_and_mapping_forms():
+    a = nf.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
+    b = nf.validate({"name": "lan", "interfaces": {"em0": None}, "collectors": [C1]})
+    assert a == b
+    assert a["interfaces"][0] == {
+        "name": "em0", "node": "em0", "attach": "ether", "direction": "both", "once": True,
+        "ifindex": None, "ipfw_hook": None, "ipfw_rule": None, "conf": 11, "dlt": 1,
+    }
+    assert a["collectors"] == [{"host": "192.0.2.10", "port": 2055, "version": 9}]
+    assert a["timeouts"] == {"inactive": 15, "active": 1800}
+    assert a["template"] == {"time": 600, "packets": 500} and a["mtu"] == 1500
+
+
+@pytest.mark.parametrize(
+    "direction,once,conf",
+    [("both", True, 11), ("both", False, 3), ("ingress", True, 9), ("ingress", False, 1), ("egress", True, 10), ("egress", False, 2)],
+)
+def test_direction_and_once_map_to_ng_netflow_conf_bits(direction, once, conf):
+    cfg = nf.validate({"name": "x", "interfaces": {"em0": {"direction": direction, "once": once}}, "collectors": [C1]})
+    assert cfg["interfaces"][0]["conf"] == conf
+
+
+def test_vlan_interface_maps_to_ng_ether_node_name():
+    cfg = nf.validate({"name": "x", "interfaces": ["vlan0.100"], "collectors": [C1]})
+    assert cfg["interfaces"][0]["node"] == "vlan0_100"
+
+
+def test_ipfw_rule_defaults_to_hook():
+    cfg = nf.validate({"name": "x", "interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 77}}, "collectors": [C1]})
+    i = cfg["interfaces"][0]
+    assert (i["node"], i["ipfw_hook"], i["ipfw_rule"], i["dlt"], i["conf"]) == ("ipfw", 77, 77, 12, 9)
+
+
+GOOD = {"name": "lan", "interfaces": ["em0"], "collectors": [C1]}
+
+
+def _with(**over):
+    p = copy.deepcopy(GOOD)
+    p.update(over)
+    return p
+
+
+# (parameters, text that the error message must contain: the key at fault)
+BAD = [
+    (_with(name="em0; reboot"), "name"),
+    (_with(name="a:b"), "name"),
+    (_with(name="a" * 26), "name"),
+    (_with(name="x" * 300), "name"),
+    (_with(name=""), "name"),
+    (_with(name=None), "name"),
+    (_with(name="lan\nshutdown"), "name"),
+    (_with(name="a.b"), "name"),
+    (_with(name="[1f]"), "name"),
+    (_with(interfaces=["em0; reboot"]), "interfaces[0]"),
+    (_with(interfaces=["a:b"]), "interfaces[0]"),
+    (_with(interfaces=["em0\nshutdown em0:"]), "interfaces[0]"),
+    (_with(interfaces=["x" * 32]), "interfaces[0]"),
+    (_with(interfaces=["$(reboot)"]), "interfaces[0]"),
+    (_with(interfaces=["em0", "em0"]), "interfaces[1]"),
+    (_with(interfaces=["vlan0.100", "vlan0_100"]), "interfaces[1]"),
+    (_with(interfaces=[]), "interfaces"),
+    (_with(interfaces="em0"), "interfaces"),
+    (_with(interfaces={"em0": {"direction": "sideways"}}), "interfaces.em0.direction"),
+    (_with(interfaces={"em0": {"once": "yes"}}), "interfaces.em0.once"),
+    (_with(interfaces={"em0": {"ifindex": 0}}), "interfaces.em0.ifindex"),
+    (_with(interfaces={"em0": {"ifindex": "5"}}), "interfaces.em0.ifindex"),
+    (_with(interfaces={"em0": {"attach": "bpf"}}), "interfaces.em0.attach"),
+    (_with(interfaces={"tun0": {"attach": "ipfw"}}), "interfaces.tun0.ipfw_hook"),
+    (_with(interfaces={"tun0": {"attach": "ipfw", "ipfw_hook": 65535}}), "interfaces.tun0.ipfw_hook"),
+    (_with(interfaces={"em0": {"ipfw_hook": 10}}), "interfaces.em0.ipfw_hook"),
+    (_with(interfaces={"em0": {"colour": "red"}}), "interfaces.em0"),
+    (_with(collectors=[{"host": "192.0.2.1; reboot", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "collector.example.net", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "2001:db8::1", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "300.1.1.1", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "0.0.0.0", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": 0}]), "collectors[0].port"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": 65536}]), "collectors[0].port"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": -1}]), "collectors[0].port"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": "80"}]), "collectors[0].port"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": True}]), "collectors[0].port"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": 2055, "version": 7}]), "collectors[0].version"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": 2055, "version": 0}]), "collectors[0].version"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": 2055, "version": "nine"}]), "collectors[0].version"),
+    (_with(collectors=[{"host": "192.0.2.1", "port": 2055, "proto": "tcp"}]), "collectors[0]"),
+    (_with(collectors=[C1, C1]), "collectors[1]"),
+    (_with(collectors=[]), "collectors"),
+    (_with(collectors={"host": "192.0.2.1"}), "collectors"),
+    (_with(timeouts={"active": -1}), "timeouts.active"),
+    (_with(timeouts={"inactive": 2**32}), "timeouts.inactive"),
+    (_with(timeouts={"inactive": 0}), "timeouts.inactive"),
+    (_with(timeouts={"idle": 5}), "timeouts"),
+    (_with(timeouts=15), "timeouts"),
+    (_with(template={"time": 70000}), "template.time"),
+    (_with(mtu=16385), "mtu"),
+    (_with(mtu=23), "mtu"),
+    (_with(mtu="1500"), "mtu"),
+    (_with(persist="yes"), "persist"),
+    (_with(takeover=1), "takeover"),
+    (_with(colour="red"), "unknown parameter"),
+]
+
+
+@pytest.mark.parametrize("params,key", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_input_is_refused_naming_the_key(params, key):
+    with pytest.raises(nf.ValidationError) as exc:
+        nf.validate(params)
+    assert key in str(exc.value)
+
+
+def test_bad_input_corpus_is_large_enough():
+    assert len(BAD) >= 40
+
+
+def test_too_many_collectors_of_one_version():
+    many = [{"host": f"192.0.2.{i}", "port": 2055} for i in range(1, 66)]
+    with pytest.raises(nf.ValidationError, match="more than 64"):
+        nf.validate(_with(collectors=many))
+
+
+# ----------------------------------------------------------------------------- names
+def test_owned_names_of_two_exporters_never_overlap():
+    a, b = nf.owned_name_re("a"), nf.owned_name_re("a_v9")
+    a_nodes = ["a_nf", "a_v9", "a_v5", "a_v9_0", "a_v5_63"]
+    b_nodes = ["a_v9_nf", "a_v9_v9", "a_v9_v5", "a_v9_v9_0", "a_v9_v5_12"]
+    assert all(a.match(n) for n in a_nodes) and not any(b.match(n) for n in a_nodes)
+    assert all(b.match(n) for n in b_nodes) and not any(a.match(n) for n in b_nodes)
+    assert not a.match("em0") and not a.match("netflow") and not a.match("a_nf_x")
+
+
+def test_longest_exporter_name_fits_netgraph_names():
+    name = "x" * 25
+    cfg = nf.validate({"name": name, "interfaces": ["em0"], "collectors": [{"host": f"192.0.2.{i}", "port": 1} for i in range(1, 65)]})
+    want = nf.desired(cfg, host("em0"))
+    assert max(len(n) for n in want["nodes"]) <= 31
+
+
+# ----------------------------------------------------------------------------- desired
+def test_desired_single_collector_is_a_ksocket_on_export9():
+    _, want, _ = plan({"interfaces": ["em0"], "collectors": [C1]}, host("em0"))
+    assert want["nodes"]["lan_nf"]["hooks"] == {
+        "iface0": {"peer": "em0", "peer_hook": "lower"},
+        "out0": {"peer": "em0", "peer_hook": "upper"},
+        "export9": {"peer": "lan_v9", "peer_hook": "inet/dgram/udp"},
+    }
+    assert want["nodes"]["lan_v9"]["type"] == "ksocket"
+    assert want["settings"]["lan_v9"] == {"peer": "inet/192.0.2.10:2055"}
+
+
+def test_desired_two_collectors_fan_out_through_one2many_and_v5_on_export():
+    _, want, _ = plan({"interfaces": ["em0"], "collectors": [C1, C2, C5]}, host("em0"))
+    assert want["nodes"]["lan_v9"]["type"] == "one2many"
+    assert want["settings"]["lan_v9"]["config"] == {"xmitAlg": 2, "failAlg": 1, "enabledLinks": [1, 1]}
+    assert want["settings"]["lan_v9_1"] == {"peer": "inet/192.0.2.11:2055"}
+    assert want["nodes"]["lan_nf"]["hooks"]["export"] == {"peer": "lan_v5", "peer_hook": "inet/dgram/udp"}
+
+
+# ----------------------------------------------------------------------------- diff
+def test_create_plan_matches_the_man_page_recipe_and_keeps_hooks_adjacent():
+    _, _, res = plan({"interfaces": ["em0", "em1"], "collectors": [C1]}, host("em0", "em1"))
+    assert lines(res) == [
+        "mkpeer em0: netflow lower iface0",
+        "name em0:lower lan_nf",
+        "connect em0: lan_nf: upper out0",
+        "connect em1: lan_nf: lower iface1",
+        "connect em1: lan_nf: upper out1",
+        "msg lan_nf: setconfig { iface=0 conf=11 }",
+        "msg lan_nf: setconfig { iface=1 conf=11 }",
+        "mkpeer lan_nf: ksocket export9 inet/dgram/udp",
+        "name lan_nf:export9 lan_v9",
+        "msg lan_v9: connect inet/192.0.2.10:2055",
+    ]
+    assert res["created"] == ["lan_nf", "lan_v9"]
+
+
+def test_non_default_settings_become_messages():
+    _, _, res = plan(
+        {"interfaces": {"em0": {"ifindex": 7, "direction": "ingress", "once": False}}, "collectors": [C1],
+         "timeouts": {"active": 60, "inactive": 10}, "template": {"time": 30, "packets": 20}, "mtu": 9000},
+        host("em0"),
+    )
+    ls = lines(res)
+    assert "msg lan_nf: settimeouts { inactive=10 active=60 }" in ls
+    assert "msg lan_nf: settemplate { time=30 packets=20 }" in ls
+    assert "msg lan_nf: setmtu { mtu=9000 }" in ls
+    assert "msg lan_nf: setifindex { iface=0 index=7 }" in ls
+    # ingress without once is conf=1, ng_netflow's default for a new iface: no message
+    assert not any("setconfig" in line for line in ls)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"interfaces": ["em0"], "collectors": [C1]},
+        {"interfaces": ["em0", "vlan0.100"], "collectors": [C1, C2, C5]},
+        {"interfaces": {"em0": {"direction": "egress", "ifindex": 3}, "tun0": {"attach": "ipfw", "ipfw_hook": 10}},
+         "collectors": [C5], "timeouts": {"active": 300, "inactive": 5}, "mtu": 1400},
+    ],
+)
+def test_no_change_when_live_graph_matches(params):
+    base = host("em0", "vlan0.100", ipfw=True)
+    cfg, want, _ = plan(params, base)
+    cur = as_current(want, base)
+    res = nf.diff(cur, nf.desired(cfg, cur))
+    assert res["commands"] == [] and res["changes"] == {}
+
+
+def _live(params, base=None):
+    base = base or host("em0", "em1", "vlan0.100", ipfw=True)
+    cfg, want, _ = plan(params, base)
+    return as_current(want, base)
+
+
+def test_timeouts_change_is_one_message_and_no_shutdown():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1], "timeouts": {"active": 60, "inactive": 15}}, cur)
+    assert lines(res) == ["msg lan_nf: settimeouts { inactive=15 active=60 }"]
+
+
+def test_direction_change_is_setconfig_in_place():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": {"em0": {"direction": "egress"}}, "collectors": [C1]}, cur)
+    assert lines(res) == ["msg lan_nf: setconfig { iface=0 conf=10 }"]
+
+
+def test_collector_repoint_is_a_second_connect_on_the_same_ksocket():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C2]}, cur)
+    assert lines(res) == ["msg lan_v9: connect inet/192.0.2.11:2055"]
+
+
+def test_second_collector_replaces_only_the_ksocket_by_a_fanout():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1, C2]}, cur)
+    ls = lines(res)
+    assert ls[0] == "shutdown lan_v9:"
+    assert "shutdown lan_nf:" not in ls
+    assert "mkpeer lan_nf: one2many export9 one" in ls
+    assert ls[-1] == "msg lan_v9: setconfig { xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }"
+
+
+def test_removing_one_of_three_collectors_keeps_link_indices_of_the_others():
+    c3 = {"host": "192.0.2.13", "port": 2055}
+    cur = _live({"interfaces": ["em0"], "collectors": [C1, C2, c3]})
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1, c3]}, cur)
+    assert lines(res) == ["shutdown lan_v9_1:", "msg lan_v9: setconfig { xmitAlg=2 failAlg=1 enabledLinks=[ 1 0 1 ] }"]
+
+
+def test_adding_an_interface_keeps_existing_indices_and_connects_adjacent():
+    cur = _live({"interfaces": ["em1"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": ["em0", "em1"], "collectors": [C1]}, cur)
+    assert lines(res) == [
+        "connect em0: lan_nf: lower iface1",
+        "connect em0: lan_nf: upper out1",
+        "msg lan_nf: setifindex { iface=1 index=0 }",
+        "msg lan_nf: setconfig { iface=1 conf=11 }",
+    ]
+
+
+def test_removing_an_interface_cuts_its_two_hooks_adjacent():
+    cur = _live({"interfaces": ["em0", "em1"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": ["em1"], "collectors": [C1]}, cur)
+    assert lines(res) == ["rmhook lan_nf: iface0", "rmhook lan_nf: out0"]
+
+
+def test_replacing_the_only_interface_adds_before_it_removes():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _, _, res = plan({"interfaces": ["em1"], "collectors": [C1]}, cur)
+    ls = lines(res)
+    assert ls.index("connect em1: lan_nf: lower iface1") < ls.index("rmhook lan_nf: iface0")
+
+
+def _drop_hook(g, node, hook):
+    peer = g["nodes"][node]["hooks"].pop(hook)
+    g["nodes"][peer["peer"]]["hooks"].pop(peer["peer_hook"])
+
+
+def test_drift_upper_hook_cut_by_hand_is_reconnected():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _drop_hook(cur, "em0", "upper")
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1]}, cur)
+    assert lines(res) == ["connect em0: lan_nf: upper out0"]
+
+
+def test_drift_netflow_node_shut_down_by_hand_is_rebuilt():
+    base = host("em0")
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1]}, base)
+    assert lines(res)[0] == "mkpeer em0: netflow lower iface0"
+
+
+def test_drift_ksocket_gone_is_recreated_without_touching_netflow():
+    cur = _live({"interfaces": ["em0"], "collectors": [C1]})
+    _drop_hook(cur, "lan_nf", "export9")
+    del cur["nodes"]["lan_v9"]
+    del cur["settings"]["lan_v9"]
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1]}, cur)
+    assert lines(res) == [
+        "mkpeer lan_nf: ksocket export9 inet/dgram/udp",
+        "name lan_nf:export9 lan_v9",
+        "msg lan_v9: connect inet/192.0.2.10:2055",
+    ]
+
+
+def _seed_exporter(base):
+    """What the seed's rc.d script builds: netflow + nfsock, on em0."""
+    g = copy.deepcopy(base)
+    g["nodes"]["netflow"] = {"type": "netflow", "hooks": {
+        "iface0": {"peer": "em0", "peer_hook": "lower"}, "out0": {"peer": "em0", "peer_hook": "upper"},
+        "export9": {"peer": "nfsock", "peer_hook": "inet/dgram/udp"}}}
+    g["nodes"]["nfsock"] = {"type": "ksocket", "hooks": {"inet/dgram/udp": {"peer": "netflow", "peer_hook": "export9"}}}
+    g["nodes"]["em0"]["hooks"] = {"lower": {"peer": "netflow", "peer_hook": "iface0"}, "upper": {"peer": "netflow", "peer_hook": "out0"}}
+    return g
+
+
+def test_foreign_exporter_on_the_interface_is_refused_naming_it():
+    with pytest.raises(nf.ConflictError, match=r"em0:lower is connected to netflow \(netflow\).*takeover"):
+        plan({"interfaces": ["em0"], "collectors": [C1]}, _seed_exporter(host("em0")))
+
+
+def test_takeover_replaces_the_foreign_exporter_in_one_plan():
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1]}, _seed_exporter(host("em0")), takeover=True)
+    ls = lines(res)
+    assert ls[:5] == [
+        "rmhook em0: lower",
+        "rmhook em0: upper",
+        "mkpeer em0: netflow lower iface0",
+        "name em0:lower lan_nf",
+        "connect em0: lan_nf: upper out0",
+    ]
+    assert ls[-1] == "shutdown netflow:"
+
+
+def test_takeover_keeps_a_foreign_exporter_that_still_serves_other_interfaces():
+    g = _seed_exporter(host("em0", "em1"))
+    g["nodes"]["netflow"]["hooks"].update({"iface1": {"peer": "em1", "peer_hook": "lower"}, "out1": {"peer": "em1", "peer_hook": "upper"}})
+    g["nodes"]["em1"]["hooks"] = {"lower": {"peer": "netflow", "peer_hook": "iface1"}, "upper": {"peer": "netflow", "peer_hook": "out1"}}
+    _, _, res = plan({"interfaces": ["em0"], "collectors": [C1]}, g, takeover=True)
+    assert "shutdown netflow:" not in lines(res)
+
+
+def test_two_exporters_on_one_host_do_not_touch_each_other():
+    base = host("em0", "em1")
+    cfg_a = nf.validate({"name": "a", "interfaces": ["em0"], "collectors": [C1]})
+    cur = as_current(nf.desired(cfg_a, base), base)
+    cfg_b = nf.validate({"name": "b", "interfaces": ["em1"], "collectors": [C2]})
+    res = nf.diff(cur, nf.desired(cfg_b, cur))
+    assert all("a_" not in w for c in res["commands"] for w in c)
+    cur["settings"] = {}
+    res_a_again = nf.diff(_live_merge(cur, cfg_a), nf.desired(cfg_a, cur))
+    assert res_a_again["commands"] == []
+
+
+def _live_merge(cur, cfg):
+    g = copy.deepcopy(cur)
+    g["settings"] = nf.desired(cfg, cur)["settings"]
+    return g
+
+
+# ----------------------------------------------------------------------------- ipfw
+def test_ipfw_rule_added_and_conflicting_rule_refused():
+    cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10, "direction": "ingress"}}, "collectors": [C1]}, host(ipfw=True))
+    res = nf.ipfw_diff([{"rule": 65535, "text": "deny ip from any to any"}], host(ipfw=True), want, "lan")
+    assert res == {"delete": [], "add": [["10", "ngtee", "10", "ip", "from", "any", "to", "any", "in", "via", "tun0"]]}
+    with pytest.raises(nf.ConflictError, match="ipfw rule 10"):
+        nf.ipfw_diff([{"rule": 10, "text": "allow ip from any to any"}], host(ipfw=True), want, "lan")
+
+
+def test_ipfw_rule_with_changed_direction_is_replaced():
+    cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10}}, "collectors": [C1]}, host(ipfw=True))
+    cur = as_current(want, host(ipfw=True))
+    res = nf.ipfw_diff([{"rule": 10, "text": "ngtee 10 ip from any to any in via tun0"}], cur, want, "lan")
+    assert res["delete"] == [10] and res["add"][0][-3:] == ["any", "via", "tun0"]
+
+
+# ----------------------------------------------------------------------------- rollback
+def test_rollback_shuts_down_created_nodes_and_detaches_half_attached_interfaces():
+    g = host("em0", "em1")
+    g["nodes"]["lan_nf"] = {"type": "netflow", "hooks": {"iface0": {"peer": "em0", "peer_hook": "lower"}}}
+    g["nodes"]["em0"]["hooks"] = {"lower": {"peer": "lan_nf", "peer_hook": "iface0"}}
+    assert [" ".join(c) for c in nf.rollback_plan(g, "lan", ["lan_nf"])] == ["shutdown lan_nf:"]
+    # an existing node (not created by the batch) is kept; the half-attached interface is cut
+    assert [" ".join(c) for c in nf.rollback_plan(g, "lan", [])] == ["rmhook em0: lower"]
+
+
+def test_boot_script_is_the_plan_from_an_empty_graph():
+    cfg = nf.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
+    script = nf.build_script(cfg)
+    assert script["ngctl"].splitlines()[1:] == lines(nf.diff(host("em0"), nf.desired(cfg, host("em0"))))
+    assert script["modules"] == ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket"]
+    assert script["ipfw"] == []
+
+
+def test_settings_are_read_back_from_replies_by_key_not_position():
+    queries = [["lan_nf:", "info"], ["lan_nf:", "v9info"], ["lan_nf:", "ifinfo", "0"], ["lan_v9:", "getpeername"]]
+    replies = [
+        {"ok": True, "reply": {"args": {"IPv4 bytes": 5, "Inactive timeout": 15, "Active timeout": 1800}}},
+        {"ok": True, "reply": {"args": {"v9 template packets": 500, "v9 template time": 600, "v9 MTU": 1500}}},
+        {"ok": True, "reply": {"args": {"data link type": 1, "conf": 11}}},
+        {"ok": False, "error": "ngctl: send msg: Socket is not connected"},
+    ]
+    st = nf.settings_from_replies(queries, replies)
+    assert st["lan_nf"] == {"timeouts": {"inactive": 15, "active": 1800}, "template": {"time": 600, "packets": 500},
+                            "mtu": 1500, "ifaces": {0: {"dlt": 1, "index": 0, "conf": 11}}}
+    assert st["lan_v9"] == {"peer": None}
