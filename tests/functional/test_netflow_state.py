@@ -1,0 +1,362 @@
+"""Functional tests of netflow.exporter_present/absent through Salt's own loader, against an
+emulated FreeBSD host (ngsim). Nothing is mocked: Salt loads _modules/netgraph.py,
+_modules/netflow.py and _states/netflow.py, and every ngctl is a real ngsim subprocess.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+IFACES = ["em0", "em1", "vlan0.100", "tun0"]
+C1 = {"host": "192.0.2.10", "port": 2055}
+C2 = {"host": "192.0.2.11", "port": 2055}
+C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
+
+
+def ngsim(*args: str, check: bool = True) -> str:
+    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
+    if check and proc.returncode:
+        raise AssertionError(f"ngsim {args} failed: {proc.stderr}")
+    return proc.stdout
+
+
+class Host:
+    """One emulated FreeBSD host: its ngctl, log, links and fault injection."""
+
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+
+    def init(self, loaded=("ng_ether",)) -> None:
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        args = ["init", str(self.root)]
+        for i in IFACES:
+            args += ["--iface", i]
+        for m in loaded:
+            args += ["--loaded", m]
+        ngsim(*args)
+        self.mark()
+
+    def ngctl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.root / "bin" / "ngctl"), *args], input=stdin, capture_output=True, text=True)
+
+    def log(self) -> list[dict]:
+        return [json.loads(line) for line in ngsim("log", str(self.root)).splitlines() if line.strip()]
+
+    def mark(self) -> None:
+        self._mark = len(self.log())
+
+    def since(self) -> list[dict]:
+        return self.log()[self._mark:]
+
+    def mutating(self) -> list[dict]:
+        return [e for e in self.since() if e["mutating"]]
+
+    def ngctl_spawns(self) -> list[dict]:
+        return [e for e in self.since() if e.get("binary", e["argv"][0].rsplit("/", 1)[-1]) == "ngctl"]
+
+    def links(self) -> dict:
+        return json.loads(ngsim("links", str(self.root)))
+
+    def fail_at(self, n: int) -> None:
+        ngsim("fail", str(self.root), "--at", str(n))
+
+
+@pytest.fixture(scope="module")
+def host_root(tmp_path_factory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("nf") / "host"
+
+
+@pytest.fixture(scope="module")
+def loaders(host_root, tmp_path_factory):
+    import salt.config
+    from saltfactories.utils.functional import Loaders
+
+    base = tmp_path_factory.mktemp("salt")
+    opts = salt.config.minion_config(None)
+    bindir = host_root / "bin"
+    opts.update(
+        {
+            "id": "fw1",
+            "file_client": "local",
+            "root_dir": str(base),
+            "cachedir": str(base / "cache"),
+            "pki_dir": str(base / "pki"),
+            "sock_dir": str(base / "sock"),
+            "module_dirs": [str(REPO / "_modules")],
+            "states_dirs": [str(REPO / "_states")],
+            "netgraph.ngctl": str(bindir / "ngctl"),
+            "netgraph.kldload": str(bindir / "kldload"),
+            "netgraph.kldstat": str(bindir / "kldstat"),
+            "netgraph.ipfw": str(bindir / "ipfw"),
+            "netflow": {"boot_dir": str(base / "boot")},
+            "grains_cache": False,
+        }
+    )
+    # ngctl must exist for the modules' __virtual__: make the host before loading.
+    Host(host_root).init()
+    return Loaders(opts)
+
+
+@pytest.fixture
+def host(host_root, loaders) -> Host:
+    h = Host(host_root)
+    h.init()
+    loaders.reset_state()
+    yield h
+
+
+def present(loaders, name="lan", test=False, **params):
+    params.setdefault("interfaces", ["em0"])
+    params.setdefault("collectors", [C1])
+    return loaders.states.netflow.exporter_present(name=name, test=test, **params)
+
+
+@pytest.fixture(params=[False, True], ids=["apply", "test"])
+def test_mode(request):
+    return request.param
+
+
+# ------------------------------------------------------------------------ basic contract
+def test_create_then_no_change(loaders, host, test_mode):
+    ret = present(loaders, test=test_mode, interfaces=["em0", "vlan0.100"], collectors=[C1, C5])
+    if test_mode:
+        assert ret.result is None
+        assert "mkpeer em0: netflow lower iface0" in ret.changes["ngctl"]
+        assert host.mutating() == [], "test=True must not change anything"
+        return
+    assert ret.result is True, ret.comment
+    assert ret.changes["nodes_added"] == ["lan_nf", "lan_v9", "lan_v5"]
+    muts = host.mutating()
+    assert [m["argv"][:3] for m in muts] == [[muts[0]["argv"][0], "-f", "-"]], "one ngctl -f - batch"
+    assert host.links() == {"em0": "pass", "em1": "pass", "vlan0.100": "pass", "tun0": "pass"}
+    show = host.ngctl("show", "lan_nf:").stdout
+    assert "iface1          vlan0_100       ether" in show and "export9" in show and "export " in show
+    host.mark()
+    again = present(loaders, interfaces=["em0", "vlan0.100"], collectors=[C1, C5])
+    assert again.result is True and again.changes == {}
+    assert host.mutating() == []
+    assert len(host.ngctl_spawns()) <= 2
+
+
+def test_collector_timeouts_direction_change_keeps_the_netflow_node(loaders, host):
+    assert present(loaders, interfaces=["em0", "em1"], collectors=[C1]).result is True
+    nf_id = host.ngctl("show", "lan_nf:").stdout.split("ID: ")[1].split()[0]
+    host.mark()
+    ret = present(
+        loaders,
+        interfaces={"em0": {"direction": "ingress"}, "em1": None},
+        collectors=[C2],
+        timeouts={"active": 60, "inactive": 10},
+    )
+    assert ret.result is True, ret.comment
+    assert not any(c.startswith("shutdown lan_nf") for c in ret.changes["ngctl"])
+    assert host.ngctl("show", "lan_nf:").stdout.split("ID: ")[1].split()[0] == nf_id
+    assert "inet/192.0.2.11:2055" in host.ngctl("msg", "lan_v9:", "getpeername").stdout
+    assert "Inactive timeout=10 Active timeout=60" in host.ngctl("msg", "lan_nf:", "info").stdout
+    assert len([m for m in host.mutating()]) == 1
+
+
+def test_exporter_absent_restores_the_interfaces(loaders, host, test_mode):
+    assert present(loaders, interfaces=["em0", "em1"], collectors=[C1, C2]).result is True
+    host.mark()
+    ret = loaders.states.netflow.exporter_absent(name="lan", test=test_mode)
+    if test_mode:
+        assert ret.result is None and host.mutating() == []
+        return
+    assert ret.result is True, ret.comment
+    assert "lan_nf" in host.ngctl("list").stdout is False or "lan_" not in host.ngctl("list").stdout
+    assert set(host.links().values()) == {"pass"}
+    assert loaders.states.netflow.exporter_absent(name="lan").changes == {}
+
+
+def test_two_exporters_on_one_host(loaders, host):
+    assert present(loaders, name="a", interfaces=["em0"], collectors=[C1]).result is True
+    assert present(loaders, name="b", interfaces=["em1"], collectors=[C2]).result is True
+    assert present(loaders, name="a", interfaces=["em0"], collectors=[C1]).changes == {}
+    assert present(loaders, name="b", interfaces=["em1"], collectors=[C2]).changes == {}
+
+
+def test_ipfw_attach_for_a_non_ethernet_interface(loaders, host):
+    host.init(loaded=("ng_ether", "ipfw", "ng_ipfw"))
+    ifs = {"tun0": {"attach": "ipfw", "ipfw_hook": 1000}}
+    ret = present(loaders, interfaces=ifs, collectors=[C1])
+    assert ret.result is True, ret.comment
+    rules = subprocess.run([str(host.root / "bin" / "ipfw"), "list"], capture_output=True, text=True).stdout
+    assert "ngtee 1000 ip from any to any via tun0" in rules
+    assert present(loaders, interfaces=ifs, collectors=[C1]).changes == {}
+    assert loaders.states.netflow.exporter_absent(name="lan").result is True
+    rules = subprocess.run([str(host.root / "bin" / "ipfw"), "list"], capture_output=True, text=True).stdout
+    assert "ngtee 1000" not in rules
+
+
+def test_modules_are_loaded_on_a_fresh_boot(loaders, host):
+    host.init(loaded=())
+    ret = present(loaders, interfaces=["em0"], collectors=[C1])
+    assert ret.result is True, ret.comment
+    assert present(loaders).changes == {}
+
+
+def test_non_ethernet_interface_without_ipfw_is_refused(loaders, host):
+    ret = present(loaders, interfaces=["tun0"], collectors=[C1])
+    assert ret.result is False and "tun0" in ret.comment and "attach: ipfw" in ret.comment
+    assert host.mutating() == []
+
+
+# ------------------------------------------------------------------------ persistence
+def test_persist_writes_boot_files_that_rebuild_the_graph(loaders, host, tmp_path):
+    ret = present(loaders, interfaces=["em0"], collectors=[C1], persist=True)
+    assert ret.result is True, ret.comment
+    boot = pathlib.Path(loaders.opts["netflow"]["boot_dir"])
+    script = (boot / "lan.ngctl").read_text()
+    assert "mkpeer em0: netflow lower iface0" in script
+    assert present(loaders, interfaces=["em0"], collectors=[C1], persist=True).changes == {}
+    # emulated reboot, then what rc.d start does: load modules, replay the file
+    ngsim("reboot", str(host.root))
+    mods = (boot / "lan.modules").read_text().split()
+    subprocess.run([str(host.root / "bin" / "kldload"), "-n", *mods], check=True)
+    subprocess.run([str(host.root / "bin" / "ngctl"), "-f", str(boot / "lan.ngctl")], check=True)
+    assert present(loaders, interfaces=["em0"], collectors=[C1], persist=True, test=True).changes == {}
+
+
+# ------------------------------------------------------------------------ bad input
+BAD = [
+    ({"name": "em0; reboot"}, "name"),
+    ({"name": "a:b"}, "name"),
+    ({"name": "x" * 300}, "name"),
+    ({"interfaces": ["em0; reboot"]}, "interfaces[0]"),
+    ({"interfaces": ["a:b"]}, "interfaces[0]"),
+    ({"interfaces": ["x" * 300]}, "interfaces[0]"),
+    ({"interfaces": ["em9"]}, "em9"),
+    ({"interfaces": ["em0", "em0"]}, "interfaces[1]"),
+    ({"collectors": [{"host": "999.1.1.1", "port": 2055}]}, "collectors[0].host"),
+    ({"collectors": [{"host": "192.0.2.1", "port": 0}]}, "collectors[0].port"),
+    ({"collectors": [{"host": "192.0.2.1", "port": 65536}]}, "collectors[0].port"),
+    ({"collectors": [{"host": "192.0.2.1", "port": 2055, "version": 7}]}, "collectors[0].version"),
+    ({"timeouts": {"active": -5}}, "timeouts.active"),
+    ({"timeouts": "fast"}, "timeouts"),
+    ({"name": "a" * 26}, "name"),
+]
+
+
+@pytest.mark.parametrize("override,key", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_input_fails_with_zero_mutating_calls(loaders, host, override, key, test_mode):
+    params = {"name": "lan", "interfaces": ["em0"], "collectors": [C1]}
+    params.update(override)
+    ret = loaders.states.netflow.exporter_present(test=test_mode, **params)
+    assert ret.result is False
+    assert key in ret.comment
+    assert host.mutating() == []
+
+
+# ------------------------------------------------------------------------ foreign nodes
+SEED = [
+    "mkpeer em0: netflow lower iface0",
+    "name em0:lower netflow",
+    "connect em0: netflow: upper out0",
+    "mkpeer netflow: ksocket export9 inet/dgram/udp",
+    "name netflow:export9 nfsock",
+    "msg nfsock: connect inet/192.0.2.1:4444",
+]
+
+
+def test_foreign_exporter_refused_then_taken_over(loaders, host):
+    assert host.ngctl("-f", "-", stdin="\n".join(SEED) + "\n").returncode == 0
+    host.mark()
+    ret = present(loaders)
+    assert ret.result is False and "netflow" in ret.comment and "takeover" in ret.comment
+    assert host.mutating() == []
+    ret = present(loaders, takeover=True)
+    assert ret.result is True, ret.comment
+    listing = host.ngctl("list").stdout
+    assert "nfsock" not in listing and "Name: netflow " not in listing and "lan_nf" in listing
+    assert len(host.mutating()) == 1
+    assert set(host.links().values()) == {"pass"}
+    assert present(loaders).changes == {}
+
+
+# ------------------------------------------------------------------------ drift repair
+def _drift(host: Host, kind: str) -> None:
+    cmds = {
+        "netflow_shutdown": [["shutdown", "lan_nf:"]],
+        "upper_cut": [["rmhook", "em0:", "upper"]],
+        "lower_cut": [["rmhook", "em0:", "lower"]],
+        "ksocket_shutdown": [["shutdown", "lan_v9:"]],
+        "collector_repointed": [["msg", "lan_v9:", "connect", "inet/203.0.113.9:9999"]],
+        "timeouts_changed": [["msg", "lan_nf:", "settimeouts", "{", "inactive=1", "}"]],
+        "conf_changed": [["msg", "lan_nf:", "setconfig", "{", "iface=0", "conf=1", "}"]],
+        "mtu_changed": [["msg", "lan_nf:", "setmtu", "{", "mtu=600", "}"]],
+        "fanout_link_disabled": [["msg", "lan_v5:", "setconfig", "{", "xmitAlg=2", "failAlg=1", "enabledLinks=[", "1", "]", "}"]],
+        "foreign_on_export": [["rmhook", "lan_nf:", "export"], ["mkpeer", "lan_nf:", "hub", "export", "x"]],
+    }
+    if kind == "interface_recreated":
+        ngsim("ifdestroy", str(host.root), "em1")
+        ngsim("ifcreate", str(host.root), "em1")
+        return
+    for c in cmds[kind]:
+        proc = host.ngctl(*c)
+        assert proc.returncode == 0, proc.stderr
+
+
+DRIFTS = ["netflow_shutdown", "upper_cut", "lower_cut", "ksocket_shutdown", "collector_repointed",
+          "timeouts_changed", "conf_changed", "mtu_changed", "fanout_link_disabled", "foreign_on_export",
+          "interface_recreated"]
+
+
+@pytest.mark.parametrize("kind", DRIFTS)
+def test_drift_is_repaired_in_one_apply(loaders, host, kind):
+    params = {"interfaces": ["em0", "em1"], "collectors": [C1, C5, {"host": "192.0.2.13", "port": 9996, "version": 5}]}
+    assert present(loaders, **params).result is True
+    _drift(host, kind)
+    ret = present(loaders, **params)
+    assert ret.result is True, ret.comment
+    assert ret.changes, f"{kind}: the drift went unnoticed"
+    assert present(loaders, **params).changes == {}
+    assert set(host.links().values()) == {"pass"}
+
+
+# ------------------------------------------------------------------------ fault injection
+def _plan_len(loaders, **params) -> int:
+    planned = loaders.modules.netflow.plan("lan", load_modules=False, **params)
+    return len(planned["commands"])
+
+
+SCENARIOS = {
+    # name: (before, after)
+    "create": (None, {"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1, C2]}),
+    "modify": (
+        {"interfaces": ["em0", "em1"], "collectors": [C1]},
+        {"interfaces": {"em0": {"direction": "egress"}, "vlan0.100": None}, "collectors": [C2, C5], "timeouts": {"active": 60, "inactive": 5}},
+    ),
+    "remove_one_of_three": ({"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1]}, {"interfaces": ["em1"], "collectors": [C1]}),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_failure_at_every_position_leaves_traffic_passing_and_converges(loaders, host, scenario):
+    before, after = SCENARIOS[scenario]
+    positions = None
+    pos = 1
+    while positions is None or pos <= positions:
+        host.init()
+        loaders.reset_state()
+        if before:
+            assert present(loaders, **before).result is True
+        if positions is None:
+            positions = _plan_len(loaders, **after)
+            assert positions > 0
+        host.fail_at(pos)
+        ret = present(loaders, **after)
+        assert ret.result is False, f"{scenario}: failure at line {pos} went unreported"
+        assert f"line {pos}" in ret.comment
+        assert set(host.links().values()) == {"pass"}, f"{scenario}@{pos}: {host.links()}"
+        again = present(loaders, **after)
+        assert again.result is True, again.comment
+        assert present(loaders, **after).changes == {}
+        pos += 1
