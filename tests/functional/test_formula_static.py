@@ -1,0 +1,82 @@
+"""Static checks of formula/netflow and pillar.example (no Salt daemons, no ngsim)."""
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+FORMULA = REPO / "formula" / "netflow"
+SLS = sorted(FORMULA.glob("**/*.sls"))
+
+
+def _salt_lint() -> list[str] | None:
+    exe = pathlib.Path(sys.executable).parent / "salt-lint"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("salt-lint")
+    return [found] if found else None
+
+
+def test_formula_files_exist():
+    names = {p.relative_to(FORMULA).as_posix() for p in FORMULA.glob("**/*") if p.is_file()}
+    assert {"map.jinja", "parameters/defaults.yaml", "init.sls", "exporter.sls", "boot.sls", "clean.sls",
+            "files/netflow.rc"} <= names
+
+
+@pytest.mark.skipif(_salt_lint() is None, reason="salt-lint not installed (pip install salt-lint)")
+def test_salt_lint():
+    proc = subprocess.run(_salt_lint() + [str(p) for p in SLS], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sls_use_tplroot_and_map():
+    for path in SLS:
+        text = path.read_text()
+        if path.name == "init.sls":
+            assert "include:" in text
+            continue
+        assert "{%- set tplroot = tpldir.split('/')[0] %}" in text, path
+        assert 'from tplroot ~ "/map.jinja" import mapdata' in text, path
+
+
+def test_defaults_yaml():
+    defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
+    assert defaults == {
+        "boot_dir": "/usr/local/etc/netflow",
+        "persist": True,
+        "exporters": {},
+        "rc_script": "/usr/local/etc/rc.d/netflow",
+        "rc_conf_d": "/etc/rc.conf.d/netflow",
+        "ngctl": "/usr/sbin/ngctl",
+        "kldload": "/sbin/kldload",
+        "ipfw": "/sbin/ipfw",
+    }
+
+
+def test_pillar_example_documents_every_key():
+    text = (REPO / "pillar.example").read_text()
+    data = yaml.safe_load(text)["netflow"]
+    defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
+    # every formula key is present (boot_dir, persist, exporters top level; paths in lookup)
+    assert {"boot_dir", "persist", "exporters", "lookup"} <= set(data)
+    assert set(data["lookup"]) == set(defaults) - {"boot_dir", "persist", "exporters"}
+    lan = data["exporters"]["lan"]
+    # every parameter of netflow.exporter_present appears at least once
+    assert {"interfaces", "collectors", "timeouts", "template", "mtu", "takeover"} <= set(lan)
+    assert "persist" in data["exporters"]["uplink"]
+    assert lan["interfaces"]["vlan0.100"] == {"direction": "egress"}
+    assert lan["interfaces"]["tun0"]["attach"] == "ipfw" and lan["interfaces"]["tun0"]["ipfw_hook"] == 1000
+    assert {c.get("version", 9) for c in lan["collectors"]} == {5, 9}
+    # only interfaces an ngsim host is made with in the demo and the tests
+    ifaces = set()
+    for exp in data["exporters"].values():
+        ifaces |= set(exp["interfaces"])
+    assert ifaces <= {"em0", "em1", "vlan0.100", "tun0"}
+    # interface options and collector keys are each explained in a comment
+    for word in ("direction:", "once:", "ifindex:", "attach:", "ipfw_hook:", "ipfw_rule:", "host", "port", "version"):
+        assert word in text, word
