@@ -1,0 +1,58 @@
+"""Traffic state per interface, following the graph by ng_ether's rules.
+
+Inbound: with ``lower`` (or ``divert``) connected, frames from the wire enter the graph
+and reach the host only if the graph delivers them into this node's ``upper``.
+Outbound: with ``upper`` connected, frames from the host reach the wire only if the
+graph delivers them into ``lower``. Nodes forward as their ``forward`` method says
+(netflow iface<->out, tee left<->right, hub, one2many); every other node is a sink.
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any
+
+from ngsim.base import Kernel
+
+
+def _reaches(k: Kernel, start: dict, out_hook: str, target_id: int, target_hooks: set[str]) -> bool:
+    peer = k.peer_of(start, out_hook)
+    if peer is None:
+        return False
+    todo = [peer]
+    seen: set[tuple[int, str]] = set()
+    while todo:
+        node, hook = todo.pop()
+        if (node["id"], hook) in seen:
+            continue
+        seen.add((node["id"], hook))
+        if node["id"] == target_id and hook in target_hooks:
+            return True
+        for out in k.ntype(node).forward(k, node, hook):
+            nxt = k.peer_of(node, out)
+            if nxt is not None:
+                todo.append(nxt)
+    return False
+
+
+def iface_state(k: Kernel, rec: dict[str, Any]) -> str:
+    """"pass" or "blackhole" for one interface record."""
+    if rec["kind"] != "ether":
+        return "pass"
+    from ngsim.kld import ether_node
+
+    node = ether_node(k, rec["name"])
+    if node is None:
+        return "pass"
+    names = {h[0] for h in node["hooks"]}
+    low = "lower" if "lower" in names else ("divert" if "divert" in names else None)
+    if low is not None and not _reaches(k, node, low, node["id"], {"upper"}):
+        return "blackhole"
+    if "upper" in names and not _reaches(k, node, "upper", node["id"], {"lower", "divert"}):
+        return "blackhole"
+    return "pass"
+
+
+def links(st: dict[str, Any]) -> dict[str, str]:
+    k = Kernel(st)
+    return {rec["name"]: iface_state(k, rec) for rec in st["ifaces"]}

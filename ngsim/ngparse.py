@@ -1,0 +1,340 @@
+"""The netgraph ASCII argument language (sys/netgraph/ng_parse.c): parse and unparse.
+
+Parsing works on the raw string with offsets like the kernel does, so trailing junk is
+ignored and integers follow the kernel's strtol/strtoul in base 0 (``0x`` hex, leading
+``0`` octal). Struct/array errors: unknown field ENOENT, repeated field EALREADY,
+index out of range E2BIG, anything malformed EINVAL. Unparse leaves out fields equal to
+their default, prints ``{}``/``[]`` when nothing is left, and labels array elements that
+follow skipped ones with ``N=``.
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any
+
+from ngsim.errors import NgError
+
+WS = " \t\n\r\v\f"
+PUNCT = "{}[]="
+
+T_LBRACE, T_RBRACE, T_LBRACKET, T_RBRACKET, T_EQUALS, T_STRING, T_WORD, T_EOF, T_ERROR = range(9)
+_PUNCT_TOK = {"{": T_LBRACE, "}": T_RBRACE, "[": T_LBRACKET, "]": T_RBRACKET, "=": T_EQUALS}
+
+
+def get_token(s: str, off: int) -> tuple[int, int, int]:
+    """Return (token kind, start offset after blanks, length) like ng_parse_get_token."""
+    while off < len(s) and s[off] in WS:
+        off += 1
+    if off >= len(s):
+        return T_EOF, off, 0
+    c = s[off]
+    if c in _PUNCT_TOK:
+        return _PUNCT_TOK[c], off, 1
+    if c == '"':
+        try:
+            _, end = decode_string(s, off)
+        except NgError:
+            return T_ERROR, off, 0
+        return T_STRING, off, end - off
+    end = off
+    while end < len(s) and s[end] not in WS and s[end] not in PUNCT and s[end] != '"':
+        end += 1
+    return T_WORD, off, end - off
+
+
+def decode_string(s: str, off: int) -> tuple[str, int]:
+    """Decode a double-quoted C string at s[off]; return (text, offset after closing quote)."""
+    if off >= len(s) or s[off] != '"':
+        raise NgError("EINVAL")
+    out = []
+    i = off + 1
+    esc = {"t": "\t", "n": "\n", "r": "\r", "v": "\v", "f": "\f", '"': '"', "\\": "\\"}
+    while i < len(s):
+        c = s[i]
+        if c == '"':
+            return "".join(out), i + 1
+        if c == "\\":
+            i += 1
+            if i >= len(s):
+                break
+            c = s[i]
+            if c in "01234567":
+                j = i
+                while j < len(s) and j < i + 3 and s[j] in "01234567":
+                    j += 1
+                out.append(chr(int(s[i:j], 8) & 0xFF))
+                i = j
+                continue
+            if c == "x" and i + 1 < len(s) and s[i + 1] in "0123456789abcdefABCDEF":
+                j = i + 1
+                while j < len(s) and j < i + 3 and s[j] in "0123456789abcdefABCDEF":
+                    j += 1
+                out.append(chr(int(s[i + 1:j], 16)))
+                i = j
+                continue
+            out.append(esc.get(c, c))
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    raise NgError("EINVAL")
+
+
+def encode_string(text: str) -> str:
+    """Quote and escape like ng_encode_string."""
+    out = ['"']
+    for c in text:
+        if c == "\t":
+            out.append("\\t")
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\v":
+            out.append("\\v")
+        elif c == "\f":
+            out.append("\\f")
+        elif c == '"':
+            out.append('\\"')
+        elif c == "\\":
+            out.append("\\\\")
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append("\\%03o" % ord(c))
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def kstrtol(s: str, off: int, base: int = 0) -> tuple[int, int]:
+    """Kernel strtol/strtoul: return (value, end offset); end == off means no digits."""
+    i = off
+    while i < len(s) and s[i] in WS:
+        i += 1
+    neg = False
+    if i < len(s) and s[i] in "+-":
+        neg = s[i] == "-"
+        i += 1
+    if (base in (0, 16)) and i + 1 < len(s) and s[i] == "0" and s[i + 1] in "xX":
+        i += 2
+        base = 16
+    if base == 0:
+        base = 8 if (i < len(s) and s[i] == "0") else 10
+    acc = 0
+    any_digit = False
+    while i < len(s):
+        c = s[i].lower()
+        if "0" <= c <= "9":
+            d = ord(c) - 48
+        elif "a" <= c <= "z":
+            d = ord(c) - 87
+        else:
+            break
+        if d >= base:
+            break
+        acc = acc * base + d
+        any_digit = True
+        i += 1
+    if not any_digit:
+        return 0, off
+    return (-acc if neg else acc), i
+
+
+class ParseType:
+    """Base of the ASCII types; values are plain JSON-able Python data."""
+
+    def parse(self, s: str, off: int) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    def unparse(self, v: Any) -> str:
+        raise NotImplementedError
+
+    def default(self) -> Any:
+        return 0
+
+
+class IntType(ParseType):
+    """8/16/32/64-bit integer; parsing accepts both the signed and the unsigned range."""
+
+    def __init__(self, bits: int, signed: bool = False):
+        self.bits = bits
+        self.signed = signed
+
+    def parse(self, s: str, off: int) -> tuple[int, int]:
+        val, end = kstrtol(s, off)
+        if end == off:
+            raise NgError("EINVAL")
+        lo = -(1 << (self.bits - 1))
+        hi = (1 << self.bits) - 1
+        if self.bits == 64:
+            lo, hi = -(1 << 64), (1 << 64) - 1
+        if val < lo or val > hi:
+            raise NgError("EINVAL")
+        val &= (1 << self.bits) - 1
+        if self.signed and val >= 1 << (self.bits - 1):
+            val -= 1 << self.bits
+        return val, end
+
+    def unparse(self, v: int) -> str:
+        return "%d" % v
+
+
+class StringType(ParseType):
+    """Fixed or variable length string: quoted in ASCII."""
+
+    def parse(self, s: str, off: int) -> tuple[str, int]:
+        tok, start, _ = get_token(s, off)
+        if tok != T_STRING:
+            raise NgError("EINVAL")
+        return decode_string(s, start)
+
+    def unparse(self, v: str) -> str:
+        return encode_string(v)
+
+    def default(self) -> str:
+        return ""
+
+
+class EnaddrType(ParseType):
+    """Ethernet address ``xx:xx:xx:xx:xx:xx`` (ng_parse_enaddr_type)."""
+
+    def parse(self, s: str, off: int) -> tuple[str, int]:
+        octets = []
+        i = off
+        for k in range(6):
+            val, end = kstrtol(s, i, 16)
+            if end == i or val < 0 or val > 0xFF:
+                raise NgError("EINVAL")
+            octets.append(val)
+            i = end
+            if k < 5:
+                if i >= len(s) or s[i] != ":":
+                    raise NgError("EINVAL")
+                i += 1
+        return ":".join("%02x" % o for o in octets), i
+
+    def unparse(self, v: str) -> str:
+        return v
+
+    def default(self) -> str:
+        return "00:00:00:00:00:00"
+
+
+class StructType(ParseType):
+    """A C struct: ``{ name=value ... }``, fields in any order, omitted fields default."""
+
+    def __init__(self, fields: list[tuple[str, ParseType]]):
+        self.fields = fields
+
+    def default(self) -> dict[str, Any]:
+        return {name: t.default() for name, t in self.fields}
+
+    def parse(self, s: str, off: int) -> tuple[dict[str, Any], int]:
+        tok, start, ln = get_token(s, off)
+        if tok != T_LBRACE:
+            raise NgError("EINVAL")
+        off = start + ln
+        value = self.default()
+        seen: set[str] = set()
+        while True:
+            tok, start, ln = get_token(s, off)
+            if tok == T_RBRACE:
+                return value, start + ln
+            if tok != T_WORD:
+                raise NgError("EINVAL")
+            word = s[start:start + ln]
+            match = [(n, t) for n, t in self.fields if n == word]
+            if not match:
+                raise NgError("ENOENT")
+            name, ftype = match[0]
+            off = start + ln
+            tok, start, ln = get_token(s, off)
+            if tok != T_EQUALS:
+                raise NgError("EINVAL")
+            off = start + ln
+            if name in seen:
+                raise NgError("EALREADY")
+            seen.add(name)
+            value[name], off = ftype.parse(s, off)
+
+    def unparse(self, v: dict[str, Any]) -> str:
+        parts = []
+        for name, t in self.fields:
+            fv = v.get(name, t.default())
+            if fv == t.default():
+                continue
+            parts.append(" %s=%s" % (name, t.unparse(fv)))
+        return "{" + "".join(parts) + (" " if parts else "") + "}"
+
+
+class ArrayType(ParseType):
+    """A fixed-length C array: ``[ v0 v1 ... ]`` with optional ``index=value``."""
+
+    def __init__(self, elem: ParseType, length: int):
+        self.elem = elem
+        self.length = length
+
+    def default(self) -> list[Any]:
+        return [self.elem.default() for _ in range(self.length)]
+
+    def parse(self, s: str, off: int) -> tuple[list[Any], int]:
+        tok, start, ln = get_token(s, off)
+        if tok != T_LBRACKET:
+            raise NgError("EINVAL")
+        off = start + ln
+        value = self.default()
+        seen: set[int] = set()
+        next_index = 0
+        while True:
+            tok, start, ln = get_token(s, off)
+            if tok == T_RBRACKET:
+                return value, start + ln
+            if tok in (T_LBRACE, T_LBRACKET):
+                index = next_index
+                next_index += 1
+                off = start
+            elif tok != T_WORD:
+                raise NgError("EINVAL")
+            else:
+                tok2, start2, ln2 = get_token(s, start + ln)
+                if tok2 != T_EQUALS:
+                    index = next_index
+                    next_index += 1
+                    off = start
+                else:
+                    val, end = kstrtol(s, start, 0)
+                    if end - start != ln or val < 0:
+                        raise NgError("EINVAL")
+                    index = val
+                    next_index = index + 1
+                    off = start2 + ln2
+            if index >= self.length:
+                raise NgError("E2BIG")
+            if index in seen:
+                raise NgError("EALREADY")
+            seen.add(index)
+            value[index], off = self.elem.parse(s, off)
+
+    def unparse(self, v: list[Any]) -> str:
+        parts = []
+        expect = 0
+        d = self.elem.default()
+        for i, ev in enumerate(v):
+            if ev == d:
+                continue
+            label = "" if i == expect else "%d=" % i
+            parts.append(" %s%s" % (label, self.elem.unparse(ev)))
+            expect = i + 1
+        return "[" + "".join(parts) + (" " if parts else "") + "]"
+
+
+INT8 = IntType(8, signed=True)
+UINT8 = IntType(8)
+INT16 = IntType(16, signed=True)
+UINT16 = IntType(16)
+INT32 = IntType(32, signed=True)
+UINT32 = IntType(32)
+UINT64 = IntType(64)
+STRING = StringType()
+ENADDR = EnaddrType()

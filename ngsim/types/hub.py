@@ -1,0 +1,13 @@
+"""ng_hub (``hub``): any hook name; frames are copied to every other hook."""
+from ngsim.types import SelfDestructType
+
+
+class HubType(SelfDestructType):
+    name = "hub"
+    module = "ng_hub"
+
+    def forward(self, k, node, hook):
+        return [h[0] for h in node["hooks"] if h[0] != hook]
+
+
+TYPE = HubType()

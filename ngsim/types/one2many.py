@@ -1,0 +1,105 @@
+"""ng_one2many (``one2many``): hooks one and many0..many63; whole-struct setconfig."""
+from __future__ import annotations
+
+from ngsim.errors import NgError
+from ngsim.ngparse import ArrayType, INT32, StructType, UINT8, UINT32, UINT64
+from ngsim.types import Cmd, SelfDestructType
+
+MAX_LINKS = 64
+XMIT_ROUNDROBIN, XMIT_ALL, XMIT_FAILOVER = 1, 2, 3
+FAIL_MANUAL, FAIL_NOTIFY = 1, 2
+
+CONFIG = StructType([
+    ("xmitAlg", UINT32),
+    ("failAlg", UINT32),
+    ("enabledLinks", ArrayType(UINT8, MAX_LINKS)),
+])
+STATS = StructType([
+    ("recvOctets", UINT64),
+    ("recvPackets", UINT64),
+    ("xmitOctets", UINT64),
+    ("xmitPackets", UINT64),
+    ("memoryFailures", UINT64),
+])
+
+
+def link_num(hook: str) -> int:
+    """-1 for ``one``, N for ``manyN``; EINVAL otherwise (no leading zeros, N < 64)."""
+    if hook == "one":
+        return -1
+    if hook.startswith("many"):
+        cp = hook[4:]
+        if cp and cp.isdigit() and cp.isascii() and not (cp[0] == "0" and len(cp) > 1):
+            n = int(cp)
+            if n < MAX_LINKS:
+                return n
+    raise NgError("EINVAL")
+
+
+def _setconfig(k, node, conf):
+    if conf["xmitAlg"] not in (XMIT_ROUNDROBIN, XMIT_ALL, XMIT_FAILOVER):
+        raise NgError("EINVAL")
+    if conf["failAlg"] not in (FAIL_MANUAL, FAIL_NOTIFY):
+        raise NgError("EINVAL")
+    node["priv"]["conf"] = conf
+
+
+def _getconfig(k, node, arg):
+    return node["priv"]["conf"]
+
+
+def _getstats(k, node, arg):
+    if arg < -1 or arg >= MAX_LINKS:
+        raise NgError("EINVAL")
+    return STATS.default()
+
+
+def _clrstats(k, node, arg):
+    if arg < -1 or arg >= MAX_LINKS:
+        raise NgError("EINVAL")
+
+
+class One2ManyType(SelfDestructType):
+    name = "one2many"
+    module = "ng_one2many"
+    cmds = {
+        c.name: c
+        for c in (
+            Cmd("setconfig", 1, CONFIG, None, _setconfig),
+            Cmd("getconfig", 2, None, CONFIG, _getconfig),
+            Cmd("getstats", 3, INT32, STATS, _getstats),
+            Cmd("clrstats", 4, INT32, None, _clrstats),
+            Cmd("getclrstats", 5, INT32, STATS, _getstats),
+        )
+    }
+
+    def init_priv(self, k, node):
+        return {"conf": {"xmitAlg": XMIT_ROUNDROBIN, "failAlg": FAIL_MANUAL,
+                         "enabledLinks": [0] * MAX_LINKS}}
+
+    def newhook(self, k, node, hook):
+        n = link_num(hook)
+        if n >= 0:
+            node["priv"]["conf"]["enabledLinks"][n] = 1
+
+    def disconnect(self, k, node, hook):
+        try:
+            n = link_num(hook)
+        except NgError:
+            n = -1
+        if n >= 0:
+            node["priv"]["conf"]["enabledLinks"][n] = 0
+        super().disconnect(k, node, hook)
+
+    def forward(self, k, node, hook):
+        if hook == "one":
+            conf = node["priv"]["conf"]
+            links = [h[0] for h in node["hooks"] if h[0] != "one"
+                     and conf["enabledLinks"][link_num(h[0])]]
+            if conf["xmitAlg"] == XMIT_FAILOVER:
+                return sorted(links, key=link_num)[:1]
+            return links  # ALL copies; round-robin spreads frames over every link
+        return ["one"]
+
+
+TYPE = One2ManyType()

@@ -1,0 +1,11 @@
+"""ng_socket (``socket``): ngctl's own node; mkpeer cannot create one (EINVAL)."""
+from ngsim.types import NodeType
+
+
+class SocketType(NodeType):
+    name = "socket"
+    module = "ng_socket"
+    constructible = False
+
+
+TYPE = SocketType()
