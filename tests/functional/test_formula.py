@@ -1,0 +1,247 @@
+"""The netflow formula end to end on one emulated FreeBSD host, with `salt-call --local`.
+
+The host starts as after a fresh boot (interfaces em0, em1, vlan0.100, tun0; no netgraph
+module loaded) and its pillar is pillar.example, as in `make demo` (whose minion config
+writer is reused). The tests run in order on one host: converge, idempotence, test-mode
+preview of a pillar change, reboot + rc.d start (the real rc.d script, run by `sh` under a
+stand-in rc.subr), rc.d stop while disabled, a dropped exporter, and netflow.clean.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load(name: str, path: pathlib.Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load("netflow_demo_run", REPO / "demo" / "run.py")
+rcd = _load("netflow_test_rcd", REPO / "tests" / "unit" / "test_rcd.py")
+
+EXAMPLE = yaml.safe_load((REPO / "pillar.example").read_text())
+EXPORTER_NODES = {"lan_nf", "lan_v9", "lan_v9_0", "lan_v9_1", "lan_v5", "uplink_nf", "uplink_v5"}
+
+
+def ngsim(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, f"ngsim {args}: {proc.stderr}"
+    return proc.stdout
+
+
+class Minion:
+    def __init__(self, base: pathlib.Path):
+        self.base = base
+        self.host = demo.make_host(base / "host")
+        self.salt = base / "salt"
+        self.etc = self.salt / "etc"
+        self.confdir = demo.write_minion_config(self.salt, self.host, (REPO / "pillar.example").read_text())
+        self.pillar_file = self.salt / "pillar" / "netflow.sls"
+
+    def set_pillar(self, data: dict) -> None:
+        self.pillar_file.write_text(yaml.safe_dump(data, default_flow_style=False))
+
+    def call(self, *args: str) -> tuple[int, object]:
+        proc = demo.salt_call(self.confdir, *args, "--out=json", capture=True)
+        try:
+            out = json.loads(proc.stdout)["local"]
+        except (ValueError, KeyError):
+            raise AssertionError(f"salt-call {args} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}") from None
+        return proc.returncode, out
+
+    def apply(self, *args: str) -> dict:
+        rc, out = self.call("state.apply", *args)
+        assert isinstance(out, dict), out
+        failed = {k: v["comment"] for k, v in out.items() if v["result"] is False}
+        assert rc == 0 and not failed, failed or out
+        return {v["__id__"]: v for v in out.values()}
+
+    # --- the emulated host -----------------------------------------------------------
+    def ngctl(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.host / "bin" / "ngctl"), *args], capture_output=True, text=True)
+
+    def nodes(self) -> dict:
+        """name -> type of every named node (ngctl list)."""
+        out = {}
+        for line in self.ngctl("list").stdout.splitlines():
+            words = line.split()
+            if words[:1] == ["Name:"] and "Type:" in words:
+                out[words[1]] = words[words.index("Type:") + 1]
+        return out
+
+    def links(self) -> dict:
+        return json.loads(ngsim("links", str(self.host)))
+
+    def ipfw_rules(self) -> list[str]:
+        proc = subprocess.run([str(self.host / "bin" / "ipfw"), "list"], capture_output=True, text=True)
+        return proc.stdout.splitlines()
+
+    def mutating(self) -> list[dict]:
+        """Mutating invocations since the last call (and clear the log)."""
+        lines = ngsim("log", str(self.host), "--clear").splitlines()
+        return [e for e in map(json.loads, filter(str.strip, lines)) if e["mutating"]]
+
+    def rc(self, arg: str, rc_conf: pathlib.Path | None = None) -> subprocess.CompletedProcess:
+        return rcd.rc_command(arg, rc_conf or self.etc / "rc.conf.d" / "netflow", self.base / "rcwork")
+
+
+def changed(result: dict) -> dict:
+    return {sid: r["changes"] for sid, r in result.items() if r["changes"]}
+
+
+@pytest.fixture(scope="module")
+def minion(tmp_path_factory):
+    return Minion(tmp_path_factory.mktemp("formula"))
+
+
+def test_first_apply_converges(minion):
+    assert minion.links() == {"em0": "pass", "em1": "pass", "vlan0.100": "pass", "tun0": "pass"}
+    result = minion.apply("netflow")
+    assert set(result) == {
+        "netflow-exporter-netflow-exporter_present-lan",
+        "netflow-exporter-netflow-exporter_present-uplink",
+        "netflow-boot-file-managed-rc-script",
+        "netflow-boot-file-managed-rc-conf-d",
+    }
+    assert set(changed(result)) == set(result)
+    nodes = minion.nodes()
+    assert {n: t for n, t in nodes.items() if n in EXPORTER_NODES} == {
+        "lan_nf": "netflow", "lan_v9": "one2many", "lan_v9_0": "ksocket", "lan_v9_1": "ksocket",
+        "lan_v5": "ksocket", "uplink_nf": "netflow", "uplink_v5": "ksocket",
+    }
+    assert any("ngtee 1000 ip from any to any via tun0" in r for r in minion.ipfw_rules())
+    assert set(minion.links().values()) == {"pass"}
+    boot = minion.etc / "netflow"
+    assert sorted(p.name for p in boot.iterdir()) == [
+        "lan.ipfw", "lan.modules", "lan.ngctl", "uplink.ipfw", "uplink.modules", "uplink.ngctl"]
+    conf = (minion.etc / "rc.conf.d" / "netflow").read_text()
+    assert 'netflow_enable="YES"' in conf and f'netflow_boot_dir="{boot}"' in conf
+    assert f'netflow_ngctl="{minion.host}/bin/ngctl"' in conf
+    assert (minion.etc / "rc.d" / "netflow").read_text() == (REPO / "formula/netflow/files/netflow.rc").read_text()
+
+
+def test_second_apply_changes_nothing(minion):
+    minion.mutating()
+    result = minion.apply("netflow")
+    assert changed(result) == {}
+    assert all(r["result"] is True for r in result.values())
+    assert minion.mutating() == []
+
+
+def test_test_mode_previews_exactly_a_pillar_change(minion):
+    new = copy.deepcopy(EXAMPLE)
+    new["netflow"]["exporters"]["lan"]["timeouts"] = {"active": 600, "inactive": 15}
+    minion.set_pillar(new)
+    try:
+        minion.mutating()
+        result = minion.apply("netflow", "test=True")
+        assert minion.mutating() == [], "test=True must not change the host"
+        diff = changed(result)
+        assert set(diff) == {"netflow-exporter-netflow-exporter_present-lan"}
+        lan = result["netflow-exporter-netflow-exporter_present-lan"]
+        assert lan["result"] is None
+        assert diff["netflow-exporter-netflow-exporter_present-lan"]["ngctl"] == [
+            "msg lan_nf: settimeouts { inactive=15 active=600 }"]
+        assert "boot_files" in lan["changes"]  # lan.ngctl would be rewritten too
+        assert all(r["result"] is True for sid, r in result.items() if sid != lan["__id__"])
+    finally:
+        minion.set_pillar(EXAMPLE)
+    assert changed(minion.apply("netflow", "test=True")) == {}
+
+
+def test_reboot_then_rc_start_restores_the_declared_graph(minion):
+    ngsim("reboot", str(minion.host))
+    assert not EXPORTER_NODES & set(minion.nodes())
+    proc = minion.rc("start")  # boot: netflow_enable="YES" from the formula's rc.conf.d
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Started netflow exporter lan." in proc.stdout and "Started netflow exporter uplink." in proc.stdout
+    assert EXPORTER_NODES <= set(minion.nodes())
+    assert set(minion.links().values()) == {"pass"}
+    assert any("ngtee 1000" in r for r in minion.ipfw_rules())
+    status = minion.rc("status")
+    assert status.returncode == 0 and "lan is running" in status.stdout
+    minion.mutating()
+    result = minion.apply("netflow", "test=True")
+    assert changed(result) == {}, changed(result)
+    assert minion.mutating() == []
+
+
+def test_rc_stop_works_after_the_service_is_disabled(minion, tmp_path):
+    disabled = tmp_path / "netflow"
+    disabled.write_text((minion.etc / "rc.conf.d" / "netflow").read_text().replace(
+        'netflow_enable="YES"', 'netflow_enable="NO"'))
+    assert "Cannot 'start'" in minion.rc("start", disabled).stdout
+    proc = minion.rc("stop", disabled)
+    assert proc.returncode == 0 and "Cannot" not in proc.stdout, proc.stdout + proc.stderr
+    assert not EXPORTER_NODES & set(minion.nodes())
+    assert not any("ngtee 1000" in r for r in minion.ipfw_rules())
+    assert set(minion.links().values()) == {"pass"}
+    # Salt repairs it (drift), and the next run changes nothing
+    result = minion.apply("netflow")
+    assert set(changed(result)) == {"netflow-exporter-netflow-exporter_present-lan",
+                                    "netflow-exporter-netflow-exporter_present-uplink"}
+    assert changed(minion.apply("netflow")) == {}
+
+
+def test_dropped_exporter_is_removed(minion):
+    new = copy.deepcopy(EXAMPLE)
+    del new["netflow"]["exporters"]["uplink"]
+    minion.set_pillar(new)
+    try:
+        result = minion.apply("netflow")
+        absent = result["netflow-exporter-netflow-exporter_absent-uplink"]
+        assert "uplink_nf" in absent["changes"]["nodes_removed"]  # its ksocket goes with it
+        assert set(changed(result)) == {absent["__id__"]}
+        assert not {"uplink_nf", "uplink_v5"} & set(minion.nodes())
+        assert not list((minion.etc / "netflow").glob("uplink.*"))
+        assert minion.links()["em1"] == "pass"
+        assert changed(minion.apply("netflow")) == {}
+    finally:
+        minion.set_pillar(EXAMPLE)
+
+
+def test_persist_false_removes_boot_persistence(minion):
+    new = copy.deepcopy(EXAMPLE)
+    new["netflow"]["persist"] = False
+    new["netflow"]["exporters"]["uplink"]["persist"] = False
+    minion.set_pillar(new)
+    try:
+        result = minion.apply("netflow")
+        assert not (minion.etc / "rc.conf.d" / "netflow").exists()
+        assert not list((minion.etc / "netflow").glob("*"))
+        assert "netflow-boot-file-absent-rc-conf-d" in changed(result)
+        assert changed(minion.apply("netflow")) == {}
+    finally:
+        minion.set_pillar(EXAMPLE)
+
+
+def test_clean_leaves_no_exporter_and_every_link_passing(minion):
+    minion.apply("netflow")
+    assert EXPORTER_NODES <= set(minion.nodes())
+    result = minion.apply("netflow.clean")
+    order = sorted(result, key=lambda s: result[s]["__run_num__"])  # reverse order of init.sls
+    assert order == [
+        "netflow-clean-boot-file-absent-rc-conf-d",
+        "netflow-clean-exporter-netflow-exporter_absent-lan",
+        "netflow-clean-exporter-netflow-exporter_absent-uplink",
+        "netflow-clean-boot-file-absent-rc-script",
+    ]
+    assert not [t for t in minion.nodes().values() if t in ("netflow", "ksocket", "one2many")]
+    assert not any("ngtee" in r for r in minion.ipfw_rules())
+    assert set(minion.links().values()) == {"pass"}
+    assert not list((minion.etc / "netflow").glob("*"))
+    assert not (minion.etc / "rc.d" / "netflow").exists()
+    assert not (minion.etc / "rc.conf.d" / "netflow").exists()
+    assert changed(minion.apply("netflow.clean")) == {}
