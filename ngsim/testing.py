@@ -1,0 +1,72 @@
+"""Helpers for tests and demos: drive an emulated host through real subprocesses."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only
+    from typing import Optional, Sequence
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def ngsim(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m ngsim ARGS`` with the current interpreter."""
+    return subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO_DIR,
+                          capture_output=True, text=True, check=check)
+
+
+class Host:
+    """One emulated host under ``root``; methods spawn ROOT/bin/* like real callers do."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    @classmethod
+    def create(cls, root: str, ifaces: Sequence[str] = ("em0",),
+               loaded: Sequence[str] = ()) -> "Host":
+        args = ["init", root]
+        for i in ifaces:
+            args += ["--iface", i]
+        for m in loaded:
+            args += ["--loaded", m]
+        ngsim(*args)
+        return cls(root)
+
+    def run(self, binary: str, *args: str, stdin: Optional[str] = None,
+            pid: Optional[int] = None) -> subprocess.CompletedProcess:
+        env = dict(os.environ)
+        if pid is not None:
+            env["NGSIM_PID"] = str(pid)
+        return subprocess.run([os.path.join(self.root, "bin", binary), *args],
+                              input=stdin if stdin is not None else "",
+                              capture_output=True, text=True, env=env)
+
+    def ngctl(self, *args: str, stdin: Optional[str] = None,
+              pid: Optional[int] = None) -> subprocess.CompletedProcess:
+        return self.run("ngctl", *args, stdin=stdin, pid=pid)
+
+    def kldload(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run("kldload", *args)
+
+    def kldstat(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run("kldstat", *args)
+
+    def ipfw(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run("ipfw", *args)
+
+    def links(self) -> dict:
+        return json.loads(ngsim("links", self.root).stdout)
+
+    def log(self, clear: bool = False) -> list[dict]:
+        out = ngsim("log", self.root, *(["--clear"] if clear else [])).stdout
+        return [json.loads(line) for line in out.splitlines() if line]
+
+    def state(self) -> dict:
+        return json.loads(ngsim("state", self.root).stdout)
+
+    def fail(self, at: int, errno: Optional[str] = None) -> None:
+        ngsim("fail", self.root, "--at", str(at), *(["--errno", errno] if errno else []))
