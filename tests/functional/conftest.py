@@ -55,6 +55,12 @@ class NgHost:
             raise AssertionError(f"ngctl {' '.join(args)} failed: {proc.stderr}")
         return proc
 
+    def run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([str(self.bin(tool)), *args], capture_output=True, text=True)
+        if check and proc.returncode:
+            raise AssertionError(f"{tool} {' '.join(args)} failed: {proc.stderr}")
+        return proc
+
     def log(self) -> list[dict]:
         return [json.loads(line) for line in run_ngsim("log", str(self.root)).splitlines() if line.strip()]
 
