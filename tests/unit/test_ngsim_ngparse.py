@@ -1,0 +1,92 @@
+"""The ng_parse ASCII language: tokens, integers (base 0, octal), structs, arrays, unparse."""
+from __future__ import annotations
+
+import pytest
+
+from ngsim.errors import NgError
+from ngsim.ngparse import (ArrayType, ENADDR, STRING, StructType, UINT8, UINT16, UINT32,
+                           encode_string)
+from ngsim.types.ksocket import SOCKADDR
+from ngsim.types.netflow import INFO, SETTIMEOUTS, V9INFO
+
+T = StructType([("inactive", UINT32), ("active", UINT32)])
+
+
+@pytest.mark.parametrize("text,value", [
+    ("{ inactive=15 active=1800 }", {"inactive": 15, "active": 1800}),
+    ("{inactive=15 active=1800}", {"inactive": 15, "active": 1800}),
+    ("{ active = 7 }", {"inactive": 0, "active": 7}),  # omitted -> 0
+    ("{ inactive=0x10 active=010 }", {"inactive": 16, "active": 8}),  # hex, octal
+    ("{ inactive=-1 }", {"inactive": 0xFFFFFFFF, "active": 0}),  # signed range accepted
+    ("{ inactive=1 } junk", {"inactive": 1, "active": 0}),  # trailing junk ignored
+    ("{}", {"inactive": 0, "active": 0}),
+])
+def test_struct_parse(text, value):
+    assert T.parse(text, 0)[0] == value
+
+
+@pytest.mark.parametrize("text,err", [
+    ("{ foo=1 }", "ENOENT"), ("{ Inactive=1 }", "ENOENT"),
+    ("{ inactive=1 inactive=2 }", "EALREADY"),
+    ("inactive=1", "EINVAL"), ("{ inactive 1 }", "EINVAL"), ("{ inactive=1", "EINVAL"),
+    ("{ inactive= }", "EINVAL"), ("{ inactive=0x }", "EINVAL"), ("", "EINVAL"),
+    ("{ inactive=4294967296 }", "EINVAL"), ("{ inactive=08 }", "ENOENT"),
+])
+def test_struct_errors(text, err):
+    with pytest.raises(NgError) as e:
+        T.parse(text, 0)
+    assert e.value.errno == err
+
+
+def test_field_width_ranges():
+    t = StructType([("a", UINT8), ("b", UINT16)])
+    assert t.parse("{ a=255 b=65535 }", 0)[0] == {"a": 255, "b": 65535}
+    assert t.parse("{ a=-128 }", 0)[0]["a"] == 128
+    for bad in ("{ a=256 }", "{ b=65536 }", "{ a=-129 }"):
+        with pytest.raises(NgError):
+            t.parse(bad, 0)
+
+
+def test_unparse_skips_defaults_and_keeps_spaces_in_keys():
+    assert T.unparse({"inactive": 0, "active": 0}) == "{}"
+    assert T.unparse({"inactive": 15, "active": 0}) == "{ inactive=15 }"
+    info = INFO.default()
+    info.update({"IPv4 bytes": 123, "Inactive timeout": 15, "Active timeout": 1800})
+    assert INFO.unparse(info) == "{ IPv4 bytes=123 Inactive timeout=15 Active timeout=1800 }"
+    assert V9INFO.unparse({"v9 template packets": 500, "v9 template time": 600,
+                           "v9 MTU": 1500}) == (
+        "{ v9 template packets=500 v9 template time=600 v9 MTU=1500 }")
+    assert SETTIMEOUTS.fields[0][0] == "inactive"
+
+
+def test_arrays():
+    a = ArrayType(UINT8, 8)
+    v, _ = a.parse("[ 1 1 4=1 ]", 0)
+    assert v == [1, 1, 0, 0, 1, 0, 0, 0]
+    assert a.unparse(v) == "[ 1 1 4=1 ]"
+    assert a.unparse([0] * 8) == "[]"
+    with pytest.raises(NgError) as e:
+        a.parse("[ 8=1 ]", 0)
+    assert e.value.errno == "E2BIG"
+    s = StructType([("x", UINT32), ("l", a)])
+    assert s.unparse({"x": 1, "l": [0] * 8}) == "{ x=1 }"
+    assert s.unparse({"x": 1, "l": [0, 1] + [0] * 6}) == "{ x=1 l=[ 1=1 ] }"
+
+
+def test_strings_and_enaddr():
+    assert STRING.parse('"em0" x', 0) == ("em0", 5)
+    assert encode_string('a"b\\\n') == '"a\\"b\\\\\\n"'
+    assert ENADDR.parse("00:1b:21:0a:0b:0c", 0)[0] == "00:1b:21:0a:0b:0c"
+    with pytest.raises(NgError):
+        ENADDR.parse("00:1b:21:0a:0b", 0)
+
+
+def test_sockaddr():
+    assert SOCKADDR.parse("inet/10.0.0.1:4444", 0)[0] == {
+        "family": "inet", "addr": "10.0.0.1", "port": 4444}
+    v, _ = SOCKADDR.parse("inet/127.0.0.1", 0)
+    assert SOCKADDR.unparse(v) == "inet/127.0.0.1"
+    assert SOCKADDR.unparse({"family": "inet", "addr": "0.0.0.0", "port": 0}) == "inet/0.0.0.0"
+    for bad in ("10.0.0.1:4444", "inet/host:1", "inet/1.2.3.4:70000", "inet6/::1"):
+        with pytest.raises(NgError):
+            SOCKADDR.parse(bad, 0)
