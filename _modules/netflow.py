@@ -829,15 +829,21 @@ def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name:
     return {"delete": sorted(delete), "add": add}
 
 
-def rollback_plan(graph: dict, name: str, created: list[str]) -> list[list[str]]:
+def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] | None = None) -> list[list[str]]:
     """Commands that leave every interface passing traffic after a failed batch.
 
     ``graph`` is the graph re-read after the failure. Nodes the failed batch created are
     shut down (the safe state: a netflow node that is gone restores ng_ether's
-    passthrough); an interface still half-attached to one of our nodes is detached.
+    passthrough), including a node left unnamed because the batch failed between its
+    ``mkpeer`` and its ``name`` (an unnamed node absent from ``before``, the node keys
+    read before the batch); an interface still half-attached to one of our nodes is
+    detached.
     """
     owned = owned_name_re(name)
     sim = _Sim(graph, {})
+    if before is not None:
+        known = set(before)
+        created = list(created) + sorted(k for k in graph.get("nodes", {}) if k.startswith("[") and k not in known)
     for node in created:
         if sim.exists(node):
             sim.shutdown(node)
@@ -1031,6 +1037,7 @@ def _plan(cfg: dict, load_modules: bool = False) -> dict:
             "add": [" ".join(a) for a in result["ipfw"]["add"]],
         }
     result["modules"] = []
+    result["before"] = sorted(graph.get("nodes", {}))
     result["commands_text"] = [" ".join(c) for c in result["commands"]]
     return result
 
@@ -1088,7 +1095,7 @@ def apply_plan(name: str, planned: dict) -> dict:
         except CommandExecutionError as exc:
             info = getattr(exc, "info", None) or {}
             graph = __salt__["netgraph.graph"]()  # noqa: F821
-            undo = rollback_plan(graph, name, planned.get("created", []))
+            undo = rollback_plan(graph, name, planned.get("created", []), planned.get("before"))
             undo_error = None
             if undo:
                 try:

@@ -329,6 +329,7 @@ def _plan_len(loaders, **params) -> int:
 
 SCENARIOS = {
     # name: (before, after)
+    "create_one": (None, {"interfaces": ["em0"], "collectors": [C1]}),
     "create": (None, {"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1, C2]}),
     "modify": (
         {"interfaces": ["em0", "em1"], "collectors": [C1]},
@@ -359,4 +360,24 @@ def test_failure_at_every_position_leaves_traffic_passing_and_converges(loaders,
         again = present(loaders, **after)
         assert again.result is True, again.comment
         assert present(loaders, **after).changes == {}
+        pos += 1
+
+
+def test_failure_at_every_position_of_exporter_absent(loaders, host):
+    before = {"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1, C2, C5]}
+    positions = None
+    pos = 1
+    while positions is None or pos <= positions:
+        host.init()
+        loaders.reset_state()
+        assert present(loaders, **before).result is True
+        if positions is None:
+            positions = len(loaders.modules.netflow.absent_plan("lan")["commands"])
+            assert positions > 0
+        host.fail_at(pos)
+        ret = loaders.states.netflow.exporter_absent(name="lan")
+        assert ret.result is False and f"line {pos}" in ret.comment
+        assert set(host.links().values()) == {"pass"}, f"absent@{pos}: {host.links()}"
+        assert loaders.states.netflow.exporter_absent(name="lan").result is True
+        assert "lan_" not in host.ngctl("list").stdout
         pos += 1
