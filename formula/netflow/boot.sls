@@ -31,6 +31,7 @@ netflow-boot-file-managed-rc-conf-d:
         netflow_boot_dir="{{ mapdata.boot_dir }}"
         netflow_ngctl="{{ mapdata.ngctl }}"
         netflow_kldload="{{ mapdata.kldload }}"
+        netflow_kldstat="{{ mapdata.kldstat }}"
         netflow_ipfw="{{ mapdata.ipfw }}"
     - require:
       - file: netflow-boot-file-managed-rc-script

@@ -161,9 +161,28 @@ def test_test_mode_previews_exactly_a_pillar_change(minion):
     assert changed(minion.apply("netflow", "test=True")) == {}
 
 
+def firewall_up(minion) -> None:
+    """What rc.d/ipfw does before rc.d/netflow on a host with firewall_enable=YES."""
+    for argv in (["kldload", "ipfw"], ["ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any"]):
+        subprocess.run([str(minion.host / "bin" / argv[0]), *argv[1:]], check=True, capture_output=True)
+
+
+def test_reboot_without_firewall_starts_only_the_ether_exporters(minion):
+    """rc.d/netflow never loads ipfw.ko (default deny): lan (tun0 via ipfw) is not rebuilt."""
+    ngsim("reboot", str(minion.host))
+    proc = minion.rc("start")
+    assert proc.returncode == 1 and "the ipfw firewall is not loaded" in proc.stderr
+    assert "Started netflow exporter uplink." in proc.stdout
+    nodes = set(minion.nodes())
+    assert {"uplink_nf", "uplink_v5"} <= nodes and not {"lan_nf", "lan_v9", "lan_v5"} & nodes
+    assert "ipfw" not in subprocess.run([str(minion.host / "bin" / "kldstat")], capture_output=True, text=True).stdout
+    assert set(minion.links().values()) == {"pass"}
+
+
 def test_reboot_then_rc_start_restores_the_declared_graph(minion):
     ngsim("reboot", str(minion.host))
     assert not EXPORTER_NODES & set(minion.nodes())
+    firewall_up(minion)
     proc = minion.rc("start")  # boot: netflow_enable="YES" from the formula's rc.conf.d
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Started netflow exporter lan." in proc.stdout and "Started netflow exporter uplink." in proc.stdout

@@ -54,6 +54,7 @@ def test_defaults_yaml():
         "rc_conf_d": "/etc/rc.conf.d/netflow",
         "ngctl": "/usr/sbin/ngctl",
         "kldload": "/sbin/kldload",
+        "kldstat": "/sbin/kldstat",
         "ipfw": "/sbin/ipfw",
     }
 

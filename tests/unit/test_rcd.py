@@ -136,6 +136,10 @@ case "$1" in
 	while read -r c p n r; do
 		[ "$c" = name ] && echo "$n" >> "$NODES"
 		[ "$c" = fail ] && { echo "ngctl: line 1: error in file" >&2; exit 71; }
+		case "$c $p" in
+		"mkpeer ipfw:"|"connect ipfw:")
+			[ -f "$IPFW_LOADED" ] || { echo "ngctl: send msg: No such file or directory" >&2; exit 71; } ;;
+		esac
 	done < "$2"
 	exit 0 ;;
 show)
@@ -150,6 +154,8 @@ esac
 exit 64
 '''
 STUB_LOGGER = '#!/bin/sh\necho "%s $*" >> "$STUB_LOG"\n'
+# stub kldstat: `-q -m ipfw` answers from the $IPFW_LOADED marker file
+STUB_KLDSTAT = '#!/bin/sh\necho "kldstat $*" >> "$STUB_LOG"\n[ -f "$IPFW_LOADED" ]\n'
 
 LAN_NGCTL = """# netflow exporter lan
 mkpeer em0: netflow lower iface0
@@ -174,6 +180,9 @@ def box(tmp_path):
     (bindir / "ngctl").write_text(STUB_NGCTL)
     for name in ("kldload", "ipfw"):
         (bindir / name).write_text(STUB_LOGGER % name)
+    (bindir / "kldstat").write_text(STUB_KLDSTAT)
+    ipfw_loaded = tmp_path / "ipfw_loaded"
+    ipfw_loaded.write_text("")  # the firewall is set up (rc.d/ipfw ran before us)
     for f in bindir.iterdir():
         f.chmod(f.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     boot = tmp_path / "boot dir"  # a space, to prove the quoting
@@ -193,15 +202,18 @@ def box(tmp_path):
         nodes = tmp_path / "nodes"
         boot_dir = boot
         rc_conf = conf
+        ipfw_marker = ipfw_loaded
 
         def configure(self, enable: str = "YES") -> None:
             conf.write_text(
                 f'netflow_enable="{enable}"\nnetflow_boot_dir="{boot}"\n'
-                f'netflow_ngctl="{bindir}/ngctl"\nnetflow_kldload="{bindir}/kldload"\nnetflow_ipfw="{bindir}/ipfw"\n'
+                f'netflow_ngctl="{bindir}/ngctl"\nnetflow_kldload="{bindir}/kldload"\n'
+                f'netflow_kldstat="{bindir}/kldstat"\nnetflow_ipfw="{bindir}/ipfw"\n'
             )
 
         def run(self, arg: str) -> subprocess.CompletedProcess:
-            return rc_command(arg, conf, tmp_path / "rc", env={"STUB_LOG": str(self.log), "NODES": str(self.nodes)})
+            env = {"STUB_LOG": str(self.log), "NODES": str(self.nodes), "IPFW_LOADED": str(ipfw_loaded)}
+            return rc_command(arg, conf, tmp_path / "rc", env=env)
 
         def calls(self, clear: bool = True) -> list[str]:
             out = self.log.read_text().splitlines() if self.log.exists() else []
@@ -223,6 +235,7 @@ def test_start_loads_modules_replays_files_and_adds_rules(box):
     calls = box.calls()
     b = box.boot_dir
     kld = [c for c in calls if c.startswith("kldload")]
+    assert "kldstat -q -m ipfw" in calls  # ipfw only loaded when the firewall already is
     assert kld[:5] == [f"kldload -n {m}" for m in ("netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket")]
     assert "kldload -n ng_ipfw" in kld and len(kld) == 11  # every line of every .modules file
     # modules before any graph building; each exporter's file replayed once
@@ -233,6 +246,19 @@ def test_start_loads_modules_replays_files_and_adds_rules(box):
     assert calls.index(f"ngctl -f {b}/tun.ngctl") < calls.index("ipfw delete 1000")
     assert sorted(box.live()) == ["lan_nf", "lan_v9", "tun_nf", "tun_v5"]
     assert "Started netflow exporter lan." in proc.stdout
+
+
+def test_start_never_loads_ipfw_on_a_host_without_firewall(box):
+    """ipfw.ko denies all traffic by default: loading it at boot would cut the host off."""
+    box.ipfw_marker.unlink()
+    proc = box.run("start")
+    calls = box.calls()
+    assert not [c for c in calls if c in ("kldload -n ipfw", "kldload -n ng_ipfw")]
+    assert "the ipfw firewall is not loaded" in proc.stderr
+    # the ipfw-attached exporter fails to replay and is removed; the other one starts
+    assert proc.returncode == 1
+    assert "ngctl shutdown tun_nf:" in calls and not [c for c in calls if c.startswith("ipfw add")]
+    assert sorted(box.live()) == ["lan_nf", "lan_v9"]
 
 
 def test_start_twice_does_not_rebuild(box):
@@ -317,6 +343,7 @@ def test_defaults_without_rc_conf(tmp_path):
         ': "${netflow_boot_dir:=/usr/local/etc/netflow}"',
         ': "${netflow_ngctl:=/usr/sbin/ngctl}"',
         ': "${netflow_kldload:=/sbin/kldload}"',
+        ': "${netflow_kldstat:=/sbin/kldstat}"',
         ': "${netflow_ipfw:=/sbin/ipfw}"',
     ):
         assert default in text
