@@ -266,3 +266,12 @@ def test_kldstat_freebsd13_layout():
     assert parsed["files"][9] == {"id": 10, "refs": 1, "address": "0xffffffff8302c000", "size": 0xE5B0,
                                   "name": "snd_uaudio.ko", "path": None, "modules": []}
     assert "zfs" in ng._module_names(parsed)
+
+
+def test_pfatt_15_eiface_error_text():
+    lines = ng._lines(cap("pfatt_15_eiface_stderr.txt"))
+    # The prompt+command line is recognised and dropped; what remains is ngctl's stderr.
+    assert lines == ["ngctl: send msg: Protocol family not supported"]
+    assert ng._error_text({"retcode": 71, "stderr": "\n".join(lines) + "\n", "stdout": ""}) == (
+        "ngctl: send msg: Protocol family not supported"
+    )
