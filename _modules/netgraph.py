@@ -993,7 +993,22 @@ def dot():
     return _run("ngctl", ["dot"])
 
 
+def _unmangle_cli_args(args):
+    """Undo what Salt's CLI argument YAML-parsing does to ng_parse text:
+    ``{ a=1 b=2 }`` arrives as ``{"a=1 b=2": None}`` and ``[ 1 1 ]`` as ``["1 1"]``."""
+    if isinstance(args, dict) and len(args) == 1:
+        (key, value), = args.items()
+        if value is None and isinstance(key, str) and "=" in key:
+            return "{ " + key.strip() + " }"
+    if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str):
+        words = args[0].split()
+        if len(words) > 1 and all(_BARE_WORD_RE.match(word) for word in words):
+            return "[ " + " ".join(words) + " ]"
+    return args
+
+
 def _args_text(args, argname="args"):
+    args = _unmangle_cli_args(args)
     if args is None:
         return None
     if isinstance(args, str):
@@ -1017,7 +1032,11 @@ def msg(path, cmd, args=None):
         The message name, e.g. ``info``, ``getpeername``, ``settimeouts``.
     args
         Optional arguments: ng_parse text (``{ inactive=15 active=1800 }``), or
-        data (a dict or list) formatted with ``format_ascii``.
+        data (a dict or list) formatted with ``format_ascii``: a str value that is
+        a bare word (``inet/10.0.0.1:2055``, a MAC) is sent bare, any other str is
+        quoted; to send a string-typed field give it already quoted
+        (``{"hook": '"in"'}``). On the salt command line, where arguments are
+        parsed as YAML, prefer the YAML form (``'{inactive: 15, active: 1800}'``).
 
     The reply is ``{"cmd", "cmd_num", "from", "args"}`` with ``args`` parsed
     into Python data.

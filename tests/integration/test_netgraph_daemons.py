@@ -27,6 +27,12 @@ def test_minion_answers_netgraph_show(ng_minion, ng_salt_cli):
         "lower": ("nf0", "iface0"),
     }
 
+    # ng_parse text typed on the salt command line survives Salt's YAML parsing of arguments.
+    ret = ng_salt_cli.run("netgraph.msg", "nf0:", "settimeouts", "{ inactive=20 active=300 }", minion_tgt=minion.id)
+    assert ret.returncode == 0, ret
+    ret = ng_salt_cli.run("netgraph.msg", "nf0:", "info", minion_tgt=minion.id)
+    assert ret.data["args"] == {"Inactive timeout": 20, "Active timeout": 300}
+
     # Hostile input is refused on the minion with no spawn at all.
     before = subprocess.run(
         [sys.executable, "-m", "ngsim", "log", str(root)], capture_output=True, text=True, check=True, cwd=REPO

@@ -265,3 +265,19 @@ def test_docstrings_have_cli_examples(ng):
     for fn in public:
         doc = getattr(ng, fn).__doc__
         assert "CLI Example:" in doc and ".. code-block:: bash" in doc, fn
+
+
+def test_msg_args_mangled_by_salt_cli_yaml(ng):
+    import salt.utils.args
+
+    for text, sent in [
+        ("{ inactive=15 active=1800 }", "{ inactive=15 active=1800 }"),
+        ("{iface=1 conf=11}", "{ iface=1 conf=11 }"),
+        ("[ 1 1 ]", "[ 1 1 ]"),
+        ("{ xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }", "{ xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }"),
+        ("{inactive: 15, active: 1800}", "{ inactive=15 active=1800 }"),
+        ("inet/10.0.0.1:2055", "inet/10.0.0.1:2055"),
+        ("1", "1"),
+    ]:
+        ng.msg("nf:", "setx", salt.utils.args.yamlify_arg(text))
+        assert ng.run.calls[-1][0][-1] == sent, text
