@@ -2,7 +2,10 @@
 """The demo (`make demo`): the netflow formula applied to an emulated FreeBSD host.
 
 1. makes an emulated FreeBSD host under .demo/host (ngsim: em0, em1, vlan0.100, tun0; no
-   netgraph module loaded, as after a fresh boot: the state loads what it needs);
+   netgraph module loaded, as after a fresh boot: the state loads what it needs) whose
+   firewall is up as rc.d/ipfw leaves it with firewall_enable=YES, firewall_type=open
+   (pillar.example attaches tun0 through ipfw, which needs ipfw loaded and set up: a bare
+   ipfw.ko denies all traffic);
 2. writes a minion config for `salt-call --local` under .demo/salt (every path inside
    .demo: no root, no /etc, no /var), with pillar.example as the pillar;
 3. runs `salt-call --local state.apply netflow` (Salt's normal state output), then again,
@@ -57,6 +60,14 @@ def make_host(root: pathlib.Path, ifaces=IFACES, loaded=()) -> pathlib.Path:
         args += ["--loaded", mod]
     ngsim(*args)
     return root
+
+
+def firewall_up(host: pathlib.Path) -> None:
+    """What rc.d/ipfw does at boot with firewall_enable=YES firewall_type=open."""
+    for argv in (["kldload", "ipfw"], ["ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any"]):
+        proc = subprocess.run([str(host / "bin" / argv[0]), *argv[1:]], capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
 
 
 def write_minion_config(
@@ -133,10 +144,12 @@ def main() -> int:
         shutil.rmtree(demo)
     demo.mkdir()
     host = make_host(demo / "host")
+    firewall_up(host)
     pillar_text = (REPO / "pillar.example").read_text()
     exporters = sorted(yaml.safe_load(pillar_text)["netflow"]["exporters"])
     confdir = write_minion_config(demo / "salt", host, pillar_text)
-    print(f"Emulated FreeBSD host: {host} (interfaces {', '.join(IFACES)}; no netgraph module loaded)")
+    print(f"Emulated FreeBSD host: {host} (interfaces {', '.join(IFACES)}; no netgraph module loaded;")
+    print("  firewall up as rc.d/ipfw leaves it: ipfw.ko and `65000 allow ip from any to any`)")
     print(f"Minion config: {confdir / 'minion'}; pillar: pillar.example")
 
     banner("salt-call --local state.apply netflow")
@@ -166,6 +179,8 @@ def main() -> int:
 
     banner(f"ngsim links {host}")
     print(ngsim("links", str(host)).stdout.strip())
+    banner("ipfw list")
+    print(subprocess.run([str(host / "bin" / "ipfw"), "list"], capture_output=True, text=True).stdout.rstrip())
 
     banner("boot files and rc.d (replayed at boot without Salt)")
     etc = demo / "salt" / "etc"

@@ -45,6 +45,7 @@ class Minion:
     def __init__(self, base: pathlib.Path):
         self.base = base
         self.host = demo.make_host(base / "host")
+        demo.firewall_up(self.host)  # lan attaches tun0 through ipfw: firewall_enable=YES
         self.salt = base / "salt"
         self.etc = self.salt / "etc"
         self.confdir = demo.write_minion_config(self.salt, self.host, (REPO / "pillar.example").read_text())
@@ -123,6 +124,8 @@ def test_first_apply_converges(minion):
     }
     assert any("ngtee 1000 ip from any to any via tun0" in r for r in minion.ipfw_rules())
     assert set(minion.links().values()) == {"pass"}
+    kld = subprocess.run([str(minion.host / "bin" / "kldstat")], capture_output=True, text=True).stdout
+    assert "ng_ipfw.ko" in kld and "ng_ether.ko" in kld and "ng_one2many.ko" in kld  # loaded by the state
     boot = minion.etc / "netflow"
     assert sorted(p.name for p in boot.iterdir()) == [
         "lan.ipfw", "lan.modules", "lan.ngctl", "uplink.ipfw", "uplink.modules", "uplink.ngctl"]
@@ -161,12 +164,6 @@ def test_test_mode_previews_exactly_a_pillar_change(minion):
     assert changed(minion.apply("netflow", "test=True")) == {}
 
 
-def firewall_up(minion) -> None:
-    """What rc.d/ipfw does before rc.d/netflow on a host with firewall_enable=YES."""
-    for argv in (["kldload", "ipfw"], ["ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any"]):
-        subprocess.run([str(minion.host / "bin" / argv[0]), *argv[1:]], check=True, capture_output=True)
-
-
 def test_reboot_without_firewall_starts_only_the_ether_exporters(minion):
     """rc.d/netflow never loads ipfw.ko (default deny): lan (tun0 via ipfw) is not rebuilt."""
     ngsim("reboot", str(minion.host))
@@ -182,7 +179,7 @@ def test_reboot_without_firewall_starts_only_the_ether_exporters(minion):
 def test_reboot_then_rc_start_restores_the_declared_graph(minion):
     ngsim("reboot", str(minion.host))
     assert not EXPORTER_NODES & set(minion.nodes())
-    firewall_up(minion)
+    demo.firewall_up(minion.host)  # rc.d/ipfw runs before rc.d/netflow
     proc = minion.rc("start")  # boot: netflow_enable="YES" from the formula's rc.conf.d
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Started netflow exporter lan." in proc.stdout and "Started netflow exporter uplink." in proc.stdout

@@ -4,7 +4,9 @@ fresh boot: no netgraph module loaded) with its own pillar:
 
 * nf-a: one interface, one v9 collector;
 * nf-b: three interfaces, vlan0.100 egress-only, two v9 collectors (ng_one2many fan-out);
-* nf-c: tun0 attached through ipfw (ipfw tee rule + ng_ipfw hook).
+* nf-c: tun0 attached through ipfw (ipfw tee rule + ng_ipfw hook); its firewall is up as
+  rc.d/ipfw leaves it with firewall_enable=YES (ipfw.ko loaded, an open rule set), since a
+  bare ipfw.ko denies all traffic.
 
 Every exporter is named `flows`, so one `salt 'nf-*' netgraph.show flows_nf:` asks all three.
 The target is the glob `nf-*` rather than `*` so that minions other test modules of this
@@ -111,6 +113,8 @@ def fleet(ng_master, ng_minion, ng_salt_cli):
     for mid, spec in FLEET.items():
         ng_minion(mid, ifaces=spec["ifaces"], loaded=())
         roots[mid] = ng_minion.root(mid)
+    for argv in (["kldload", "ipfw"], ["ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any"]):
+        subprocess.run([str(roots["nf-c"] / "bin" / argv[0]), *argv[1:]], check=True, capture_output=True)
     f = Fleet(ng_master, ng_minion, ng_salt_cli, roots)
     for mid, spec in FLEET.items():
         f.write_pillar(mid, spec["exporter"])
