@@ -139,9 +139,9 @@ def _validate_interfaces(raw: Any) -> list[dict]:
                 f"{where}: {ifname!r} is not a valid FreeBSD interface name "
                 "(a letter, then letters, digits, '_', '.', '-'; at most 15 characters)"
             )
-        if ifname in seen or ether_node_name(ifname) in {ether_node_name(s) for s in seen}:
+        if ether_node_name(ifname) in seen:  # vlan0.100 and vlan0_100 are one ng_ether node
             raise ValidationError(f"{where}: interface {ifname!r} is listed twice")
-        seen.add(ifname)
+        seen.add(ether_node_name(ifname))
         if opts is None:
             opts = {}
         if not isinstance(opts, dict):
@@ -326,13 +326,16 @@ def _iface_indices(cfg: dict, current: dict) -> dict:
     """Keep the netflow iface index an interface already has; give new ones the lowest free."""
     nf = node_names(cfg["name"])["netflow"]
     cur_hooks = current.get("nodes", {}).get(nf, {}).get("hooks", {})
+    attached: dict[tuple, int] = {}  # (peer node, peer hook) -> N of the ifaceN it feeds
+    for hook, peer in cur_hooks.items():
+        m = re.match(r"^iface(\d+)$", hook)
+        if m:
+            attached[(peer["peer"], peer["peer_hook"])] = int(m.group(1))
     kept: dict[str, int] = {}
     for iface in cfg["interfaces"]:
         want = (iface["node"], "lower" if iface["attach"] == "ether" else str(iface["ipfw_hook"]))
-        for hook, peer in cur_hooks.items():
-            m = re.match(r"^iface(\d+)$", hook)
-            if m and (peer["peer"], peer["peer_hook"]) == want:
-                kept[iface["name"]] = int(m.group(1))
+        if want in attached:
+            kept[iface["name"]] = attached[want]
     taken = set(kept.values())
     for hook in cur_hooks:  # do not reuse an index whose hooks are still connected
         m = re.match(r"^(?:iface|out)(\d+)$", hook)
@@ -464,6 +467,7 @@ class _Sim:
         self.settings = copy.deepcopy(settings)
         self.commands: list[list[str]] = []
         self.created: list[str] = []
+        self.named_at: dict[str, int] = {}
         self.removed: list[str] = []
 
     def exists(self, node: str) -> bool:
@@ -510,6 +514,7 @@ class _Sim:
         self.nodes[name] = {"type": ntype, "hooks": {peerhook: (node, hook)}}
         self.nodes[node]["hooks"][hook] = (name, peerhook)
         self.created.append(name)
+        self.named_at[name] = len(self.commands)  # 1-based line of its `name` command
         self.settings[name] = _new_node_settings(ntype)
         self._on_connect(name, peerhook)
         self._on_connect(node, hook)
@@ -784,7 +789,19 @@ def diff(current: dict, want: dict, takeover: bool = False) -> dict:
         if not _ether_ok(sim, ether) and ether in {p["peer"] for p in dnodes[nf]["hooks"].values()}:
             raise AssertionError(f"planner bug: {ether} would not pass traffic")  # pragma: no cover
     changes = {k: v for k, v in changes.items() if v}
-    return {"commands": sim.commands, "created": sim.created, "changes": changes}
+    return {"commands": sim.commands, "created": sim.created, "named_at": sim.named_at, "changes": changes}
+
+
+def created_before(planned: dict, failed_line: int | None) -> list[str]:
+    """The nodes a batch that failed at ``failed_line`` really created and named.
+
+    ``ngctl -f`` ran lines 1..failed_line-1 only. A node whose ``name`` line did not run
+    is not ours by name (another process may own that name): rollback finds it unnamed.
+    """
+    if failed_line is None:
+        return []
+    named_at = planned.get("named_at", {})
+    return [n for n in planned.get("created", []) if named_at.get(n, failed_line) < failed_line]
 
 
 def _hook_order(hook: str):
@@ -1095,7 +1112,8 @@ def apply_plan(name: str, planned: dict) -> dict:
         except CommandExecutionError as exc:
             info = getattr(exc, "info", None) or {}
             graph = __salt__["netgraph.graph"]()  # noqa: F821
-            undo = rollback_plan(graph, name, planned.get("created", []), planned.get("before"))
+            line = info.get("line") if isinstance(info.get("line"), int) else None
+            undo = rollback_plan(graph, name, created_before(planned, line), planned.get("before"))
             undo_error = None
             if undo:
                 try:

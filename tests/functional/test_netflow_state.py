@@ -381,3 +381,20 @@ def test_failure_at_every_position_of_exporter_absent(loaders, host):
         assert loaders.states.netflow.exporter_absent(name="lan").result is True
         assert "lan_" not in host.ngctl("list").stdout
         pos += 1
+
+
+def test_stale_plan_loses_the_race_honestly_and_keeps_the_winner(loaders, host):
+    """The interleaving a concurrent apply can produce, made deterministic: plan, let
+    another run build the exporter, then apply the stale plan."""
+    from salt.exceptions import CommandExecutionError
+
+    params = {"interfaces": ["em0", "em1"], "collectors": [C1, C2]}
+    stale = loaders.modules.netflow.plan("lan", **params)
+    assert present(loaders, **params).result is True  # the other run wins
+    winner = host.ngctl("list").stdout
+    with pytest.raises(CommandExecutionError) as exc:
+        loaders.modules.netflow.apply_plan("lan", stale)
+    assert "line 1" in str(exc.value) and "File exists" in str(exc.value)
+    assert host.ngctl("list").stdout.count("lan_") == winner.count("lan_")
+    assert set(host.links().values()) == {"pass"}
+    assert present(loaders, **params).changes == {}
