@@ -128,7 +128,11 @@ def exporter_present(
             params[key] = value
     unknown = sorted(k for k in kwargs if not k.startswith("__"))
     if unknown:
-        ret.update(result=False, comment=f"Unknown parameter(s) {unknown} for exporter {name}")
+        ret.update(
+            result=False,
+            comment=f"Exporter {name}: unknown parameter(s) {unknown}; known: interfaces, collectors, "
+            "timeouts, template, mtu, persist, takeover",
+        )
         return ret
     test = __opts__.get("test", False)  # noqa: F821
     try:
