@@ -789,7 +789,55 @@ def diff(current: dict, want: dict, takeover: bool = False) -> dict:
         if not _ether_ok(sim, ether) and ether in {p["peer"] for p in dnodes[nf]["hooks"].values()}:
             raise AssertionError(f"planner bug: {ether} would not pass traffic")  # pragma: no cover
     changes = {k: v for k, v in changes.items() if v}
-    return {"commands": sim.commands, "created": sim.created, "named_at": sim.named_at, "changes": changes}
+    planned = {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
+               for k, v in sim.nodes.items()}
+    return {"commands": sim.commands, "created": sim.created, "named_at": sim.named_at, "changes": changes,
+            "planned": planned}
+
+
+def _edges(nodes: dict) -> set:
+    out = set()
+    for key, node in nodes.items():
+        for hook, peer in node.get("hooks", {}).items():
+            out.add(tuple(sorted([(key, hook), (peer["peer"], peer["peer_hook"])])))
+    return out
+
+
+def plan_dot(current: dict, planned: dict, name: str) -> str:
+    """The planned graph as Graphviz DOT: added parts green, removed parts red and dashed,
+    the exporter's own nodes filled. ``current``/``planned`` use netgraph.graph's shape."""
+    owned = owned_name_re(name)
+    cur, new = current.get("nodes", {}), planned
+    keys = [k for k in cur if k in new] + [k for k in new if k not in cur] + [k for k in cur if k not in new]
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["graph netgraph_plan {", "\trankdir = LR;", "\tnode [ shape = record, fontsize = 12 ];"]
+    for key in keys:
+        node = new.get(key) or cur.get(key)
+        attrs = [f"label = {q('{' + key + ':|' + node['type'] + '}')}"]
+        if owned.match(key):
+            attrs.append('style = "filled' + (',dashed' if key not in new else '') + '"')
+            attrs.append('fillcolor = "lightblue"')
+        elif key not in new:
+            attrs.append('style = "dashed"')
+        if key not in cur:
+            attrs += ['color = "darkgreen"', "penwidth = 2"]
+        elif key not in new:
+            attrs.append('color = "red"')
+        lines.append(f"\t{q(key)} [ {', '.join(attrs)} ];")
+    old_e, new_e = _edges(cur), _edges(new)
+    for edge in sorted(old_e | new_e):
+        (a, ha), (b, hb) = edge
+        attrs = [f"label = {q(ha + ' - ' + hb)}", "fontsize = 9"]
+        if edge not in old_e:
+            attrs += ['color = "darkgreen"', "penwidth = 2"]
+        elif edge not in new_e:
+            attrs += ['color = "red"', 'style = "dashed"']
+        lines.append(f"\t{q(a)} -- {q(b)} [ {', '.join(attrs)} ];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def created_before(planned: dict, failed_line: int | None) -> list[str]:
@@ -1055,6 +1103,7 @@ def _plan(cfg: dict, load_modules: bool = False) -> dict:
         }
     result["modules"] = []
     result["before"] = sorted(graph.get("nodes", {}))
+    result["dot"] = plan_dot(graph, result.pop("planned"), cfg["name"])
     result["commands_text"] = [" ".join(c) for c in result["commands"]]
     return result
 

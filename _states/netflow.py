@@ -94,6 +94,7 @@ def exporter_present(
     mtu=None,
     persist=False,
     takeover=False,
+    dot=False,
     **kwargs,
 ):
     """
@@ -120,6 +121,10 @@ def exporter_present(
     takeover
         Replace foreign nodes (e.g. an exporter built by hand or by an rc.d script) that
         hold the hooks this exporter needs, instead of refusing.
+
+    dot
+        With ``test=True``, also return the planned graph as Graphviz DOT under
+        ``changes:dot`` (added parts green, removed parts red and dashed, our nodes filled).
     """
     ret = _ret(name)
     params = {"interfaces": interfaces, "collectors": collectors, "persist": persist, "takeover": takeover}
@@ -152,6 +157,8 @@ def exporter_present(
         ret["comment"] = f"Exporter {name} is in the declared state"
         return ret
     if test:
+        if dot:
+            changes["dot"] = planned.get("dot", "")
         ret.update(result=None, changes=changes)
         ret["comment"] = f"Exporter {name} would change ({len(planned['commands'])} ngctl command(s))"
         if planned.get("incomplete"):

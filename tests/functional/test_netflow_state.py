@@ -393,3 +393,15 @@ def test_stale_plan_loses_the_race_honestly_and_keeps_the_winner(loaders, host):
     assert host.ngctl("list").stdout.count("lan_") == winner.count("lan_")
     assert set(host.links().values()) == {"pass"}
     assert present(loaders, **params).changes == {}
+
+
+def test_test_mode_can_return_the_planned_graph_as_dot(loaders, host, tmp_path):
+    ret = present(loaders, test=True, dot=True, interfaces=["em0", "em1"], collectors=[C1, C2])
+    assert ret.result is None and host.mutating() == []
+    dot = ret.changes["dot"]
+    assert dot.startswith("graph netgraph_plan {")
+    assert '"lan_nf" [' in dot and 'color = "darkgreen"' in dot
+    if shutil.which("dot"):
+        (tmp_path / "plan.dot").write_text(dot)
+        out = subprocess.run(["dot", "-Tsvg", str(tmp_path / "plan.dot")], capture_output=True, text=True)
+        assert out.returncode == 0 and "<svg" in out.stdout, out.stderr

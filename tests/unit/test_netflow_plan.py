@@ -454,3 +454,16 @@ def test_settings_are_read_back_from_replies_by_key_not_position():
     assert st["lan_nf"] == {"timeouts": {"inactive": 15, "active": 1800}, "template": {"time": 600, "packets": 500},
                             "mtu": 1500, "ifaces": {0: {"dlt": 1, "index": 0, "conf": 11}}}
     assert st["lan_v9"] == {"peer": None}
+
+
+def test_plan_dot_colours_added_and_removed_parts():
+    cur = _seed_exporter(host("em0"))
+    cfg = nf.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
+    res = nf.diff(cur, nf.desired(cfg, cur), takeover=True)
+    dot = nf.plan_dot(cur, res["planned"], "lan")
+    line = {l.split("[")[0].strip(): l for l in dot.splitlines() if "[" in l and "--" not in l}
+    assert 'color = "darkgreen"' in line['"lan_nf"'] and 'fillcolor = "lightblue"' in line['"lan_nf"']
+    assert 'color = "red"' in line['"netflow"'] and "dashed" in line['"netflow"']
+    assert "color" not in line['"em0"']
+    removed = [l for l in dot.splitlines() if '"em0" -- "netflow"' in l or '"netflow" -- "em0"' in l]
+    assert removed and all('color = "red"' in l for l in removed)
