@@ -261,3 +261,29 @@ def test_clean_leaves_no_exporter_and_every_link_passing(minion):
     assert not (minion.etc / "rc.d" / "netflow").exists()
     assert not (minion.etc / "rc.conf.d" / "netflow").exists()
     assert changed(minion.apply("netflow.clean")) == {}
+
+
+@pytest.mark.parametrize(
+    "pillar, expect",
+    [
+        ({}, {"netflow-boot-file-managed-rc-script": True, "netflow-boot-file-managed-rc-conf-d": True}),
+        ({"netflow": {"exporters": None, "persist": False}},
+         {"netflow-boot-file-managed-rc-script": True, "netflow-boot-file-absent-rc-conf-d": True}),
+        ({"netflow": {"exporters": {"x": {"interfaces": ["em0"], "collectors": [{"host": "example.org", "port": 2055}]}}}},
+         {"netflow-exporter-netflow-exporter_present-x": False, "netflow-boot-file-managed-rc-script": True,
+          "netflow-boot-file-managed-rc-conf-d": True}),
+    ],
+    ids=["no-pillar", "no-exporters-no-persist", "bad-exporter"],
+)
+def test_formula_renders_edge_pillars(tmp_path, pillar, expect):
+    host = demo.make_host(tmp_path / "host")
+    confdir = demo.write_minion_config(tmp_path / "salt", host, pillar)
+    proc = demo.salt_call(confdir, "state.apply", "netflow", "--out=json", capture=True)
+    out = json.loads(proc.stdout)["local"]
+    assert {r["__id__"]: r["result"] for r in out.values()} == expect
+    assert (proc.returncode == 0) == all(expect.values())
+    if not all(expect.values()):
+        bad = next(r for r in out.values() if r["result"] is False)
+        assert "collectors" in bad["comment"] and "example.org" in bad["comment"], bad["comment"]
+        log = ngsim("log", str(host)).splitlines()
+        assert not [e for e in map(json.loads, filter(str.strip, log)) if e["mutating"]]
