@@ -181,6 +181,45 @@ def cmd_state(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_traffic(a: argparse.Namespace) -> int:
+    from ngsim.traffic import run_traffic
+
+    out: dict = {}
+
+    def fn(st: dict) -> int:
+        try:
+            out.update(run_traffic(st, a))
+        except ValueError as e:
+            sys.stderr.write("ngsim: %s\n" % e)
+            return 1
+        return 0
+
+    rc = _mutate(a.root, fn)
+    if rc == 0:
+        print(json.dumps(out))
+    return rc
+
+
+def cmd_tick(a: argparse.Namespace) -> int:
+    from ngsim.traffic import run_tick
+
+    if a.seconds < 0:
+        raise SystemExit("ngsim: SECONDS must be >= 0")
+    out: dict = {}
+
+    def fn(st: dict) -> int:
+        out.update(run_tick(st, a.seconds))
+        return 0
+
+    rc = _mutate(a.root, fn)
+    print(json.dumps(out))
+    return rc
+
+
+def _int0(text: str) -> int:
+    return int(text, 0)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ngsim", description="Emulated FreeBSD netgraph hosts.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -210,6 +249,32 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--at", type=int, required=True)
     s.add_argument("--errno", default="ENOBUFS")
     s.set_defaults(fn=cmd_fail)
+    s = sub.add_parser("traffic", help="push IPv4 packets through an interface (JSON summary)")
+    s.add_argument("root")
+    s.add_argument("iface")
+    s.add_argument("--src", required=True)
+    s.add_argument("--dst", required=True)
+    s.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="udp")
+    s.add_argument("--sport", type=int, default=0)
+    s.add_argument("--dport", type=int, default=0)
+    s.add_argument("--packets", type=int, default=1)
+    s.add_argument("--bytes", type=int, default=None,
+                   help="total IP bytes of all packets (default 100 per packet)")
+    s.add_argument("--direction", choices=("in", "out"), default="in")
+    s.add_argument("--tcp-flags", type=_int0, default=0, dest="tcp_flags")
+    s.add_argument("--tos", type=_int0, default=0)
+    s.add_argument("--forward", metavar="IFACE",
+                   help="after an inbound packet reaches the host, route it out of IFACE")
+    s.add_argument("--rcvif", metavar="IFACE",
+                   help="outbound: the interface a forwarded packet came in on (default: "
+                        "locally generated, no rcvif)")
+    s.add_argument("--oif", metavar="IFACE|N",
+                   help="output interface of the destination's route (fle_o_ifx)")
+    s.set_defaults(fn=cmd_traffic)
+    s = sub.add_parser("tick", help="advance the emulated clock; flows expire and export")
+    s.add_argument("root")
+    s.add_argument("seconds", type=int)
+    s.set_defaults(fn=cmd_tick)
     return p
 
 

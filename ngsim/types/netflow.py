@@ -155,6 +155,16 @@ class NetflowType(SelfDestructType):
         if hook.startswith("iface"):
             _iface(node, hook_index(hook, "iface"))["data link type"] = DLT_EN10MB
 
+    def close(self, k, node):
+        """ng_netflow_close -> ng_netflow_cache_flush: flows and pending datagrams are
+        exported before the hooks go (the export code loads only when there is any)."""
+        p = node["priv"]
+        fe = p.get("fe")
+        if p.get("cache") or (fe and (fe.get("item") or fe.get("item9"))):
+            from ngsim.traffic import netflow_flush
+
+            netflow_flush(k, node)
+
     def forward(self, k, node, hook):
         if hook.startswith("iface"):
             return ["out" + hook[5:]]
