@@ -1005,7 +1005,7 @@ def required_modules(cfg: dict) -> list[str]:
     ) > 1:
         mods.append("ng_one2many")
     if any(i["attach"] == "ipfw" for i in cfg["interfaces"]):
-        mods += ["ipfw", "ng_ipfw"]
+        mods += ["ng_ipfw"]  # ipfw itself must be loaded by the firewall's own rc.d
     return mods
 
 
@@ -1077,7 +1077,15 @@ def _plan(cfg: dict, load_modules: bool = False) -> dict:
     if "ether" not in graph.get("types", []) and "ng_ether" in needed:
         missing.append("ng_ether")
     if "ng_ipfw" in needed and "ipfw" not in graph.get("nodes", {}):
-        missing += ["ipfw", "ng_ipfw"]
+        # Never load the firewall itself: a bare ipfw.ko denies everything (default rule
+        # 65535 deny), which would cut the host off, Salt's own connection included.
+        if "ipfw" not in __salt__["netgraph.modules"]():  # noqa: F821
+            bad = next(i["name"] for i in cfg["interfaces"] if i["attach"] == "ipfw")
+            raise SaltInvocationError(
+                f"interfaces.{bad}: attach: ipfw needs the ipfw firewall loaded and configured "
+                "(firewall_enable=YES); salt-netgraph will not load ipfw.ko, whose default rule denies all traffic"
+            )
+        missing.append("ng_ipfw")
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
         graph = _read(cfg["name"])

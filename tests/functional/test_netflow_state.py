@@ -405,3 +405,18 @@ def test_test_mode_can_return_the_planned_graph_as_dot(loaders, host, tmp_path):
         (tmp_path / "plan.dot").write_text(dot)
         out = subprocess.run(["dot", "-Tsvg", str(tmp_path / "plan.dot")], capture_output=True, text=True)
         assert out.returncode == 0 and "<svg" in out.stdout, out.stderr
+
+
+def test_ipfw_attach_never_loads_the_firewall_itself(loaders, host):
+    ifs = {"tun0": {"attach": "ipfw", "ipfw_hook": 1000}}
+    ret = present(loaders, interfaces=ifs, collectors=[C1])
+    assert ret.result is False and "firewall_enable" in ret.comment and "tun0" in ret.comment
+    assert host.mutating() == []
+    # with the firewall up (as rc.d/ipfw leaves it), only ng_ipfw is loaded, by the state
+    subprocess.run([str(host.root / "bin" / "kldload"), "ipfw"], check=True)
+    subprocess.run([str(host.root / "bin" / "ipfw"), "add", "65000", "allow", "ip", "from", "any", "to", "any"], check=True)
+    host.mark()
+    ret = present(loaders, interfaces=ifs, collectors=[C1])
+    assert ret.result is True, ret.comment
+    loads = [e["argv"] for e in host.mutating() if e["argv"][0].endswith("kldload")]
+    assert loads and all("ipfw" not in a[1:] for a in loads) and any("ng_ipfw" in a for a in loads)
