@@ -257,9 +257,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="udp")
     s.add_argument("--sport", type=int, default=0)
     s.add_argument("--dport", type=int, default=0)
-    s.add_argument("--packets", type=int, default=1)
+    s.add_argument("--packets", type=int, default=1, help="packets per flow")
+    s.add_argument("--flows", type=int, default=1,
+                   help="N flows, source ports SPORT..SPORT+N-1, each with --packets/--bytes")
     s.add_argument("--bytes", type=int, default=None,
-                   help="total IP bytes of all packets (default 100 per packet)")
+                   help="total IP bytes of a flow's packets (default 100 per packet)")
     s.add_argument("--direction", choices=("in", "out"), default="in")
     s.add_argument("--tcp-flags", type=_int0, default=0, dest="tcp_flags")
     s.add_argument("--tos", type=_int0, default=0)

@@ -733,45 +733,13 @@ def outbound(ctx: Ctx, rec: dict, pkt: Pkt, recv: Optional[str]) -> Optional[Pkt
     return pkt
 
 
-def run_traffic(st: dict, a: Any) -> dict:
-    """``ngsim traffic``: push ``a.packets`` packets through interface ``a.iface``."""
-    k = Kernel(st)
-    rec = _iface_rec(st, a.iface)
-    if rec is None:
-        raise ValueError("no interface %s" % a.iface)
-    fwd = None
-    if a.forward:
-        if a.direction != "in":
-            raise ValueError("--forward needs --direction in")
-        fwd = _iface_rec(st, a.forward)
-        if fwd is None:
-            raise ValueError("no interface %s" % a.forward)
-    proto = PROTOS[a.proto]
-    hmin = 20 + L4_MIN[proto]
-    if a.packets < 1:
-        raise ValueError("--packets must be >= 1")
-    total = a.bytes if a.bytes is not None else a.packets * max(hmin, 100)
-    size, extra = divmod(total, a.packets)
-    if size < hmin or size + (1 if extra else 0) > 65535:
-        raise ValueError("--bytes %d for %d packets: each packet must be %d..65535 bytes"
-                         % (total, a.packets, hmin))
-    ctx = Ctx(k)
-    # the destination's route (fle_o_ifx): no routing table, so the interface the packet
-    # leaves through when the command says so, else --oif, else 0
-    oif = 0
-    if a.oif is not None:
-        o = _iface_rec(st, a.oif) if not str(a.oif).isdigit() else None
-        oif = int(a.oif) if o is None else o["index"]
-    elif a.direction == "out":
-        oif = rec["index"]
-    elif fwd is not None:
-        oif = fwd["index"]
-    ctx.oif = oif
+def _push_flow(ctx: Ctx, st: dict, a: Any, rec: dict, fwd: Optional[dict], proto: int,
+               sport: int, size: int, extra: int) -> tuple[int, int]:
     passed = forwarded = 0
     peer_mac = PEER_MAC
     for i in range(a.packets):
         length = size + (1 if i < extra else 0)
-        ip = build_ip(a.src, a.dst, proto, a.sport, a.dport, length, a.tos, a.tcp_flags, ident=i + 1)
+        ip = build_ip(a.src, a.dst, proto, sport & 0xFFFF, a.dport, length, a.tos, a.tcp_flags, ident=i + 1)
         mac = mac_bytes(rec["mac"])
         if a.direction == "in":
             data = ether_frame(mac, peer_mac, ip) if rec["kind"] == "ether" else ip
@@ -794,10 +762,53 @@ def run_traffic(st: dict, a: Any) -> dict:
                 recv, rcvif = r2["name"], r2["index"]
             if outbound(ctx, rec, Pkt(data, rcvif=rcvif), recv) is not None:
                 passed += 1
+    return passed, forwarded
+
+
+def run_traffic(st: dict, a: Any) -> dict:
+    """``ngsim traffic``: push ``a.packets`` packets through interface ``a.iface``."""
+    k = Kernel(st)
+    rec = _iface_rec(st, a.iface)
+    if rec is None:
+        raise ValueError("no interface %s" % a.iface)
+    fwd = None
+    if a.forward:
+        if a.direction != "in":
+            raise ValueError("--forward needs --direction in")
+        fwd = _iface_rec(st, a.forward)
+        if fwd is None:
+            raise ValueError("no interface %s" % a.forward)
+    proto = PROTOS[a.proto]
+    hmin = 20 + L4_MIN[proto]
+    if a.packets < 1 or (getattr(a, "flows", 1) or 1) < 1:
+        raise ValueError("--packets and --flows must be >= 1")
+    total = a.bytes if a.bytes is not None else a.packets * max(hmin, 100)
+    size, extra = divmod(total, a.packets)
+    if size < hmin or size + (1 if extra else 0) > 65535:
+        raise ValueError("--bytes %d for %d packets: each packet must be %d..65535 bytes"
+                         % (total, a.packets, hmin))
+    ctx = Ctx(k)
+    # the destination's route (fle_o_ifx): no routing table, so the interface the packet
+    # leaves through when the command says so, else --oif, else 0
+    oif = 0
+    if a.oif is not None:
+        o = _iface_rec(st, a.oif) if not str(a.oif).isdigit() else None
+        oif = int(a.oif) if o is None else o["index"]
+    elif a.direction == "out":
+        oif = rec["index"]
+    elif fwd is not None:
+        oif = fwd["index"]
+    ctx.oif = oif
+    passed = forwarded = 0
+    flows = getattr(a, "flows", 1) or 1
+    for f in range(flows):
+        p, fw = _push_flow(ctx, st, a, rec, fwd, proto, a.sport + f, size, extra)
+        passed += p
+        forwarded += fw
     out = summary(ctx)
     out.update({"iface": rec["name"], "ifindex": rec["index"], "direction": a.direction,
-                "packets": a.packets, "bytes": total, "passed": passed,
-                "pass": passed == a.packets, "uptime": uptime(st)})
+                "flows": flows, "packets": a.packets * flows, "bytes": total * flows,
+                "passed": passed, "pass": passed == a.packets * flows, "uptime": uptime(st)})
     if fwd is not None:
         out["forward"] = {"iface": fwd["name"], "ifindex": fwd["index"], "passed": forwarded}
     return out
