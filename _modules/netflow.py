@@ -1027,10 +1027,20 @@ def check_interfaces(cfg: dict, graph: dict) -> None:
 # --------------------------------------------------------------------------------------
 # Salt functions (thin glue over netgraph.*)
 # --------------------------------------------------------------------------------------
-def _params(name: str, kwargs: dict) -> dict:
+def _validated(name: str, kwargs: dict) -> dict:
+    """validate() for the Salt functions: Salt's ``__pub_*`` keys dropped, errors as
+    SaltInvocationError."""
     params = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     params["name"] = name
-    return params
+    try:
+        return validate(params)
+    except ValidationError as exc:
+        raise SaltInvocationError(str(exc)) from None
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SaltInvocationError(f"name: {name!r} is not a valid exporter name")
 
 
 def _read(name: str) -> dict:
@@ -1063,11 +1073,7 @@ def plan(name: str, load_modules: bool = False, **kwargs) -> dict:
 
         salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'
     """
-    try:
-        cfg = validate(_params(name, kwargs))
-    except ValidationError as exc:
-        raise SaltInvocationError(str(exc)) from None
-    return _plan(cfg, load_modules=load_modules)
+    return _plan(_validated(name, kwargs), load_modules=load_modules)
 
 
 def _plan(cfg: dict, load_modules: bool = False) -> dict:
@@ -1126,8 +1132,7 @@ def absent_plan(name: str) -> dict:
 
         salt fw1 netflow.absent_plan lan
     """
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SaltInvocationError(f"name: {name!r} is not a valid exporter name")
+    _check_name(name)
     graph = __salt__["netgraph.graph"]()  # noqa: F821
     owned = owned_name_re(name)
     sim = _Sim(graph, {})
@@ -1199,8 +1204,7 @@ def status(name: str) -> dict:
 
         salt fw1 netflow.status lan
     """
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SaltInvocationError(f"name: {name!r} is not a valid exporter name")
+    _check_name(name)
     graph = _read(name)
     owned = owned_name_re(name)
     nodes = {k: v for k, v in graph.get("nodes", {}).items() if owned.match(k)}
@@ -1218,8 +1222,4 @@ def boot_script(name: str, **kwargs) -> dict:
 
         salt fw1 netflow.boot_script lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'
     """
-    try:
-        cfg = validate(_params(name, kwargs))
-    except ValidationError as exc:
-        raise SaltInvocationError(str(exc)) from None
-    return build_script(cfg)
+    return build_script(_validated(name, kwargs))

@@ -73,6 +73,16 @@ def _persist_changes(name: str, script: dict | None) -> dict:
     return files
 
 
+def _planned_changes(planned: dict, files: dict, files_key: str) -> dict:
+    """The state's ``changes``: the readable diff, the ngctl lines, the boot files."""
+    changes = dict(planned["changes"])
+    if planned["commands"]:
+        changes["ngctl"] = planned["commands_text"]
+    if files:
+        changes[files_key] = sorted(files)
+    return changes
+
+
 def _write_files(files: dict) -> None:
     for path, text in files.items():
         if text is None:
@@ -148,11 +158,7 @@ def exporter_present(
         return ret
 
     files = _persist_changes(name, script) if persist else {}
-    changes = dict(planned["changes"])
-    if planned["commands"]:
-        changes["ngctl"] = planned["commands_text"]
-    if files:
-        changes["boot_files"] = sorted(files)
+    changes = _planned_changes(planned, files, "boot_files")
     if not changes:
         ret["comment"] = f"Exporter {name} is in the declared state"
         return ret
@@ -215,11 +221,7 @@ def exporter_absent(name, persist=True, **kwargs):
         ret.update(result=False, comment=f"Exporter {name}: {exc}")
         return ret
     files = _persist_changes(name, None) if persist else {}
-    changes = dict(planned["changes"])
-    if planned["commands"]:
-        changes["ngctl"] = planned["commands_text"]
-    if files:
-        changes["boot_files_removed"] = sorted(files)
+    changes = _planned_changes(planned, files, "boot_files_removed")
     if not changes:
         ret["comment"] = f"Exporter {name} is already absent"
         return ret

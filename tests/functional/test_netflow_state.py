@@ -9,7 +9,6 @@ import json
 import pathlib
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -20,35 +19,23 @@ C2 = {"host": "192.0.2.11", "port": 2055}
 C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
 
 
-def ngsim(*args: str, check: bool = True) -> str:
-    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
-    if check and proc.returncode:
-        raise AssertionError(f"ngsim {args} failed: {proc.stderr}")
-    return proc.stdout
+_cspec = importlib.util.spec_from_file_location("functional_conftest", pathlib.Path(__file__).with_name("conftest.py"))
+_conf = importlib.util.module_from_spec(_cspec)
+_cspec.loader.exec_module(_conf)
+ngsim = _conf.run_ngsim
 
 
-class Host:
-    """One emulated FreeBSD host: its ngctl, log, links and fault injection."""
+class Host(_conf.NgHost):
+    """The functional conftest's host, with the four interfaces used here and a log mark:
+    ``mutating()``/``ngctl_spawns()`` count only what happened since ``mark()``."""
 
-    def __init__(self, root: pathlib.Path):
-        self.root = root
-
-    def init(self, loaded=("ng_ether",)) -> None:
-        if self.root.exists():
-            shutil.rmtree(self.root)
-        args = ["init", str(self.root)]
-        for i in IFACES:
-            args += ["--iface", i]
-        for m in loaded:
-            args += ["--loaded", m]
-        ngsim(*args)
+    def init(self, loaded=("ng_ether",)) -> "Host":
+        super().init(ifaces=IFACES, loaded=loaded)
         self.mark()
+        return self
 
     def ngctl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.root / "bin" / "ngctl"), *args], input=stdin, capture_output=True, text=True)
-
-    def log(self) -> list[dict]:
-        return [json.loads(line) for line in ngsim("log", str(self.root)).splitlines() if line.strip()]
+        return super().ngctl(*args, stdin=stdin, check=False)
 
     def mark(self) -> None:
         self._mark = len(self.log())
@@ -65,9 +52,6 @@ class Host:
     def links(self) -> dict:
         return json.loads(ngsim("links", str(self.root)))
 
-    def fail_at(self, n: int) -> None:
-        ngsim("fail", str(self.root), "--at", str(n))
-
 
 @pytest.fixture(scope="module")
 def host_root(tmp_path_factory) -> pathlib.Path:
@@ -76,30 +60,11 @@ def host_root(tmp_path_factory) -> pathlib.Path:
 
 @pytest.fixture(scope="module")
 def loaders(host_root, tmp_path_factory):
-    import salt.config
     from saltfactories.utils.functional import Loaders
 
     base = tmp_path_factory.mktemp("salt")
-    opts = salt.config.minion_config(None)
-    bindir = host_root / "bin"
-    opts.update(
-        {
-            "id": "fw1",
-            "file_client": "local",
-            "root_dir": str(base),
-            "cachedir": str(base / "cache"),
-            "pki_dir": str(base / "pki"),
-            "sock_dir": str(base / "sock"),
-            "module_dirs": [str(REPO / "_modules")],
-            "states_dirs": [str(REPO / "_states")],
-            "netgraph.ngctl": str(bindir / "ngctl"),
-            "netgraph.kldload": str(bindir / "kldload"),
-            "netgraph.kldstat": str(bindir / "kldstat"),
-            "netgraph.ipfw": str(bindir / "ipfw"),
-            "netflow": {"boot_dir": str(base / "boot")},
-            "grains_cache": False,
-        }
-    )
+    opts = _conf.minion_opts_for(host_root, base)
+    opts["netflow"] = {"boot_dir": str(base / "boot")}
     # ngctl must exist for the modules' __virtual__: make the host before loading.
     Host(host_root).init()
     return Loaders(opts)
