@@ -803,10 +803,20 @@ def _edges(nodes: dict) -> set:
     return out
 
 
-def plan_dot(current: dict, planned: dict, name: str) -> str:
+def plan_dot(current: dict, planned: dict, name) -> str:
     """The planned graph as Graphviz DOT: added parts green, removed parts red and dashed,
-    the exporter's own nodes filled. ``current``/``planned`` use netgraph.graph's shape."""
-    owned = owned_name_re(name)
+    the exporters' own nodes filled. ``current``/``planned`` use netgraph.graph's shape;
+    ``name`` is an exporter name or a list of them. With ``planned`` equal to the current
+    nodes it draws the live graph with our nodes marked."""
+    names = [name] if isinstance(name, str) else list(name)
+    patterns = [owned_name_re(n) for n in names]
+
+    class _Owned:
+        @staticmethod
+        def match(key: str) -> bool:
+            return any(p.match(key) for p in patterns)
+
+    owned = _Owned
     cur, new = current.get("nodes", {}), planned
     keys = [k for k in cur if k in new] + [k for k in new if k not in cur] + [k for k in cur if k not in new]
 
@@ -1209,6 +1219,28 @@ def status(name: str) -> dict:
     owned = owned_name_re(name)
     nodes = {k: v for k, v in graph.get("nodes", {}).items() if owned.match(k)}
     return {"present": bool(nodes), "nodes": nodes, "settings": graph.get("settings", {})}
+
+
+def dot(names=None) -> str:
+    """
+    The live graph as Graphviz DOT with the nodes of the given exporters filled (all
+    nodes that look like an exporter's when ``names`` is empty). ngctl's own ``dot``
+    is ``netgraph.dot``; this one is for people: records with name and type, labelled links.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt fw1 netflow.dot lan,uplink | dot -Tsvg > graph.svg
+    """
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n]
+    graph = __salt__["netgraph.graph"]()  # noqa: F821
+    if not names:
+        names = sorted({k[:-3] for k, v in graph.get("nodes", {}).items() if v["type"] == "netflow" and k.endswith("_nf")})
+    for n in names:
+        _check_name(n)
+    return plan_dot(graph, graph.get("nodes", {}), names)
 
 
 def boot_script(name: str, **kwargs) -> dict:

@@ -11,7 +11,10 @@
 3. runs `salt-call --local state.apply netflow` (Salt's normal state output), then again,
    and fails unless the second run changes nothing;
 4. shows the graph: `netgraph.show <exporter>_nf:` for every exporter, `ngsim links`, and
-   .demo/graph.svg from `netgraph.dot` when graphviz's `dot` is on PATH.
+   pictures: .demo/graph-before.svg and .demo/graph-after.svg (`netflow.dot`: our nodes
+   filled), .demo/graph-plan-<exporter>.svg (`netflow.plan`'s DOT: what the apply will add
+   in green), .demo/ngctl-dot.svg (ngctl's own `dot`); .dot files only when graphviz's
+   `dot` is not installed.
 
 Run it with the interpreter that has Salt and this project installed (make demo uses
 .venv/bin/python); `salt-call` is looked up next to that interpreter.
@@ -138,6 +141,26 @@ def banner(text: str) -> None:
     print(f"\n=== {text} " + "=" * max(3, 76 - len(text)), flush=True)
 
 
+def write_picture(stem: pathlib.Path, text: str) -> None:
+    """STEM.dot, and STEM.svg when graphviz's dot is installed."""
+    gv = stem.with_suffix(".dot")
+    gv.write_text(text)
+    if not shutil.which("dot"):
+        print(f"  {gv.relative_to(REPO)} (install graphviz for the .svg)")
+        return
+    svg = stem.with_suffix(".svg")
+    out = subprocess.run(["dot", "-Tsvg", "-o", str(svg), str(gv)], text=True, capture_output=True)
+    print(f"  {svg.relative_to(REPO)}" if out.returncode == 0 else f"  dot failed on {gv}: {out.stderr.strip()}")
+
+
+def draw(confdir: pathlib.Path, stem: pathlib.Path, function: str, *args: str) -> None:
+    proc = salt_call(confdir, function, *args, "--out=json", capture=True)
+    if proc.returncode:
+        print(f"  {function} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return
+    write_picture(stem, json.loads(proc.stdout)["local"])
+
+
 def main() -> int:
     demo = REPO / ".demo"
     if demo.exists():
@@ -151,6 +174,20 @@ def main() -> int:
     print(f"Emulated FreeBSD host: {host} (interfaces {', '.join(IFACES)}; no netgraph module loaded;")
     print("  firewall up as rc.d/ipfw leaves it: ipfw.ko and `65000 allow ip from any to any`)")
     print(f"Minion config: {confdir / 'minion'}; pillar: pillar.example")
+
+    pillar = yaml.safe_load(pillar_text)["netflow"]["exporters"]
+    banner("pictures before the apply")
+    # The state loads ng_ether and ng_ipfw itself; loading them here first only gives the
+    # "before" picture the interfaces' ng_ether nodes and the ipfw node to draw.
+    salt_call(confdir, "netgraph.load_modules", '["ng_ether", "ng_ipfw"]', capture=True)
+    draw(confdir, demo / "graph-before", "netflow.dot", ",".join(exporters))
+    for name in exporters:
+        args = [f"{k}={json.dumps(v)}" for k, v in sorted((pillar[name] or {}).items()) if k != "persist"]
+        proc = salt_call(confdir, "netflow.plan", name, *args, "--out=json", capture=True)
+        if proc.returncode:
+            print(f"  netflow.plan {name} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        else:
+            write_picture(demo / f"graph-plan-{name}", json.loads(proc.stdout)["local"]["dot"])
 
     banner("salt-call --local state.apply netflow")
     first = salt_call(confdir, "state.apply", "netflow")
@@ -189,16 +226,9 @@ def main() -> int:
             print(f"  {path.relative_to(REPO)}")
     print((etc / "rc.conf.d" / "netflow").read_text().rstrip())
 
-    proc = salt_call(confdir, "netgraph.dot", "--out=json", capture=True)
-    if proc.returncode == 0:
-        gv = demo / "graph.dot"
-        gv.write_text(json.loads(proc.stdout)["local"])
-        if shutil.which("dot"):
-            svg = demo / "graph.svg"
-            out = subprocess.run(["dot", "-Tsvg", "-o", str(svg), str(gv)], text=True, capture_output=True)
-            print(f"\nGraph drawn: {svg}" if out.returncode == 0 else f"\ndot failed: {out.stderr.strip()}")
-        else:
-            print(f"\nGraph written to {gv} (install graphviz for .demo/graph.svg)")
+    banner("pictures after the apply")
+    draw(confdir, demo / "graph-after", "netflow.dot", ",".join(exporters))
+    draw(confdir, demo / "ngctl-dot", "netgraph.dot")  # ngctl's own `dot`, as FreeBSD prints it
     print("\nDemo OK: converged in one run, second run changed nothing.")
     return 0
 

@@ -385,3 +385,12 @@ def test_ipfw_attach_never_loads_the_firewall_itself(loaders, host):
     assert ret.result is True, ret.comment
     loads = [e["argv"] for e in host.mutating() if e["argv"][0].endswith("kldload")]
     assert loads and all("ipfw" not in a[1:] for a in loads) and any("ng_ipfw" in a for a in loads)
+
+
+def test_netflow_dot_marks_our_nodes_in_the_live_graph(loaders, host):
+    assert present(loaders, interfaces=["em0"], collectors=[C1]).result is True
+    text = loaders.modules.netflow.dot("lan")
+    nodes = {l.split("[")[0].strip(): l for l in text.splitlines() if "[ label" in l}
+    assert "fillcolor" in nodes['"lan_nf"'] and "fillcolor" in nodes['"lan_v9"']
+    assert "fillcolor" not in nodes['"em0"'] and "color" not in nodes['"em0"']
+    assert loaders.modules.netflow.dot() == text  # exporters found by their _nf node
