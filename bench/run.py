@@ -220,10 +220,14 @@ class Bench:
         return {"create_ms": statistics.median(times), "nochange_ms": statistics.median(nochange_times),
                 "commands": len(res["commands"])}
 
-    def overhead_ratio(self, pairs: int = 7) -> dict:
+    def overhead_ratio(self, pairs: int = 9) -> dict:
         """salt-call --local state.apply of a no-change exporter state / of a test.nop state."""
-        sys.path.insert(0, str(REPO / "demo"))
-        from run import write_minion_config  # demo/run.py: the same config the demo uses
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("demo_run", REPO / "demo" / "run.py")
+        demo = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(demo)
+        write_minion_config = demo.write_minion_config  # the same config the demo uses
 
         h = self.host("overhead", ["em0", "em1"])
         base = self.work / "overhead-salt"
