@@ -394,3 +394,14 @@ def test_netflow_dot_marks_our_nodes_in_the_live_graph(loaders, host):
     assert "fillcolor" in nodes['"lan_nf"'] and "fillcolor" in nodes['"lan_v9"']
     assert "fillcolor" not in nodes['"em0"'] and "color" not in nodes['"em0"']
     assert loaders.modules.netflow.dot() == text  # exporters found by their _nf node
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="graphviz's dot is not installed (apt-get install graphviz)")
+def test_ngctl_dot_and_our_dot_render_with_graphviz(loaders, host, tmp_path):
+    assert present(loaders, interfaces=["em0", "em1"], collectors=[C1, C5]).result is True
+    for name, text in (("ngctl", loaders.modules.netgraph.dot()), ("ours", loaders.modules.netflow.dot("lan"))):
+        src = tmp_path / f"{name}.dot"
+        src.write_text(text)
+        out = subprocess.run(["dot", "-Tsvg", str(src)], capture_output=True, text=True)
+        assert out.returncode == 0 and "<svg" in out.stdout, (name, out.stderr)
+        assert "lan_nf" in out.stdout and "em1" in out.stdout
