@@ -1121,10 +1121,8 @@ def _plan(cfg: dict, load_modules: bool = False) -> dict:
     except ConflictError as exc:
         raise SaltInvocationError(str(exc)) from None
     if result["ipfw"]["delete"] or result["ipfw"]["add"]:
-        result["changes"]["ipfw"] = {
-            "delete": result["ipfw"]["delete"],
-            "add": [" ".join(a) for a in result["ipfw"]["add"]],
-        }
+        ipfw = {"delete": result["ipfw"]["delete"], "add": [" ".join(a) for a in result["ipfw"]["add"]]}
+        result["changes"]["ipfw"] = {k: v for k, v in ipfw.items() if v}
     result["modules"] = []
     result["before"] = sorted(graph.get("nodes", {}))
     result["dot"] = plan_dot(graph, result.pop("planned"), cfg["name"])
