@@ -5,6 +5,8 @@ and reach the host only if the graph delivers them into this node's ``upper``.
 Outbound: with ``upper`` connected, frames from the host reach the wire only if the
 graph delivers them into ``lower``. Nodes forward as their ``forward`` method says
 (netflow iface<->out, tee left<->right, hub, one2many); every other node is a sink.
+With ipfw loaded, an interface also needs the rule chain to let IP through (a bare
+ipfw.ko's default rule 65535 denies everything).
 """
 from __future__ import annotations
 
@@ -53,6 +55,39 @@ def iface_state(k: Kernel, rec: dict[str, Any]) -> str:
     return "pass"
 
 
+def ipfw_passes(st: dict[str, Any], ifname: str) -> bool:
+    """With ipfw loaded, does the rule chain let an IP packet through ``ifname`` both ways?
+
+    The rules are walked as ipfw_chk() does: ``count`` and ``ngtee`` go on, ``allow``
+    passes, ``deny`` and the default rule 65535 drop, and ``netgraph N`` diverts the packet
+    into the graph, from which nothing we model sends it back (so it counts as dropped).
+    """
+    from ngsim import ipfw as ipfw_mod
+    from ngsim import kld
+    from ngsim.traffic import _rule_matches
+
+    if not kld.module_loaded(st, "ipfw"):
+        return True
+    for direction in ("in", "out"):
+        recv, xmit = (ifname, None) if direction == "in" else (None, ifname)
+        for r in ipfw_mod.rules(st):
+            if r["num"] != 65535 and not _rule_matches(r, direction, recv, xmit):
+                continue
+            act = r.get("action", "deny")
+            if act in ("count", "ngtee"):
+                continue
+            if act != "allow":
+                return False
+            break
+    return True
+
+
 def links(st: dict[str, Any]) -> dict[str, str]:
     k = Kernel(st)
-    return {rec["name"]: iface_state(k, rec) for rec in st["ifaces"]}
+    out = {}
+    for rec in st["ifaces"]:
+        state = iface_state(k, rec)
+        if state == "pass" and not ipfw_passes(st, rec["name"]):
+            state = "blackhole"
+        out[rec["name"]] = state
+    return out
