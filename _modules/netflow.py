@@ -1204,7 +1204,11 @@ def apply_plan(name: str, planned: dict) -> dict:
 
 def status(name: str) -> dict:
     """
-    The live state of an exporter's nodes: hooks and settings (info/ifinfo/peer).
+    The live state of an exporter: its nodes and hooks, the settings the planner compares
+    (timeouts, template, MTU, per-iface conf/dlt/index, collector addresses, fan-out
+    config), and every reply as the kernel gave it under ``replies`` (ng_netflow's ``info``
+    counters: packets, bytes, records used, expiries, failed exports; ``ifinfo N`` packets;
+    ``getpeername``; ``getconfig``), or the error ngctl printed.
 
     CLI Example:
 
@@ -1213,10 +1217,16 @@ def status(name: str) -> dict:
         salt fw1 netflow.status lan
     """
     _check_name(name)
-    graph = _read(name)
+    graph = __salt__["netgraph.graph"]()  # noqa: F821
+    queries = settings_queries(graph, name)
+    replies = __salt__["netgraph.query"](queries) if queries else []  # noqa: F821
     owned = owned_name_re(name)
     nodes = {k: v for k, v in graph.get("nodes", {}).items() if owned.match(k)}
-    return {"present": bool(nodes), "nodes": nodes, "settings": graph.get("settings", {})}
+    raw: dict[str, dict] = {}
+    for q, r in zip(queries, replies):
+        key = " ".join(q[1:])
+        raw.setdefault(q[0].rstrip(":"), {})[key] = (r.get("reply") or {}).get("args") if r.get("ok") else {"error": r.get("error")}
+    return {"present": bool(nodes), "nodes": nodes, "settings": settings_from_replies(queries, replies), "replies": raw}
 
 
 def dot(names=None) -> str:

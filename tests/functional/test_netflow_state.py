@@ -405,3 +405,14 @@ def test_ngctl_dot_and_our_dot_render_with_graphviz(loaders, host, tmp_path):
         out = subprocess.run(["dot", "-Tsvg", str(src)], capture_output=True, text=True)
         assert out.returncode == 0 and "<svg" in out.stdout, (name, out.stderr)
         assert "lan_nf" in out.stdout and "em1" in out.stdout
+
+
+def test_status_reports_settings_and_kernel_counters(loaders, host):
+    assert present(loaders, interfaces=["em0"], collectors=[C1]).result is True
+    st = loaders.modules.netflow.status("lan")
+    assert st["present"] is True and set(st["nodes"]) == {"lan_nf", "lan_v9"}
+    assert st["settings"]["lan_nf"]["timeouts"] == {"inactive": 15, "active": 1800}
+    assert st["settings"]["lan_nf"]["ifaces"] == {0: {"dlt": 1, "index": 0, "conf": 11}}
+    assert st["settings"]["lan_v9"]["peer"] == "inet/192.0.2.10:2055"
+    assert st["replies"]["lan_nf"]["info"]["Active timeout"] == 1800
+    assert loaders.modules.netflow.status("other")["present"] is False
