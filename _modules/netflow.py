@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - unit tests without Salt
 log = logging.getLogger(__name__)
 
 __virtualname__ = "netflow"
+# Only these are Salt functions (netflow.*); the pure planning functions stay importable
+# for tests and for the state's helpers but do not clutter `salt-call sys.doc netflow`.
+__load__ = ["plan", "absent_plan", "apply_plan", "status", "dot", "boot_script"]
 
 # --------------------------------------------------------------------------------------
 # Constants (values from FreeBSD's sys/netgraph/netflow/ng_netflow.h and netflow_v9.h)

@@ -41,6 +41,11 @@ except ImportError:  # pragma: no cover - exercised only without Salt installed
 log = logging.getLogger(__name__)
 
 __virtualname__ = "netgraph"
+# The Salt functions (netgraph.*); the parsers and validators stay module-level for tests.
+__load__ = [
+    "list_", "show", "types", "dot", "msg", "graph", "query", "batch", "mkpeer", "connect",
+    "name", "rmhook", "shutdown", "modules", "load_modules", "ipfw_rules", "ipfw_add", "ipfw_delete",
+]
 __func_alias__ = {"list_": "list"}
 
 DEFAULT_BINARIES = {
