@@ -1175,7 +1175,10 @@ def apply_plan(name: str, planned: dict) -> dict:
 
     .. code-block:: bash
 
-        salt fw1 netflow.apply_plan lan "$(salt fw1 netflow.plan lan ... --out=json)"
+        # what the state does, by hand on the minion: review the plan, then apply it
+        salt-call --out=json netflow.plan lan interfaces='[em0]' \
+            collectors='[{host: 192.0.2.10, port: 2055}]' | jq -c .local > plan.json
+        salt-call netflow.apply_plan lan "$(cat plan.json)"
     """
     for rule in planned["ipfw"]["delete"]:
         __salt__["netgraph.ipfw_delete"](rule)  # noqa: F821
