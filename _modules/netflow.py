@@ -1022,6 +1022,30 @@ def required_modules(cfg: dict) -> list[str]:
     return mods
 
 
+def _wants_ng_ipfw(cfg: dict, graph: dict) -> bool:
+    return "ng_ipfw" in required_modules(cfg) and "ipfw" not in graph.get("nodes", {})
+
+
+def missing_modules(cfg: dict, graph: dict, loaded: list[str] | None) -> list[str]:
+    """Modules to load before the exporter can be planned: ng_ether when its type is not
+    registered, ng_ipfw when the ipfw node is missing. ``loaded`` is kldstat's module list
+    (needed only in the ng_ipfw case). Never the firewall itself: a bare ipfw.ko denies
+    everything (default rule 65535), which would cut the host off, Salt included, so an
+    ipfw attachment without a loaded firewall is refused."""
+    missing = []
+    if "ether" not in graph.get("types", []) and "ng_ether" in required_modules(cfg):
+        missing.append("ng_ether")
+    if _wants_ng_ipfw(cfg, graph):
+        if "ipfw" not in (loaded or []):
+            bad = next(i["name"] for i in cfg["interfaces"] if i["attach"] == "ipfw")
+            raise ValidationError(
+                f"interfaces.{bad}: attach: ipfw needs the ipfw firewall loaded and configured "
+                "(firewall_enable=YES); salt-netgraph will not load ipfw.ko, whose default rule denies all traffic"
+            )
+        missing.append("ng_ipfw")
+    return missing
+
+
 def check_interfaces(cfg: dict, graph: dict) -> None:
     """Refuse interfaces that cannot be attached as asked (before anything is changed)."""
     nodes = graph.get("nodes", {})
@@ -1090,21 +1114,13 @@ def plan(name: str, load_modules: bool = False, **kwargs) -> dict:
 
 
 def _plan(cfg: dict, load_modules: bool = False) -> dict:
-    needed = required_modules(cfg)
     graph = _read(cfg["name"])
-    missing = []
-    if "ether" not in graph.get("types", []) and "ng_ether" in needed:
-        missing.append("ng_ether")
-    if "ng_ipfw" in needed and "ipfw" not in graph.get("nodes", {}):
-        # Never load the firewall itself: a bare ipfw.ko denies everything (default rule
-        # 65535 deny), which would cut the host off, Salt's own connection included.
-        if "ipfw" not in __salt__["netgraph.modules"]():  # noqa: F821
-            bad = next(i["name"] for i in cfg["interfaces"] if i["attach"] == "ipfw")
-            raise SaltInvocationError(
-                f"interfaces.{bad}: attach: ipfw needs the ipfw firewall loaded and configured "
-                "(firewall_enable=YES); salt-netgraph will not load ipfw.ko, whose default rule denies all traffic"
-            )
-        missing.append("ng_ipfw")
+    # kldstat only when ng_ipfw is wanted and absent: is the firewall itself loaded?
+    loaded = __salt__["netgraph.modules"]() if _wants_ng_ipfw(cfg, graph) else None  # noqa: F821
+    try:
+        missing = missing_modules(cfg, graph, loaded)
+    except ValidationError as exc:
+        raise SaltInvocationError(str(exc)) from None
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
         graph = _read(cfg["name"])

@@ -26,7 +26,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ngsim.testing import Host  # noqa: E402
+from ngsim.testing import Host, load_file  # noqa: E402
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}
@@ -194,11 +194,7 @@ class Bench:
 
     # ------------------------------------------------------------------ timing
     def plan_ms(self, n_ifaces: int, n_collectors: int, repeat: int = 7) -> dict:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("netflow_bench", REPO / "_modules" / "netflow.py")
-        nf = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(nf)
+        nf = load_file(REPO / "_modules" / "netflow.py", "netflow_bench")
         ifaces = [f"em{i}" for i in range(n_ifaces)]
         graph = {"nodes": {i: {"type": "ether", "hooks": {}} for i in ifaces}, "types": ["ether"]}
         params = {"name": "bench", "interfaces": ifaces,
@@ -222,12 +218,7 @@ class Bench:
 
     def overhead_ratio(self, pairs: int = 9) -> dict:
         """salt-call --local state.apply of a no-change exporter state / of a test.nop state."""
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("demo_run", REPO / "demo" / "run.py")
-        demo = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(demo)
-        write_minion_config = demo.write_minion_config  # the same config the demo uses
+        write_minion_config = load_file(REPO / "demo" / "run.py", "demo_run").write_minion_config  # the demo's config
 
         h = self.host("overhead", ["em0", "em1"])
         base = self.work / "overhead-salt"

@@ -24,7 +24,6 @@ Run it with the interpreter that has Salt and this project installed (make demo 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import shutil
 import subprocess

@@ -1,4 +1,4 @@
-"""Suite-wide fixtures and Salt logging hygiene.
+"""Suite-wide set-up: the repository on sys.path (for `ngsim`), and Salt logging hygiene.
 
 Salt installs a deferred log handler at import time that prints "--- Logging error ---"
 blocks after pytest's summary; we drop it so pytest's summary stays the last line
@@ -7,12 +7,9 @@ blocks after pytest's summary; we drop it so pytest's summary stays the last lin
 from __future__ import annotations
 
 import logging
-import os
 import pathlib
-import subprocess
 import sys
 
-import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -45,20 +42,3 @@ def pytest_unconfigure(config):
     except Exception:  # pragma: no cover
         pass
     _drop_salt_deferred_handlers()
-
-
-@pytest.fixture
-def ngsim_host(tmp_path):
-    """Factory: make an emulated FreeBSD host under tmp_path; returns its ROOT path."""
-
-    def make(*ifaces: str, loaded=("ng_ether",), name: str = "host") -> pathlib.Path:
-        root = tmp_path / name
-        cmd = [sys.executable, "-m", "ngsim", "init", str(root)]
-        for iface in ifaces or ("em0",):
-            cmd += ["--iface", iface]
-        for mod in loaded:
-            cmd += ["--loaded", mod]
-        subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
-        return root
-
-    return make

@@ -7,7 +7,6 @@ batch lost the race must say so (result False with ngctl's error) rather than cl
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -15,10 +14,10 @@ import sys
 
 import pytest
 
+from ngsim.testing import load_file
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("demo_run", REPO / "demo" / "run.py")
-demo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo)
+demo = load_file(REPO / "demo" / "run.py", "demo_run")
 
 PILLAR = {
     "netflow": {

@@ -4,7 +4,6 @@ collector afterwards. Real datagrams on 127.0.0.1, decoded with ngsim's v5 decod
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import socket
@@ -12,26 +11,18 @@ import socket
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-_cspec = importlib.util.spec_from_file_location("functional_conftest_fc", pathlib.Path(__file__).with_name("conftest.py"))
-_conf = importlib.util.module_from_spec(_cspec)
-_cspec.loader.exec_module(_conf)
+from ngsim.export import decode_v5
+from ngsim.testing import load_file, loopback_udp_sockets
 
-from ngsim.export import decode_v5  # noqa: E402
+_conf = load_file(pathlib.Path(__file__).with_name("conftest.py"), "functional_conftest_fc")
 
 FLOWS = 30  # ng_netflow sends a v5 datagram when it holds 30 records (netflow.c)
 
 
 @pytest.fixture
 def sockets():
-    socks = []
-    for _ in range(2):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.2)
-        socks.append(s)
-    yield socks
-    for s in socks:
-        s.close()
+    with loopback_udp_sockets(2, timeout=0.2) as socks:
+        yield socks
 
 
 def received(sock) -> list[dict]:

@@ -9,7 +9,6 @@ stand-in rc.subr), rc.d stop while disabled, a dropped exporter, and netflow.cle
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -18,14 +17,13 @@ import sys
 import pytest
 import yaml
 
+from ngsim.testing import load_file
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _load(name: str, path: pathlib.Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(path, name)
 
 
 demo = _load("netflow_demo_run", REPO / "demo" / "run.py")

@@ -1,20 +1,18 @@
 """Every parser on the emulator's own output, and the ipfw/unnamed-node paths through Salt."""
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from ngsim.testing import load_file
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _pure():
-    spec = importlib.util.spec_from_file_location("ng_pure_emu", REPO / "_modules" / "netgraph.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(REPO / "_modules" / "netgraph.py", "ng_pure_emu")
 
 
 ng = _pure()

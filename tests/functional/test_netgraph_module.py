@@ -77,14 +77,11 @@ def test_msg_with_data_args_changes_settings(ng_loaders, seeded):
 def test_types_and_dot_agree_with_graph(ng_loaders, seeded):
     types = {row["type"] for row in ng_loaders.modules.netgraph.types()}
     assert {"ether", "netflow", "ksocket", "socket"} <= types
-    import importlib.util
     import pathlib
 
-    spec = importlib.util.spec_from_file_location(
-        "ng_pure", pathlib.Path(__file__).resolve().parents[2] / "_modules" / "netgraph.py"
-    )
-    pure = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pure)
+    from ngsim.testing import load_file
+
+    pure = load_file(pathlib.Path(__file__).resolve().parents[2] / "_modules" / "netgraph.py", "ng_pure")
     dot = pure.parse_dot(ng_loaders.modules.netgraph.dot())
     graph = ng_loaders.modules.netgraph.graph()
     by_id = {node["id"]: key for key, node in graph["nodes"].items()}

@@ -5,15 +5,14 @@ The module file is imported directly, as Salt's loader would load it one file at
 from __future__ import annotations
 
 import copy
-import importlib.util
 import pathlib
 
 import pytest
 
+from ngsim.testing import load_file
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("netflow_mod", REPO / "_modules" / "netflow.py")
-nf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(nf)
+nf = load_file(REPO / "_modules" / "netflow.py", "netflow_mod")
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}
@@ -467,3 +466,14 @@ def test_plan_dot_colours_added_and_removed_parts():
     assert "color" not in line['"em0"']
     removed = [l for l in dot.splitlines() if '"em0" -- "netflow"' in l or '"netflow" -- "em0"' in l]
     assert removed and all('color = "red"' in l for l in removed)
+
+
+def test_missing_modules_loads_ng_ether_and_ng_ipfw_but_never_the_firewall():
+    cfg = nf.validate({"name": "lan", "interfaces": {"em0": None, "tun0": {"attach": "ipfw", "ipfw_hook": 9}},
+                       "collectors": [C1]})
+    fresh = {"nodes": {}, "types": ["socket"]}
+    with pytest.raises(nf.ValidationError, match="interfaces.tun0: .*firewall_enable=YES"):
+        nf.missing_modules(cfg, fresh, ["kernel", "netgraph"])
+    assert nf.missing_modules(cfg, fresh, ["kernel", "ipfw"]) == ["ng_ether", "ng_ipfw"]
+    ready = host("em0", ipfw=True)
+    assert nf.missing_modules(cfg, ready, None) == []

@@ -3,20 +3,18 @@
 Every capture lives verbatim in tests/data/captures/ with its source in SOURCES.md.
 The expected values below were read off the capture by eye, not computed by the parser.
 """
-import importlib.util
 import pathlib
 
 import pytest
+
+from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CAPTURES = REPO / "tests" / "data" / "captures"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("netgraph_under_test", REPO / "_modules" / "netgraph.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(REPO / "_modules" / "netgraph.py", "netgraph_under_test")
 
 
 ng = _load()

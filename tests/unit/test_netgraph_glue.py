@@ -3,11 +3,12 @@
 These check argv shapes, spawn counts and argument validation without any emulator;
 tests/functional/ runs the same functions through Salt's loader against ngsim.
 """
-import importlib.util
 import pathlib
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -32,9 +33,7 @@ class FakeRunAll:
 
 @pytest.fixture
 def ng():
-    spec = importlib.util.spec_from_file_location("netgraph_glue_under_test", REPO / "_modules" / "netgraph.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_file(REPO / "_modules" / "netgraph.py", "netgraph_glue_under_test")
     run = FakeRunAll()
     binaries = {"netgraph.ngctl": "/x/ngctl", "netgraph.kldload": "/x/kldload",
                 "netgraph.kldstat": "/x/kldstat", "netgraph.ipfw": "/x/ipfw"}

@@ -1,17 +1,15 @@
 """Parsers on the reference's derived examples, messy pastes, and look-alikes that must raise."""
-import importlib.util
 import pathlib
 
 import pytest
+
+from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("netgraph_under_test_p", REPO / "_modules" / "netgraph.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(REPO / "_modules" / "netgraph.py", "netgraph_under_test_p")
 
 
 ng = _load()

@@ -11,7 +11,6 @@ import argparse
 import base64
 import io
 import json
-import socket
 
 import pytest
 
@@ -19,7 +18,7 @@ from ngsim import cli, export as nfx, state, traffic
 from ngsim.base import Kernel
 from ngsim.links import links
 from ngsim.ngctl import Ngctl
-from ngsim.testing import ngsim
+from ngsim.testing import loopback_udp_sockets, ngsim
 
 
 def host(*ifaces: str, loaded=("ng_ether",)) -> dict:
@@ -424,15 +423,8 @@ def test_shutdown_flushes_cache_and_pending_datagrams():
 
 @pytest.fixture
 def two_collectors():
-    socks = []
-    for _ in range(2):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(5)
-        socks.append(s)
-    yield socks
-    for s in socks:
-        s.close()
+    with loopback_udp_sockets(2, timeout=5) as socks:
+        yield socks
 
 
 FANOUT = EXPORTER + """mkpeer nf: one2many export9 one
