@@ -25,6 +25,10 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "_utils"))  # the pure core, by its plain module names
+
+import nf_model  # noqa: E402
+import nf_plan  # noqa: E402
 
 from ngsim.testing import Host, load_file  # noqa: E402
 
@@ -74,7 +78,7 @@ class Bench:
         opts.update({
             "id": "bench", "file_client": "local", "root_dir": str(base), "cachedir": str(base / "cache"),
             "pki_dir": str(base / "pki"), "sock_dir": str(base / "sock"),
-            "module_dirs": [str(REPO / "_modules")], "states_dirs": [str(REPO / "_states")],
+            "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")], "states_dirs": [str(REPO / "_states")],
             "netgraph.ngctl": str(bindir / "ngctl"), "netgraph.kldload": str(bindir / "kldload"),
             "netgraph.kldstat": str(bindir / "kldstat"), "netgraph.ipfw": str(bindir / "ipfw"),
             "netflow": {"boot_dir": str(base / "boot")},
@@ -194,7 +198,6 @@ class Bench:
 
     # ------------------------------------------------------------------ timing
     def plan_ms(self, n_ifaces: int, n_collectors: int, repeat: int = 7) -> dict:
-        nf = load_file(REPO / "_modules" / "netflow.py", "netflow_bench")
         ifaces = [f"em{i}" for i in range(n_ifaces)]
         graph = {"nodes": {i: {"type": "ether", "hooks": {}} for i in ifaces}, "types": ["ether"]}
         params = {"name": "bench", "interfaces": ifaces,
@@ -202,15 +205,15 @@ class Bench:
         times, nochange_times = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            cfg = nf.validate(params)
-            want = nf.desired(cfg, graph)
-            res = nf.diff(graph, want)
+            cfg = nf_model.validate(params)
+            want = nf_model.desired(cfg, graph)
+            res = nf_plan.diff(graph, want)
             times.append((time.perf_counter() - t0) * 1000)
             # the same plan against a live graph that already matches (the no-change path)
             live = {"nodes": json.loads(json.dumps(want["nodes"])), "settings": want["settings"]}
             t0 = time.perf_counter()
-            cfg = nf.validate(params)
-            again = nf.diff(live, nf.desired(cfg, live))
+            cfg = nf_model.validate(params)
+            again = nf_plan.diff(live, nf_model.desired(cfg, live))
             nochange_times.append((time.perf_counter() - t0) * 1000)
             assert again["commands"] == []
         return {"create_ms": statistics.median(times), "nochange_ms": statistics.median(nochange_times),

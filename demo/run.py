@@ -112,7 +112,7 @@ def write_minion_config(
         "log_level_logfile": "info",
         "file_roots": {"base": [str(REPO / "formula"), str(REPO)]},
         "pillar_roots": {"base": [str(pillar_dir)]},
-        "module_dirs": [str(REPO / "_modules")],
+        "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")],
         "states_dirs": [str(REPO / "_states")],
         "netgraph.ngctl": str(bin_ / "ngctl"),
         "netgraph.kldload": str(bin_ / "kldload"),

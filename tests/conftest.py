@@ -1,8 +1,10 @@
-"""Suite-wide set-up: the repository on sys.path (for `ngsim`), and Salt logging hygiene.
+"""Suite-wide set-up: the repository (for `ngsim`) and `_utils/` (the pure core, imported by
+its plain module names as Salt's loader makes them importable) on sys.path, and Salt
+logging hygiene.
 
 Salt installs a deferred log handler at import time that prints "--- Logging error ---"
 blocks after pytest's summary; we drop it so pytest's summary stays the last line
-(see ../shared/SALT-NOTES.md).
+(Salt 3008's deferred logging handler).
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import sys
 
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "_utils"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 def _drop_salt_deferred_handlers() -> None:

@@ -95,7 +95,7 @@ def minion_opts_for(root: pathlib.Path, base: pathlib.Path, minion_id: str = "fw
             "cachedir": str(base / "cache"),
             "pki_dir": str(base / "pki"),
             "sock_dir": str(base / "sock"),
-            "module_dirs": [str(REPO / "_modules")],
+            "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")],
             "states_dirs": [str(REPO / "_states")],
             "grains_cache": False,
         }

@@ -137,7 +137,7 @@ def host_and_loaders(tmp_path):
     opts.update({
         "id": "fw1", "file_client": "local", "root_dir": str(base),
         "cachedir": str(base / "cache"), "pki_dir": str(base / "pki"), "sock_dir": str(base / "sock"),
-        "module_dirs": [str(REPO / "_modules")], "states_dirs": [str(REPO / "_states")],
+        "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")], "states_dirs": [str(REPO / "_states")],
         "netgraph.ngctl": str(bindir / "ngctl"), "netgraph.kldload": str(bindir / "kldload"),
         "netgraph.kldstat": str(bindir / "kldstat"), "netgraph.ipfw": str(bindir / "ipfw"),
         "netflow": {"boot_dir": str(base / "boot")}, "grains_cache": False,

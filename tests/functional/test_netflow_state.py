@@ -63,7 +63,7 @@ def loaders(host_root, tmp_path_factory):
 
     base = tmp_path_factory.mktemp("salt")
     opts = _conf.minion_opts_for(host_root, base)
-    opts["netflow"] = {"boot_dir": str(base / "boot")}
+    opts["netflow"] = {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")}
     # ngctl must exist for the modules' __virtual__: make the host before loading.
     Host(host_root).init()
     return Loaders(opts)
@@ -99,7 +99,7 @@ def test_create_then_no_change(loaders, host, test_mode):
     assert ret.result is True, ret.comment
     assert ret.changes["nodes_added"] == ["lan_nf", "lan_v9", "lan_v5"]
     muts = host.mutating()
-    assert [m["argv"][:3] for m in muts] == [[muts[0]["argv"][0], "-f", "-"]], "one ngctl -f - batch"
+    assert len(muts) == 1 and muts[0]["argv"][1] == "-f" and muts[0]["argv"][2] != "-", "one ngctl -f FILE batch"
     assert host.links() == {"em0": "pass", "em1": "pass", "vlan0.100": "pass", "tun0": "pass"}
     show = host.ngctl("show", "lan_nf:").stdout
     assert "iface1          vlan0_100       ether" in show and "export9" in show and "export " in show
@@ -184,7 +184,9 @@ def test_persist_writes_boot_files_that_rebuild_the_graph(loaders, host, tmp_pat
     assert present(loaders, interfaces=["em0"], collectors=[C1], persist=True).changes == {}
     # emulated reboot, then what rc.d start does: load modules, replay the file
     ngsim("reboot", str(host.root))
-    mods = (boot / "lan.modules").read_text().split()
+    assert not (boot / "lan.modules").exists(), "one boot file per exporter"
+    mods = [line.split()[1] for line in script.splitlines() if line.startswith("#@module ")]
+    assert "ng_netflow" in mods
     subprocess.run([str(host.root / "bin" / "kldload"), "-n", *mods], check=True)
     subprocess.run([str(host.root / "bin" / "ngctl"), "-f", str(boot / "lan.ngctl")], check=True)
     assert present(loaders, interfaces=["em0"], collectors=[C1], persist=True, test=True).changes == {}
@@ -340,19 +342,27 @@ def test_failure_at_every_position_of_exporter_absent(loaders, host):
         pos += 1
 
 
-def test_stale_plan_loses_the_race_honestly_and_keeps_the_winner(loaders, host):
-    """The interleaving a concurrent apply can produce, made deterministic: plan, let
-    another run build the exporter, then apply the stale plan."""
-    from salt.exceptions import CommandExecutionError
+def test_apply_waits_for_the_lock_the_rc_script_holds(loaders, host):
+    """rc.d/netflow replays under lockf(1) on netflow:lock_file (an flock): an apply that
+    lands meanwhile waits for it instead of racing the replay, then applies."""
+    import fcntl
+    import threading
 
     params = {"interfaces": ["em0", "em1"], "collectors": [C1, C2]}
-    stale = loaders.modules.netflow.plan("lan", **params)
-    assert present(loaders, **params).result is True  # the other run wins
-    winner = host.ngctl("list").stdout
-    with pytest.raises(CommandExecutionError) as exc:
-        loaders.modules.netflow.apply_plan("lan", stale)
-    assert "line 1" in str(exc.value) and "File exists" in str(exc.value)
-    assert host.ngctl("list").stdout.count("lan_") == winner.count("lan_")
+    lock = open(loaders.opts["netflow"]["lock_file"], "a+")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # what `lockf -k LOCK /usr/local/etc/rc.d/netflow ...` holds
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(ret=present(loaders, **params)))
+    try:
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive(), "the apply did not wait for the lock"
+        assert host.mutating() == [], "nothing may change while the lock is held"
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    worker.join(60)
+    assert result["ret"].result is True, result["ret"].comment
     assert set(host.links().values()) == {"pass"}
     assert present(loaders, **params).changes == {}
 

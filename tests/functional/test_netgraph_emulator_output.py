@@ -3,19 +3,11 @@ from __future__ import annotations
 
 import pathlib
 
+import ng_text
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from ngsim.testing import load_file
-
 REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _pure():
-    return load_file(REPO / "_modules" / "netgraph.py", "ng_pure_emu")
-
-
-ng = _pure()
 
 
 @pytest.fixture
@@ -29,36 +21,36 @@ def ipfw_host(ng_host):
 
 
 def test_parsers_on_emulator_output(ipfw_host):
-    nodes = ng.parse_list(ipfw_host.ngctl("list").stdout)
+    nodes = ng_text.parse_list(ipfw_host.ngctl("list").stdout)
     by_type = {n["type"]: n for n in nodes}
     assert by_type["ipfw"]["name"] == "ipfw" and by_type["netflow"]["name"] is None
     assert by_type["ksocket"]["num_hooks"] == 1
 
-    show = ng.parse_show(ipfw_host.ngctl("show", "ipfw:").stdout)
+    show = ng_text.parse_show(ipfw_host.ngctl("show", "ipfw:").stdout)
     assert show["hooks"] == [{"hook": "10", "peer_name": None, "peer_type": "netflow",
                               "peer_id": by_type["netflow"]["id"], "peer_hook": "iface0"}]
 
-    long_ = ng.parse_list_long(ipfw_host.ngctl("list", "-l").stdout)
+    long_ = ng_text.parse_list_long(ipfw_host.ngctl("list", "-l").stdout)
     # list -l runs in another ngctl process: only its own socket node differs.
     assert {n["id"] for n in long_ if n["type"] != "socket"} == {n["id"] for n in nodes if n["type"] != "socket"}
     assert next(n for n in long_ if n["type"] == "ipfw")["hooks"][0]["peer_hook"] == "iface0"
 
-    types = {row["type"]: row["nodes"] for row in ng.parse_types(ipfw_host.ngctl("types").stdout)}
+    types = {row["type"]: row["nodes"] for row in ng_text.parse_types(ipfw_host.ngctl("types").stdout)}
     assert types["netflow"] == 1 and types["ipfw"] == 1 and types["ether"] == 1  # tun0 is not Ethernet
 
-    dot = ng.parse_dot(ipfw_host.ngctl("dot").stdout)
+    dot = ng_text.parse_dot(ipfw_host.ngctl("dot").stdout)
     assert dot["nodes"][by_type["netflow"]["id"]] == {"name": None, "type": "netflow"}
     assert [[by_type["netflow"]["id"], "iface0"], [by_type["ipfw"]["id"], "10"]] in dot["edges"]
 
-    reply = ng.parse_reply(ipfw_host.ngctl("msg", "ipfw:10.export9", "getpeername").stdout)
+    reply = ng_text.parse_reply(ipfw_host.ngctl("msg", "ipfw:10.export9", "getpeername").stdout)
     assert reply["args"] == "inet/192.0.2.10:2055" and reply["from"] == by_type["ksocket"]["id"]
 
-    kld = ng.parse_kldstat(ipfw_host.run("kldstat", "-v").stdout)
-    assert {"ng_ether", "ng_ipfw", "ng_netflow", "netgraph"} <= set(ng._module_names(kld))
-    assert ng.parse_kldstat(ipfw_host.run("kldstat", "-m", "ng_ether").stdout)["modules"][0]["name"] == "ng_ether"
+    kld = ng_text.parse_kldstat(ipfw_host.run("kldstat", "-v").stdout)
+    assert {"ng_ether", "ng_ipfw", "ng_netflow", "netgraph"} <= set(ng_text.module_names(kld))
+    assert ng_text.parse_kldstat(ipfw_host.run("kldstat", "-m", "ng_ether").stdout)["modules"][0]["name"] == "ng_ether"
 
     ipfw_host.run("ipfw", "add", "100", "ngtee", "10", "ip", "from", "any", "to", "any", "via", "tun0")
-    rules = ng.parse_ipfw_list(ipfw_host.run("ipfw", "list").stdout)
+    rules = ng_text.parse_ipfw_list(ipfw_host.run("ipfw", "list").stdout)
     assert rules[0] == {"rule": 100, "text": "ngtee 10 ip from any to any via tun0"}
     assert rules[-1]["rule"] == 65535
 

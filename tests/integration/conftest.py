@@ -90,7 +90,7 @@ class _MinionPool:
             return self.minions[minion_id]
         root = make_ngsim_host(self.base / minion_id, ifaces=ifaces, loaded=loaded)
         config = {
-            "module_dirs": [str(REPO / "_modules")],
+            "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")],
             "states_dirs": [str(REPO / "_states")],
             "log_level_logfile": "info",
         }

@@ -7,12 +7,12 @@ from __future__ import annotations
 import copy
 import pathlib
 
+import nf_dot
+import nf_model
+import nf_plan
 import pytest
 
-from ngsim.testing import load_file
-
 REPO = pathlib.Path(__file__).resolve().parents[2]
-nf = load_file(REPO / "_modules" / "netflow.py", "netflow_mod")
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}
@@ -39,9 +39,9 @@ def as_current(want: dict, base: dict) -> dict:
 
 
 def plan(params, graph, takeover=False):
-    cfg = nf.validate({"name": "lan", **params})
-    want = nf.desired(cfg, graph)
-    return cfg, want, nf.diff(graph, want, takeover=takeover)
+    cfg = nf_model.validate({"name": "lan", **params})
+    want = nf_model.desired(cfg, graph)
+    return cfg, want, nf_plan.diff(graph, want, takeover=takeover)
 
 
 def lines(result):
@@ -50,8 +50,8 @@ def lines(result):
 
 # ----------------------------------------------------------------------------- validate
 def test_validate_normalises_list_and_mapping_forms():
-    a = nf.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
-    b = nf.validate({"name": "lan", "interfaces": {"em0": None}, "collectors": [C1]})
+    a = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
+    b = nf_model.validate({"name": "lan", "interfaces": {"em0": None}, "collectors": [C1]})
     assert a == b
     assert a["interfaces"][0] == {
         "name": "em0", "node": "em0", "attach": "ether", "direction": "both", "once": True,
@@ -67,17 +67,17 @@ def test_validate_normalises_list_and_mapping_forms():
     [("both", True, 11), ("both", False, 3), ("ingress", True, 9), ("ingress", False, 1), ("egress", True, 10), ("egress", False, 2)],
 )
 def test_direction_and_once_map_to_ng_netflow_conf_bits(direction, once, conf):
-    cfg = nf.validate({"name": "x", "interfaces": {"em0": {"direction": direction, "once": once}}, "collectors": [C1]})
+    cfg = nf_model.validate({"name": "x", "interfaces": {"em0": {"direction": direction, "once": once}}, "collectors": [C1]})
     assert cfg["interfaces"][0]["conf"] == conf
 
 
 def test_vlan_interface_maps_to_ng_ether_node_name():
-    cfg = nf.validate({"name": "x", "interfaces": ["vlan0.100"], "collectors": [C1]})
+    cfg = nf_model.validate({"name": "x", "interfaces": ["vlan0.100"], "collectors": [C1]})
     assert cfg["interfaces"][0]["node"] == "vlan0_100"
 
 
 def test_ipfw_rule_defaults_to_hook():
-    cfg = nf.validate({"name": "x", "interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 77}}, "collectors": [C1]})
+    cfg = nf_model.validate({"name": "x", "interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 77}}, "collectors": [C1]})
     i = cfg["interfaces"][0]
     assert (i["node"], i["ipfw_hook"], i["ipfw_rule"], i["dlt"], i["conf"]) == ("ipfw", 77, 77, 12, 9)
 
@@ -154,8 +154,8 @@ BAD = [
 
 @pytest.mark.parametrize("params,key", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
 def test_bad_input_is_refused_naming_the_key(params, key):
-    with pytest.raises(nf.ValidationError) as exc:
-        nf.validate(params)
+    with pytest.raises(nf_model.ValidationError) as exc:
+        nf_model.validate(params)
     assert key in str(exc.value)
 
 
@@ -165,24 +165,25 @@ def test_bad_input_corpus_is_large_enough():
 
 def test_too_many_collectors_of_one_version():
     many = [{"host": f"192.0.2.{i}", "port": 2055} for i in range(1, 66)]
-    with pytest.raises(nf.ValidationError, match="more than 64"):
-        nf.validate(_with(collectors=many))
+    with pytest.raises(nf_model.ValidationError, match="more than 64"):
+        nf_model.validate(_with(collectors=many))
 
 
 # ----------------------------------------------------------------------------- names
 def test_owned_names_of_two_exporters_never_overlap():
-    a, b = nf.owned_name_re("a"), nf.owned_name_re("a_v9")
+    a, b = nf_model.owned_name_re("a"), nf_model.owned_name_re("a_v9")
     a_nodes = ["a_nf", "a_v9", "a_v5", "a_v9_0", "a_v5_63"]
     b_nodes = ["a_v9_nf", "a_v9_v9", "a_v9_v5", "a_v9_v9_0", "a_v9_v5_12"]
-    assert all(a.match(n) for n in a_nodes) and not any(b.match(n) for n in a_nodes)
-    assert all(b.match(n) for n in b_nodes) and not any(a.match(n) for n in b_nodes)
-    assert not a.match("em0") and not a.match("netflow") and not a.match("a_nf_x")
+    assert all(a.fullmatch(n) for n in a_nodes) and not any(b.fullmatch(n) for n in a_nodes)
+    assert all(b.fullmatch(n) for n in b_nodes) and not any(a.fullmatch(n) for n in b_nodes)
+    assert not a.fullmatch("em0") and not a.fullmatch("netflow") and not a.fullmatch("a_nf_x")
+    assert not a.fullmatch("a_nf\n"), "a trailing newline is not a name"
 
 
 def test_longest_exporter_name_fits_netgraph_names():
     name = "x" * 25
-    cfg = nf.validate({"name": name, "interfaces": ["em0"], "collectors": [{"host": f"192.0.2.{i}", "port": 1} for i in range(1, 65)]})
-    want = nf.desired(cfg, host("em0"))
+    cfg = nf_model.validate({"name": name, "interfaces": ["em0"], "collectors": [{"host": f"192.0.2.{i}", "port": 1} for i in range(1, 65)]})
+    want = nf_model.desired(cfg, host("em0"))
     assert max(len(n) for n in want["nodes"]) <= 31
 
 
@@ -252,7 +253,7 @@ def test_no_change_when_live_graph_matches(params):
     base = host("em0", "vlan0.100", ipfw=True)
     cfg, want, _ = plan(params, base)
     cur = as_current(want, base)
-    res = nf.diff(cur, nf.desired(cfg, cur))
+    res = nf_plan.diff(cur, nf_model.desired(cfg, cur))
     assert res["commands"] == [] and res["changes"] == {}
 
 
@@ -364,7 +365,7 @@ def _seed_exporter(base):
 
 
 def test_foreign_exporter_on_the_interface_is_refused_naming_it():
-    with pytest.raises(nf.ConflictError, match=r"em0:lower is connected to netflow \(netflow\).*takeover"):
+    with pytest.raises(nf_model.ConflictError, match=r"em0:lower is connected to netflow \(netflow\).*takeover"):
         plan({"interfaces": ["em0"], "collectors": [C1]}, _seed_exporter(host("em0")))
 
 
@@ -391,35 +392,35 @@ def test_takeover_keeps_a_foreign_exporter_that_still_serves_other_interfaces():
 
 def test_two_exporters_on_one_host_do_not_touch_each_other():
     base = host("em0", "em1")
-    cfg_a = nf.validate({"name": "a", "interfaces": ["em0"], "collectors": [C1]})
-    cur = as_current(nf.desired(cfg_a, base), base)
-    cfg_b = nf.validate({"name": "b", "interfaces": ["em1"], "collectors": [C2]})
-    res = nf.diff(cur, nf.desired(cfg_b, cur))
+    cfg_a = nf_model.validate({"name": "a", "interfaces": ["em0"], "collectors": [C1]})
+    cur = as_current(nf_model.desired(cfg_a, base), base)
+    cfg_b = nf_model.validate({"name": "b", "interfaces": ["em1"], "collectors": [C2]})
+    res = nf_plan.diff(cur, nf_model.desired(cfg_b, cur))
     assert all("a_" not in w for c in res["commands"] for w in c)
     cur["settings"] = {}
-    res_a_again = nf.diff(_live_merge(cur, cfg_a), nf.desired(cfg_a, cur))
+    res_a_again = nf_plan.diff(_live_merge(cur, cfg_a), nf_model.desired(cfg_a, cur))
     assert res_a_again["commands"] == []
 
 
 def _live_merge(cur, cfg):
     g = copy.deepcopy(cur)
-    g["settings"] = nf.desired(cfg, cur)["settings"]
+    g["settings"] = nf_model.desired(cfg, cur)["settings"]
     return g
 
 
 # ----------------------------------------------------------------------------- ipfw
 def test_ipfw_rule_added_and_conflicting_rule_refused():
     cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10, "direction": "ingress"}}, "collectors": [C1]}, host(ipfw=True))
-    res = nf.ipfw_diff([{"rule": 65535, "text": "deny ip from any to any"}], host(ipfw=True), want, "lan")
+    res = nf_plan.ipfw_diff([{"rule": 65535, "text": "deny ip from any to any"}], host(ipfw=True), want, "lan")
     assert res == {"delete": [], "add": [["10", "ngtee", "10", "ip", "from", "any", "to", "any", "in", "via", "tun0"]]}
-    with pytest.raises(nf.ConflictError, match="ipfw rule 10"):
-        nf.ipfw_diff([{"rule": 10, "text": "allow ip from any to any"}], host(ipfw=True), want, "lan")
+    with pytest.raises(nf_model.ConflictError, match="ipfw rule 10"):
+        nf_plan.ipfw_diff([{"rule": 10, "text": "allow ip from any to any"}], host(ipfw=True), want, "lan")
 
 
 def test_ipfw_rule_with_changed_direction_is_replaced():
     cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10}}, "collectors": [C1]}, host(ipfw=True))
     cur = as_current(want, host(ipfw=True))
-    res = nf.ipfw_diff([{"rule": 10, "text": "ngtee 10 ip from any to any in via tun0"}], cur, want, "lan")
+    res = nf_plan.ipfw_diff([{"rule": 10, "text": "ngtee 10 ip from any to any in via tun0"}], cur, want, "lan")
     assert res["delete"] == [10] and res["add"][0][-3:] == ["any", "via", "tun0"]
 
 
@@ -428,17 +429,18 @@ def test_rollback_shuts_down_created_nodes_and_detaches_half_attached_interfaces
     g = host("em0", "em1")
     g["nodes"]["lan_nf"] = {"type": "netflow", "hooks": {"iface0": {"peer": "em0", "peer_hook": "lower"}}}
     g["nodes"]["em0"]["hooks"] = {"lower": {"peer": "lan_nf", "peer_hook": "iface0"}}
-    assert [" ".join(c) for c in nf.rollback_plan(g, "lan", ["lan_nf"])] == ["shutdown lan_nf:"]
+    assert [" ".join(c) for c in nf_plan.rollback_plan(g, "lan", ["lan_nf"])] == ["shutdown lan_nf:"]
     # an existing node (not created by the batch) is kept; the half-attached interface is cut
-    assert [" ".join(c) for c in nf.rollback_plan(g, "lan", [])] == ["rmhook em0: lower"]
+    assert [" ".join(c) for c in nf_plan.rollback_plan(g, "lan", [])] == ["rmhook em0: lower"]
 
 
 def test_boot_script_is_the_plan_from_an_empty_graph():
-    cfg = nf.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
-    script = nf.build_script(cfg)
-    assert script["ngctl"].splitlines()[1:] == lines(nf.diff(host("em0"), nf.desired(cfg, host("em0"))))
+    cfg = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
+    script = nf_plan.build_script(cfg)
+    assert script["ngctl"] == lines(nf_plan.diff(host("em0"), nf_model.desired(cfg, host("em0"))))
     assert script["modules"] == ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket"]
     assert script["ipfw"] == []
+    assert script["attach"] == ["em0"]
 
 
 def test_settings_are_read_back_from_replies_by_key_not_position():
@@ -449,7 +451,7 @@ def test_settings_are_read_back_from_replies_by_key_not_position():
         {"ok": True, "reply": {"args": {"data link type": 1, "conf": 11}}},
         {"ok": False, "error": "ngctl: send msg: Socket is not connected"},
     ]
-    st = nf.settings_from_replies(queries, replies)
+    st = nf_plan.settings_from_replies(queries, replies)
     assert st["lan_nf"] == {"timeouts": {"inactive": 15, "active": 1800}, "template": {"time": 600, "packets": 500},
                             "mtu": 1500, "ifaces": {0: {"dlt": 1, "index": 0, "conf": 11}}}
     assert st["lan_v9"] == {"peer": None}
@@ -457,9 +459,9 @@ def test_settings_are_read_back_from_replies_by_key_not_position():
 
 def test_plan_dot_colours_added_and_removed_parts():
     cur = _seed_exporter(host("em0"))
-    cfg = nf.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
-    res = nf.diff(cur, nf.desired(cfg, cur), takeover=True)
-    dot = nf.plan_dot(cur, res["planned"], "lan")
+    cfg = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
+    res = nf_plan.diff(cur, nf_model.desired(cfg, cur), takeover=True)
+    dot = nf_dot.plan_dot(cur, res["planned"], "lan")
     line = {l.split("[")[0].strip(): l for l in dot.splitlines() if "[" in l and "--" not in l}
     assert 'color = "darkgreen"' in line['"lan_nf"'] and 'fillcolor = "lightblue"' in line['"lan_nf"']
     assert 'color = "red"' in line['"netflow"'] and "dashed" in line['"netflow"']
@@ -469,11 +471,11 @@ def test_plan_dot_colours_added_and_removed_parts():
 
 
 def test_missing_modules_loads_ng_ether_and_ng_ipfw_but_never_the_firewall():
-    cfg = nf.validate({"name": "lan", "interfaces": {"em0": None, "tun0": {"attach": "ipfw", "ipfw_hook": 9}},
+    cfg = nf_model.validate({"name": "lan", "interfaces": {"em0": None, "tun0": {"attach": "ipfw", "ipfw_hook": 9}},
                        "collectors": [C1]})
     fresh = {"nodes": {}, "types": ["socket"]}
-    with pytest.raises(nf.ValidationError, match="interfaces.tun0: .*firewall_enable=YES"):
-        nf.missing_modules(cfg, fresh, ["kernel", "netgraph"])
-    assert nf.missing_modules(cfg, fresh, ["kernel", "ipfw"]) == ["ng_ether", "ng_ipfw"]
+    with pytest.raises(nf_model.ValidationError, match="interfaces.tun0: .*firewall_enable=YES"):
+        nf_model.missing_modules(cfg, fresh, ["kernel", "netgraph"])
+    assert nf_model.missing_modules(cfg, fresh, ["kernel", "ipfw"]) == ["ng_ether", "ng_ipfw"]
     ready = host("em0", ipfw=True)
-    assert nf.missing_modules(cfg, ready, None) == []
+    assert nf_model.missing_modules(cfg, ready, None) == []

@@ -27,6 +27,9 @@ class FakeRunAll:
         assert isinstance(argv, list), "argv lists only"
         assert kwargs.get("python_shell") is False
         assert kwargs.get("ignore_retcode") is True
+        if argv[1:2] == ["-f"] and argv[2] != "-":  # a batch file: record what it held when run
+            with open(argv[2], encoding="utf-8") as fh:
+                kwargs = {**kwargs, "file": fh.read()}
         self.calls.append((argv, kwargs))
         return self.replies.pop(0) if self.replies else {"stdout": "", "stderr": "", "retcode": 0, "pid": 1}
 
@@ -168,9 +171,11 @@ def test_batch_one_spawn(ng):
     assert out == {"applied": 3, "stdout": ""}
     assert len(ng.run.calls) == 1
     argv, kwargs = ng.run.calls[0]
-    assert argv == ["/x/ngctl", "-f", "-"]
-    assert kwargs["stdin"] == ("mkpeer em0: netflow lower iface0\nname em0:lower nf\n"
-                               "msg nf: settimeouts { inactive=15 active=1800 }\n")
+    # ngctl -f FILE on a complete file, never a pipe a dying Salt could truncate
+    assert argv[:2] == ["/x/ngctl", "-f"] and argv[2] != "-" and "stdin" not in kwargs
+    assert kwargs["file"] == ("mkpeer em0: netflow lower iface0\nname em0:lower nf\n"
+                              "msg nf: settimeouts { inactive=15 active=1800 }\n")
+    assert not pathlib.Path(argv[2]).exists(), "the batch file is removed after the run"
 
 
 def test_batch_failure_info(ng):

@@ -1,0 +1,489 @@
+"""The exporter model (pure; no Salt): what a pillar entry may say, and the netgraph
+graph it declares.
+
+``validate`` checks and normalises an exporter's parameters (raising ValidationError
+naming the key at fault); ``desired`` turns the result into a graph of the same shape as
+``netgraph.graph`` (plus ``settings`` and ``ipfw`` rules), which the planner compares with
+the live graph. The values come from FreeBSD's ``sys/netgraph/netflow/ng_netflow.h`` and
+``netflow_v9.h`` (see docs/netgraph.md).
+
+Graph that an exporter ``X`` owns (names derived from ``X``, at most 31 characters)::
+
+    em0:lower  <-> X_nf:iface0     (ng_ether wire side into ng_netflow)
+    em0:upper  <-> X_nf:out0       (back to the host stack: traffic keeps passing)
+    ipfw:1000  <-> X_nf:iface1     (attach: ipfw, raw IP from "ipfw add ... ngtee 1000")
+    X_nf:export9 <-> X_v9:inet/dgram/udp          (one v9 collector: a ksocket)
+    X_nf:export  <-> X_v5:one                     (several v5 collectors: ng_one2many,
+    X_v5:many0   <-> X_v5_0:inet/dgram/udp         xmitAlg=2 copies to every link)
+
+Why ng_one2many and not ng_hub for fan-out: one2many only forwards ``many -> one`` and
+``one -> many``; a hub copies anything that arrives on one hook to all the others, so a
+datagram received by one collector's ksocket would be sent on to the other collectors.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+# --------------------------------------------------------------------------------------
+# Constants (values from FreeBSD's sys/netgraph/netflow/ng_netflow.h and netflow_v9.h)
+# --------------------------------------------------------------------------------------
+CONF_INGRESS = 0x01
+CONF_EGRESS = 0x02
+CONF_THISONCE = 0x08
+DLT_EN10MB = 1
+DLT_RAW = 12
+DEFAULT_TIMEOUTS = {"inactive": 15, "active": 1800}
+DEFAULT_TEMPLATE = {"time": 600, "packets": 500}
+DEFAULT_MTU = 1500
+MIN_MTU, MAX_MTU = 24, 16384  # sizeof(struct netflow_v5_header) .. MAX_MTU in netflow_v9.h
+MAX_COLLECTORS = 64  # ng_one2many: many0 .. many63
+
+# Export versions: one row each. hook: ng_netflow's export hook (NG_NETFLOW_HOOK_EXPORT /
+# _EXPORT9); suffix: our node's name part; info: the message that reports its settings
+# (None: nothing beyond `info`); families: collector address families it can carry.
+VERSIONS: dict[int, dict] = {
+    9: {"hook": "export9", "suffix": "v9", "info": "v9info", "families": ("inet",)},
+    5: {"hook": "export", "suffix": "v5", "info": None, "families": ("inet",)},
+}
+# Address families of collectors: one row each. hook: the ksocket hook name that makes
+# the socket (ng_ksocket: <family>/<type>/<proto>); sockaddr: ng_ksocket's ASCII sockaddr
+# (as `connect` takes it and `getpeername` prints it); ip: the IP version of `host`.
+FAMILIES: dict[str, dict] = {
+    "inet": {"hook": "inet/dgram/udp", "sockaddr": "inet/{host}:{port}", "ip": 4},
+}
+KSOCKET_HOOK = FAMILIES["inet"]["hook"]
+EXPORT_HOOK = {v: row["hook"] for v, row in VERSIONS.items()}
+SELF_DESTRUCTING = {"netflow", "ksocket", "one2many", "hub", "tee"}
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,24}")
+# FreeBSD interface names: IFNAMSIZ is 16 (15 characters). We accept the characters that
+# interface drivers and `ifconfig name` use in practice; ':' is refused (netgraph path).
+IFNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
+DIRECTIONS = {"both": CONF_INGRESS | CONF_EGRESS, "ingress": CONF_INGRESS, "egress": CONF_EGRESS}
+PARAM_KEYS = {"interfaces", "collectors", "timeouts", "template", "mtu", "persist", "takeover"}
+IFACE_KEYS = {"direction", "once", "ifindex", "attach", "ipfw_hook", "ipfw_rule"}
+COLLECTOR_KEYS = {"host", "port", "version"}
+
+
+class ValidationError(ValueError):
+    """Bad exporter parameters; the message names the key and the value at fault."""
+
+
+class ConflictError(ValueError):
+    """A hook the exporter needs is held by a node it does not own."""
+
+
+# --------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_in(where: str, value: Any, lo: int, hi: int) -> int:
+    if not _is_int(value):
+        raise ValidationError(f"{where}: {value!r} is not an integer")
+    if not lo <= value <= hi:
+        raise ValidationError(f"{where}: {value!r} is out of range {lo}..{hi}")
+    return value
+
+
+def ether_node_name(ifname: str) -> str:
+    """ng_ether names its node after the interface with '.' and ':' turned into '_'."""
+    return ifname.replace(".", "_").replace(":", "_")
+
+
+def owned_name_re(name: str) -> "re.Pattern[str]":
+    """Every node name exporter ``name`` may own, and nothing another exporter may own."""
+    return re.compile(r"%s_(nf|v9|v5|v9_\d+|v5_\d+)" % re.escape(name))
+
+
+def _validate_interfaces(raw: Any) -> list[dict]:
+    if isinstance(raw, (list, tuple)):
+        items = []
+        for i, entry in enumerate(raw):
+            if isinstance(entry, dict) and len(entry) == 1:
+                (ifname, opts), = entry.items()  # YAML "- em0: {direction: ingress}"
+            else:
+                ifname, opts = entry, None
+            items.append((f"interfaces[{i}]", ifname, opts))
+    elif isinstance(raw, dict):
+        items = [(f"interfaces.{k}", k, v) for k, v in raw.items()]
+    else:
+        raise ValidationError(f"interfaces: expected a list or a mapping, got {raw!r}")
+    if not items:
+        raise ValidationError("interfaces: at least one interface is required")
+    out, seen, hooks, rules = [], set(), set(), set()
+    for where, ifname, opts in items:
+        if not isinstance(ifname, str) or not IFNAME_RE.fullmatch(ifname):
+            raise ValidationError(
+                f"{where}: {ifname!r} is not a valid FreeBSD interface name "
+                "(a letter, then letters, digits, '_', '.', '-'; at most 15 characters)"
+            )
+        if ether_node_name(ifname) in seen:  # vlan0.100 and vlan0_100 are one ng_ether node
+            raise ValidationError(f"{where}: interface {ifname!r} is listed twice")
+        seen.add(ether_node_name(ifname))
+        if opts is None:
+            opts = {}
+        if not isinstance(opts, dict):
+            raise ValidationError(f"{where}: options must be a mapping, got {opts!r}")
+        unknown = set(opts) - IFACE_KEYS
+        if unknown:
+            raise ValidationError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(IFACE_KEYS)}")
+        direction = opts.get("direction", "both")
+        if direction not in DIRECTIONS:
+            raise ValidationError(f"{where}.direction: {direction!r} is not one of both, ingress, egress")
+        once = opts.get("once", True)
+        if not isinstance(once, bool):
+            raise ValidationError(f"{where}.once: {once!r} is not a boolean")
+        ifindex = opts.get("ifindex")
+        if ifindex is not None:
+            _int_in(f"{where}.ifindex", ifindex, 1, 65535)
+        attach = opts.get("attach", "ether")
+        if attach not in ("ether", "ipfw"):
+            raise ValidationError(f"{where}.attach: {attach!r} is not one of ether, ipfw")
+        hook = rule = None
+        if attach == "ipfw":
+            if "ipfw_hook" not in opts:
+                raise ValidationError(f"{where}.ipfw_hook: required with attach: ipfw (the ngtee cookie, 1..65534)")
+            hook = _int_in(f"{where}.ipfw_hook", opts["ipfw_hook"], 1, 65534)
+            rule = _int_in(f"{where}.ipfw_rule", opts.get("ipfw_rule", hook), 1, 65534)
+            if hook in hooks:
+                raise ValidationError(f"{where}.ipfw_hook: {hook} is used twice")
+            if rule in rules:
+                raise ValidationError(f"{where}.ipfw_rule: {rule} is used twice")
+            hooks.add(hook)
+            rules.add(rule)
+        else:
+            for key in ("ipfw_hook", "ipfw_rule"):
+                if key in opts:
+                    raise ValidationError(f"{where}.{key}: only meaningful with attach: ipfw")
+        conf = DIRECTIONS[direction] | (CONF_THISONCE if once else 0)
+        if attach == "ipfw":
+            # ngtee'd packets all enter ifaceN: direction is chosen by the ipfw rule instead.
+            conf = CONF_INGRESS | (CONF_THISONCE if once else 0)
+        out.append(
+            {
+                "name": ifname,
+                "node": ether_node_name(ifname) if attach == "ether" else "ipfw",
+                "attach": attach,
+                "direction": direction,
+                "once": once,
+                "ifindex": ifindex,
+                "ipfw_hook": hook,
+                "ipfw_rule": rule,
+                "conf": conf,
+                "dlt": DLT_EN10MB if attach == "ether" else DLT_RAW,
+            }
+        )
+    return out
+
+
+def _validate_collectors(raw: Any) -> list[dict]:
+    if not isinstance(raw, (list, tuple)):
+        raise ValidationError(f"collectors: expected a list of {{host, port, version}}, got {raw!r}")
+    if not raw:
+        raise ValidationError("collectors: at least one collector is required")
+    out, seen = [], set()
+    for i, c in enumerate(raw):
+        where = f"collectors[{i}]"
+        if not isinstance(c, dict):
+            raise ValidationError(f"{where}: expected a mapping with host and port, got {c!r}")
+        unknown = set(c) - COLLECTOR_KEYS
+        if unknown:
+            raise ValidationError(f"{where}: unknown key(s) {sorted(unknown)}; known: host, port, version")
+        host = c.get("host")
+        if not isinstance(host, str) or not host:
+            raise ValidationError(f"{where}.host: {host!r} is not an IPv4 address")
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValidationError(
+                f"{where}.host: {host!r} is not an IPv4 address; host names are refused "
+                "(the kernel ksocket takes a dotted quad, and a name resolved at apply time "
+                "would not survive a reboot: resolve it in pillar)"
+            ) from None
+        if addr.version == 6:
+            raise ValidationError(
+                f"{where}.host: {host!r} is IPv6; IPv6 collectors are refused: ng_ksocket's ASCII "
+                "sockaddr form for inet6 only exists from FreeBSD 15 and its syntax is not "
+                "confirmed from the sources (see README)"
+            )
+        if str(addr) != host:
+            raise ValidationError(f"{where}.host: {host!r} is not in dotted-quad form ({addr})")
+        if addr.is_unspecified or addr.is_multicast or str(addr) == "255.255.255.255":
+            raise ValidationError(f"{where}.host: {host!r} cannot be a collector address")
+        port = _int_in(f"{where}.port", c.get("port"), 1, 65535)
+        version = c.get("version", 9)
+        if not _is_int(version) or version not in (5, 9):
+            raise ValidationError(f"{where}.version: {version!r} is not 5 or 9")
+        key = (host, port, version)
+        if key in seen:
+            raise ValidationError(f"{where}: collector {host}:{port} v{version} is listed twice")
+        seen.add(key)
+        out.append({"host": host, "port": port, "version": version})
+    for v in (5, 9):
+        if sum(1 for c in out if c["version"] == v) > MAX_COLLECTORS:
+            raise ValidationError(f"collectors: more than {MAX_COLLECTORS} v{v} collectors (ng_one2many has many0..many63)")
+    return out
+
+
+def _validate_pair(where: str, raw: Any, defaults: dict, hi: int) -> dict:
+    if raw is None:
+        return dict(defaults)
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{where}: expected a mapping with {' and '.join(defaults)}, got {raw!r}")
+    unknown = set(raw) - set(defaults)
+    if unknown:
+        raise ValidationError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(defaults)}")
+    out = dict(defaults)
+    for key in defaults:
+        if key in raw:
+            out[key] = _int_in(f"{where}.{key}", raw[key], 1, hi)
+    return out
+
+
+def validate(params: dict) -> dict:
+    """Check and normalise exporter parameters; raise ValidationError naming the key.
+
+    ``params`` holds ``name`` and the state's keyword arguments. The result is the
+    normalised form every other function here takes.
+    """
+    if not isinstance(params, dict):
+        raise ValidationError(f"parameters: expected a mapping, got {params!r}")
+    name = params.get("name")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise ValidationError(
+            f"name: {name!r} is not a valid exporter name (a letter, then letters, digits, "
+            "'_' or '-'; at most 25 characters, so that derived node names fit netgraph's 31)"
+        )
+    unknown = set(params) - PARAM_KEYS - {"name"}
+    if unknown:
+        raise ValidationError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAM_KEYS)}")
+    if "interfaces" not in params:
+        raise ValidationError("interfaces: required")
+    if "collectors" not in params:
+        raise ValidationError("collectors: required")
+    interfaces = _validate_interfaces(params["interfaces"])
+    collectors = _validate_collectors(params["collectors"])
+    # uint32 in ng_netflow_settimeouts; 0 would disable expiry, so refuse it.
+    timeouts = _validate_pair("timeouts", params.get("timeouts"), DEFAULT_TIMEOUTS, 2**32 - 1)
+    # uint16 in ng_netflow_settemplate.
+    template = _validate_pair("template", params.get("template"), DEFAULT_TEMPLATE, 65535)
+    mtu = params.get("mtu")
+    mtu = DEFAULT_MTU if mtu is None else _int_in("mtu", mtu, MIN_MTU, MAX_MTU)
+    for key in ("persist", "takeover"):
+        if key in params and not isinstance(params[key], bool):
+            raise ValidationError(f"{key}: {params[key]!r} is not a boolean")
+    return {
+        "name": name,
+        "interfaces": interfaces,
+        "collectors": collectors,
+        "timeouts": timeouts,
+        "template": template,
+        "mtu": mtu,
+        "persist": params.get("persist", False),
+        "takeover": params.get("takeover", False),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Names and the desired graph
+# --------------------------------------------------------------------------------------
+def node_names(name: str) -> dict:
+    """The fixed part of an exporter's node names."""
+    return {"netflow": f"{name}_nf", 9: f"{name}_v9", 5: f"{name}_v5"}
+
+
+def _hook_peer(graph: dict, node: str, hook: str):
+    n = graph.get("nodes", {}).get(node)
+    if not n:
+        return None
+    h = n.get("hooks", {}).get(hook)
+    return (h["peer"], h["peer_hook"]) if h else None
+
+
+def _iface_indices(cfg: dict, current: dict) -> dict:
+    """Keep the netflow iface index an interface already has; give new ones the lowest free."""
+    nf = node_names(cfg["name"])["netflow"]
+    cur_hooks = current.get("nodes", {}).get(nf, {}).get("hooks", {})
+    attached: dict[tuple, int] = {}  # (peer node, peer hook) -> N of the ifaceN it feeds
+    for hook, peer in cur_hooks.items():
+        m = re.fullmatch(r"iface(\d+)", hook)
+        if m:
+            attached[(peer["peer"], peer["peer_hook"])] = int(m.group(1))
+    kept: dict[str, int] = {}
+    for iface in cfg["interfaces"]:
+        want = (iface["node"], "lower" if iface["attach"] == "ether" else str(iface["ipfw_hook"]))
+        if want in attached:
+            kept[iface["name"]] = attached[want]
+    taken = set(kept.values())
+    for hook in cur_hooks:  # do not reuse an index whose hooks are still connected
+        m = re.fullmatch(r"(?:iface|out)(\d+)", hook)
+        if m:
+            taken.add(int(m.group(1)))
+    nxt = 0
+    for iface in cfg["interfaces"]:
+        if iface["name"] in kept:
+            continue
+        while nxt in taken:
+            nxt += 1
+        kept[iface["name"]] = nxt
+        taken.add(nxt)
+    return kept
+
+
+def _collector_slots(cfg: dict, current: dict, version: int) -> dict:
+    """Fan-out link index per collector: keep the link a collector already uses."""
+    fan = node_names(cfg["name"])[version]
+    wanted = [c for c in cfg["collectors"] if c["version"] == version]
+    settings = current.get("settings", {})
+    fan_hooks = current.get("nodes", {}).get(fan, {}).get("hooks", {})
+    slots: dict[tuple, int] = {}
+    taken = set()
+    for hook, peer in fan_hooks.items():
+        m = re.fullmatch(r"many(\d+)", hook)
+        if not m:
+            continue
+        taken.add(int(m.group(1)))
+        peer_addr = settings.get(peer["peer"], {}).get("peer")
+        for c in wanted:
+            if peer_addr == sockaddr(c) and (c["host"], c["port"]) not in slots:
+                slots[(c["host"], c["port"])] = int(m.group(1))
+                break
+    nxt = 0
+    for c in wanted:
+        key = (c["host"], c["port"])
+        if key in slots:
+            continue
+        while nxt in taken:
+            nxt += 1
+        slots[key] = nxt
+        taken.add(nxt)
+    return slots
+
+
+def sockaddr(collector: dict) -> str:
+    """ng_ksocket's ASCII sockaddr, as getpeername prints it."""
+    return FAMILIES[collector.get("family", "inet")]["sockaddr"].format(**collector)
+
+
+def desired(cfg: dict, current: dict) -> dict:
+    """The graph (same shape as netgraph.graph plus settings) that ``cfg`` declares.
+
+    ``current`` is consulted only to keep iface and fan-out indices stable, so that an
+    added interface or collector does not renumber the others.
+    """
+    names = node_names(cfg["name"])
+    nf = names["netflow"]
+    nodes: dict[str, dict] = {nf: {"type": "netflow", "hooks": {}}}
+    settings: dict[str, dict] = {
+        nf: {
+            "timeouts": dict(cfg["timeouts"]),
+            "template": dict(cfg["template"]),
+            "mtu": cfg["mtu"],
+            "ifaces": {},
+        }
+    }
+    ipfw_rules: dict[int, str] = {}
+
+    def link(a: str, ha: str, b: str, hb: str) -> None:
+        nodes.setdefault(a, {"hooks": {}})["hooks"][ha] = {"peer": b, "peer_hook": hb}
+        nodes.setdefault(b, {"hooks": {}})["hooks"][hb] = {"peer": a, "peer_hook": ha}
+
+    indices = _iface_indices(cfg, current)
+    for iface in cfg["interfaces"]:
+        n = indices[iface["name"]]
+        if iface["attach"] == "ether":
+            nodes.setdefault(iface["node"], {"type": "ether", "hooks": {}, "foreign": True})
+            link(iface["node"], "lower", nf, f"iface{n}")
+            link(iface["node"], "upper", nf, f"out{n}")
+        else:
+            nodes.setdefault("ipfw", {"type": "ipfw", "hooks": {}, "foreign": True})
+            link("ipfw", str(iface["ipfw_hook"]), nf, f"iface{n}")
+            where = {"both": "via", "ingress": "in via", "egress": "out via"}[iface["direction"]]
+            ipfw_rules[iface["ipfw_rule"]] = f"ngtee {iface['ipfw_hook']} ip from any to any {where} {iface['name']}"
+        settings[nf]["ifaces"][n] = {"conf": iface["conf"], "dlt": iface["dlt"], "index": iface["ifindex"] or 0}
+
+    for version in (9, 5):
+        wanted = [c for c in cfg["collectors"] if c["version"] == version]
+        if not wanted:
+            continue
+        top = names[version]
+        if len(wanted) == 1:
+            nodes[top] = {"type": "ksocket", "hooks": {}}
+            link(nf, EXPORT_HOOK[version], top, KSOCKET_HOOK)
+            settings[top] = {"peer": sockaddr(wanted[0])}
+            continue
+        nodes[top] = {"type": "one2many", "hooks": {}}
+        link(nf, EXPORT_HOOK[version], top, "one")
+        slots = _collector_slots(cfg, current, version)
+        links = [0] * (max(slots.values()) + 1)
+        for c in wanted:
+            i = slots[(c["host"], c["port"])]
+            child = f"{top}_{i}"
+            nodes[child] = {"type": "ksocket", "hooks": {}}
+            link(top, f"many{i}", child, KSOCKET_HOOK)
+            settings[child] = {"peer": sockaddr(c)}
+            links[i] = 1
+        settings[top] = {"config": {"xmitAlg": 2, "failAlg": 1, "enabledLinks": links}}
+    for node in nodes.values():
+        node.setdefault("foreign", False)
+    return {"name": cfg["name"], "nodes": nodes, "settings": settings, "ipfw": ipfw_rules}
+
+
+# --------------------------------------------------------------------------------------
+# Kernel modules and interfaces the exporter needs
+# --------------------------------------------------------------------------------------
+def required_modules(cfg: dict) -> list[str]:
+    """Kernel modules the exporter needs loaded before ``ngctl`` can build it."""
+    mods = ["netgraph", "ng_socket", "ng_netflow", "ng_ksocket"]
+    if any(i["attach"] == "ether" for i in cfg["interfaces"]):
+        mods.insert(2, "ng_ether")
+    if len([c for c in cfg["collectors"] if c["version"] == 9]) > 1 or len(
+        [c for c in cfg["collectors"] if c["version"] == 5]
+    ) > 1:
+        mods.append("ng_one2many")
+    if any(i["attach"] == "ipfw" for i in cfg["interfaces"]):
+        mods += ["ng_ipfw"]  # ipfw itself must be loaded by the firewall's own rc.d
+    return mods
+
+
+def wants_ng_ipfw(cfg: dict, graph: dict) -> bool:
+    return "ng_ipfw" in required_modules(cfg) and "ipfw" not in graph.get("nodes", {})
+
+
+def missing_modules(cfg: dict, graph: dict, loaded: list[str] | None) -> list[str]:
+    """Modules to load before the exporter can be planned: ng_ether when its type is not
+    registered, ng_ipfw when the ipfw node is missing. ``loaded`` is kldstat's module list
+    (needed only in the ng_ipfw case). Never the firewall itself: a bare ipfw.ko denies
+    everything (default rule 65535), which would cut the host off, Salt included, so an
+    ipfw attachment without a loaded firewall is refused."""
+    missing = []
+    if "ether" not in graph.get("types", []) and "ng_ether" in required_modules(cfg):
+        missing.append("ng_ether")
+    if wants_ng_ipfw(cfg, graph):
+        if "ipfw" not in (loaded or []):
+            bad = next(i["name"] for i in cfg["interfaces"] if i["attach"] == "ipfw")
+            raise ValidationError(
+                f"interfaces.{bad}: attach: ipfw needs the ipfw firewall loaded and configured "
+                "(firewall_enable=YES); salt-netgraph will not load ipfw.ko, whose default rule denies all traffic"
+            )
+        missing.append("ng_ipfw")
+    return missing
+
+
+def check_interfaces(cfg: dict, graph: dict) -> None:
+    """Refuse interfaces that cannot be attached as asked (before anything is changed)."""
+    nodes = graph.get("nodes", {})
+    for iface in cfg["interfaces"]:
+        if iface["attach"] == "ether":
+            node = nodes.get(iface["node"])
+            if node is None or node.get("type") != "ether":
+                raise ValidationError(
+                    f"interfaces.{iface['name']}: no Ethernet interface {iface['name']!r} on this host "
+                    f"(no ng_ether node {iface['node']!r}); a tun/PPPoE/non-Ethernet interface needs attach: ipfw"
+                )
+        elif "ipfw" not in nodes:
+            raise ValidationError(f"interfaces.{iface['name']}: attach: ipfw needs the ipfw and ng_ipfw modules")
