@@ -24,6 +24,10 @@ from __future__ import annotations
 import socket
 import struct
 
+# the flow entry layout (ngsim.flow), re-exported: export.SRC ... export.FLAGS
+from ngsim.flow import (BYTES, DPORT, DST, FIRST, FLAGS, IIFX, LAST, OIFX,  # noqa: F401
+                        PACKETS, PROTO, SPORT, SRC, TOSI)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Sequence
@@ -58,8 +62,6 @@ _COMMON = [(INPUT_SNMP, 2), (OUTPUT_SNMP, 2), (IN_PKTS, 4), (IN_BYTES, 4), (OUT_
 TEMPLATE_FIELDS_V4 = [(IPV4_SRC_ADDR, 4), (IPV4_DST_ADDR, 4), (IPV4_NEXT_HOP, 4)] + _COMMON
 TEMPLATE_FIELDS_V6 = [(IPV6_SRC_ADDR, 16), (IPV6_DST_ADDR, 16), (IPV6_NEXT_HOP, 16)] + _COMMON
 
-# Flow entry (a list, JSON-friendly): the flow_rec key, then the accumulated data.
-SRC, DST, SPORT, DPORT, PROTO, TOSI, IIFX, OIFX, PACKETS, BYTES, FIRST, LAST, FLAGS = range(13)
 
 
 def milliuptime(t: int) -> int:

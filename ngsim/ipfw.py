@@ -28,6 +28,21 @@ def rules(st: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(st["ipfw_rules"], key=lambda r: r["num"]) + [DEFAULT_RULE]
 
 
+def rule_matches(r: dict[str, Any], direction: str, recv: Optional[str],
+                 xmit: Optional[str]) -> bool:
+    """Does rule ``r``'s body (``in``/``out``, ``via``/``recv``/``xmit IF``) match a packet
+    going ``direction`` ("in" or "out") received on ``recv`` / sent out of ``xmit``?"""
+    if r.get("dir") and r["dir"] != direction:
+        return False
+    if "via" in r and r["via"] != (recv if direction == "in" else xmit):
+        return False
+    if "recv" in r and r["recv"] != recv:
+        return False
+    if "xmit" in r and (direction != "out" or r["xmit"] != xmit):
+        return False
+    return True
+
+
 def hooked_rules(st: dict[str, Any], cookie: int) -> list[dict[str, Any]]:
     """Rules whose action sends packets (or copies) to ng_ipfw hook ``cookie``."""
     return [r for r in st["ipfw_rules"] if r.get("action") in ("ngtee", "netgraph")

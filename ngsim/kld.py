@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any, Optional
 
 from ngsim.base import Kernel
-from ngsim.errors import NgError, strerror
+from ngsim.errors import NgError
 from ngsim.types import MODULE_TYPES
 
 KERNEL_ADDR = 0xFFFFFFFF80200000
@@ -94,8 +94,6 @@ def ensure(k: Kernel, name: str) -> None:
 
 
 def _module_event(k: Kernel, mod: str) -> None:
-    from ngsim.types.ether import sanitize
-
     for t in MODULE_TYPES.get(mod, []):
         if t not in k.st["types"]:
             k.st["types"].insert(0, t)

@@ -64,14 +64,13 @@ def ipfw_passes(st: dict[str, Any], ifname: str) -> bool:
     """
     from ngsim import ipfw as ipfw_mod
     from ngsim import kld
-    from ngsim.traffic import _rule_matches
 
     if not kld.module_loaded(st, "ipfw"):
         return True
     for direction in ("in", "out"):
         recv, xmit = (ifname, None) if direction == "in" else (None, ifname)
         for r in ipfw_mod.rules(st):
-            if r["num"] != 65535 and not _rule_matches(r, direction, recv, xmit):
+            if r["num"] != 65535 and not ipfw_mod.rule_matches(r, direction, recv, xmit):
                 continue
             act = r.get("action", "deny")
             if act in ("count", "ngtee"):

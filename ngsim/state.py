@@ -10,7 +10,7 @@ import json
 import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Iterator
+    from typing import Any
 
 STATE_VERSION = 1
 

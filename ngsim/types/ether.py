@@ -1,9 +1,16 @@
-"""ng_ether (``ether``): one persistent node per Ethernet interface (sys/netgraph/ng_ether.c)."""
+"""ng_ether (``ether``): one persistent node per Ethernet interface (sys/netgraph/ng_ether.c).
+
+Data path: a frame written into ``upper`` reaches the host stack as received on the
+interface (ng_ether_rcv_upper); one written into ``lower``, ``divert`` or ``orphans`` is
+transmitted on the wire (ng_ether_rcv_lower). Frames from the wire and from the host
+enter the graph in ``ngsim.traffic`` (the interface side of the node).
+"""
 from __future__ import annotations
 
+from ngsim.datapath import iface_rec
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, INT32, STRING
-from ngsim.types import Cmd, NodeType
+from ngsim.nodetype import Cmd, NodeType
 
 HOOKS = ("lower", "upper", "orphans", "divert")
 
@@ -115,6 +122,16 @@ class EtherType(NodeType):
     def forward(self, k, node, hook):
         # A frame written into lower leaves on the wire; into upper reaches the host.
         return []
+
+    def rcvdata(self, ctx, node, hook, pkt):
+        ifname = node["priv"]["ifname"]
+        if hook == "upper":
+            # ng_ether_rcv_upper: delivered to the stack as received on this interface
+            rec = iface_rec(ctx.k.st, ifname)
+            pkt.rcvif = rec["index"] if rec else 0
+            ctx.host.append((ifname, pkt))
+        else:  # lower, divert, orphans: ng_ether_rcv_lower transmits it
+            ctx.wire.append((ifname, pkt))
 
 
 TYPE = EtherType()

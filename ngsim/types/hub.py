@@ -1,5 +1,5 @@
 """ng_hub (``hub``): any hook name; frames are copied to every other hook."""
-from ngsim.types import SelfDestructType
+from ngsim.nodetype import SelfDestructType
 
 
 class HubType(SelfDestructType):

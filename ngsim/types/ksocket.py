@@ -1,4 +1,9 @@
-"""ng_ksocket (``ksocket``): one hook whose name ``family/type/proto`` picks the socket."""
+"""ng_ksocket (``ksocket``): one hook whose name ``family/type/proto`` picks the socket.
+
+Data path (ng_ksocket_rcvdata, sosend): a connected inet dgram socket whose peer is in
+127.0.0.0/8 sends a real UDP datagram (Python's socket module, imported only then); any
+other destination is recorded in the node's state and never touches the network.
+"""
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -7,7 +12,7 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
 
 from ngsim.errors import NgError
 from ngsim.ngparse import ParseType, get_token, kstrtol, T_WORD, decode_string, encode_string
-from ngsim.types import Cmd, SelfDestructType
+from ngsim.nodetype import Cmd, SelfDestructType
 
 PF_LOCAL, PF_INET, PF_INET6, PF_ATM = 1, 2, 28, 30
 FAMILIES = {"local": PF_LOCAL, "unix": PF_LOCAL, "inet": PF_INET, "inet6": PF_INET6,
@@ -113,6 +118,11 @@ class SockaddrType(ParseType):
 
 SOCKADDR = SockaddrType()
 ANY = {"family": "inet", "addr": "0.0.0.0", "port": 0}
+KSOCKET_KEEP = 4  # datagrams kept per ksocket in state
+
+
+def is_loopback(addr: str) -> bool:
+    return addr.split(".")[0] == "127"
 
 
 def _sock(node: dict) -> dict:
@@ -182,6 +192,54 @@ class KsocketType(SelfDestructType):
         fam, typ, proto = parse_hook(hook)
         node["priv"]["socket"] = {"family": fam, "type": typ, "proto": proto, "local": None,
                                   "peer": None, "connected": False}
+
+    def rcvdata(self, ctx, node, hook, pkt):
+        """ng_ksocket_rcvdata(): sosend() on the node's socket.
+
+        Only a connected inet dgram socket whose peer is in 127.0.0.0/8 sends a real UDP
+        datagram (Python's socket module). Any other destination is recorded in the node's
+        state and never touches the network."""
+        so = node["priv"].get("socket")
+        entry: dict[str, Any] = {"ksocket": ctx.key(node), "length": len(pkt.data)}
+        if ctx.cur is not None:
+            ctx.cur["sent"].append(entry)
+        if so is None:
+            entry["error"] = "ENXIO"
+            return
+        peer = so.get("peer")
+        if so["type"] != SOCK_DGRAM or so["family"] != PF_INET or peer is None \
+                or not so["connected"]:
+            entry["error"] = "ENOTCONN" if so["type"] == SOCK_DGRAM else "EDESTADDRREQ"
+            so["unsent"] = so.get("unsent", 0) + 1
+            return
+        to = "inet/%s:%d" % (peer["addr"], peer["port"])
+        entry["to"] = to
+        real = is_loopback(peer["addr"]) and peer["port"] != 0
+        if real:
+            import socket
+
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                local = so.get("local")
+                if local and local.get("family") == "inet" and is_loopback(local["addr"]):
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    try:
+                        s.bind((local["addr"], local.get("port", 0)))
+                    except OSError:
+                        pass
+                s.sendto(pkt.data, (peer["addr"], peer["port"]))
+            except OSError as e:
+                entry["error"] = e.strerror or str(e)
+                real = False
+            finally:
+                s.close()
+        entry["real"] = real
+        so["sent"] = so.get("sent", 0) + 1
+        last = so.setdefault("last", [])
+        import base64
+
+        last.append({"to": to, "real": real, "data": base64.b64encode(pkt.data).decode()})
+        del last[:-KSOCKET_KEEP]
 
 
 TYPE = KsocketType()

@@ -1,18 +1,46 @@
-"""ng_netflow (``netflow``): hooks ifaceN/outN/export/export9, control messages of ng_netflow.h.
+"""ng_netflow (``netflow``): hooks ifaceN/outN/export/export9, control messages of
+ng_netflow.h, and the data path: accounting, the flow cache, expiry and export.
 
 Per-iface settings live in ``priv["ifaces"][str(N)]`` only once touched; untouched
 ifaces have the constructor's defaults (conf INGRESS, dlt 0, index 0).
+
+Kernel sources followed for the data path (FreeBSD 14):
+* ng_netflow.c ``ng_netflow_rcvdata``: INGRESS/EGRESS bypass, ONCE/THISONCE mtags, dlt
+  parsing (DLT_EN10MB / DLT_RAW), skipped counters, the input index (configured index,
+  else rcvif; always rcvif on ``out``), per-fib export state created on first packet.
+* netflow.c ``ng_netflow_flow_add`` (the reverse walk of the hash slot that expires stale
+  entries, FIN/RST/aged active expiry), ``hash_insert``, ``ng_netflow_expire`` (the 1 s
+  callout, running while export or export9 is connected), ``expire_flow``,
+  ``ng_netflow_cache_flush`` (on shutdown), the FULL_HASH/ADDR_HASH slot functions.
+
+ngctl imports this module at every spawn, so the data path imports ``struct``,
+``socket`` and the datagram formats (``ngsim.export``) only when a packet or a flow is
+handled.
 """
 from __future__ import annotations
 
+from ngsim import flow
+from ngsim.datapath import Ctx, Pkt, send, unix_time, uptime
 from ngsim.errors import NgError
 from ngsim.ngparse import StructType, UINT8, UINT16, UINT32, UINT64
-from ngsim.types import Cmd, RO_REPLY, SelfDestructType
+from ngsim.nodetype import Cmd, RO_REPLY, SelfDestructType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only
+    from typing import Optional
+
+    from ngsim.base import Kernel
 
 MAXIFACES = 65535
 DLT_EN10MB = 1
 DLT_RAW = 12
-CONF_INGRESS = 1
+CONF_INGRESS, CONF_EGRESS, CONF_ONCE, CONF_THISONCE = 1, 2, 4, 8
+CONF_NOSRCLOOKUP, CONF_NODSTLOOKUP = 16, 32
+TH_FIN, TH_RST = 0x01, 0x04
+ETHERTYPE_IP, ETHERTYPE_IPV6, ETHERTYPE_VLAN = 0x0800, 0x86DD, 0x8100
+NBUCKETS = 65536
+CNTR_MAX = 0xFFFFFFFF
+IF_MAXMTU = 65535
 INACTIVE_TIMEOUT = 15
 ACTIVE_TIMEOUT = 1800
 TEMPL_TIME = 600
@@ -161,8 +189,6 @@ class NetflowType(SelfDestructType):
         p = node["priv"]
         fe = p.get("fe")
         if p.get("cache") or (fe and (fe.get("item") or fe.get("item9"))):
-            from ngsim.traffic import netflow_flush
-
             netflow_flush(k, node)
 
     def forward(self, k, node, hook):
@@ -172,5 +198,363 @@ class NetflowType(SelfDestructType):
             return ["iface" + hook[3:]]
         return []
 
+    def rcvdata(self, ctx, node, hook, pkt):
+        netflow_rcvdata(ctx, node, hook, pkt)
+
 
 TYPE = NetflowType()
+
+
+# ----- data path ---------------------------------------------------------------------
+
+def _bswap16(v: int) -> int:
+    v &= 0xFFFF
+    return ((v << 8) | (v >> 8)) & 0xFFFF
+
+
+def flow_hash(src: str, dst: str, proto: int, sport: int, dport: int) -> int:
+    """ip_hash(): FULL_HASH for TCP/UDP, ADDR_HASH otherwise, on a little-endian host
+    (addresses and ports are read from network-order memory as host integers)."""
+    import socket
+
+    a1 = int.from_bytes(socket.inet_aton(src), "little")
+    a2 = int.from_bytes(socket.inet_aton(dst), "little")
+    h = a1 ^ (a1 >> 16) ^ _bswap16(a2 ^ (a2 >> 16))
+    if proto in (6, 17):
+        h ^= _bswap16(sport) ^ dport  # port1 = r_sport as stored; htons(port2) = dport
+    return h & (NBUCKETS - 1)
+
+
+def _fe(node: dict) -> dict:
+    """ng_netflow_fib_init() for fib 0 (domain_id = fib = 0)."""
+    p = node["priv"]
+    fe = p.get("fe")
+    if fe is None:
+        fe = p["fe"] = {"flow_seq": 0, "flow9_seq": 0, "domain_id": 0, "templ_last_ts": 0,
+                        "templ_last_pkt": 0, "sent_packets": 0, "item": None, "item9": None}
+        p["counters"]["fibs allocated"] += 1
+    return fe
+
+
+def _used(node: dict) -> None:
+    p = node["priv"]
+    p["counters"]["IPv4 records used"] = sum(len(v) for v in p.get("cache", {}).values())
+
+
+def netflow_rcvdata(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
+    """ng_netflow_rcvdata()."""
+    k = ctx.k
+    if hook in ("export", "export9"):
+        ctx.drop("ng_netflow: incoming data on export hook!")
+        return
+    if hook.startswith("iface"):
+        n = int(hook[5:])
+        iface = _iface(node, n)
+        bypass = not iface["conf"] & CONF_INGRESS
+        out = "out%d" % n
+    else:
+        n = int(hook[3:])
+        iface = _iface(node, n)
+        bypass = not iface["conf"] & CONF_EGRESS
+        out = "iface%d" % n
+    out_connected = k.find_hook(node, out) is not None
+    conf = iface["conf"]
+    if not bypass and conf & (CONF_ONCE | CONF_THISONCE):
+        for tag in pkt.mtags:
+            if conf & CONF_ONCE or tag == node["id"]:
+                bypass = True
+                break
+    if bypass:
+        ctx.count(node, hook, "bypassed")
+        if not out_connected:
+            ctx.drop("%s:%s bypass without %s (ENOTCONN)" % (ctx.key(node), hook, out))
+            return
+        send(ctx, node, out, pkt)
+        return
+    if conf & (CONF_ONCE | CONF_THISONCE):
+        pkt.mtags.insert(0, node["id"])  # m_tag_prepend
+    iface["packets"] = (iface["packets"] + 1) & 0xFFFFFFFF
+    ip = _parse(pkt.data, iface["data link type"])
+    acct = False
+    if isinstance(ip, dict):
+        # "Determine packet input interface. Prefer configured." (rcvif on out hooks)
+        if hook.startswith("out") or iface["index"] == 0:
+            src_if = pkt.rcvif
+        else:
+            src_if = iface["index"]
+        fe = _fe(node)
+        flow_add(ctx, node, fe, ip, conf, src_if, pkt)
+        acct = True
+        ctx.count(node, hook, "accounted")
+        ctx.count(node, hook, "bytes", ip["plen"])
+    if not acct:
+        if out_connected and ip is not None:
+            c = node["priv"]["counters"]
+            c["IPv4 skipped packets"] += 1
+            c["IPv4 skipped bytes"] += len(pkt.data)
+        ctx.count(node, hook, "skipped")
+    if out_connected:
+        send(ctx, node, out, pkt)
+    else:
+        ctx.drop("%s:%s accounted, %s not connected" % (ctx.key(node), hook, out))
+
+
+def _parse(data: bytes, dlt: int):
+    """The dlt switch and M_CHECKs of ng_netflow_rcvdata.
+
+    Returns None (not IP: no skipped counters), "bad" (IP seen but unusable: counted as
+    skipped), or the flow fields of an IPv4 packet to account."""
+    import socket
+    import struct
+
+    if dlt == DLT_EN10MB:
+        if len(data) < 14:
+            return None
+        etype = struct.unpack_from("!H", data, 12)[0]
+        off = 14
+        if etype == ETHERTYPE_VLAN:
+            if len(data) < 18:
+                return None
+            etype = struct.unpack_from("!H", data, 16)[0]
+            off = 18
+        if etype != ETHERTYPE_IP:
+            return None  # IPv6 is not generated by the emulator; other types bypass
+        if len(data) < off + 20:
+            return None
+    elif dlt == DLT_RAW:
+        off = 0
+        if len(data) < 20:
+            return None
+        if data[0] >> 4 == 6:
+            return None
+    else:
+        return None
+    vhl = data[off]
+    frag = struct.unpack_from("!H", data, off + 6)[0] & 0x1FFF
+    if vhl >> 4 != 4 or (vhl & 0xF) * 4 < 20:
+        return "bad"
+    hlen = (vhl & 0xF) * 4
+    proto = data[off + 9]
+    rec = {"src": socket.inet_ntoa(data[off + 12:off + 16]),
+           "dst": socket.inet_ntoa(data[off + 16:off + 20]),
+           "proto": proto, "tos": data[off + 1],
+           "plen": struct.unpack_from("!H", data, off + 2)[0],
+           "sport": 0, "dport": 0, "flags": 0}
+    if frag == 0:
+        need = off + hlen + {6: 20, 17: 8, 132: 12}.get(proto, 0)
+        if len(data) < need:
+            return "bad"
+        if proto == 6:
+            rec["sport"], rec["dport"] = struct.unpack_from("!HH", data, off + hlen)
+            rec["flags"] = data[off + hlen + 13]
+        elif proto in (17, 132):
+            rec["sport"], rec["dport"] = struct.unpack_from("!HH", data, off + hlen)
+    return rec
+
+
+def _inactive(now: int, fle: list, inact: int) -> bool:
+    return now - fle[flow.LAST] > inact
+
+
+def _aged(now: int, fle: list, act: int) -> bool:
+    return now - fle[flow.FIRST] > act
+
+
+def _small(fle: list) -> bool:
+    return fle[flow.PACKETS] <= 4
+
+
+def flow_add(ctx: Ctx, node: dict, fe: dict, rec: dict, conf: int, src_if: int, pkt: Pkt) -> None:
+    """ng_netflow_flow_add() + hash_insert()."""
+    p = node["priv"]
+    now = uptime(ctx.k.st)
+    c = p["counters"]
+    c["IPv4 packets"] += 1
+    c["IPv4 bytes"] += rec["plen"]
+    proto = rec["proto"]
+    ports = (rec["sport"], rec["dport"]) if proto in (6, 17, 132) else (0, 0)
+    key = [rec["src"], rec["dst"], ports[0], ports[1], proto, rec["tos"], src_if & 0xFFFF]
+    cache = p.setdefault("cache", {})
+    b = str(flow_hash(rec["src"], rec["dst"], proto, ports[0], ports[1]))
+    lst = cache.setdefault(b, [])
+    match = None
+    for fle in reversed(list(lst)):  # TAILQ_FOREACH_REVERSE_SAFE
+        if fle[:7] == key:
+            match = fle
+            break
+        if (_inactive(now, fle, p["inactive"]) and _small(fle)) or _aged(now, fle, p["active"]):
+            lst.remove(fle)
+            expire_flow(ctx, node, fe, fle)
+            c["Active expiries"] += 1
+    flags = rec["flags"] if proto == 6 else 0
+    if match is not None:
+        match[flow.BYTES] += rec["plen"]
+        match[flow.PACKETS] += 1
+        match[flow.FLAGS] |= flags
+        match[flow.LAST] = now
+        if flags & (TH_FIN | TH_RST) or _aged(now, match, p["active"]) or \
+                match[flow.BYTES] >= CNTR_MAX - IF_MAXMTU:
+            lst.remove(match)
+            expire_flow(ctx, node, fe, match)
+            c["Active expiries"] += 1
+        elif lst[-1] is not match:
+            lst.remove(match)
+            lst.append(match)
+    else:
+        oif = 0 if conf & CONF_NODSTLOOKUP else ctx.oif
+        lst.append(key + [oif, 1, rec["plen"], now, now, flags])
+    if not lst:
+        del cache[b]
+    _used(node)
+
+
+def expire_flow(ctx: Ctx, node: dict, fe: dict, fle: list) -> None:
+    """expire_flow(): add to the v5 and/or v9 datagram; send the datagram when full."""
+    from ngsim import export as nfx
+
+    k = ctx.k
+    p = node["priv"]
+    if k.find_hook(node, "export") is not None:
+        item = fe["item"] or []
+        item.append(list(fle))
+        if len(item) == nfx.V5_MAX_RECORDS:
+            fe["item"] = None
+            export_send(ctx, node, fe, item)
+        else:
+            fe["item"] = item
+    if k.find_hook(node, "export9") is not None:
+        it9 = fe["item9"]
+        if it9 is None:
+            now = uptime(k.st)
+            it9 = {"mtu": p["mtu"], "templ": False, "recs": []}
+            if now >= p["templ_time"] + fe["templ_last_ts"] or \
+                    fe["sent_packets"] >= p["templ_packets"] + fe["templ_last_pkt"]:
+                fe["templ_last_ts"] = now
+                fe["templ_last_pkt"] = fe["sent_packets"]
+                it9["templ"] = True
+        it9["recs"].append(list(fle))
+        if nfx.v9_full(it9["templ"], len(it9["recs"]), it9["mtu"]):
+            fe["item9"] = None
+            export9_send(ctx, node, fe, it9)
+        else:
+            fe["item9"] = it9
+
+
+def _deliver_dgram(ctx: Ctx, node: dict, hook: str, data: bytes, info: dict) -> None:
+    info.update({"node": ctx.key(node), "hook": hook, "length": len(data), "sent": []})
+    ctx.datagrams.append(info)
+    if ctx.k.find_hook(node, hook) is None:
+        info["dropped"] = "%s not connected" % hook
+        return
+    prev, ctx.cur = ctx.cur, info
+    try:
+        send(ctx, node, hook, Pkt(data))
+    finally:
+        ctx.cur = prev
+
+
+def export_send(ctx: Ctx, node: dict, fe: dict, recs: list) -> None:
+    """export_send(): fill the v5 header; flow_seq = fetchadd(flow_seq, count)."""
+    from ngsim import export as nfx
+
+    st = ctx.k.st
+    seq = fe["flow_seq"]
+    fe["flow_seq"] = (seq + len(recs)) & 0xFFFFFFFF
+    data = nfx.v5_datagram(recs, uptime(st), unix_time(st), 0, seq, fe["domain_id"])
+    _deliver_dgram(ctx, node, "export", data, {"version": 5, "records": len(recs), "seq": seq})
+
+
+def export9_send(ctx: Ctx, node: dict, fe: dict, it9: dict) -> None:
+    """export9_send(): seq_num = fetchadd(flow9_seq, 1); source_id = domain_id."""
+    from ngsim import export as nfx
+
+    st = ctx.k.st
+    seq = fe["flow9_seq"]
+    fe["flow9_seq"] = (seq + 1) & 0xFFFFFFFF
+    data = nfx.v9_datagram(it9["recs"], it9["templ"], uptime(st), unix_time(st), seq,
+                           fe["domain_id"])
+    _deliver_dgram(ctx, node, "export9", data,
+                   {"version": 9, "records": len(it9["recs"]), "templates": it9["templ"],
+                    "seq": seq})
+
+
+def netflow_expire(ctx: Ctx, node: dict) -> None:
+    """ng_netflow_expire(): one run of the 1 s callout over the IPv4 hash."""
+    p = node["priv"]
+    cache = p.get("cache")
+    if not cache:
+        return
+    now = uptime(ctx.k.st)
+    fe = _fe(node)
+    used = sum(len(v) for v in cache.values())
+    for b in sorted(cache, key=int):
+        lst = cache[b]
+        for fle in list(lst):
+            if used <= NBUCKETS * 2 and not _inactive(now, fle, p["inactive"]):
+                break
+            if (_inactive(now, fle, p["inactive"]) and (_small(fle) or used > NBUCKETS * 2)) \
+                    or _aged(now, fle, p["active"]):
+                lst.remove(fle)
+                expire_flow(ctx, node, fe, fle)
+                used -= 1
+                p["counters"]["Inactive expiries"] += 1
+        if not lst:
+            del cache[b]
+    _used(node)
+
+
+def next_expiry(node: dict) -> Optional[int]:
+    """The first callout second at which netflow_expire would expire something (no traffic
+    in between). With the slot lists ordered by ``last``, an entry goes at the first t with
+    t - last > inactive and (SMALL or t - first > active)."""
+    p = node["priv"]
+    best = None
+    for lst in p.get("cache", {}).values():
+        for fle in lst:
+            t = fle[flow.LAST] + p["inactive"] + 1
+            if not _small(fle):
+                t = max(t, fle[flow.FIRST] + p["active"] + 1)
+            best = t if best is None else min(best, t)
+    return best
+
+
+def callout_running(k: Kernel, node: dict) -> bool:
+    """The expiry callout is scheduled while export or export9 is connected."""
+    return k.find_hook(node, "export") is not None or k.find_hook(node, "export9") is not None
+
+
+def netflow_flush(k: Kernel, node: dict, ctx: Optional[Ctx] = None) -> Ctx:
+    """ng_netflow_close() -> ng_netflow_cache_flush(): expire every flow (no expiry
+    counters), then send the pending v5 and v9 datagrams."""
+    ctx = ctx or Ctx(k)
+    p = node["priv"]
+    fe = p.get("fe")
+    cache = p.pop("cache", {})
+    if fe is None:
+        return ctx
+    for b in sorted(cache, key=int):
+        for fle in cache[b]:
+            expire_flow(ctx, node, fe, fle)
+    if fe["item"]:
+        item, fe["item"] = fe["item"], None
+        export_send(ctx, node, fe, item)
+    if fe["item9"]:
+        it9, fe["item9"] = fe["item9"], None
+        export9_send(ctx, node, fe, it9)
+    _used(node)
+    return ctx
+
+
+def pending(k: Kernel) -> dict:
+    """Flows in each netflow cache and records waiting in unsent export datagrams."""
+    out = {}
+    for n in sorted(k.st["nodes"].values(), key=lambda n: n["id"]):
+        if n["type"] != "netflow":
+            continue
+        fe = n["priv"].get("fe") or {}
+        out[n["name"] or "[%x]" % n["id"]] = {
+            "flows": sum(len(v) for v in n["priv"].get("cache", {}).values()),
+            "v5 records": len(fe.get("item") or []),
+            "v9 records": len((fe.get("item9") or {}).get("recs", [])),
+        }
+    return out

@@ -1,9 +1,14 @@
-"""ng_one2many (``one2many``): hooks one and many0..many63; whole-struct setconfig."""
+"""ng_one2many (``one2many``): hooks one and many0..many63; whole-struct setconfig.
+
+Data path (ng_one2many_rcvdata): from ``one`` by xmitAlg (ROUNDROBIN, ALL, FAILOVER) over
+the active links in link order; from ``manyN`` out of ``one``.
+"""
 from __future__ import annotations
 
+from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import ArrayType, INT32, StructType, UINT8, UINT32, UINT64
-from ngsim.types import Cmd, SelfDestructType
+from ngsim.nodetype import Cmd, SelfDestructType
 
 MAX_LINKS = 64
 XMIT_ROUNDROBIN, XMIT_ALL, XMIT_FAILOVER = 1, 2, 3
@@ -100,6 +105,30 @@ class One2ManyType(SelfDestructType):
                 return sorted(links, key=link_num)[:1]
             return links  # ALL copies; round-robin spreads frames over every link
         return ["one"]
+
+    def rcvdata(self, ctx, node, hook, pkt):
+        """ng_one2many_rcvdata(): from ``one`` by xmitAlg over the active (connected and
+        enabled) many links in link order; from ``manyN`` out of ``one``."""
+        if hook != "one":
+            send(ctx, node, "one", pkt)
+            return
+        conf = node["priv"]["conf"]
+        active = sorted(link_num(h[0]) for h in node["hooks"]
+                        if h[0] != "one" and conf["enabledLinks"][link_num(h[0])])
+        if not active:
+            ctx.drop("%s: no active many link" % ctx.key(node))
+            return
+        if conf["xmitAlg"] == XMIT_ALL:
+            for i, n in enumerate(active):
+                send(ctx, node, "many%d" % n, pkt if i == 0 else pkt.dup())
+        elif conf["xmitAlg"] == XMIT_FAILOVER:
+            send(ctx, node, "many%d" % active[0], pkt)
+        else:  # ROUNDROBIN: priv->nextLink over activeLinks[]
+            nxt = node["priv"].get("next_link", 0)
+            if nxt >= len(active):
+                nxt = 0
+            node["priv"]["next_link"] = (nxt + 1) % len(active)
+            send(ctx, node, "many%d" % active[nxt], pkt)
 
 
 TYPE = One2ManyType()

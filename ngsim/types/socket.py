@@ -1,5 +1,5 @@
 """ng_socket (``socket``): ngctl's own node; mkpeer cannot create one (EINVAL)."""
-from ngsim.types import NodeType
+from ngsim.nodetype import NodeType
 
 
 class SocketType(NodeType):

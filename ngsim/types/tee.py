@@ -1,6 +1,6 @@
 """ng_tee (``tee``): left/right/left2right/right2left; splices left and right on shutdown."""
 from ngsim.errors import NgError
-from ngsim.types import SelfDestructType
+from ngsim.nodetype import SelfDestructType
 
 HOOKS = ("left", "right", "left2right", "right2left")
 

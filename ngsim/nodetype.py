@@ -1,0 +1,85 @@
+"""What every netgraph node type is made of: control messages (``Cmd``) and the
+``NodeType`` base class with ng_base's defaults, including the default data path.
+
+The type modules (``ngsim/types/*.py``) subclass ``NodeType``; the registry of types is
+``ngsim.types``. This module imports only ``ngsim.datapath`` (shared, imports nothing of
+ngsim), so no type module and no registry can form an import circle through it.
+"""
+from __future__ import annotations
+
+from ngsim.datapath import send
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Callable, Optional
+
+    from ngsim.base import Kernel
+    from ngsim.datapath import Ctx, Pkt
+    from ngsim.ngparse import ParseType
+
+NGM_READONLY = 0x10000000
+NGM_HASREPLY = 0x20000000
+RO_REPLY = NGM_READONLY | NGM_HASREPLY
+
+
+class Cmd:
+    """One control message: ASCII name, cmd number (with flag bits), arg/reply types."""
+
+    __slots__ = ("name", "num", "argtype", "replytype", "handler")
+
+    def __init__(self, name: str, num: int, argtype: Optional[ParseType],
+                 replytype: Optional[ParseType],
+                 handler: Callable[[Kernel, dict, Any], Any]):
+        self.name = name
+        self.num = num
+        self.argtype = argtype
+        self.replytype = replytype
+        self.handler = handler
+
+
+class NodeType:
+    """Default behaviour of a netgraph node type (ng_base's defaults)."""
+
+    name = ""
+    module = ""
+    constructible = True  # False: the constructor refuses (EINVAL) after the ID is taken
+    persistent = False  # True: shutdown only cuts hooks, the node stays
+    cmds: dict[str, Cmd] = {}
+
+    def init_priv(self, k: "Kernel", node: dict) -> dict:
+        return {}
+
+    def newhook(self, k: "Kernel", node: dict, hook: str) -> None:
+        """Accept or refuse a new hook name (raise NgError)."""
+
+    def disconnect(self, k: "Kernel", node: dict, hook: str) -> None:
+        """A hook went away. Default: nothing (node stays)."""
+
+    def close(self, k: "Kernel", node: dict) -> None:
+        """Called by ng_rmnode before the hooks are cut."""
+
+    def shutdown(self, k: "Kernel", node: dict, really: bool = False) -> bool:
+        """Return True to stay alive (persistent node)."""
+        return False
+
+    def forward(self, k: "Kernel", node: dict, hook: str) -> list[str]:
+        """Hooks a frame arriving on ``hook`` leaves through (reachability model)."""
+        return []
+
+    def rcvdata(self, ctx: "Ctx", node: dict, hook: str, pkt: "Pkt") -> None:
+        """A packet arrives on ``hook`` (the type's rcvdata). Default (hub, tee, socket, ...):
+        out of every hook ``forward`` names, the first gets the original, the others
+        copies; with none the packet is consumed."""
+        outs = self.forward(ctx.k, node, hook)
+        if not outs:
+            ctx.drop("%s: consumed by %s" % (ctx.key(node), node["type"]))
+        for i, out in enumerate(outs):
+            send(ctx, node, out, pkt if i == 0 else pkt.dup())
+
+
+class SelfDestructType(NodeType):
+    """Types that shut themselves down when their last hook goes."""
+
+    def disconnect(self, k: "Kernel", node: dict, hook: str) -> None:
+        if not node["hooks"] and k.is_valid(node):
+            k.rmnode(node)
