@@ -173,6 +173,17 @@ def cmd_fail(a: argparse.Namespace) -> int:
     return _mutate(a.root, fn)
 
 
+def cmd_die(a: argparse.Namespace) -> int:
+    if a.after < 0:
+        raise SystemExit("ngsim: --after must be >= 0")
+
+    def fn(st: dict) -> int:
+        st["die"] = {"after": a.after}
+        return 0
+
+    return _mutate(a.root, fn)
+
+
 def cmd_state(a: argparse.Namespace) -> int:
     root = os.path.abspath(a.root)
     with state.locked(root):
@@ -249,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--at", type=int, required=True)
     s.add_argument("--errno", default="ENOBUFS")
     s.set_defaults(fn=cmd_fail)
+    s = sub.add_parser("die", help="the next ngctl -f batch runs N command lines, then "
+                                   "ngctl dies as if SIGKILLed (exit -9)")
+    s.add_argument("root")
+    s.add_argument("--after", type=int, required=True, metavar="N")
+    s.set_defaults(fn=cmd_die)
     s = sub.add_parser("traffic", help="push IPv4 packets through an interface (JSON summary)")
     s.add_argument("root")
     s.add_argument("iface")

@@ -2,11 +2,14 @@
 
 One ``Ngctl`` object is one ngctl process: it creates its socket node ``ngctl<pid>``
 (an ID), runs one command or one file, and removes the socket node when it exits.
+
+``-f FILE`` and ``-f -`` go through the same ReadFile: the bytes are read as they are
+(no newline translation), split like repeated ``fgets(line, LINE_MAX)``; a line whose
+first character is ``#`` is skipped but counted; the first failing line stops the file.
 """
 from __future__ import annotations
 
 import io
-import os
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
@@ -17,7 +20,9 @@ from ngsim.base import Kernel
 from ngsim.errors import NgError, strerror
 
 CMDRTN_OK, CMDRTN_USAGE, CMDRTN_ERROR, CMDRTN_QUIT = 0, 1, 2, 3
-EXIT = {CMDRTN_OK: 0, CMDRTN_QUIT: 0, CMDRTN_USAGE: 64, CMDRTN_ERROR: 71}
+CMDRTN_KILLED = -1  # emulator only: ``ngsim die`` ended the process between two lines
+KILLED = -9  # "exit status" of a process killed by SIGKILL, as subprocess reports it
+EXIT = {CMDRTN_OK: 0, CMDRTN_QUIT: 0, CMDRTN_USAGE: 64, CMDRTN_ERROR: 71, CMDRTN_KILLED: KILLED}
 EX_NOINPUT = 66
 NG_NAMELEN = 31
 LINE_MAX = 2048
@@ -120,8 +125,22 @@ def find_command(word: str) -> tuple[Optional[tuple], Optional[str]]:
 
 
 def tokenize(line: str) -> list[str]:
-    """strtok(line, WHITESPACE): no quoting, no escaping, at most MAX_ARGS-1 words."""
+    """strtok(line, WHITESPACE): no quoting, no escaping, at most MAX_ARGS-1 words; a NUL
+    byte ends the C string."""
+    line = line.split("\0", 1)[0]
     return [t for t in line.translate(_TO_SPACE).split(" ") if t][: MAX_ARGS - 1]
+
+
+def read_text(path: str) -> str:
+    """fopen(path, "r") + fgets as ngctl reads a file: the bytes as they are (no newline
+    translation; undecodable bytes kept as surrogates). A directory opens but read(2)
+    fails with EISDIR, which fgets reports as end of file: an empty batch."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        return ""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def trunc(s: str, n: int = NG_NAMELEN) -> str:
@@ -157,6 +176,8 @@ class Ngctl:
         self.sock: Optional[dict] = None
         self.mutating = False
         self.debug = 0
+        self.script: Optional[str] = None  # text of the -f batch, once it runs
+        self.killed = False  # ``ngsim die`` fired: the process dies as by SIGKILL
         self.handlers = {
             "config": self.cmd_config, "connect": self.cmd_connect, "debug": self.cmd_debug,
             "dot": self.cmd_dot, "help": self.cmd_help, "list": self.cmd_list,
@@ -203,8 +224,7 @@ class Ngctl:
                             fp_text = self.read_stdin()
                         else:
                             try:
-                                with open(val, encoding="utf-8", errors="surrogateescape") as f:
-                                    fp_text = f.read()
+                                fp_text = read_text(val)
                             except OSError as e:
                                 self.warnx("%s: %s" % (val, _oserr(e)))
                                 return EX_NOINPUT
@@ -231,7 +251,11 @@ class Ngctl:
             if args:
                 rtn = self.do_command(args)
             elif fp_text is not None:
-                rtn = self.read_file(fp_text)
+                self.script = fp_text
+                die = self.k.st.get("die")
+                if die:  # ngsim die: one-shot, spent by this batch whatever happens
+                    self.k.st["die"] = None
+                rtn = self.read_file(fp_text, die["after"] if die else None)
             elif self.isatty:
                 rtn = self.interactive()
             else:
@@ -243,9 +267,16 @@ class Ngctl:
                 self.k.rmnode(self.sock)
         return EXIT[rtn]
 
-    def read_file(self, text: str) -> int:
-        """ReadFile: fgets lines, '#' in column 1 skipped, stop at the first failing line."""
+    def read_file(self, text: str, die_after: Optional[int] = None) -> int:
+        """ReadFile: fgets lines, '#' in column 1 skipped, stop at the first failing line.
+
+        ``die_after`` (``ngsim die``, top-level batch only): once that many command lines
+        (not comments, not blank) have succeeded, stop and mark the process killed."""
         num = 0
+        done = 0
+        if die_after is not None and die_after <= 0:
+            self.killed = True
+            return CMDRTN_KILLED
         for line in _fgets(text):
             num += 1
             if line.startswith("#"):
@@ -254,6 +285,11 @@ class Ngctl:
             if rtn != CMDRTN_OK:
                 self.warnx("line %d: error in file" % num)
                 return rtn
+            if die_after is not None and tokenize(line):
+                done += 1
+                if done >= die_after:
+                    self.killed = True
+                    return CMDRTN_KILLED
         return CMDRTN_OK
 
     def interactive(self) -> int:  # pragma: no cover - needs a tty
@@ -275,7 +311,7 @@ class Ngctl:
             self.err.truncate()
 
     def parse_command(self, line: str) -> int:
-        av = tokenize(line)
+        av = tokenize(line)  # strtok: the line ends at a NUL byte
         if not av:
             return CMDRTN_OK
         return self.do_command(av)
@@ -540,8 +576,7 @@ class Ngctl:
         if len(av) != 2:
             return CMDRTN_USAGE
         try:
-            with open(av[1], encoding="utf-8", errors="surrogateescape") as f:
-                text = f.read()
+            text = read_text(av[1])
         except OSError as e:
             self.warnx("%s: %s" % (av[1], _oserr(e)))
             return CMDRTN_ERROR
@@ -591,9 +626,11 @@ def _getopt(args: list[str], optstring: str) -> tuple[set[str], list[str], bool]
 
 
 def _fgets(text: str) -> list[str]:
-    """Split like repeated fgets(line, LINE_MAX): keep newlines, cut over-long lines."""
-    parts = text.split("\n")
-    raw = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    """Split like repeated fgets(line, LINE_MAX): keep newlines, cut over-long lines
+    (LINE_MAX counts bytes), a last line without newline is still a line."""
+    data = text.encode("utf-8", "surrogateescape")
+    parts = data.split(b"\n")
+    raw = [p + b"\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     lines = []
     for line in raw:
         while len(line) > LINE_MAX - 1:
@@ -601,7 +638,7 @@ def _fgets(text: str) -> list[str]:
             line = line[LINE_MAX - 1:]
         if line:
             lines.append(line)
-    return lines
+    return [b.decode("utf-8", "surrogateescape") for b in lines]
 
 
 def _atoi(s: str) -> int:

@@ -71,6 +71,11 @@ class Host:
     def fail(self, at: int, errno: Optional[str] = None) -> None:
         ngsim("fail", self.root, "--at", str(at), *(["--errno", errno] if errno else []))
 
+    def die(self, after: int) -> None:
+        """The next ``ngctl -f`` batch runs ``after`` command lines, then ngctl dies as by
+        SIGKILL (returncode -9)."""
+        ngsim("die", self.root, "--after", str(after))
+
 
 def load_file(path, name: Optional[str] = None):
     """Import one Python file as a module, as Salt's loader loads ``_modules/*.py`` one

@@ -2,6 +2,10 @@
 
 Each run holds the host lock for load -> run -> save -> log, then prints. Keep imports
 light: this runs once per spawned command.
+
+An ngctl batch that ``ngsim die`` ends is saved and logged like any run, the lock is
+released, and only then does the process SIGKILL itself (``main``): the state file and
+the lock are never left half-written or held.
 """
 from __future__ import annotations
 
@@ -12,6 +16,19 @@ import sys
 from ngsim import state
 
 BINARIES = ("ngctl", "kldload", "kldstat", "ipfw")
+KILLED = -9  # rc of a run ended by ``ngsim die`` (ngsim.ngctl.KILLED)
+STDIO_BUFSIZ = 4096  # FreeBSD stdio buffer of a pipe (st_blksize = PAGE_SIZE)
+
+
+def read_all(stream) -> str:
+    """Everything on ``stream`` as ngctl's fgets sees it: bytes as they are (no newline
+    translation), decoded UTF-8 with undecodable bytes kept as surrogates."""
+    if stream is None:
+        return ""
+    buf = getattr(stream, "buffer", None)
+    if buf is not None:
+        return buf.read().decode("utf-8", "surrogateescape")
+    return stream.read()
 
 
 def run(binary: str, root: str, argv: list[str], stdin=None) -> tuple[int, str, str]:
@@ -23,7 +40,7 @@ def run(binary: str, root: str, argv: list[str], stdin=None) -> tuple[int, str, 
     consumed: list[str] = []
 
     def read_stdin() -> str:
-        data = stdin.read() if stdin is not None else ""
+        data = read_all(stdin)
         consumed.append(data)
         return data
 
@@ -31,6 +48,8 @@ def run(binary: str, root: str, argv: list[str], stdin=None) -> tuple[int, str, 
         st = state.load(root)
         k = Kernel(st)
         mutating = False
+        script = None
+        killed = False
         if binary == "ngctl":
             from ngsim.ngctl import Ngctl
 
@@ -42,6 +61,8 @@ def run(binary: str, root: str, argv: list[str], stdin=None) -> tuple[int, str, 
             ng = Ngctl(k, out, err, pid, read_stdin, isatty=tty)
             rc = ng.main(argv)
             mutating = ng.mutating
+            script = ng.script
+            killed = ng.killed
         elif binary == "kldload":
             from ngsim.kld import kldload_main
 
@@ -59,8 +80,32 @@ def run(binary: str, root: str, argv: list[str], stdin=None) -> tuple[int, str, 
             raise SystemExit("ngsim: unknown binary %r" % binary)
         state.save(root, st)
         state.append_log(root, {"argv": [binary] + list(argv), "stdin": "".join(consumed),
-                                "rc": rc, "mutating": bool(mutating), "binary": binary})
+                                "script": script, "rc": rc, "killed": killed,
+                                "mutating": bool(mutating), "binary": binary})
     return rc, out.getvalue(), err.getvalue()
+
+
+def die(out: str, err: str) -> None:
+    """End this process as a SIGKILL would: what C's stdio had already written is
+    written (stderr is unbuffered; stdout to a terminal up to the last newline, to a pipe
+    or file whole STDIO_BUFSIZ blocks), the rest is lost."""
+    import signal
+
+    data = out.encode("utf-8", "surrogateescape")
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    keep = data[: data.rfind(b"\n") + 1] if tty else data[: len(data) // STDIO_BUFSIZ * STDIO_BUFSIZ]
+    for stream, chunk in ((sys.stderr, err.encode("utf-8", "surrogateescape")), (sys.stdout, keep)):
+        if chunk:
+            try:
+                stream.flush()
+                stream.buffer.write(chunk)
+                stream.buffer.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def main(binary: str, root: str, argv: list[str]) -> int:
@@ -70,6 +115,8 @@ def main(binary: str, root: str, argv: list[str]) -> int:
     except FileNotFoundError as e:
         sys.stderr.write("%s\n" % e)
         return 71
+    if rc == KILLED:
+        die(out, err)  # does not return
     if out:
         sys.stdout.write(out)
         sys.stdout.flush()

@@ -180,3 +180,87 @@ def test_concurrent_invocations_serialize(tmp_path):
     assert [n["name"] for n in st["nodes"].values()] == ["em0"]
     assert len(host.log()) == 24
     json.dumps(st)  # still valid JSON
+
+
+def _names(host: Host) -> set[str]:
+    return {n["name"] for n in host.state()["nodes"].values() if n["name"]}
+
+
+def test_log_script_is_the_batch_from_stdin_or_file(tmp_path):
+    host = Host.create(str(tmp_path / "h"), ifaces=("em0", "em1"), loaded=("ng_ether",))
+    piped = "#@ salt-netgraph plan lan\nname em0: wan\r\n\n# last line has no newline\nlist"
+    f = tmp_path / "plan.ngctl"
+    in_file = "#@ boot\nname em1: lan\nmsg nosuch: info\nname lan: never\n"
+    f.write_bytes(in_file.encode())
+    host.ngctl("-f", "-", stdin=piped)
+    assert host.ngctl("-f", str(f)).returncode == 71  # stops at line 3: the script is all of it
+    host.ngctl("-f", str(f), "list")  # command words win: the file is never read
+    host.ngctl("-f", "/nonexistent/plan")
+    host.ngctl("list")
+    host.kldstat()
+    log = host.log()
+    assert [e["script"] for e in log] == [piped, in_file, None, None, None, None]
+    assert [e["stdin"] for e in log] == [piped, "", "", "", "", ""]  # unchanged meaning
+    assert [e["rc"] for e in log] == [0, 71, 0, 66, 0, 0]
+    assert [e["killed"] for e in log] == [False] * 6
+
+
+def test_die_kills_ngctl_between_two_lines(tmp_path):
+    host = Host.create(str(tmp_path / "h"), ifaces=("em0", "em1"), loaded=("ng_ether",))
+    next_id = host.state()["next_id"]
+    host.die(2)
+    batch = ("#@ salt-netgraph plan\nname em0: a\n\n# comments and blank lines do not count\n"
+             "list\nname em1: b\nname a: c\n")
+    r = host.ngctl("-f", "-", stdin=batch)
+    assert r.returncode == -9  # a signal death (SIGKILL), as the caller sees it
+    assert (r.stdout, r.stderr) == ("", "")  # `list` output sat in stdio's buffer: lost
+    entry = host.log()[-1]
+    assert (entry["rc"], entry["killed"], entry["mutating"]) == (-9, True, True)
+    assert entry["script"] == entry["stdin"] == batch
+    st = host.state()  # the state file was saved before dying, and parses
+    assert not os.path.exists(os.path.join(host.root, "state.json.tmp"))
+    assert {n["name"] for n in st["nodes"].values()} == {"a", "em1"}  # lines 1-2 only
+    assert st["next_id"] == next_id + 1  # the dead ngctl's socket node went with it
+    assert st.get("die") is None  # one-shot
+    r = host.ngctl("-f", "-", stdin="name em1: b\nname a: c\n")  # lock free, next one works
+    assert (r.returncode, r.stderr) == (0, "")
+    assert _names(host) == {"b", "c"}
+
+
+def test_die_after_zero_from_file_and_what_does_not_spend_it(tmp_path):
+    host = Host.create(str(tmp_path / "h"), ifaces=("em0",), loaded=("ng_ether",))
+    f = tmp_path / "plan.ngctl"
+    f.write_text("name em0: a\n")
+    host.die(0)
+    assert host.ngctl("name", "em0:", "x").returncode == 0  # not a batch: knob stays
+    assert host.ngctl("-f", str(f), "list").returncode == 0  # -f ignored: not a batch
+    r = host.ngctl("-f", str(f))
+    assert r.returncode == -9
+    assert _names(host) == {"x"}  # no line ran
+    assert host.log()[-1]["script"] == "name em0: a\n"
+    assert host.ngctl("-f", str(f)).returncode == 71  # knob spent: em0 is x now, plain error
+    assert ngsim("die", host.root, "--after", "-1", check=False).returncode != 0
+
+
+def test_die_spent_when_the_batch_stops_first(tmp_path):
+    host = Host.create(str(tmp_path / "h"), ifaces=("em0",), loaded=("ng_ether",))
+    host.die(3)
+    r = host.ngctl("-f", "-", stdin="name em0: a\nbogus\nname a: b\n")
+    assert (r.returncode, r.stderr) == (71, 'ngctl: "bogus": unknown command\n'
+                                            "ngctl: line 2: error in file\n")
+    r = host.ngctl("-f", "-", stdin="name a: b\nname b: c\nname c: d\nname d: e\n")
+    assert r.returncode == 0 and _names(host) == {"e"}
+    assert [e["killed"] for e in host.log()] == [False, False]
+
+
+def test_die_keeps_what_stdio_had_flushed(tmp_path):
+    """stdout to a pipe is written in whole 4096-byte stdio buffers; the rest dies."""
+    host = Host.create(str(tmp_path / "h"), ifaces=("em0", "em1"), loaded=("ng_ether",))
+    batch = "help\n" * 6 + "name em0: a\n"
+    full = host.ngctl("-f", "-", stdin=batch[:-len("name em0: a\n")], pid=7).stdout
+    assert len(full) > 4096
+    host.die(6)
+    r = host.ngctl("-f", "-", stdin=batch, pid=7)
+    assert r.returncode == -9
+    assert r.stdout == full[: len(full) // 4096 * 4096]
+    assert "a" not in _names(host)

@@ -3,6 +3,7 @@ command-word matching, -f semantics and exit codes 0/64/66/71."""
 from __future__ import annotations
 
 import pathlib
+import subprocess
 
 import pytest
 
@@ -332,3 +333,70 @@ def test_dot_unwritable_file(host):
     r = host.ngctl("dot", "/nonexistent/dir/x.dot")
     assert r.returncode == 71
     assert r.stderr == "ngctl: Could not open /nonexistent/dir/x.dot for writing: No such file or directory\n"
+
+
+# ----- ReadFile (reference §1.3): -f FILE and -f - are the same reader ------------------------
+
+LONG = b"name em1: first" + b" " * (2047 - 15)  # exactly LINE_MAX - 1 bytes: one fgets
+READFILE_CASES = {
+    # name: (bytes of the batch, exit status, stderr, names that must exist, must not)
+    "comments and blank lines are counted": (
+        b"#@ salt-netgraph boot file\n# comment\n\n   \nname em1: first\n#@ lines: 3\n"
+        b"msg nosuch: info\nname first: second\n",
+        71, E + "No such file or directory\nngctl: line 7: error in file\n",
+        {"first"}, {"second"}),
+    "#@ lines are plain comments": (
+        b"#@ salt-netgraph boot file v1\n#@ mkpeer em1: hub lower x\n#@\n#\n#name em1: x\n",
+        0, "", {"em1"}, {"x"}),
+    "indented #@ is an unknown command": (
+        b"name em1: first\n  #@ header\nname first: second\n",
+        71, 'ngctl: "#@": unknown command\nngctl: line 2: error in file\n',
+        {"first"}, {"second"}),
+    "stop at the first failing line, no rollback": (
+        b"name em1: first\nname first: second\nshutdown nosuch:\nname second: third\n",
+        71, "ngctl: shutdown: No such file or directory\nngctl: line 3: error in file\n",
+        {"second"}, {"first", "third"}),
+    "usage error is exit 64": (
+        b"name em1: first\nname first:\n", 64,
+        "ngctl: usage: name <path> <name>\nngctl: line 2: error in file\n", {"first"}, set()),
+    "CRLF lines: CR is whitespace": (
+        b"name em1: first\r\nname first: second\r\n", 0, "", {"second"}, {"first"}),
+    "a lone CR is not a line end (fgets)": (
+        b"name em1: first\rname first: second\n", 64,
+        "ngctl: usage: name <path> <name>\nngctl: line 1: error in file\n", {"em1"}, {"first"}),
+    "last line without newline runs": (
+        b"name em1: first\nname first: second", 0, "", {"second"}, {"first"}),
+    "LINE_MAX: an over-long line is two fgets lines": (
+        LONG + b"#name first: x\nbogus\n", 71,
+        'ngctl: "bogus": unknown command\nngctl: line 3: error in file\n', {"first"}, {"x"}),
+    "NUL ends the line for strtok": (
+        b"name em1: first\0 trailing junk\nname first: second\n", 0, "", {"second"}, {"first"}),
+}
+
+
+def _batch(host: Host, source: str, data: bytes, tmp_path) -> subprocess.CompletedProcess:
+    if source == "file":
+        path = tmp_path / "batch.ngctl"
+        path.write_bytes(data)
+        argv, stdin = ["-f", str(path)], b""
+    else:
+        argv, stdin = ["-f", "-"], data
+    return subprocess.run([str(pathlib.Path(host.root) / "bin" / "ngctl"), *argv], input=stdin,
+                          capture_output=True)
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+@pytest.mark.parametrize("case", sorted(READFILE_CASES))
+def test_readfile_semantics(host, tmp_path, case, source):
+    data, rc, stderr, present, absent = READFILE_CASES[case]
+    r = _batch(host, source, data, tmp_path)
+    assert (r.returncode, r.stdout, r.stderr.decode()) == (rc, b"", stderr)
+    names = {n["name"] for n in host.state()["nodes"].values()}
+    assert present <= names and not absent & names
+    assert host.log()[-1]["script"] == data.decode()  # exactly what was read
+
+
+def test_f_directory_is_an_empty_file(host, tmp_path):
+    """fopen(dir, "r") succeeds; read(2) fails with EISDIR, which fgets reports as EOF."""
+    r = host.ngctl("-f", str(tmp_path))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
