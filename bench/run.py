@@ -125,7 +125,10 @@ class Bench:
             for e in log(h.root)[mark:]:
                 if not e["mutating"]:
                     continue
-                proc = twin.run(e["argv"][0].rsplit("/", 1)[-1], *e["argv"][1:], stdin=e.get("stdin") or "")
+                tool, argv = e["argv"][0].rsplit("/", 1)[-1], list(e["argv"][1:])
+                if e.get("script") is not None:  # a batch (`-f FILE`, the file is gone): replay its text
+                    argv = ["-f", "-"]
+                proc = twin.run(tool, *argv, stdin=e.get("script") or e.get("stdin") or "")
                 if proc.returncode:
                     raise SystemExit(f"replay failed: {e['argv']}: {proc.stderr}")
                 boundaries += 1
