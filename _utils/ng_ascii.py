@@ -116,15 +116,19 @@ class _AsciiParser:
             return val
         return _word_value(val)
 
+    def _closed(self, closer: str, what: str) -> bool:
+        """True (and the closer consumed) at the end of a struct or array."""
+        token = self.peek()
+        if token is None:
+            raise ValueError(f"missing '{closer}' at the end of {what}")
+        if token == ("punct", closer):
+            self.pos += 1
+            return True
+        return False
+
     def struct(self):
         result = {}
-        while True:
-            token = self.peek()
-            if token is None:
-                raise ValueError("missing '}' at the end of a struct")
-            if token == ("punct", "}"):
-                self.pos += 1
-                return result
+        while not self._closed("}", "a struct"):
             # A field name is every word up to the next '=' ("IPv4 bytes=...").
             words = []
             while True:
@@ -141,18 +145,14 @@ class _AsciiParser:
             if key in result:
                 raise ValueError(f"struct field {key!r} given twice")
             result[key] = self.value()
+        return result
 
     def array(self):
         result = []
-        while True:
+        while not self._closed("]", "an array"):
             token = self.peek()
-            if token is None:
-                raise ValueError("missing ']' at the end of an array")
-            if token == ("punct", "]"):
-                self.pos += 1
-                return result
             following = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
-            if token[0] == "word" and following == ("punct", "=") and re.match(r"^\d+$", token[1]):
+            if token[0] == "word" and following == ("punct", "=") and re.fullmatch(r"\d+", token[1]):
                 index = int(token[1])
                 self.pos += 2
                 item = self.value()
@@ -163,6 +163,7 @@ class _AsciiParser:
                 result.append(item)
             else:
                 result.append(self.value())
+        return result
 
 
 def parse_ascii(text):
