@@ -15,7 +15,7 @@ Reusable by later tests:
 * ``ng_salt_cli``: ``salt`` CLI of the master.
 
 Daemons are package-scoped, few, and stop fast (``slow_stop: False`` in
-``salt_factories_config``; ../../shared/SALT-NOTES.md).
+``salt_factories_config``: teardown takes 5-6 s instead of 11 s).
 """
 from __future__ import annotations
 
