@@ -40,7 +40,9 @@ def iface_kind(spec: str) -> tuple[str, str]:
 def write_binaries(root: str) -> None:
     bindir = os.path.join(root, "bin")
     os.makedirs(bindir, exist_ok=True)
-    for binary in ("ngctl", "kldload", "kldstat", "ipfw"):
+    from ngsim.tool import BINARIES
+
+    for binary in BINARIES:
         path = os.path.join(bindir, binary)
         with open(path, "w", encoding="utf-8") as f:
             f.write(SCRIPT.format(python=sys.executable, binary=binary, root=root, repo=REPO_DIR))

@@ -3,7 +3,8 @@
 
 The type modules (``ngsim/types/*.py``) subclass ``NodeType``; the registry of types is
 ``ngsim.types``. This module imports only ``ngsim.datapath`` (shared, imports nothing of
-ngsim), so no type module and no registry can form an import circle through it.
+ngsim) and, when a binary message is refused, the leaf ``ngsim.errors``, so no type module
+and no registry can form an import circle through it.
 """
 from __future__ import annotations
 
@@ -65,6 +66,16 @@ class NodeType:
     def forward(self, k: "Kernel", node: dict, hook: str) -> list[str]:
         """Hooks a frame arriving on ``hook`` leaves through (reachability model)."""
         return []
+
+    def rcvmsg(self, k: "Kernel", node: dict, cookie: int, cmd: int,
+               data: bytes) -> Optional[bytes]:
+        """A binary control message (one that no ASCII name reaches: ngctl cannot send it,
+        only a libnetgraph program such as flowctl(8)). Returns the reply's argument bytes,
+        or raises NgError. Default: EINVAL, what ng_ether, ng_ksocket, ng_tee, ng_one2many
+        answer for a cookie that is not theirs."""
+        from ngsim.errors import NgError
+
+        raise NgError("EINVAL")
 
     def rcvdata(self, ctx: "Ctx", node: dict, hook: str, pkt: "Pkt") -> None:
         """A packet arrives on ``hook`` (the type's rcvdata). Default (hub, tee, socket, ...):

@@ -58,6 +58,16 @@ class Host:
     def ipfw(self, *args: str) -> subprocess.CompletedProcess:
         return self.run("ipfw", *args)
 
+    def ifconfig(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run("ifconfig", *args)
+
+    def flowctl(self, *args: str, pid: Optional[int] = None) -> subprocess.CompletedProcess:
+        return self.run("flowctl", *args, pid=pid)
+
+    def traffic(self, iface: str, *args: str) -> dict:
+        """``ngsim traffic ROOT IFACE ARGS...``: the JSON summary."""
+        return json.loads(ngsim("traffic", self.root, iface, *args).stdout)
+
     def links(self) -> dict:
         return json.loads(ngsim("links", self.root).stdout)
 

@@ -1,4 +1,4 @@
-"""Entry point of the emulated binaries ROOT/bin/{ngctl,kldload,kldstat,ipfw}.
+"""Entry point of the emulated binaries ROOT/bin/{ngctl,kldload,kldstat,ipfw,ifconfig,flowctl}.
 
 Each run holds the host lock for load -> run -> save -> log, then prints. Keep imports
 light: this runs once per spawned command.
@@ -15,7 +15,7 @@ import sys
 
 from ngsim import state
 
-BINARIES = ("ngctl", "kldload", "kldstat", "ipfw")
+BINARIES = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "flowctl")
 KILLED = -9  # rc of a run ended by ``ngsim die`` (ngsim.ngctl.KILLED)
 STDIO_BUFSIZ = 4096  # FreeBSD stdio buffer of a pipe (st_blksize = PAGE_SIZE)
 
@@ -76,6 +76,14 @@ def run(binary: str, root: str, argv: list[str], stdin=None) -> tuple[int, str, 
             from ngsim.ipfw import ipfw_main
 
             rc, mutating = ipfw_main(k, argv, out, err)
+        elif binary == "ifconfig":
+            from ngsim.ifconfig import ifconfig_main
+
+            rc = ifconfig_main(k, argv, out, err)
+        elif binary == "flowctl":
+            from ngsim.flowctl import flowctl_main
+
+            rc = flowctl_main(k, argv, out, err, int(os.environ.get("NGSIM_PID") or os.getpid()))
         else:
             raise SystemExit("ngsim: unknown binary %r" % binary)
         state.save(root, st)

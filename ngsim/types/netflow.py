@@ -67,6 +67,19 @@ SETMTU = StructType([("mtu", UINT16)])
 V9INFO = StructType([("v9 template packets", UINT16), ("v9 template time", UINT16),
                      ("v9 MTU", UINT16)])
 
+# NGM_NETFLOW_SHOW (ng_netflow.h): binary only. ng_netflow_cmds[] (ng_netflow.c) has no
+# "show" entry, so NGM_ASCII2BINARY finds no name and ngctl's ``msg X: show`` is ENOSYS
+# before the node sees anything; flowctl(8) sends it with NgSendMsg() (ngsim.flowctl).
+NGM_NETFLOW_COOKIE = 1365756954
+NGM_NETFLOW_SHOW = 3 | RO_REPLY
+SHOW_HEADER_SIZE = 16  # struct ngnf_show_header: u_char version; 3 pad; hash_id, list_id, nentries
+FLOW_ENTRY_SIZE = 72  # struct flow_entry_data, LP64 (amd64/arm64)
+FLOW6_ENTRY_SIZE = 112  # struct flow6_entry_data, LP64
+NREC_AT_ONCE = 1000
+NREC6_AT_ONCE = NREC_AT_ONCE * FLOW_ENTRY_SIZE // FLOW6_ENTRY_SIZE  # 642
+NGRESP_SIZE = SHOW_HEADER_SIZE + NREC_AT_ONCE * FLOW_ENTRY_SIZE  # 72016
+FLOW_V4_L4 = 1  # NETFLOW_V9_FLOW_V4_L4 (netflow_v9.h): r.flow_type of every IPv4 entry
+
 
 def hook_index(hook: str, prefix: str) -> int:
     """N of ifaceN/outN: decimal, no leading zeros, below NG_NETFLOW_MAXIFACES; else EINVAL."""
@@ -200,6 +213,13 @@ class NetflowType(SelfDestructType):
 
     def rcvdata(self, ctx, node, hook, pkt):
         netflow_rcvdata(ctx, node, hook, pkt)
+
+    def rcvmsg(self, k, node, cookie, cmd, data):
+        """ng_netflow_rcvmsg() for the binary-only NGM_NETFLOW_SHOW; every other binary
+        message of this cookie is reached through its ASCII name (``cmds``)."""
+        if cookie != NGM_NETFLOW_COOKIE or cmd != NGM_NETFLOW_SHOW:
+            raise NgError("EINVAL")
+        return flow_show(node, data)
 
 
 TYPE = NetflowType()
@@ -543,6 +563,65 @@ def netflow_flush(k: Kernel, node: dict, ctx: Optional[Ctx] = None) -> Ctx:
         export9_send(ctx, node, fe, it9)
     _used(node)
     return ctx
+
+
+def flow_show(node: dict, req: bytes) -> bytes:
+    """The NGM_NETFLOW_SHOW case of ng_netflow_rcvmsg() and ng_netflow_flow_show()
+    (netflow.c, FreeBSD 14): the reply's argument bytes, always NGRESP_SIZE long
+    (NG_MKRESPONSE(resp, msg, NGRESP_SIZE) zero-fills; the entries fill the front).
+
+    The request is a struct ngnf_show_header (arglen must be exactly 16, else EINVAL;
+    hash_id above NBUCKETS - 1 or a version other than 4/6 is EINVAL). From bucket hash_id
+    on, entries are copied in TAILQ order, counting positions from 1 in each bucket; while
+    the request's list_id is above 0, entries at positions below it are skipped, and it is
+    reset only when an entry is copied, so a list_id left over from a bucket that had no
+    such position goes on skipping in the following buckets (the kernel does this). After
+    NREC_AT_ONCE (IPv4) / NREC6_AT_ONCE (IPv6) entries the reply says hash_id = that bucket,
+    list_id = position + 1; at the end both are 0. No hash-lock contention here, so the
+    trylock/contested early returns never happen. IPv6: the emulator has no IPv6 cache, a
+    version-6 walk is empty."""
+    import socket
+    import struct
+
+    if len(req) != SHOW_HEADER_SIZE:
+        raise NgError("EINVAL")
+    version, hash_id, list_id, _ = struct.unpack("<B3xIII", req)
+    if hash_id > NBUCKETS - 1:
+        raise NgError("EINVAL")
+    if version not in (4, 6):
+        raise NgError("EINVAL")
+    cache = node["priv"].get("cache", {}) if version == 4 else {}
+    most = NREC_AT_ONCE if version == 4 else NREC6_AT_ONCE
+    want = list_id
+    out: list = []
+    end = (0, 0)
+    for b in sorted(int(x) for x in cache if int(x) >= hash_id):
+        pos = 0
+        for fle in cache[str(b)]:
+            pos += 1
+            if want > 0:
+                if pos < want:
+                    continue
+                want = 0
+            out.append(fle)
+            if len(out) == most:
+                end = (b, pos + 1)
+                break
+        if len(out) == most:
+            break
+    body = bytearray(NGRESP_SIZE)
+    struct.pack_into("<B3xIII", body, 0, version, end[0], end[1], len(out))
+    for i, fle in enumerate(out):
+        struct.pack_into(
+            "<HxxHH4s4s2s2sBBH4sHBBQQqqB7x", body, SHOW_HEADER_SIZE + i * FLOW_ENTRY_SIZE,
+            4, FLOW_V4_L4, 0,  # version = IPVERSION, r.flow_type, r.fib (one fib: 0)
+            socket.inet_aton(fle[flow.SRC]), socket.inet_aton(fle[flow.DST]),
+            fle[flow.SPORT].to_bytes(2, "big"), fle[flow.DPORT].to_bytes(2, "big"),
+            fle[flow.PROTO], fle[flow.TOSI], fle[flow.IIFX],
+            b"\0\0\0\0", fle[flow.OIFX], 0, 0,  # next_hop, fle_o_ifx, dst_mask, src_mask
+            fle[flow.PACKETS], fle[flow.BYTES], fle[flow.FIRST], fle[flow.LAST],
+            fle[flow.FLAGS])
+    return bytes(body)
 
 
 def pending(k: Kernel) -> dict:

@@ -14,7 +14,7 @@ from ngsim.testing import Host, ngsim
 
 def test_init_writes_executables_bound_to_root(tmp_path):
     host = Host.create(str(tmp_path / "h"), ifaces=("em0", "vlan0.100", "tun0"))
-    for b in ("ngctl", "kldload", "kldstat", "ipfw"):
+    for b in ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "flowctl"):
         path = os.path.join(host.root, "bin", b)
         assert os.access(path, os.X_OK)
         with open(path) as f:

@@ -1,0 +1,239 @@
+"""flowctl(8) (usr.sbin/flowctl/flowctl.c, FreeBSD 14 / main): ``flowctl [-d level] PATH
+show [ipv4|ipv6] [verbose|human]`` reads ng_netflow's flow cache with the binary-only
+NGM_NETFLOW_SHOW message and prints it the Cisco "show ip cache flow" way.
+
+What the program does, followed here line by line:
+
+* ``getopt(argc, argv, "d:")``; the switch has no default, so an unknown option (or ``-d``
+  without its argument) only makes getopt print its complaint and is otherwise ignored.
+  ``-d`` sets libnetgraph's debug level (its stderr tracing is not emulated).
+* No PATH, or one longer than NG_PATHSIZ (512): usage on stderr, **exit 0** (``help()``).
+* ``NgMkSockNode("flowctl<pid>")`` (a socket node: one node ID, ng_socket loaded if
+  needed; ``err(1, "NgMkSockNode")`` if that fails).
+* No command: usage, exit 0. The command is matched with ``strncmp(argv[0], "show",
+  strlen(argv[0]))`` (a prefix, the empty word too); else ``flowctl: bad command: X``,
+  exit 1.
+* ``show``: both walks run on a kernel with INET and INET6 (``feature_present``); a first
+  word starting with ``ipv4`` keeps only IPv4, then one starting with ``ipv6`` keeps only
+  IPv6 (``show ipv4 ipv6`` shows nothing); the next word, if a prefix of ``verbose``,
+  selects verbose, and the same word, if a prefix of ``human``, selects human.
+* Each walk (``do_show``) sends ``{version, hash_id = 0, list_id = 0}`` and prints every
+  reply, continuing with the reply's hash_id/list_id while the reply's hash_id is not 0.
+  NgSendMsg failing (no such node, a node that is not netflow: EINVAL) is
+  ``flowctl: NgSendMsg(NGM_NETFLOW_SHOW): <strerror>``, exit 1.
+* Printing (``flow_cache_print*``): the plain and human headers are printed once per reply
+  **that has entries**, the verbose header once per reply even when empty (so ``show
+  verbose`` always prints the IPv6 header too). Interfaces are ``if_indextoname()``:
+  an index no interface has (0, or a destroyed one) gives NULL, which FreeBSD's printf
+  prints as ``(null)``.
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only
+    import io
+
+    from ngsim.base import Kernel
+
+NG_PATHSIZ = 512
+NG_NODESIZ = 32
+USAGE = "usage: flowctl [-d level] nodename command\n"
+
+SH_FLOW_HEADER = ("SrcIf         SrcIPaddress    "
+                  "DstIf         DstIPaddress    Pr SrcP DstP  Pkts\n")
+SH_FLOW = "%-13s %-15s %-13s %-15s %2u %4.4x %4.4x %6u\n"
+SH_FLOW_HHEADER = ("SrcIf         SrcIPaddress    "
+                   "DstIf         DstIPaddress    Proto  SrcPort  DstPort     Pkts\n")
+SH_FLOW_H = "%-13s %-15s %-13s %-15s %5u %8d %8d %8u\n"
+SH_FLOW6_HEADER = ("SrcIf         SrcIPaddress                   "
+                   "DstIf         DstIPaddress                   Pr SrcP DstP  Pkts\n")
+SH_FLOW6 = "%-13s %-30s %-13s %-30s %2u %4.4x %4.4x %6u\n"
+SH_FLOW6_HHEADER = ("SrcIf         SrcIPaddress                         "
+                    "DstIf         DstIPaddress                         "
+                    "Proto  SrcPort  DstPort     Pkts\n")
+SH_FLOW6_H = "%-13s %-36s %-13s %-36s %5u %8d %8d %8u\n"
+SH_VERB_FLOW_HEADER = ("SrcIf          SrcIPaddress    "
+                       "DstIf          DstIPaddress    Pr TOS Flgs  Pkts\n"
+                       "Port Msk AS                    Port Msk AS    NextHop              "
+                       "B/Pk  Active\n")
+SH_VERB_FLOW = ("%-14s %-15s %-14s %-15s %2u %3x %4x %6u\n"
+                "%4.4x /%-2u %-5u                 %4.4x /%-2u %-5u %-15s %9u %8u\n\n")
+SH_VERB_FLOW6_HEADER = ("SrcIf          SrcIPaddress                   "
+                        "DstIf          DstIPaddress                   Pr TOS Flgs  Pkts\n"
+                        "Port Msk AS                    Port Msk AS    NextHop"
+                        "                             B/Pk  Active\n")
+SH_VERB_FLOW6 = ("%-14s %-30s %-14s %-30s %2u %3x %4x %6u\n"
+                 "%4.4x /%-2u %-5u                 %4.4x /%-2u %-5u %-30s %9u %8u\n\n")
+
+
+def _getopt(argv: list[str], err) -> tuple[list[str], int]:
+    """BSD getopt(argc, argv, "d:"): (operands, debug level). Complaints go to stderr
+    and are otherwise ignored, as flowctl's switch has no default case."""
+    i, debug = 0, 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            i += 1
+            break
+        if not a.startswith("-") or a == "-":
+            break
+        i += 1
+        j = 1
+        while j < len(a):
+            c = a[j]
+            if c == "d":
+                val = a[j + 1:]
+                if not val:
+                    if i >= len(argv):
+                        err.write("flowctl: option requires an argument -- d\n")
+                        break
+                    val = argv[i]
+                    i += 1
+                debug = _atoi(val)
+                break
+            err.write("flowctl: illegal option -- %s\n" % c)
+            j += 1
+    return argv[i:], debug
+
+
+def _atoi(s: str) -> int:
+    s = s.lstrip(" \t\n\v\f\r")
+    sign = -1 if s[:1] == "-" else 1
+    if s[:1] in "+-" and s:
+        s = s[1:]
+    n = ""
+    for ch in s:
+        if not ch.isdigit():
+            break
+        n += ch
+    return sign * int(n) if n else 0
+
+
+def _ifname(k: Kernel, index: int) -> str:
+    """if_indextoname(): the name, or NULL -> printf's "(null)"."""
+    for rec in k.st["ifaces"]:
+        if rec["index"] == index and index != 0:
+            return rec["name"]
+    return "(null)"
+
+
+def _print4(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
+    import socket
+    import struct
+
+    from ngsim.types.netflow import FLOW_ENTRY_SIZE, SHOW_HEADER_SIZE
+
+    version, _, _, n = struct.unpack_from("<B3xIII", reply)
+    if version != 4:  # errx(EX_SOFTWARE, ...); the emulated kernel never does this
+        raise RuntimeError("flow_cache_print: version mismatch: %u" % version)
+    if verbose:
+        out.write(SH_VERB_FLOW_HEADER)
+    elif n > 0:
+        out.write(SH_FLOW_HHEADER if human else SH_FLOW_HEADER)
+    for i in range(n):
+        (src, dst, sport, dport, proto, tos, iifx, nexthop, oifx, dmask, smask, packets,
+         nbytes, _first, _last, flags) = struct.unpack_from(
+            "<4x4x4s4s2s2sBBH4sHBBQQqqB", reply, SHOW_HEADER_SIZE + i * FLOW_ENTRY_SIZE)
+        sport = int.from_bytes(sport, "big")
+        dport = int.from_bytes(dport, "big")
+        a, b = socket.inet_ntoa(src), socket.inet_ntoa(dst)
+        if verbose:
+            out.write(SH_VERB_FLOW % (_ifname(k, iifx), a, _ifname(k, oifx), b, proto, tos,
+                                      flags, packets, sport, smask, 0, dport, dmask, 0,
+                                      socket.inet_ntoa(nexthop),
+                                      (nbytes // packets) & 0xFFFFFFFF, 0))
+        else:
+            out.write((SH_FLOW_H if human else SH_FLOW) % (
+                _ifname(k, iifx), a, _ifname(k, oifx), b, proto, sport, dport, packets))
+
+
+def _print6(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
+    """flow_cache_print6*: headers only (the emulated kernel keeps no IPv6 flows)."""
+    import struct
+
+    version, _, _, n = struct.unpack_from("<B3xIII", reply)
+    if version != 6 or n:
+        raise RuntimeError("flow_cache_print6: unexpected IPv6 entries")
+    if verbose:
+        out.write(SH_VERB_FLOW6_HEADER)
+
+
+def do_show(k: Kernel, sock: dict, path: str, version: int, out, verbose: bool,
+            human: bool) -> None:
+    import struct
+
+    from ngsim.errors import NgError
+
+    hash_id = list_id = 0
+    while True:
+        req = struct.pack("<B3xIII", version, hash_id, list_id, 0)
+        try:
+            node = k.resolve(sock, path)[0]
+            from ngsim.types.netflow import NGM_NETFLOW_COOKIE, NGM_NETFLOW_SHOW
+
+            reply = k.ntype(node).rcvmsg(k, node, NGM_NETFLOW_COOKIE, NGM_NETFLOW_SHOW, req)
+        except NgError as e:
+            raise _Fail("NgSendMsg(NGM_NETFLOW_SHOW): %s" % e.text)
+        (_print4 if version == 4 else _print6)(k, out, reply, verbose, human)
+        _, rhash, rlist, _ = struct.unpack_from("<B3xIII", reply)
+        if rhash == 0:
+            break
+        hash_id, list_id = rhash, rlist
+
+
+class _Fail(Exception):
+    """err(1, ...): ``flowctl: <text>`` and exit 1."""
+
+
+def flowctl_main(k: Kernel, argv: list[str], out: io.StringIO, err: io.StringIO,
+                 pid: int) -> int:
+    """Run ``flowctl argv...`` against the emulated kernel; returns the exit status."""
+    from ngsim import kld
+    from ngsim.errors import NgError
+
+    args, _debug = _getopt(list(argv), err)
+    if not args or len(args[0].encode("utf-8", "surrogateescape")) > NG_PATHSIZ:
+        err.write(USAGE)
+        return 0
+    path, rest = args[0], args[1:]
+    try:
+        kld.ensure(k, "ng_socket")
+        sock = k.make_node_common("socket")
+        name = ("flowctl%d" % pid)[: NG_NODESIZ - 1]
+        try:
+            k.name_node(sock, name)
+        except NgError:
+            k.rmnode(sock)
+            raise
+    except NgError as e:
+        err.write("flowctl: NgMkSockNode: %s\n" % e.text)
+        return 1
+    try:
+        if not rest:
+            err.write(USAGE)
+            return 0
+        if not "show".startswith(rest[0]):
+            err.write("flowctl: bad command: %s\n" % rest[0])
+            return 1
+        words = rest[1:]
+        ipv4 = ipv6 = True
+        if words and words[0].startswith("ipv4"):
+            ipv6 = False
+            words = words[1:]
+        if words and words[0].startswith("ipv6"):
+            ipv4 = False
+            words = words[1:]
+        verbose = bool(words) and "verbose".startswith(words[0])
+        human = bool(words) and "human".startswith(words[0])
+        try:
+            if ipv4:
+                do_show(k, sock, path, 4, out, verbose, human)
+            if ipv6:
+                do_show(k, sock, path, 6, out, verbose, human)
+        except _Fail as e:
+            err.write("flowctl: %s\n" % e)
+            return 1
+        return 0
+    finally:
+        if k.node(sock["id"]) is sock:
+            k.rmnode(sock)
