@@ -1,44 +1,88 @@
 # -*- coding: utf-8 -*-
 # vim: ft=sls
 {#-
-  Boot persistence without Salt: rc.d/netflow loads the kernel modules listed in
-  <boot_dir>/*.modules and replays <boot_dir>/*.ngctl and *.ipfw (written by
-  netflow.exporter_present with persist: true). It is enabled with a file under
+  Boot persistence without Salt: rc.d/netflow replays <boot_dir>/<name>.ngctl (one file
+  per exporter, written by netflow.exporter_present with persist: true: the kernel modules,
+  the ngctl lines, the ipfw rules and a closing checksum). It is enabled with a file under
   /etc/rc.conf.d/ (read by rc.subr's load_rc_config), so no sysrc/saltext-freebsd is needed.
-  Every path comes from map.jinja, so tests can point them into a temporary root.
+  Every path comes from map.jinja (validated there: rc.conf.d is sourced by sh as root), so
+  tests can point them into a temporary root. rc.conf.d requires every exporter state: a
+  failed exporter (or boot file write) leaves it untouched.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_bad, netflow_persisted with context %}
+{%- if netflow_errors %}
+{%-   for error in netflow_errors %}
+
+netflow-boot-test-configurable_test_state-invalid-{{ loop.index }}:
+  test.configurable_test_state:
+    - name: {{ error.key | tojson }}
+    - result: false
+    - changes: false
+    - allow_test_mode_failure: true
+    - comment: {{ ('refused, no boot file, rc.d script or rc.conf.d written: ' ~ error.comment) | tojson }}
+{%-   endfor %}
+{%- else %}
+{%-   set declared = [] %}
+{%-   for name, params in netflow_exporters %}
+{%-     do declared.append(name) %}
+{%-   endfor %}
+{%-   set requisites = [] %}
+{%-   for name in netflow_persisted | sort if name not in declared %}
+{%-     do requisites.append('netflow: netflow-exporter-netflow-exporter_absent-' ~ name) %}
+{%-   endfor %}
+{%-   for error in netflow_bad %}
+{%-     do requisites.append('test: netflow-exporter-test-configurable_test_state-invalid-exporter-' ~ loop.index) %}
+{%-   endfor %}
+{%-   for name in declared %}
+{%-     do requisites.append('netflow: netflow-exporter-netflow-exporter_present-' ~ name) %}
+{%-   endfor %}
+
+include:
+  - {{ tplroot }}.exporter
 
 netflow-boot-file-managed-rc-script:
   file.managed:
-    - name: {{ mapdata.rc_script | json }}
+    - name: {{ mapdata.rc_script | tojson }}
     - source: salt://{{ tplroot }}/files/netflow.rc
     - mode: '0555'
     - makedirs: true
-
-{%- if mapdata.persist %}
+{%-   if netflow_bad %}
+{#-     an exporter of pillar is not valid: nothing of the boot setup is written #}
+    - require:
+{%-     for error in netflow_bad %}
+      - test: netflow-exporter-test-configurable_test_state-invalid-exporter-{{ loop.index }}
+{%-     endfor %}
+{%-   endif %}
+{%-   if mapdata.persist %}
+{%-     set conf = [
+          '# Managed by Salt (formula netflow, boot.sls): do not edit by hand.',
+          '# rc.d/netflow replays the boot files of netflow.exporter_present at boot.',
+          "netflow_enable='YES'",
+        ] %}
+{%-     for key, var in (('boot_dir', 'boot_dir'), ('ngctl', 'ngctl'), ('kldload', 'kldload'),
+                         ('kldstat', 'kldstat'), ('ipfw', 'ipfw'), ('sha256', 'sha256'), ('lockf', 'lockf'),
+                         ('lock_file', 'lock'), ('rc_script', 'script')) %}
+{#-       map.jinja allowed only [A-Za-z0-9_./+-]: nothing to escape inside single quotes #}
+{%-       do conf.append('netflow_' ~ var ~ "='" ~ mapdata[key] ~ "'") %}
+{%-     endfor %}
 
 netflow-boot-file-managed-rc-conf-d:
   file.managed:
-    - name: {{ mapdata.rc_conf_d | json }}
+    - name: {{ mapdata.rc_conf_d | tojson }}
     - mode: '0644'
     - makedirs: true
-    - contents: |
-        # Managed by Salt (formula netflow, boot.sls): do not edit by hand.
-        # rc.d/netflow replays the boot files of netflow.exporter_present at boot.
-        netflow_enable="YES"
-        netflow_boot_dir="{{ mapdata.boot_dir }}"
-        netflow_ngctl="{{ mapdata.ngctl }}"
-        netflow_kldload="{{ mapdata.kldload }}"
-        netflow_kldstat="{{ mapdata.kldstat }}"
-        netflow_ipfw="{{ mapdata.ipfw }}"
+    - contents: {{ (conf | join('\n') ~ '\n') | tojson }}
     - require:
       - file: netflow-boot-file-managed-rc-script
-{%- else %}
+{%-     for requisite in requisites %}
+      - {{ requisite }}
+{%-     endfor %}
+{%-   else %}
 
 {#- persist: false -> nothing to replay at boot; `service netflow onestop` still works. #}
 netflow-boot-file-absent-rc-conf-d:
   file.absent:
-    - name: {{ mapdata.rc_conf_d | json }}
+    - name: {{ mapdata.rc_conf_d | tojson }}
+{%-   endif %}
 {%- endif %}

@@ -2,7 +2,8 @@
 
 The host starts as after a fresh boot (interfaces em0, em1, vlan0.100, tun0; no netgraph
 module loaded) and its pillar is pillar.example, as in `make demo` (whose minion config
-writer is reused). The tests run in order on one host: converge, idempotence, test-mode
+writer is reused), plus the host paths of FreeBSD's sha256/lockf stand-ins and of the lock
+(tests/unit/test_rcd.py's write_standins). The tests run in order on one host: converge, idempotence, test-mode
 preview of a pillar change, reboot + rc.d start (the real rc.d script, run by `sh` under a
 stand-in rc.subr), rc.d stop while disabled, a dropped exporter, and netflow.clean.
 """
@@ -17,6 +18,7 @@ import sys
 import pytest
 import yaml
 
+import nf_boot
 from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -48,6 +50,7 @@ class Minion:
         self.etc = self.salt / "etc"
         self.confdir = demo.write_minion_config(self.salt, self.host, (REPO / "pillar.example").read_text())
         self.pillar_file = self.salt / "pillar" / "netflow.sls"
+        self.tools = add_rc_tools(self.salt, base / "tools")
 
     def set_pillar(self, data: dict) -> None:
         self.pillar_file.write_text(yaml.safe_dump(data, default_flow_style=False))
@@ -96,6 +99,20 @@ class Minion:
         return rcd.rc_command(arg, rc_conf or self.etc / "rc.conf.d" / "netflow", self.base / "rcwork")
 
 
+def add_rc_tools(salt_dir: pathlib.Path, tools_dir: pathlib.Path) -> dict:
+    """FreeBSD's sha256 and lockf as stand-ins, and a lock file of this test, in the
+    host_paths pillar that demo.write_minion_config wrote (the rc.d script reads them from
+    rc.conf.d/netflow, the state takes the same lock)."""
+    tools = rcd.write_standins(tools_dir)
+    tools["lock_file"] = str(tools_dir / "netflow.lock")
+    paths_file = salt_dir / "pillar" / "host_paths.sls"
+    paths = yaml.safe_load(paths_file.read_text())
+    paths["netflow"]["lookup"].update(sha256=tools["sha256"], lockf=tools["lockf"])
+    paths["netflow"]["lock_file"] = tools["lock_file"]
+    paths_file.write_text(yaml.safe_dump(paths, default_flow_style=False))
+    return tools
+
+
 def changed(result: dict) -> dict:
     return {sid: r["changes"] for sid, r in result.items() if r["changes"]}
 
@@ -125,11 +142,24 @@ def test_first_apply_converges(minion):
     kld = subprocess.run([str(minion.host / "bin" / "kldstat")], capture_output=True, text=True).stdout
     assert "ng_ipfw.ko" in kld and "ng_ether.ko" in kld and "ng_one2many.ko" in kld  # loaded by the state
     boot = minion.etc / "netflow"
-    assert sorted(p.name for p in boot.iterdir()) == [
-        "lan.ipfw", "lan.modules", "lan.ngctl", "uplink.ipfw", "uplink.modules", "uplink.ngctl"]
-    conf = (minion.etc / "rc.conf.d" / "netflow").read_text()
-    assert 'netflow_enable="YES"' in conf and f'netflow_boot_dir="{boot}"' in conf
-    assert f'netflow_ngctl="{minion.host}/bin/ngctl"' in conf
+    assert sorted(p.name for p in boot.iterdir()) == ["lan.ngctl", "uplink.ngctl"]  # one file per exporter
+    lan = nf_boot.verify((boot / "lan.ngctl").read_text())
+    assert lan["name"] == "lan" and "ng_ipfw" in lan["modules"] and lan["attach"] == ["em0", "vlan0_100"]
+    assert lan["ipfw"] == ["add 1000 ngtee 1000 ip from any to any via tun0"]
+    assert nf_boot.verify((boot / "uplink.ngctl").read_text())["attach"] == ["em1"]
+    conf = (minion.etc / "rc.conf.d" / "netflow").read_text().splitlines()
+    assert conf[2:] == [
+        "netflow_enable='YES'",
+        f"netflow_boot_dir='{boot}'",
+        f"netflow_ngctl='{minion.host}/bin/ngctl'",
+        f"netflow_kldload='{minion.host}/bin/kldload'",
+        f"netflow_kldstat='{minion.host}/bin/kldstat'",
+        f"netflow_ipfw='{minion.host}/bin/ipfw'",
+        f"netflow_sha256='{minion.tools['sha256']}'",
+        f"netflow_lockf='{minion.tools['lockf']}'",
+        f"netflow_lock='{minion.tools['lock_file']}'",
+        f"netflow_script='{minion.etc / 'rc.d' / 'netflow'}'",
+    ]
     assert (minion.etc / "rc.d" / "netflow").read_text() == (REPO / "formula/netflow/files/netflow.rc").read_text()
 
 
@@ -195,7 +225,7 @@ def test_reboot_then_rc_start_restores_the_declared_graph(minion):
 def test_rc_stop_works_after_the_service_is_disabled(minion, tmp_path):
     disabled = tmp_path / "netflow"
     disabled.write_text((minion.etc / "rc.conf.d" / "netflow").read_text().replace(
-        'netflow_enable="YES"', 'netflow_enable="NO"'))
+        "netflow_enable='YES'", "netflow_enable='NO'"))
     assert "Cannot 'start'" in minion.rc("start", disabled).stdout
     proc = minion.rc("stop", disabled)
     assert proc.returncode == 0 and "Cannot" not in proc.stdout, proc.stdout + proc.stderr
@@ -246,10 +276,12 @@ def test_clean_leaves_no_exporter_and_every_link_passing(minion):
     assert EXPORTER_NODES <= set(minion.nodes())
     result = minion.apply("netflow.clean")
     order = sorted(result, key=lambda s: result[s]["__run_num__"])  # reverse order of init.sls
-    assert order == [
+    assert list(dict.fromkeys(result[s]["__id__"] for s in order)) == [
         "netflow-clean-boot-file-absent-rc-conf-d",
         "netflow-clean-exporter-netflow-exporter_absent-lan",
+        "netflow-clean-boot-file-absent-lan-boot-files",
         "netflow-clean-exporter-netflow-exporter_absent-uplink",
+        "netflow-clean-boot-file-absent-uplink-boot-files",
         "netflow-clean-boot-file-absent-rc-script",
     ]
     assert not [t for t in minion.nodes().values() if t in ("netflow", "ksocket", "one2many")]
@@ -267,9 +299,10 @@ def test_clean_leaves_no_exporter_and_every_link_passing(minion):
         ({}, {"netflow-boot-file-managed-rc-script": True, "netflow-boot-file-managed-rc-conf-d": True}),
         ({"netflow": {"exporters": None, "persist": False}},
          {"netflow-boot-file-managed-rc-script": True, "netflow-boot-file-absent-rc-conf-d": True}),
+        # a failed exporter leaves rc.conf.d untouched (it requires every exporter state)
         ({"netflow": {"exporters": {"x": {"interfaces": ["em0"], "collectors": [{"host": "example.org", "port": 2055}]}}}},
          {"netflow-exporter-netflow-exporter_present-x": False, "netflow-boot-file-managed-rc-script": True,
-          "netflow-boot-file-managed-rc-conf-d": True}),
+          "netflow-boot-file-managed-rc-conf-d": False}),
     ],
     ids=["no-pillar", "no-exporters-no-persist", "bad-exporter"],
 )
@@ -281,7 +314,8 @@ def test_formula_renders_edge_pillars(tmp_path, pillar, expect):
     assert {r["__id__"]: r["result"] for r in out.values()} == expect
     assert (proc.returncode == 0) == all(expect.values())
     if not all(expect.values()):
-        bad = next(r for r in out.values() if r["result"] is False)
+        bad = next(r for r in out.values() if r["__id__"] == "netflow-exporter-netflow-exporter_present-x")
         assert "collectors" in bad["comment"] and "example.org" in bad["comment"], bad["comment"]
+        assert not (tmp_path / "salt" / "etc" / "rc.conf.d" / "netflow").exists()
         log = ngsim("log", str(host)).splitlines()
         assert not [e for e in map(json.loads, filter(str.strip, log)) if e["mutating"]]
