@@ -26,6 +26,7 @@ import nf_lock
 import nf_model
 import nf_paths
 import nf_plan
+from ng_words import shown
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def __virtual__():
     if __grains__.get("kernel") == "FreeBSD":  # noqa: F821 - Salt dunder
         return __virtualname__
     ngctl = __opts__.get("netgraph.ngctl") or __pillar__.get("netgraph.ngctl")  # noqa: F821
-    if ngctl and os.path.exists(ngctl):
+    if isinstance(ngctl, str) and ngctl and os.path.exists(ngctl):  # a list or a number is no path
         return __virtualname__
     return (False, "netflow: needs FreeBSD or a configured netgraph.ngctl (e.g. ngsim's)")
 
@@ -59,7 +60,35 @@ def _validated(name, kwargs: dict) -> dict:
 
 def _check_name(name) -> None:
     if not isinstance(name, str) or not nf_model.NAME_RE.fullmatch(name):
-        raise SaltInvocationError(f"name: {name!r} is not a valid exporter name")
+        raise SaltInvocationError(f"name: {shown(name)} is not a valid exporter name")
+
+
+def _check_flags(**flags) -> None:
+    """Flags are booleans: a string "no" is truthy and would switch test mode off."""
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise SaltInvocationError(f"{key}: {shown(value)} is not a boolean")
+
+
+# Every path a converge may use, checked before the lock is taken or anything runs.
+_RUN_PATHS = ("ngctl", "kldload", "kldstat", "ipfw", "lock_file")
+
+
+def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
+    """converge's arguments checked, nothing run yet: the exporter's parameters (or,
+    for an absent one, its name and no others) and every path of this run."""
+    _check_flags(declared=declared, test=test, persist=persist)
+    if declared:
+        cfg = _validated(name, {**kwargs, "persist": persist})
+    else:
+        _check_name(name)
+        extra = [k for k in kwargs if not (isinstance(k, str) and k.startswith("__"))]
+        if extra:
+            raise SaltInvocationError(f"unknown parameter(s) {', '.join(shown(k, 40) for k in extra[:5])} for an absent exporter")
+        cfg = None
+    for key in _RUN_PATHS + (("boot_dir",) if persist else ()):
+        _path(key)
+    return cfg
 
 
 def _path(key: str) -> str:
@@ -167,6 +196,7 @@ def plan(name, load_modules: bool = False, **kwargs) -> dict:
 
         salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'
     """
+    _check_flags(load_modules=load_modules)
     return _public(_plan_present(_validated(name, kwargs), load_modules=load_modules))
 
 
@@ -277,13 +307,7 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
         salt fw1 netflow.converge lan declared=True interfaces='[em0]' \\
             collectors='[{host: 192.0.2.10, port: 2055}]' test=True
     """
-    if declared:
-        cfg = _validated(name, {**kwargs, "persist": persist})
-    else:
-        _check_name(name)
-        cfg = None
-    if not isinstance(persist, bool):
-        raise SaltInvocationError(f"persist: {persist!r} is not a boolean")
+    cfg = _converge_args(name, declared, test, persist, kwargs)
     lock = _path("lock_file")
     try:
         with nf_lock.exclusive(lock, timeout=60):
@@ -370,6 +394,10 @@ def dot(names=None) -> str:
     """
     if isinstance(names, str):
         names = [n for n in names.split(",") if n]
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise SaltInvocationError(f"names: {shown(names)} is not a list of exporter names")
+    for n in names or ():
+        _check_name(n)
     graph = __salt__["netgraph.graph"]()  # noqa: F821
     if not names:
         names = sorted({k[:-3] for k, v in graph.get("nodes", {}).items() if v["type"] == "netflow" and k.endswith("_nf")})

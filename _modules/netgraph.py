@@ -41,7 +41,7 @@ def __virtual__():
     opts = globals().get("__opts__") or {}
     pillar = globals().get("__pillar__") or {}
     ngctl = opts.get("netgraph.ngctl") or pillar.get("netgraph.ngctl")
-    if ngctl and os.path.isfile(ngctl) and os.access(ngctl, os.X_OK):
+    if isinstance(ngctl, str) and ngctl and os.path.isfile(ngctl) and os.access(ngctl, os.X_OK):
         return __virtualname__
     if not ngctl and os.access(nf_paths.default("ngctl"), os.X_OK):
         return __virtualname__
@@ -56,7 +56,10 @@ def __virtual__():
 
 def _binary(name):
     key, fallback = nf_paths.PATHS[name]
-    return nf_paths.check_path(key, __salt__["config.get"](key, fallback))
+    try:
+        return nf_paths.check_path(key, __salt__["config.get"](key, fallback))
+    except ValueError as exc:  # a hostile netgraph.ngctl etc.: refused, nothing runs
+        raise SaltInvocationError(str(exc)) from None
 
 
 def _spawn(tool, args, stdin=None):
@@ -177,7 +180,7 @@ def _unmangle_cli_args(args):
             return "{ " + key.strip() + " }"
     if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str):
         words = args[0].split()
-        if len(words) > 1 and all(ng_ascii.BARE_WORD_RE.match(word) for word in words):
+        if len(words) > 1 and all(ng_ascii.BARE_WORD_RE.fullmatch(word) for word in words):
             return "[ " + " ".join(words) + " ]"
     return args
 
@@ -191,9 +194,12 @@ def _args_text(args, argname="args"):
             raise SaltInvocationError(f"{argname}: message arguments may not contain newlines or control characters")
         return args.strip() or None
     try:
-        return ng_ascii.format_ascii(args)
+        text = ng_ascii.format_ascii(args)
     except ValueError as exc:
         raise SaltInvocationError(f"{argname}: {exc}") from None
+    if ng_words.CTRL_RE.search(text):  # never a line break into an ngctl -f batch
+        raise SaltInvocationError(f"{argname}: message arguments may not contain newlines or control characters")
+    return text
 
 
 def msg(path, cmd, args=None):
@@ -505,8 +511,8 @@ def load_modules(names):
     wanted = []
     for index, module in enumerate(names):
         _invalid(f"names[{index}]", ng_words.check_word, module, "module name")
-        if not ng_words.MODULE_NAME_RE.match(module):
-            raise SaltInvocationError(f"names[{index}]: module name {module!r} must be letters, digits and '_'")
+        if not ng_words.MODULE_NAME_RE.fullmatch(module):
+            raise SaltInvocationError(f"names[{index}]: module name {ng_words.shown(module)} must be letters, digits and '_'")
         module = module[:-3] if module.endswith(".ko") else module
         if module not in wanted:
             wanted.append(module)
@@ -533,12 +539,11 @@ def ipfw_rules():
 
 
 def _check_rule(rule):
-    if isinstance(rule, bool):
-        raise SaltInvocationError("rule: must be an integer 1..65534")
-    try:
-        number = int(rule)
-    except (TypeError, ValueError):
-        raise SaltInvocationError(f"rule: {rule!r} is not an integer") from None
+    if isinstance(rule, str) and ng_words.RULE_NUMBER_RE.fullmatch(rule):
+        rule = int(rule)
+    if isinstance(rule, bool) or not isinstance(rule, int):  # no 100.9 -> 100, no " 10\n"
+        raise SaltInvocationError(f"rule: {ng_words.shown(rule)} is not an integer 1..65534")
+    number = rule
     if not 1 <= number <= 65534:
         raise SaltInvocationError(f"rule: {number} is outside 1..65534")
     return number

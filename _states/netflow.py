@@ -28,11 +28,15 @@ Salt's state contract (test mode, changes, comment).
 """
 from __future__ import annotations
 
+import logging
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
 
 __virtualname__ = "netflow"
 
-_KNOWN = ("interfaces", "collectors", "timeouts", "template", "mtu", "persist", "takeover")
+_KNOWN = ("interfaces", "collectors", "timeouts", "template", "mtu", "persist", "takeover", "dot")
 
 
 def __virtual__():
@@ -41,15 +45,45 @@ def __virtual__():
     return (False, "netflow state: the netflow execution module is not available")
 
 
-def _converge(name, declared: bool, persist: bool, params: dict, dot: bool = False) -> dict:
+def _label(name) -> str:
+    """The exporter's name for a comment: as it is when plain, else a short repr (a name
+    may hold a newline or 2000 characters)."""
+    if isinstance(name, str) and 0 < len(name) <= 40 and name.isascii() and name.isprintable() and " " not in name:
+        return name
+    text = repr(name)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _guarded(name, run) -> dict:
+    """``run()``, and whatever it raises as ``result: False`` with a one-line comment: a
+    refused argument or a failed command as it is, anything else as an internal error
+    (traceback in the debug log), never a traceback in the state output."""
+    try:
+        return run()
+    except (SaltInvocationError, CommandExecutionError) as exc:
+        comment = f"Exporter {_label(name)}: {exc}"
+    except Exception as exc:  # pylint: disable=broad-except
+        log.debug("netflow state: unexpected error for exporter %s", _label(name), exc_info=True)
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 200 else text[:200] + "..."
+        comment = f"Exporter {_label(name)}: internal error: {type(exc).__name__}: {text}"
+    return {"name": name, "changes": {}, "result": False, "comment": comment}
+
+
+def _no_unknown(kwargs: dict, known) -> None:
+    """Refuse keyword arguments the state does not take (Salt's own ``__*`` ones aside),
+    each named by a short repr: a key may hold a newline, YAML or ``$(...)``."""
+    unknown = [k for k in kwargs if not (isinstance(k, str) and k.startswith("__"))]
+    if unknown:
+        names = ", ".join(repr(k)[:40] for k in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise SaltInvocationError(f"unknown parameter(s) {names}; known: {', '.join(known)}")
+
+
+def _converge(name, declared: bool, persist, params: dict, dot=False) -> dict:
     """The one skeleton of both states: converge (or preview), then shape Salt's return."""
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     test = bool(__opts__.get("test", False))  # noqa: F821
-    try:
-        out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)  # noqa: F821
-    except (SaltInvocationError, CommandExecutionError) as exc:
-        ret.update(result=False, comment=f"Exporter {name}: {exc}")
-        return ret
+    out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)  # noqa: F821
     ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {out['comment']}")
     if out["result"] is False:
         ret["comment"] = f"Exporter {name}: {out['comment']}"
@@ -99,15 +133,17 @@ def exporter_present(
         With ``test=True``, also return the planned graph as Graphviz DOT under
         ``changes:dot`` (added parts green, removed parts red and dashed, our nodes filled).
     """
-    unknown = sorted(repr(k) if not isinstance(k, str) else k for k in kwargs if not str(k).startswith("__"))
-    if unknown:
-        return {"name": name, "changes": {}, "result": False,
-                "comment": f"Exporter {name!r}: unknown parameter(s) {unknown}; known: {', '.join(_KNOWN)}"}
-    params = {"interfaces": interfaces, "collectors": collectors, "takeover": takeover}
-    for key, value in (("timeouts", timeouts), ("template", template), ("mtu", mtu)):
-        if value is not None:
-            params[key] = value
-    return _converge(name, True, persist, params, dot=dot)
+    def run():
+        _no_unknown(kwargs, _KNOWN)
+        if not isinstance(dot, bool):
+            raise SaltInvocationError(f"dot: {repr(dot)[:60]} is not a boolean")
+        params = {"interfaces": interfaces, "collectors": collectors, "takeover": takeover}
+        for key, value in (("timeouts", timeouts), ("template", template), ("mtu", mtu)):
+            if value is not None:
+                params[key] = value
+        return _converge(name, True, persist, params, dot=dot)
+
+    return _guarded(name, run)
 
 
 def exporter_absent(name, persist=True, **kwargs):
@@ -118,4 +154,8 @@ def exporter_absent(name, persist=True, **kwargs):
     name
         Exporter name, as given to ``exporter_present``.
     """
-    return _converge(name, False, persist, {})
+    def run():
+        _no_unknown(kwargs, ("persist",))
+        return _converge(name, False, persist, {})
+
+    return _guarded(name, run)

@@ -26,6 +26,8 @@ import ipaddress
 import re
 from typing import Any
 
+from ng_words import shown
+
 # --------------------------------------------------------------------------------------
 # Constants (values from FreeBSD's sys/netgraph/netflow/ng_netflow.h and netflow_v9.h)
 # --------------------------------------------------------------------------------------
@@ -83,9 +85,38 @@ def _is_int(value: Any) -> bool:
 
 def _int_in(where: str, value: Any, lo: int, hi: int) -> int:
     if not _is_int(value):
-        raise ValidationError(f"{where}: {value!r} is not an integer")
+        raise ValidationError(f"{where}: {shown(value)} is not an integer")
     if not lo <= value <= hi:
-        raise ValidationError(f"{where}: {value!r} is out of range {lo}..{hi}")
+        raise ValidationError(f"{where}: {shown(value)} is out of range {lo}..{hi}")
+    return value
+
+
+# A mapping key that can be written after a '.' in an error message as it is; any other
+# key (newline, ':', '$(...)', an int, None) is shown as [repr] so the message names it
+# without carrying it.
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def _key_path(base: str, key: Any) -> str:
+    """``base.key`` for a plain key, ``base[<repr>]`` for anything else."""
+    if isinstance(key, str) and _PLAIN_KEY_RE.fullmatch(key):
+        return f"{base}.{key}"
+    return f"{base}[{shown(key, 40)}]"
+
+
+def _no_unknown_keys(where: str, mapping: dict, known) -> None:
+    """Refuse keys outside ``known``, of any type (no sorting of mixed types, no hashing
+    beyond what a dict key already is)."""
+    bad = [key for key in mapping if not (isinstance(key, str) and key in known)]
+    if bad:
+        names = ", ".join(shown(key, 40) for key in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise ValidationError(f"{where}: unknown key(s) {names}; known: {', '.join(sorted(known))}")
+
+
+def _one_of(where: str, value: Any, choices) -> str:
+    """``value`` if it is one of the string ``choices`` (a list or a dict is no key)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(f"{where}: {shown(value)} is not one of {', '.join(choices)}")
     return value
 
 
@@ -99,125 +130,124 @@ def owned_name_re(name: str) -> "re.Pattern[str]":
     return re.compile(r"%s_(nf|v9|v5|v9_\d+|v5_\d+)" % re.escape(name))
 
 
-def _validate_interfaces(raw: Any) -> list[dict]:
+def _interface_items(raw: Any) -> list[tuple]:
+    """(where, name, options) for each interface of the list or the mapping form."""
     if isinstance(raw, (list, tuple)):
         items = []
         for i, entry in enumerate(raw):
             if isinstance(entry, dict) and len(entry) == 1:
                 (ifname, opts), = entry.items()  # YAML "- em0: {direction: ingress}"
+                items.append((_key_path(f"interfaces[{i}]", ifname), ifname, opts))
             else:
-                ifname, opts = entry, None
-            items.append((f"interfaces[{i}]", ifname, opts))
+                items.append((f"interfaces[{i}]", entry, None))
     elif isinstance(raw, dict):
-        items = [(f"interfaces.{k}", k, v) for k, v in raw.items()]
+        items = [(_key_path("interfaces", k), k, v) for k, v in raw.items()]
     else:
-        raise ValidationError(f"interfaces: expected a list or a mapping, got {raw!r}")
+        raise ValidationError(f"interfaces: expected a list or a mapping of interface names, got {shown(raw)}")
     if not items:
         raise ValidationError("interfaces: at least one interface is required")
+    return items
+
+
+def _validate_interface(where: str, ifname: Any, opts: Any, hooks: set, rules: set) -> dict:
+    if not isinstance(ifname, str) or not IFNAME_RE.fullmatch(ifname):
+        raise ValidationError(
+            f"{where}: {shown(ifname)} is not a valid FreeBSD interface name "
+            "(a letter, then letters, digits, '_', '.', '-'; at most 15 characters)"
+        )
+    if opts is None:
+        opts = {}
+    if not isinstance(opts, dict):
+        raise ValidationError(f"{where}: options must be a mapping, got {shown(opts)}")
+    _no_unknown_keys(where, opts, IFACE_KEYS)
+    direction = _one_of(f"{where}.direction", opts.get("direction", "both"), DIRECTIONS)
+    once = opts.get("once", True)
+    if not isinstance(once, bool):
+        raise ValidationError(f"{where}.once: {shown(once)} is not a boolean")
+    ifindex = opts.get("ifindex")
+    if ifindex is not None:
+        _int_in(f"{where}.ifindex", ifindex, 1, 65535)
+    attach = _one_of(f"{where}.attach", opts.get("attach", "ether"), ("ether", "ipfw"))
+    hook = rule = None
+    if attach == "ipfw":
+        if "ipfw_hook" not in opts:
+            raise ValidationError(f"{where}.ipfw_hook: required with attach: ipfw (the ngtee cookie, 1..65534)")
+        hook = _int_in(f"{where}.ipfw_hook", opts["ipfw_hook"], 1, 65534)
+        rule = _int_in(f"{where}.ipfw_rule", opts.get("ipfw_rule", hook), 1, 65534)
+        if hook in hooks:
+            raise ValidationError(f"{where}.ipfw_hook: {hook} is used twice")
+        if rule in rules:
+            raise ValidationError(f"{where}.ipfw_rule: {rule} is used twice")
+        hooks.add(hook)
+        rules.add(rule)
+        # ngtee'd packets all enter ifaceN: direction is chosen by the ipfw rule instead.
+        conf = CONF_INGRESS | (CONF_THISONCE if once else 0)
+    else:
+        for key in ("ipfw_hook", "ipfw_rule"):
+            if key in opts:
+                raise ValidationError(f"{where}.{key}: only meaningful with attach: ipfw")
+        conf = DIRECTIONS[direction] | (CONF_THISONCE if once else 0)
+    return {
+        "name": ifname,
+        "node": ether_node_name(ifname) if attach == "ether" else "ipfw",
+        "attach": attach,
+        "direction": direction,
+        "once": once,
+        "ifindex": ifindex,
+        "ipfw_hook": hook,
+        "ipfw_rule": rule,
+        "conf": conf,
+        "dlt": DLT_EN10MB if attach == "ether" else DLT_RAW,
+    }
+
+
+def _validate_interfaces(raw: Any) -> list[dict]:
     out, seen, hooks, rules = [], set(), set(), set()
-    for where, ifname, opts in items:
-        if not isinstance(ifname, str) or not IFNAME_RE.fullmatch(ifname):
-            raise ValidationError(
-                f"{where}: {ifname!r} is not a valid FreeBSD interface name "
-                "(a letter, then letters, digits, '_', '.', '-'; at most 15 characters)"
-            )
+    for where, ifname, opts in _interface_items(raw):
+        iface = _validate_interface(where, ifname, opts, hooks, rules)
         if ether_node_name(ifname) in seen:  # vlan0.100 and vlan0_100 are one ng_ether node
             raise ValidationError(f"{where}: interface {ifname!r} is listed twice")
         seen.add(ether_node_name(ifname))
-        if opts is None:
-            opts = {}
-        if not isinstance(opts, dict):
-            raise ValidationError(f"{where}: options must be a mapping, got {opts!r}")
-        unknown = set(opts) - IFACE_KEYS
-        if unknown:
-            raise ValidationError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(IFACE_KEYS)}")
-        direction = opts.get("direction", "both")
-        if direction not in DIRECTIONS:
-            raise ValidationError(f"{where}.direction: {direction!r} is not one of both, ingress, egress")
-        once = opts.get("once", True)
-        if not isinstance(once, bool):
-            raise ValidationError(f"{where}.once: {once!r} is not a boolean")
-        ifindex = opts.get("ifindex")
-        if ifindex is not None:
-            _int_in(f"{where}.ifindex", ifindex, 1, 65535)
-        attach = opts.get("attach", "ether")
-        if attach not in ("ether", "ipfw"):
-            raise ValidationError(f"{where}.attach: {attach!r} is not one of ether, ipfw")
-        hook = rule = None
-        if attach == "ipfw":
-            if "ipfw_hook" not in opts:
-                raise ValidationError(f"{where}.ipfw_hook: required with attach: ipfw (the ngtee cookie, 1..65534)")
-            hook = _int_in(f"{where}.ipfw_hook", opts["ipfw_hook"], 1, 65534)
-            rule = _int_in(f"{where}.ipfw_rule", opts.get("ipfw_rule", hook), 1, 65534)
-            if hook in hooks:
-                raise ValidationError(f"{where}.ipfw_hook: {hook} is used twice")
-            if rule in rules:
-                raise ValidationError(f"{where}.ipfw_rule: {rule} is used twice")
-            hooks.add(hook)
-            rules.add(rule)
-        else:
-            for key in ("ipfw_hook", "ipfw_rule"):
-                if key in opts:
-                    raise ValidationError(f"{where}.{key}: only meaningful with attach: ipfw")
-        conf = DIRECTIONS[direction] | (CONF_THISONCE if once else 0)
-        if attach == "ipfw":
-            # ngtee'd packets all enter ifaceN: direction is chosen by the ipfw rule instead.
-            conf = CONF_INGRESS | (CONF_THISONCE if once else 0)
-        out.append(
-            {
-                "name": ifname,
-                "node": ether_node_name(ifname) if attach == "ether" else "ipfw",
-                "attach": attach,
-                "direction": direction,
-                "once": once,
-                "ifindex": ifindex,
-                "ipfw_hook": hook,
-                "ipfw_rule": rule,
-                "conf": conf,
-                "dlt": DLT_EN10MB if attach == "ether" else DLT_RAW,
-            }
-        )
+        out.append(iface)
     return out
 
 
 def _validate_collectors(raw: Any) -> list[dict]:
     if not isinstance(raw, (list, tuple)):
-        raise ValidationError(f"collectors: expected a list of {{host, port, version}}, got {raw!r}")
+        raise ValidationError(f"collectors: expected a list of {{host, port, version}}, got {shown(raw)}")
     if not raw:
         raise ValidationError("collectors: at least one collector is required")
     out, seen = [], set()
     for i, c in enumerate(raw):
         where = f"collectors[{i}]"
         if not isinstance(c, dict):
-            raise ValidationError(f"{where}: expected a mapping with host and port, got {c!r}")
-        unknown = set(c) - COLLECTOR_KEYS
-        if unknown:
-            raise ValidationError(f"{where}: unknown key(s) {sorted(unknown)}; known: host, port, version")
+            raise ValidationError(f"{where}: expected a mapping with host and port, got {shown(c)}")
+        _no_unknown_keys(where, c, COLLECTOR_KEYS)
         host = c.get("host")
         if not isinstance(host, str) or not host:
-            raise ValidationError(f"{where}.host: {host!r} is not an IPv4 address")
+            raise ValidationError(f"{where}.host: {shown(host)} is not an IPv4 address")
         try:
             addr = ipaddress.ip_address(host)
         except ValueError:
             raise ValidationError(
-                f"{where}.host: {host!r} is not an IPv4 address; host names are refused "
+                f"{where}.host: {shown(host)} is not an IPv4 address; host names are refused "
                 "(the kernel ksocket takes a dotted quad, and a name resolved at apply time "
                 "would not survive a reboot: resolve it in pillar)"
             ) from None
         if addr.version == 6:
             raise ValidationError(
-                f"{where}.host: {host!r} is IPv6; IPv6 collectors are refused: ng_ksocket's ASCII "
+                f"{where}.host: {shown(host)} is IPv6; IPv6 collectors are refused: ng_ksocket's ASCII "
                 "sockaddr form for inet6 only exists from FreeBSD 15 and its syntax is not "
                 "confirmed from the sources (see README)"
             )
         if str(addr) != host:
-            raise ValidationError(f"{where}.host: {host!r} is not in dotted-quad form ({addr})")
+            raise ValidationError(f"{where}.host: {shown(host)} is not in dotted-quad form ({addr})")
         if addr.is_unspecified or addr.is_multicast or str(addr) == "255.255.255.255":
             raise ValidationError(f"{where}.host: {host!r} cannot be a collector address")
         port = _int_in(f"{where}.port", c.get("port"), 1, 65535)
         version = c.get("version", 9)
         if not _is_int(version) or version not in (5, 9):
-            raise ValidationError(f"{where}.version: {version!r} is not 5 or 9")
+            raise ValidationError(f"{where}.version: {shown(version)} is not 5 or 9")
         key = (host, port, version)
         if key in seen:
             raise ValidationError(f"{where}: collector {host}:{port} v{version} is listed twice")
@@ -233,10 +263,8 @@ def _validate_pair(where: str, raw: Any, defaults: dict, hi: int) -> dict:
     if raw is None:
         return dict(defaults)
     if not isinstance(raw, dict):
-        raise ValidationError(f"{where}: expected a mapping with {' and '.join(defaults)}, got {raw!r}")
-    unknown = set(raw) - set(defaults)
-    if unknown:
-        raise ValidationError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(defaults)}")
+        raise ValidationError(f"{where}: expected a mapping with {' and '.join(defaults)}, got {shown(raw)}")
+    _no_unknown_keys(where, raw, defaults)
     out = dict(defaults)
     for key in defaults:
         if key in raw:
@@ -251,16 +279,17 @@ def validate(params: dict) -> dict:
     normalised form every other function here takes.
     """
     if not isinstance(params, dict):
-        raise ValidationError(f"parameters: expected a mapping, got {params!r}")
+        raise ValidationError(f"parameters: expected a mapping, got {shown(params)}")
     name = params.get("name")
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ValidationError(
-            f"name: {name!r} is not a valid exporter name (a letter, then letters, digits, "
+            f"name: {shown(name)} is not a valid exporter name (a letter, then letters, digits, "
             "'_' or '-'; at most 25 characters, so that derived node names fit netgraph's 31)"
         )
-    unknown = set(params) - PARAM_KEYS - {"name"}
+    unknown = [key for key in params if not (isinstance(key, str) and (key in PARAM_KEYS or key == "name"))]
     if unknown:
-        raise ValidationError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAM_KEYS)}")
+        names = ", ".join(shown(key, 40) for key in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ValidationError(f"unknown parameter(s) {names}; known: {', '.join(sorted(PARAM_KEYS))}")
     if "interfaces" not in params:
         raise ValidationError("interfaces: required")
     if "collectors" not in params:
@@ -275,7 +304,7 @@ def validate(params: dict) -> dict:
     mtu = DEFAULT_MTU if mtu is None else _int_in("mtu", mtu, MIN_MTU, MAX_MTU)
     for key in ("persist", "takeover"):
         if key in params and not isinstance(params[key], bool):
-            raise ValidationError(f"{key}: {params[key]!r} is not a boolean")
+            raise ValidationError(f"{key}: {shown(params[key])} is not a boolean")
     return {
         "name": name,
         "interfaces": interfaces,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ng_words import shown
+
 # key -> (config.get key, default)
 PATHS: dict[str, tuple[str, str]] = {
     "boot_dir": ("netflow:boot_dir", "/usr/local/etc/netflow"),
@@ -33,10 +35,10 @@ def check_path(key: str, value) -> str:
     """An absolute path of ``[A-Za-z0-9_./+-]`` without ``..``, at most 1023 characters
     (PATH_MAX - 1); raises ValueError naming ``key`` otherwise."""
     if not isinstance(value, str):
-        raise ValueError(f"{key}: {value!r} is not a path (a string)")
+        raise ValueError(f"{key}: {shown(value)} is not a path (a string)")
     if not _SAFE_PATH_RE.fullmatch(value) or ".." in value.split("/"):
         raise ValueError(
-            f"{key}: {value!r} is not a safe absolute path (it must start with '/', use only "
+            f"{key}: {shown(value)} is not a safe absolute path (it must start with '/', use only "
             "letters, digits and _ . / + -, have no '..' and be at most 1023 characters)"
         )
     return value

@@ -11,7 +11,7 @@ import re
 _PUNCT = "{}[]="
 _SIMPLE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "v": "\v", "f": "\f", "a": "\a", "b": "\b",
                    '"': '"', "\\": "\\", "'": "'", "?": "?"}
-_INT_RE = re.compile(r"^[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$")
+_INT_RE = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 
 
 def _read_quoted(text, pos):
@@ -74,8 +74,8 @@ def _tokenize(text):
 
 
 def _word_value(word):
-    if _INT_RE.match(word):
-        return int(word, 8) if re.match(r"^[+-]?0[0-7]+$", word) else int(word, 0)
+    if _INT_RE.fullmatch(word):
+        return int(word, 8) if re.fullmatch(r"[+-]?0[0-7]+", word) else int(word, 0)
     return word
 
 
@@ -186,8 +186,8 @@ def parse_ascii(text):
     return value
 
 
-BARE_WORD_RE = re.compile(r"^[^\s{}\[\]=\"\\\x00-\x1f\x7f]+$")
-_FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BARE_WORD_RE = re.compile(r"[^\s{}\[\]=\"\\\x00-\x1f\x7f]+")
+_FIELD_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _quote(value):
@@ -234,7 +234,7 @@ def format_ascii(value):
             else:
                 if end == len(value):
                     return _quote(parsed)
-        if BARE_WORD_RE.match(value):
+        if BARE_WORD_RE.fullmatch(value):
             return value
         return _quote(value)
     if isinstance(value, dict):
@@ -242,7 +242,7 @@ def format_ascii(value):
             return "{}"
         parts = []
         for key, item in value.items():
-            if not isinstance(key, str) or not _FIELD_NAME_RE.match(key):
+            if not isinstance(key, str) or not _FIELD_NAME_RE.fullmatch(key):
                 raise ValueError(f"struct field name {key!r} is not a plain identifier")
             parts.append(f"{key}={format_ascii(item)}")
         return "{ " + " ".join(parts) + " }"

@@ -68,21 +68,21 @@ def _excerpt(line, width=80):
 # list / show / list -l / types
 # ---------------------------------------------------------------------------
 
-_LIST_HEADER_RE = re.compile(r"^\s*There are (?P<count>\d+) total (?P<named>named )?nodes:$")
+_LIST_HEADER_RE = re.compile(r"\s*There are (?P<count>\d+) total (?P<named>named )?nodes:")
 # "  Name: %-15s Type: %-15s ID: %08x   Num hooks: %d"; split on the markers, not on
 # columns: names and types longer than 15 push the rest of the line to the right.
 _NODE_LINE_RE = re.compile(
-    r"^\s*Name: (?P<name>\S.*?)\s+Type: (?P<type>\S.*?)\s+ID: (?P<id>[0-9a-f]{8})"
-    r"\s+Num hooks: (?P<hooks>\d+)$"
+    r"\s*Name: (?P<name>\S.*?)\s+Type: (?P<type>\S.*?)\s+ID: (?P<id>[0-9a-f]{8})"
+    r"\s+Num hooks: (?P<hooks>\d+)"
 )
-_TABLE_HEAD_RE = re.compile(r"^\s*Local hook\s+Peer name\s+Peer type\s+Peer ID\s+Peer hook$")
-_TABLE_DASH_RE = re.compile(r"^\s*-{10}\s+-{9}\s+-{9}\s+-{7}\s+-{9}$")
-_HEX8_RE = re.compile(r"^[0-9a-f]{8}$")
+_TABLE_HEAD_RE = re.compile(r"\s*Local hook\s+Peer name\s+Peer type\s+Peer ID\s+Peer hook")
+_TABLE_DASH_RE = re.compile(r"\s*-{10}\s+-{9}\s+-{9}\s+-{7}\s+-{9}")
+_HEX8_RE = re.compile(r"[0-9a-f]{8}")
 UNNAMED = "<unnamed>"
 
 
 def _node_line(line):
-    match = _NODE_LINE_RE.match(line)
+    match = _NODE_LINE_RE.fullmatch(line)
     if not match:
         return None
     name = match.group("name")
@@ -108,7 +108,7 @@ def parse_list(text):
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        if _LIST_HEADER_RE.match(line):
+        if _LIST_HEADER_RE.fullmatch(line):
             if number != 1:
                 raise ValueError(f"line {number}: list header in the middle of the output")
             continue
@@ -116,7 +116,7 @@ def parse_list(text):
         if node is not None:
             nodes.append(node)
             continue
-        if _TABLE_HEAD_RE.match(line) or _TABLE_DASH_RE.match(line):
+        if _TABLE_HEAD_RE.fullmatch(line) or _TABLE_DASH_RE.fullmatch(line):
             raise ValueError(
                 f"line {number}: hook table in list output (this is `list -l` or `show`"
                 " output; use parse_list_long or parse_show)"
@@ -133,7 +133,7 @@ def _parse_hook_row(line, number):
             f" peer ID, peer hook), got {len(fields)}: {_excerpt(line)!r}"
         )
     hook, peer_name, peer_type, peer_id, peer_hook = fields
-    if not _HEX8_RE.match(peer_id):
+    if not _HEX8_RE.fullmatch(peer_id):
         raise ValueError(f"line {number}: peer ID {peer_id!r} is not 8 lowercase hex digits")
     return {
         "hook": hook,
@@ -156,12 +156,12 @@ def _parse_show_lines(lines, first_number=1):
     node["hooks"] = []
     rest = lines[1:]
     if rest:
-        if not _TABLE_HEAD_RE.match(rest[0]):
+        if not _TABLE_HEAD_RE.fullmatch(rest[0]):
             raise ValueError(
                 f"line {first_number + 1}: expected the hook table header"
                 f" ('Local hook  Peer name ...'), got {_excerpt(rest[0])!r}"
             )
-        if len(rest) < 2 or not _TABLE_DASH_RE.match(rest[1]):
+        if len(rest) < 2 or not _TABLE_DASH_RE.fullmatch(rest[1]):
             raise ValueError(f"line {first_number + 2}: expected the dashed line under the header")
         for offset, line in enumerate(rest[2:], first_number + 3):
             if not line.strip():
@@ -181,7 +181,7 @@ def parse_show(text):
     lines = clean_lines(text)
     if not lines:
         raise ValueError("empty ngctl show output")
-    if _LIST_HEADER_RE.match(lines[0]):
+    if _LIST_HEADER_RE.fullmatch(lines[0]):
         raise ValueError("line 1: this is ngctl list output, not show output")
     return _parse_show_lines(lines)
 
@@ -194,13 +194,13 @@ def parse_list_long(text):
     if not lines:
         raise ValueError("empty ngctl list -l output")
     start = 0
-    if _LIST_HEADER_RE.match(lines[0]):
+    if _LIST_HEADER_RE.fullmatch(lines[0]):
         start = 1
     blocks, current, current_start = [], [], None
     for number, line in enumerate(lines[start:], start + 1):
         if not line.strip():
             continue
-        if _NODE_LINE_RE.match(line):
+        if _NODE_LINE_RE.fullmatch(line):
             if current:
                 blocks.append((current_start, current))
             current, current_start = [line], number
@@ -222,10 +222,10 @@ def parse_list_long(text):
     return parsed
 
 
-_TYPES_HEADER_RE = re.compile(r"^\s*There are (?P<count>\d+) total types:$")
-_TYPES_COLS_RE = re.compile(r"^\s*Type name\s+Number of living nodes$")
-_TYPES_DASH_RE = re.compile(r"^\s*-{9}\s+-{22}$")
-_TYPES_ROW_RE = re.compile(r"^\s*(?P<type>\S+)\s+(?P<count>\d+)$")
+_TYPES_HEADER_RE = re.compile(r"\s*There are (?P<count>\d+) total types:")
+_TYPES_COLS_RE = re.compile(r"\s*Type name\s+Number of living nodes")
+_TYPES_DASH_RE = re.compile(r"\s*-{9}\s+-{22}")
+_TYPES_ROW_RE = re.compile(r"\s*(?P<type>\S+)\s+(?P<count>\d+)")
 
 
 def parse_types(text):
@@ -234,13 +234,13 @@ def parse_types(text):
     lines = clean_lines(text)
     if not lines:
         raise ValueError("empty ngctl types output")
-    if not _TYPES_HEADER_RE.match(lines[0]):
+    if not _TYPES_HEADER_RE.fullmatch(lines[0]):
         raise ValueError(f"line 1: expected 'There are N total types:', got {_excerpt(lines[0])!r}")
     rows = []
     for number, line in enumerate(lines[1:], 2):
-        if not line.strip() or _TYPES_COLS_RE.match(line) or _TYPES_DASH_RE.match(line):
+        if not line.strip() or _TYPES_COLS_RE.fullmatch(line) or _TYPES_DASH_RE.fullmatch(line):
             continue
-        match = _TYPES_ROW_RE.match(line)
+        match = _TYPES_ROW_RE.fullmatch(line)
         if not match:
             raise ValueError(f"line {number}: not an ngctl types row: {_excerpt(line)!r}")
         rows.append({"type": match.group("type"), "nodes": int(match.group("count"))})
@@ -252,14 +252,14 @@ def parse_types(text):
 # ---------------------------------------------------------------------------
 
 _DOT_NODE_RE = re.compile(
-    r'^\s*"(?P<id>[0-9a-f]+)" \[ label = "\{(?P<name>.*?):\|\{(?P<type>[^|{}]*)\|\[(?P<id2>[0-9a-f]+)\]:\}\}" \];$'
+    r'\s*"(?P<id>[0-9a-f]+)" \[ label = "\{(?P<name>.*?):\|\{(?P<type>[^|{}]*)\|\[(?P<id2>[0-9a-f]+)\]:\}\}" \];'
 )
-_DOT_HOOK_LABEL_RE = re.compile(r'^\s*"(?P<id>[0-9a-f]+)\.(?P<hook>[^"]+)" \[ label = "(?P<label>[^"]*)" \];$')
-_DOT_BOLD_EDGE_RE = re.compile(r'^\s*"(?P<id>[0-9a-f]+)" -- "(?P<id2>[0-9a-f]+)\.(?P<hook>[^"]+)";$')
+_DOT_HOOK_LABEL_RE = re.compile(r'\s*"(?P<id>[0-9a-f]+)\.(?P<hook>[^"]+)" \[ label = "(?P<label>[^"]*)" \];')
+_DOT_BOLD_EDGE_RE = re.compile(r'\s*"(?P<id>[0-9a-f]+)" -- "(?P<id2>[0-9a-f]+)\.(?P<hook>[^"]+)";')
 _DOT_PEER_EDGE_RE = re.compile(
-    r'^\s*"(?P<a>[0-9a-f]+)\.(?P<ah>[^"]+)" -- "(?P<b>[0-9a-f]+)\.(?P<bh>[^"]+)";$'
+    r'\s*"(?P<a>[0-9a-f]+)\.(?P<ah>[^"]+)" -- "(?P<b>[0-9a-f]+)\.(?P<bh>[^"]+)";'
 )
-_DOT_CLUSTER_MEMBER_RE = re.compile(r'^\s*"(?P<id>[0-9a-f]+)";$')
+_DOT_CLUSTER_MEMBER_RE = re.compile(r'\s*"(?P<id>[0-9a-f]+)";')
 _DOT_FIXED = {
     "edge [ weight = 1.0 ];",
     "node [ shape = record, fontsize = 12 ] {",
@@ -289,7 +289,7 @@ def parse_dot(text):
         stripped = line.strip()
         if not stripped or stripped in _DOT_FIXED:
             continue
-        match = _DOT_NODE_RE.match(line)
+        match = _DOT_NODE_RE.fullmatch(line)
         if match:
             if match.group("id") != match.group("id2"):
                 raise ValueError(f"line {number}: node label ID differs from the node ID")
@@ -300,9 +300,9 @@ def parse_dot(text):
                 "type": match.group("type"),
             }
             continue
-        if _DOT_HOOK_LABEL_RE.match(line) or _DOT_BOLD_EDGE_RE.match(line):
+        if _DOT_HOOK_LABEL_RE.fullmatch(line) or _DOT_BOLD_EDGE_RE.fullmatch(line):
             continue
-        match = _DOT_PEER_EDGE_RE.match(line)
+        match = _DOT_PEER_EDGE_RE.fullmatch(line)
         if match:
             edges.append(
                 [
@@ -311,7 +311,7 @@ def parse_dot(text):
                 ]
             )
             continue
-        if _DOT_CLUSTER_MEMBER_RE.match(line):
+        if _DOT_CLUSTER_MEMBER_RE.fullmatch(line):
             continue
         raise ValueError(f"line {number}: not an ngctl dot line: {_excerpt(line)!r}")
     for (a, _), (b, _) in edges:
@@ -326,12 +326,12 @@ def parse_dot(text):
 # ---------------------------------------------------------------------------
 
 _REPLY_HEAD_RE = re.compile(
-    r"^\s*Rec'd (?P<kind>response|command) \"(?P<cmd>[^\"]*)\" \((?P<num>-?\d+)\) from \"(?P<from>[^\"]*)\":$"
+    r"\s*Rec'd (?P<kind>response|command) \"(?P<cmd>[^\"]*)\" \((?P<num>-?\d+)\) from \"(?P<from>[^\"]*)\":"
 )
 _REPLY_HEX_RE = re.compile(r"^\s*Rec'd (?:response|command) (-?\d+) from ")
-_REPLY_FROM_RE = re.compile(r"^\[(?P<id>[0-9a-fA-F]+)\]:$")
-_ARGS_RE = re.compile(r"^\s*Args:(?:\s+(?P<args>.*))?$")
-_NOARGS_RE = re.compile(r"^\s*No arguments$")
+_REPLY_FROM_RE = re.compile(r"\[(?P<id>[0-9a-fA-F]+)\]:")
+_ARGS_RE = re.compile(r"\s*Args:(?:\s+(?P<args>.*))?")
+_NOARGS_RE = re.compile(r"\s*No arguments")
 
 
 def parse_reply(text):
@@ -345,12 +345,12 @@ def parse_reply(text):
     lines = [line for line in clean_lines(text) if line.strip()]
     if not lines:
         raise ValueError("empty ngctl msg reply")
-    match = _REPLY_HEAD_RE.match(lines[0])
+    match = _REPLY_HEAD_RE.fullmatch(lines[0])
     if not match:
         if _REPLY_HEX_RE.match(lines[0]):
             raise ValueError("reply was printed as a hex dump (no ASCII form); cannot parse")
         raise ValueError(f"line 1: not an ngctl reply header: {_excerpt(lines[0])!r}")
-    sender = _REPLY_FROM_RE.match(match.group("from"))
+    sender = _REPLY_FROM_RE.fullmatch(match.group("from"))
     if not sender:
         raise ValueError(
             f"reply sender {match.group('from')!r} is not of the form \"[hexid]:\""
@@ -362,10 +362,10 @@ def parse_reply(text):
         raise ValueError(
             f"line 3: unexpected text after the reply's argument line: {_excerpt(lines[2])!r}"
         )
-    if _NOARGS_RE.match(lines[1]):
+    if _NOARGS_RE.fullmatch(lines[1]):
         args = None
     else:
-        amatch = _ARGS_RE.match(lines[1])
+        amatch = _ARGS_RE.fullmatch(lines[1])
         if not amatch or not (amatch.group("args") or "").strip():
             raise ValueError(f"line 2: expected 'Args: ...' or 'No arguments', got {_excerpt(lines[1])!r}")
         args = parse_ascii(amatch.group("args"))
@@ -382,16 +382,16 @@ def parse_reply(text):
 # kldstat / ipfw
 # ---------------------------------------------------------------------------
 
-_KLD_HEADER_RE = re.compile(r"^\s*Id\s+Refs\s+Address\s+Size\s+Name$")
+_KLD_HEADER_RE = re.compile(r"\s*Id\s+Refs\s+Address\s+Size\s+Name")
 _KLD_ROW_RE = re.compile(
-    r"^\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<addr>0x[0-9a-fA-F]+)\s+(?P<size>[0-9a-fA-F]+|\d+(?:\.\d+)?[BKMGTPE]?)"
-    r"\s+(?P<name>\S+)(?:\s+\((?P<path>[^)]*)\))?$"
+    r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<addr>0x[0-9a-fA-F]+)\s+(?P<size>[0-9a-fA-F]+|\d+(?:\.\d+)?[BKMGTPE]?)"
+    r"\s+(?P<name>\S+)(?:\s+\((?P<path>[^)]*)\))?"
 )
-_KLD_CONTAINS_RE = re.compile(r"^\s*Contains modules:$")
-_KLD_MODHEAD_RE = re.compile(r"^\s*Id\s+Name$")
-_KLD_M_HEADER_RE = re.compile(r"^\s*Id\s+Refs\s+Name$")
-_KLD_M_ROW_RE = re.compile(r"^\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<name>\S+)$")
-_KLD_MOD_ROW_RE = re.compile(r"^\s*(?P<id>\d+)\s+(?P<name>\S+)$")
+_KLD_CONTAINS_RE = re.compile(r"\s*Contains modules:")
+_KLD_MODHEAD_RE = re.compile(r"\s*Id\s+Name")
+_KLD_M_HEADER_RE = re.compile(r"\s*Id\s+Refs\s+Name")
+_KLD_M_ROW_RE = re.compile(r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<name>\S+)")
+_KLD_MOD_ROW_RE = re.compile(r"\s*(?P<id>\d+)\s+(?P<name>\S+)")
 
 
 def _parse_size(size):
@@ -417,22 +417,22 @@ def parse_kldstat(text):
     mode = None  # None | "files" | "modules" (inside a -v section) | "m"
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
-        if not stripped or re.match(r"^\.{3,}$", stripped):  # blank, or an elision "....."
+        if not stripped or re.fullmatch(r"\.{3,}", stripped):  # blank, or an elision "....."
             continue
-        if _KLD_HEADER_RE.match(line):
+        if _KLD_HEADER_RE.fullmatch(line):
             mode = "files"
             continue
-        if _KLD_M_HEADER_RE.match(line):
+        if _KLD_M_HEADER_RE.fullmatch(line):
             mode = "m"
             continue
-        if _KLD_CONTAINS_RE.match(line):
+        if _KLD_CONTAINS_RE.fullmatch(line):
             if not files:
                 raise ValueError(f"line {number}: 'Contains modules:' before any file row")
             mode = "modules"
             continue
-        if _KLD_MODHEAD_RE.match(line):
+        if _KLD_MODHEAD_RE.fullmatch(line):
             continue
-        match = _KLD_ROW_RE.match(line)
+        match = _KLD_ROW_RE.fullmatch(line)
         if match and mode in (None, "files", "modules"):
             files.append(
                 {
@@ -447,11 +447,11 @@ def parse_kldstat(text):
             )
             mode = "files"
             continue
-        match = _KLD_M_ROW_RE.match(line)
+        match = _KLD_M_ROW_RE.fullmatch(line)
         if match and mode == "m":
             modules.append({"id": int(match.group("id")), "name": match.group("name")})
             continue
-        match = _KLD_MOD_ROW_RE.match(line)
+        match = _KLD_MOD_ROW_RE.fullmatch(line)
         if match and mode in (None, "modules"):
             module = {"id": int(match.group("id")), "name": match.group("name")}
             modules.append(module)
@@ -462,7 +462,7 @@ def parse_kldstat(text):
     return {"files": files, "modules": modules}
 
 
-_IPFW_ROW_RE = re.compile(r"^\s*(?P<rule>\d{1,5})\s+(?P<text>\S.*)$")
+_IPFW_ROW_RE = re.compile(r"\s*(?P<rule>\d{1,5})\s+(?P<text>\S.*)")
 
 
 def parse_ipfw_list(text):
@@ -473,7 +473,7 @@ def parse_ipfw_list(text):
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        match = _IPFW_ROW_RE.match(line)
+        match = _IPFW_ROW_RE.fullmatch(line)
         if not match or not 0 < int(match.group("rule")) <= 65535:
             raise ValueError(f"line {number}: not an ipfw list line: {_excerpt(line)!r}")
         rules.append({"rule": int(match.group("rule")), "text": " ".join(match.group("text").split())})
@@ -488,7 +488,7 @@ GRAPH_SCRIPT = "list -l\ntypes\n"
 
 def is_own_socket(node: dict) -> bool:
     """ngctl's own socket node (``ngctl<pid>``, no hooks): not part of anyone's graph."""
-    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(re.match(r"^ngctl\d+$", node["name"] or ""))
+    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(re.fullmatch(r"ngctl\d+", node["name"] or ""))
 
 
 def node_key(name: str | None, node_id: int) -> str:
@@ -501,7 +501,7 @@ def parse_graph(text: str) -> dict:
     ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
     peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
     lines = text.split("\n")
-    split_at = next((i for i, line in enumerate(lines) if _TYPES_HEADER_RE.match(line.rstrip())), None)
+    split_at = next((i for i, line in enumerate(lines) if _TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
     if split_at is None:
         raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
     shown = parse_list_long("\n".join(lines[:split_at]))
@@ -533,7 +533,7 @@ def split_replies(text: str) -> list[dict]:
     """The replies of several ``msg`` lines of one ``ngctl -f`` run, each parsed."""
     chunks, current = [], []
     for line in text.split("\n"):
-        if _REPLY_HEAD_RE.match(line.rstrip()) or _REPLY_HEX_RE.match(line):
+        if _REPLY_HEAD_RE.fullmatch(line.rstrip()) or _REPLY_HEX_RE.match(line):
             if current:
                 chunks.append("\n".join(current))
             current = [line]

@@ -14,12 +14,28 @@ MAX_NAME = 31  # NG_NODESIZ/NG_HOOKSIZ/NG_TYPESIZ/NG_CMDSTRSIZ - 1
 MAX_PATH = 511  # NG_PATHSIZ - 1
 # ---------------------------------------------------------------------------
 
+# Every pattern below is used with fullmatch (never match/search with ``^...$``: ``$`` also
+# matches before a trailing newline, so ``"lan\n"`` would pass).
 BAD_CHARS_RE = re.compile(r"[\s\x00-\x1f\x7f]")
+NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 CTRL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # control characters but TAB
-_HEX_ID_NAME_RE = re.compile(r"^\[[0-9a-fA-F]+\]$")
-_TYPE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_CMD_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-MODULE_NAME_RE = re.compile(r"^[A-Za-z0-9_]+(?:\.ko)?$")
+_HEX_ID_NAME_RE = re.compile(r"\[[0-9a-fA-F]+\]")
+_TYPE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+_CMD_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MODULE_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.ko)?")
+RULE_NUMBER_RE = re.compile(r"[1-9][0-9]{0,4}")  # an ipfw rule number written as text
+
+
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages: a hostile value of
+    2000 characters is named, not echoed."""
+    try:
+        text = repr(value)
+    except Exception:  # an int past sys.get_int_max_str_digits(), a hostile __repr__
+        text = f"<{type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
 
 
 def check_word(value, what, limit=MAX_NAME):
@@ -28,10 +44,14 @@ def check_word(value, what, limit=MAX_NAME):
     if value == "":
         raise ValueError(f"{what} is empty")
     if BAD_CHARS_RE.search(value):
-        raise ValueError(f"{what} {value!r} contains whitespace or control characters")
+        raise ValueError(f"{what} {shown(value)} contains whitespace or control characters")
+    if NON_ASCII_RE.search(value):
+        # netgraph counts bytes (NG_NODESIZ, NG_HOOKSIZ), and a name that only looks like
+        # another (zero-width space, homoglyphs) has no place on a firewall
+        raise ValueError(f"{what} {shown(value)} contains non-ASCII characters")
     if len(value) > limit:
         raise ValueError(
-            f"{what} {value!r} is {len(value)} characters long; netgraph allows at most {limit}"
+            f"{what} {shown(value)} is {len(value)} characters long; netgraph allows at most {limit}"
             " (ngctl would silently truncate it)"
         )
     return value
@@ -42,9 +62,9 @@ def check_node_name(name):
     characters, and not of the form ``[hex]`` (that is an ID). Returns it."""
     check_word(name, "node name")
     if "." in name or ":" in name:
-        raise ValueError(f"node name {name!r} may not contain '.' or ':'")
-    if _HEX_ID_NAME_RE.match(name):
-        raise ValueError(f"node name {name!r} has the form [hex], which is reserved for node IDs")
+        raise ValueError(f"node name {shown(name)} may not contain '.' or ':'")
+    if _HEX_ID_NAME_RE.fullmatch(name):
+        raise ValueError(f"node name {shown(name)} has the form [hex], which is reserved for node IDs")
     return name
 
 
@@ -53,7 +73,7 @@ def check_hook_name(hook):
     characters. Returns it."""
     check_word(hook, "hook name")
     if "." in hook or ":" in hook:
-        raise ValueError(f"hook name {hook!r} may not contain '.' or ':' (it could not be addressed)")
+        raise ValueError(f"hook name {shown(hook)} may not contain '.' or ':' (it could not be addressed)")
     return hook
 
 
@@ -61,8 +81,8 @@ def check_type_name(type_name):
     """Validate a node type name (``netflow``, ``ksocket``, ...): 1..31 of
     ``[A-Za-z0-9_-]``. Returns it."""
     check_word(type_name, "type name")
-    if not _TYPE_NAME_RE.match(type_name):
-        raise ValueError(f"type name {type_name!r} may only contain letters, digits, '_' and '-'")
+    if not _TYPE_NAME_RE.fullmatch(type_name):
+        raise ValueError(f"type name {shown(type_name)} may only contain letters, digits, '_' and '-'")
     return type_name
 
 
@@ -74,19 +94,19 @@ def check_path(path, absolute=True):
     if ":" in path:
         node, _, hooks = path.partition(":")
         if ":" in hooks:
-            raise ValueError(f"path {path!r} has more than one ':'")
+            raise ValueError(f"path {shown(path)} has more than one ':'")
         if node != ".":
             if node == "":
-                raise ValueError(f"path {path!r} has an empty node part")
-            if not _HEX_ID_NAME_RE.match(node):
+                raise ValueError(f"path {shown(path)} has an empty node part")
+            if not _HEX_ID_NAME_RE.fullmatch(node):
                 try:
                     check_node_name(node)
                 except ValueError as exc:
-                    raise ValueError(f"path {path!r}: {exc}") from None
+                    raise ValueError(f"path {shown(path)}: {exc}") from None
     else:
         if absolute:
             raise ValueError(
-                f"path {path!r} has no ':'; ngctl would resolve it as a hook of its own"
+                f"path {shown(path)} has no ':'; ngctl would resolve it as a hook of its own"
                 f" socket node (write {path}: for the node named {path})"
             )
         if path == ".":
@@ -95,19 +115,19 @@ def check_path(path, absolute=True):
     if hooks:
         for segment in hooks.split("."):
             if segment == "":
-                raise ValueError(f"path {path!r} has an empty hook segment")
+                raise ValueError(f"path {shown(path)} has an empty hook segment")
             try:
                 check_hook_name(segment)
             except ValueError as exc:
-                raise ValueError(f"path {path!r}: {exc}") from None
+                raise ValueError(f"path {shown(path)}: {exc}") from None
     return path
 
 
 def check_cmd_name(cmd):
     """Validate a control message name (``getpeername``, ``settimeouts``)."""
     check_word(cmd, "message name")
-    if not _CMD_NAME_RE.match(cmd):
-        raise ValueError(f"message name {cmd!r} must be letters, digits and '_'")
+    if not _CMD_NAME_RE.fullmatch(cmd):
+        raise ValueError(f"message name {shown(cmd)} must be letters, digits and '_'")
     return cmd
 
 
@@ -120,20 +140,44 @@ def checked(where: str, check, value, *extra):
 
 
 # ---------------------------------------------------------------------------
-# Read-only messages: per message, as the node types' sources define them. A ``get*``
-# name is not enough: ng_ether's ``getclrstats``-style messages and ng_one2many's
-# ``getclrstats`` clear counters while they reply.
+# Read-only messages, one by one from FreeBSD's sources, sys/netgraph/: ng_message.h,
+# ng_base.c, ng_ether.h, ng_ether.c, netflow/ng_netflow.h, netflow/ng_netflow.c,
+# netflow/netflow.c, netflow/netflow_v9.c, ng_ksocket.h, ng_ksocket.c, ng_one2many.h,
+# ng_one2many.c. For each name: the NGM_* constant, its ng_cmdlist entry (the ASCII name
+# ngctl sends) and a handler that only copies state into the reply. A ``get*`` name is not enough: ng_one2many's
+# ``getclrstats`` (NGM_ONE2MANY_GETCLR_STATS) replies AND zeroes the link's counters.
+#
+# How ngctl resolves a name (ng_base.c, NGM_ASCII2BINARY): first in the target node's own
+# type cmdlist, then in the generic one (ENOSYS if neither has it). So a name here is
+# read-only for the five types below and the generic messages; these are the only types
+# netflow.* queries. A node of another type may give one of these names another meaning.
+#
+# Left out on purpose: NGM_NETFLOW_SHOW (3|NGM_READONLY) has no cmdlist entry, so
+# ``msg X: show`` is ENOSYS; NGM_TEXT_STATUS/"textstatus" is flagged read-only but is
+# handed to the node type's own rcvmsg; ascii2binary/binary2ascii are never needed.
 # ---------------------------------------------------------------------------
 READONLY_MESSAGES = frozenset({
-    # generic (ng_base.c): nodeinfo, listhooks, listnames, listnodes, listtypes
+    # ng_message.h / ng_base.c ng_generic_cmds, all (N|NGM_READONLY|NGM_HASREPLY):
+    # NGM_NODEINFO 6 "nodeinfo", NGM_LISTHOOKS 7 "listhooks", NGM_LISTNAMES 8 "listnames",
+    # NGM_LISTNODES 9 "listnodes", NGM_LISTTYPES 10 "listtypes"
     "nodeinfo", "listhooks", "listnames", "listnodes", "listtypes",
-    # ng_netflow.c: NGM_NETFLOW_INFO, _IFINFO, _V9INFO, _SHOW (flow table)
-    "info", "ifinfo", "v9info", "show",
-    # ng_ksocket.c: NGM_KSOCKET_GETNAME, _GETPEERNAME, _GETOPT
+    # netflow/ng_netflow.h, ng_netflow_cmds (N|NGM_READONLY|NGM_HASREPLY): NGM_NETFLOW_INFO 1
+    # "info" (ng_netflow_copyinfo: counter snapshot), NGM_NETFLOW_IFINFO 2 "ifinfo" (memcpy of
+    # the iface info), NGM_NETFLOW_V9INFO 10 "v9info" (ng_netflow_copyv9info). Not: setdlt 4,
+    # setifindex 5, settimeouts 6, setconfig 7, settemplate 8, setmtu 9.
+    "info", "ifinfo", "v9info",
+    # ng_ksocket.h, ng_ksocket_cmds: NGM_KSOCKET_GETNAME 5 "getname" (pru_sockaddr),
+    # NGM_KSOCKET_GETPEERNAME 6 "getpeername" (pru_peeraddr), NGM_KSOCKET_GETOPT 8 "getopt"
+    # (sogetopt, SOPT_GET). Not: bind 1, listen 2, accept 3, connect 4, setopt 7.
     "getname", "getpeername", "getopt",
-    # ng_one2many.c: NGM_ONE2MANY_GET_CONFIG, _GET_STATS (not _GETCLR_STATS)
+    # ng_one2many.h, ng_one2many_cmdlist: NGM_ONE2MANY_GET_CONFIG 1 "getconfig" (bcopy of the
+    # config), NGM_ONE2MANY_GET_STATS 2 "getstats" (bcopy of one link's stats). Not:
+    # setconfig 0, clrstats 3, getclrstats 4 (the handler bzero()s the stats after the copy).
     "getconfig", "getstats",
-    # ng_ether.c: NGM_ETHER_GET_IFNAME, _GET_IFINDEX, _GET_ENADDR, _GET_PROMISC, _GET_AUTOSRC
+    # ng_ether.h, ng_ether_cmdlist: NGM_ETHER_GET_IFNAME 1 "getifname", _GET_IFINDEX 2
+    # "getifindex", _GET_ENADDR 3 "getenaddr", _GET_PROMISC 5 "getpromisc", _GET_AUTOSRC 7
+    # "getautosrc" (each copies one field). Not: setenaddr 4, setpromisc 6, setautosrc 8,
+    # addmulti 9, delmulti 10, detach 11.
     "getifname", "getifindex", "getenaddr", "getpromisc", "getautosrc",
 })
 
@@ -190,7 +234,7 @@ def check_batch_words(words: list[str], where: str) -> None:
     """Validate one batch line's words (command and argument shapes)."""
     command, args = words[0], words[1:]
     if command not in NGCTL_COMMANDS:
-        raise ValueError(f"{where}: unknown or unsupported ngctl command {command!r}")
+        raise ValueError(f"{where}: unknown or unsupported ngctl command {shown(command)}")
     if command in _NOT_IN_BATCH:
         raise ValueError(f"{where}: {command} is not allowed in a batch")
     if command in ("mkpeer", "connect", "join", "name", "rmhook", "disconnect"):
@@ -234,7 +278,7 @@ def batch_line(command, index: int) -> str:
                 raise ValueError(f"{where}[{position}]: empty word")
             if BAD_CHARS_RE.search(word):
                 raise ValueError(
-                    f"{where}[{position}]: word {word!r} contains whitespace or control characters"
+                    f"{where}[{position}]: word {shown(word)} contains whitespace or control characters"
                     " (ngctl -f splits lines on blanks)"
                 )
             words.append(word)
@@ -246,14 +290,14 @@ def batch_line(command, index: int) -> str:
     return " ".join(words)
 
 
-_FILE_ERROR_RE = re.compile(r"^ngctl: line (?P<line>\d+): error in file$")
+_FILE_ERROR_RE = re.compile(r"ngctl: line (?P<line>\d+): error in file")
 
 
 def batch_failure(stderr: str) -> tuple[int | None, str]:
     """(failing line number or None, ngctl's error text) from a failed ``ngctl -f`` run."""
     lines = [line.rstrip() for line in (stderr or "").split("\n") if line.strip()]
     for index, line in enumerate(lines):
-        match = _FILE_ERROR_RE.match(line.strip())
+        match = _FILE_ERROR_RE.fullmatch(line.strip())
         if match:
             return int(match.group("line")), "\n".join(lines[:index]).strip() or line.strip()
     return None, "\n".join(lines).strip()
