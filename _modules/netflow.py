@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import nf_boot
 import nf_dot
+import nf_flows
 import nf_lock
+import nf_metrics
 import nf_model
 import nf_paths
 import nf_plan
+import nf_status
+import nf_watch
 from ng_words import shown
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -311,7 +316,8 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     lock = _path("lock_file")
     try:
         with nf_lock.exclusive(lock, timeout=60):
-            return _converge_locked(name, cfg, test=test, persist=persist)
+            ret = _converge_locked(name, cfg, test=test, persist=persist)
+            return _remember(name, {**kwargs, "persist": persist} if cfg else None, test, ret)
     except nf_lock.LockTimeout as exc:
         raise CommandExecutionError(f"cannot take the netflow lock: {exc.strerror}") from None
 
@@ -353,33 +359,6 @@ def _converge_locked(name: str, cfg: dict | None, test: bool, persist: bool) -> 
 # --------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------
-def status(name) -> dict:
-    """
-    The live state of an exporter: its nodes and hooks, the settings the planner compares
-    (timeouts, template, MTU, per-iface conf/dlt/index, collector addresses, fan-out
-    config), and every reply as the kernel gave it under ``replies`` (ng_netflow's ``info``
-    counters: packets, bytes, records used, expiries, failed exports; ``ifinfo N`` packets;
-    ``getpeername``; ``getconfig``), or the error ngctl printed.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt fw1 netflow.status lan
-    """
-    _check_name(name)
-    graph = __salt__["netgraph.graph"]()  # noqa: F821
-    queries = nf_plan.settings_queries(graph, name)
-    replies = __salt__["netgraph.query"](queries) if queries else []  # noqa: F821
-    owned = nf_model.owned_name_re(name)
-    nodes = {k: v for k, v in graph.get("nodes", {}).items() if owned.fullmatch(k)}
-    raw: dict[str, dict] = {}
-    for q, r in zip(queries, replies):
-        key = " ".join(q[1:])
-        raw.setdefault(q[0].rstrip(":"), {})[key] = (r.get("reply") or {}).get("args") if r.get("ok") else {"error": r.get("error")}
-    return {"present": bool(nodes), "nodes": nodes, "settings": nf_plan.settings_from_replies(queries, replies), "replies": raw}
-
-
 def dot(names=None) -> str:
     """
     The live graph as Graphviz DOT with the nodes of the given exporters filled (all
@@ -433,3 +412,135 @@ def paths() -> dict:
         salt fw1 netflow.paths
     """
     return {key: _path(key) for key in nf_paths.PATHS}
+
+
+# --------------------------------------------------------------------------------------
+# Operating: list, status, flows, metrics, and watch (what the netflow beacon runs)
+# --------------------------------------------------------------------------------------
+__func_alias__ = {"list_": "list"}
+
+
+def _checked(fn, *args, error=SaltInvocationError):
+    """A pure check or parse; its ValueError (or OSError) raised as ``error``."""
+    try:
+        return fn(*args)
+    except (ValueError, OSError) as exc:
+        raise error(f"netflow: {exc}" if error is CommandExecutionError else str(exc)) from None
+
+
+def _remember(name: str, params: dict | None, test: bool, ret: dict) -> dict:
+    """After a converge that succeeded for real: record (present) or forget (absent) the
+    declaration, for netflow.list/status and the beacon. Never fails the run."""
+    if not test and ret.get("result") is True:
+        try:
+            nf_watch.remember(nf_watch.declared_dir(__opts__["cachedir"]), name, params, time.time())  # noqa: F821
+        except (OSError, ValueError) as exc:
+            log.warning("netflow: cannot record the declaration of %s: %s", name, exc)
+    return ret
+
+
+def _views(names=None) -> dict:
+    """netgraph.graph and ONE netgraph.query for every exporter, the recorded
+    declarations, and each exporter's view (nf_status)."""
+    graph = __salt__["netgraph.graph"]()  # noqa: F821
+    declared, _ = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), names)  # noqa: F821
+    names = names or nf_status.names_on_host(graph, declared, nf_watch.boot_names(_path("boot_dir")))
+    queries = [q for name in names for q in nf_plan.settings_queries(graph, name)]
+    settings, raw = nf_watch.read_settings(queries, __salt__["netgraph.query"](queries) if queries else [])  # noqa: F821
+    views = {n: nf_status.exporter_view(n, graph, settings, raw, declared.get(n)) for n in names}
+    return {"graph": graph, "settings": settings, "raw": raw, "declared": declared, "views": views}
+
+
+def list_() -> dict:
+    """
+    The exporters of this host (netflow nodes ``<name>_nf``, recorded declarations, boot
+    files): interfaces, collectors, health, ``in_sync``/``drift``, ``boot_file``.
+
+    CLI Example: ``salt fw1 netflow.list``
+    """
+    read, boot = _views(), _path("boot_dir")
+    return {name: nf_watch.list_entry(view, read, nf_watch.read_text(os.path.join(boot, f"{name}.ngctl")))
+            for name, view in read["views"].items()}
+
+
+def status(name, raw: bool = False, interval: int = 0) -> dict:
+    """
+    Exporter ``name`` in the pillar's terms: ``interfaces`` by name, ``collectors``,
+    ``settings``, ``counters`` (every info field, 0 where the kernel omits it), ``health``
+    (ok/degraded/down) and ``reasons``. ``interval=N`` (s) reads twice to judge rising
+    counters too; ``raw=True`` adds the kernel's replies and the owned nodes.
+
+    CLI Example: ``salt fw1 netflow.status lan interval=5``
+    """
+    _check_name(name)
+    _check_flags(raw=raw)
+    _checked(nf_status.check_interval, interval)
+    read = _views([name])
+    if interval:
+        time.sleep(interval)
+        first, read = read["views"][name], _views([name])
+        read["views"][name].update(nf_status.health(read["views"][name], first))
+    return nf_status.with_raw(read["views"][name], read) if raw else read["views"][name]
+
+
+def flows(name, interface=None, address=None, limit: int = 100) -> dict:
+    """
+    The live flow table of exporter ``name`` read with flowctl(8) (``netgraph.flowctl``;
+    ngctl cannot send the binary ``show``): flows through ``interface``, from or to
+    ``address`` (address or network), the ``limit`` largest by packets (0: all).
+
+    CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``
+    """
+    _check_name(name)
+    filters = _checked(nf_status.check_flow_filters, interface, address, limit)
+    flowctl = _checked(nf_paths.check_path, "netgraph.flowctl",
+                       __salt__["config.get"]("netgraph.flowctl", "/usr/sbin/flowctl"))  # noqa: F821
+    argv = [flowctl, *nf_flows.flowctl_argv(f"{name}_nf:", None, "verbose")[1:]]
+    res = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True)  # noqa: F821
+    if res.get("retcode"):
+        raise CommandExecutionError(f"flowctl failed: {(res.get('stderr') or '').strip() or res.get('retcode')}")
+    return {"exporter": name, **_checked(nf_status.flow_table, res.get("stdout") or "", filters,
+                                         error=CommandExecutionError)}
+
+
+def metrics(name=None, path=None) -> str:
+    """
+    Every exporter's (or ``name``'s) counters, health, interfaces and collectors in
+    Prometheus text format (labels exporter, interface, collector); with ``path`` (an
+    absolute ``*.prom``) also written there atomically, for node_exporter's textfile dir.
+
+    CLI Example: ``salt fw1 netflow.metrics path=/var/tmp/node_exporter/netflow.prom``
+    """
+    if name is not None:
+        _check_name(name)
+    if path is not None:
+        _checked(nf_metrics.check_path, path)
+    read = _views(None if name is None else [name])
+    text = _checked(nf_metrics.render, [read["views"][n] for n in sorted(read["views"])], error=CommandExecutionError)
+    if path is not None:
+        _checked(nf_boot.write_atomic, {path: text}, 0o644, error=CommandExecutionError)
+    return text
+
+
+def watch(state=None, **kwargs) -> dict:
+    """
+    One interval of the ``netflow`` beacon: every exporter with a recorded declaration
+    read in ONE ngctl spawn and compared with it: ``{"events": [...], "errors": {...}}``,
+    and the ``state`` for the next call when ``state`` is given. Options: exporters,
+    stall_intervals, heal, heal_backoff, heal_backoff_max.
+
+    CLI Example: ``salt fw1 netflow.watch``
+    """
+    opts = _checked(nf_watch.options, {k: v for k, v in kwargs.items() if not str(k).startswith("__")})
+    if state is not None and not isinstance(state, dict):
+        raise SaltInvocationError("state: must be what the last call returned (a mapping)")
+    declared, bad = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), opts["exporters"])  # noqa: F821
+    events, new = [], state
+    if declared:
+        reqs = nf_watch.requests(declared, (state or {}).get("graph"))
+        res = __salt__["cmd.run_all"]([_path("ngctl"), "-f", "-"], stdin=nf_watch.snapshot_script(reqs),  # noqa: F821
+                                      python_shell=False, ignore_retcode=True)
+        snap = _checked(nf_watch.snapshot, res.get("stdout"), res.get("stderr"), res.get("retcode"), reqs,
+                        error=CommandExecutionError)
+        events, new = nf_watch.step(declared, snap, state, time.time(), opts)
+    return {"events": events, "errors": bad, **({"state": new} if state is not None else {})}

@@ -418,8 +418,13 @@ def test_status_reports_settings_and_kernel_counters(loaders, host):
     assert present(loaders, interfaces=["em0"], collectors=[C1]).result is True
     st = loaders.modules.netflow.status("lan")
     assert st["present"] is True and set(st["nodes"]) == {"lan_nf", "lan_v9"}
-    assert st["settings"]["lan_nf"]["timeouts"] == {"inactive": 15, "active": 1800}
-    assert st["settings"]["lan_nf"]["ifaces"] == {0: {"dlt": 1, "index": 0, "conf": 11}}
-    assert st["settings"]["lan_v9"]["peer"] == "inet/192.0.2.10:2055"
-    assert st["replies"]["lan_nf"]["info"]["Active timeout"] == 1800
+    assert st["settings"]["timeouts"] == {"inactive": 15, "active": 1800}
+    assert {k: st["interfaces"]["em0"][k] for k in ("iface", "dlt", "index", "conf")} == {
+        "iface": 0, "dlt": 1, "index": 0, "conf": 11}
+    assert st["collectors"][0]["host"] == "192.0.2.10" and st["collectors"][0]["connected"] is True
+    assert st["counters"]["active_timeout"] == 1800
+    raw = loaders.modules.netflow.status("lan", raw=True)["raw"]  # the kernel's replies, as before
+    assert raw["settings"]["lan_nf"]["ifaces"] == {0: {"dlt": 1, "index": 0, "conf": 11}}
+    assert raw["settings"]["lan_v9"]["peer"] == "inet/192.0.2.10:2055"
+    assert raw["replies"]["lan_nf"]["info"]["Active timeout"] == 1800
     assert loaders.modules.netflow.status("other")["present"] is False

@@ -1,0 +1,501 @@
+"""Watching exporters (pure; no Salt): the last applied declaration of each exporter, one
+read of the whole host per interval, what drifted from the declaration, and which events
+the ``netflow`` beacon fires (with its per-exporter heal backoff).
+
+The read is ONE ``ngctl -f -`` run: ``list -l`` and ``types`` (the graph), then the
+read-only messages of every declared exporter (:func:`requests`). ngctl stops a batch at
+its first failing line, so the messages are ordered to fail last: ``info``, ``v9info``,
+``getpeername``, ``getconfig`` first, the ``ifinfo N`` lines (EINVAL on an iface whose
+hook is gone) at the end; a line that did not run is "not read" (None), never zero.
+
+A declaration is recorded by ``netflow.converge`` after every successful present
+(``<cachedir>/netflow/<name>.json``, :func:`declaration_text`) and removed after a
+successful absent; the beacon compares each with the live graph (:func:`compare`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import nf_boot
+import nf_model
+import ng_text
+import ng_words
+from nf_plan import build_script, settings_from_replies, settings_queries
+from nf_status import exporter_view, health, owned, raw_replies
+
+DECLARATION_FORMAT = 1
+STATE_FORMAT = 1
+_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
+# beacon options: key -> (default, lowest, highest); all integers (seconds or intervals)
+OPTIONS = {
+    "stall_intervals": (5, 0, 100000),   # 0: no stall events
+    "heal_backoff": (60, 1, 86400),      # the wait after the first heal request
+    "heal_backoff_max": (3600, 1, 604800),
+}
+
+
+# --------------------------------------------------------------------------------------
+# Declarations
+# --------------------------------------------------------------------------------------
+def declaration_text(name: str, params: dict, applied: float) -> str:
+    """The record of a successful present: the exporter's parameters in the pillar's
+    terms (validated again when read, so a record outlives a change of the model)."""
+    clean = {k: v for k, v in params.items() if isinstance(k, str) and not k.startswith("__")}
+    return json.dumps({"format": DECLARATION_FORMAT, "name": name, "applied": round(applied, 3),
+                       "params": clean}, sort_keys=True) + "\n"
+
+
+def declaration_load(text: str, name: str) -> dict:
+    """The validated exporter (``nf_model.validate``) that a record declares; ValueError
+    when the record is not one of ours, is for another name or no longer validates."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"declaration of {name}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != DECLARATION_FORMAT or data.get("name") != name \
+            or not isinstance(data.get("params"), dict):
+        raise ValueError(f"declaration of {name}: not a format-{DECLARATION_FORMAT} record of exporter {name}")
+    return nf_model.validate({**data["params"], "name": name})
+
+
+def declared_dir(cachedir: str) -> str:
+    """Where the declarations are recorded: ``<cachedir>/netflow``."""
+    return os.path.join(cachedir, "netflow")
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def remember(directory: str, name: str, params: dict | None, now: float) -> bool:
+    """Record the declaration ``params`` of exporter ``name`` in ``directory`` (atomically,
+    mode 0600; not rewritten when it says the same), or remove it (``params`` None).
+    Returns whether the file changed."""
+    if not nf_model.NAME_RE.fullmatch(name):
+        raise ValueError(f"not an exporter name: {name!r}")
+    path = os.path.join(directory, f"{name}.json")
+    old = read_text(path)
+    if params is not None:
+        params = {k: v for k, v in params.items() if isinstance(k, str) and not k.startswith("__")}
+    if params is None:
+        if old is None:
+            return False
+        nf_boot.write_atomic({path: None})
+        return True
+    if old is not None:
+        try:
+            if declaration_load(old, name) == nf_model.validate({**params, "name": name}):
+                return False
+        except ValueError:
+            pass
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    nf_boot.write_atomic({path: declaration_text(name, params, now)}, mode=0o600)
+    return True
+
+
+def load_declarations(directory: str, names=None) -> tuple[dict, dict]:
+    """({name: validated exporter} recorded in ``directory`` (only ``names`` if given),
+    {name: why its record cannot be used})."""
+    try:
+        files = sorted(os.listdir(directory))
+    except OSError:
+        files = []
+    found, bad = {}, {}
+    for file in files:
+        name = file[:-5]
+        if not file.endswith(".json") or not nf_model.NAME_RE.fullmatch(name) or (names and name not in names):
+            continue
+        try:
+            text = read_text(os.path.join(directory, file))
+            if text is None:
+                raise ValueError(f"declaration of {name}: cannot be read")
+            found[name] = declaration_load(text, name)
+        except ValueError as exc:
+            bad[name] = str(exc)
+    return found, bad
+
+
+def boot_names(boot_dir: str) -> list[str]:
+    """Exporters with a boot file ``<name>.ngctl`` in ``boot_dir``."""
+    try:
+        files = os.listdir(boot_dir)
+    except OSError:
+        return []
+    return sorted(f[:-6] for f in files if f.endswith(".ngctl") and nf_model.NAME_RE.fullmatch(f[:-6]))
+
+
+def boot_file_state(name: str, text: str | None, cfg: dict | None):
+    """The boot file against the declaration: ``matches``, ``differs``, ``missing`` (a
+    persisted declaration without its file), ``corrupt: why``, ``present`` (a file but no
+    declaration to compare with), or None (no file, none expected)."""
+    if text is None:
+        return "missing" if cfg and cfg.get("persist") else None
+    try:
+        nf_boot.verify(text)
+    except ValueError as exc:
+        return f"corrupt: {exc}"
+    if cfg is None:
+        return "present"
+    return "matches" if text == nf_boot.render(name, build_script(cfg)) else "differs"
+
+
+def list_entry(view: dict, read: dict, boot_text: str | None) -> dict:
+    """One exporter of ``netflow.list``: its view summed up, the drift of the live graph
+    from its declaration, and the state of its boot file."""
+    cfg = read["declared"].get(view["name"])
+    drift = compare(cfg, read["graph"], read["settings"]) if cfg and view["present"] else (
+        [{"kind": "node_missing", "node": f"{view['name']}_nf"}] if cfg else [])
+    return {"present": view["present"], "declared": view["declared"], "health": view["health"],
+            "reasons": view["reasons"], "interfaces": sorted(view["interfaces"]),
+            "collectors": [f"{c['host']}:{c['port']} v{c['version']}" for c in view["collectors"]],
+            "in_sync": not drift if cfg else None,
+            "drift": [f"{i['kind']} {i.get('interface') or i.get('node')}" for i in drift],
+            "boot_file": boot_file_state(view["name"], boot_text, cfg)}
+
+
+# --------------------------------------------------------------------------------------
+# The read: one ngctl -f - run
+# --------------------------------------------------------------------------------------
+def _ordered(queries: list) -> list:
+    return [q for q in queries if q[1] != "ifinfo"] + [q for q in queries if q[1] == "ifinfo"]
+
+
+def requests(declared: dict, graph: dict | None) -> list[list[str]]:
+    """The read-only messages for the declared exporters (``{name: cfg}``): those of the
+    nodes each one had in the last graph seen (``graph``), or at first (None) those of
+    the graph it declares."""
+    out: list[list[str]] = []
+    for name in sorted(declared):
+        if graph is None:
+            out += settings_queries({"nodes": nf_model.desired(declared[name], {"nodes": {}})["nodes"]}, name)
+        else:
+            out += settings_queries(graph, name)
+    return _ordered(out)
+
+
+def snapshot_script(reqs: list) -> str:
+    """The ngctl batch of a read: the graph, then one ``msg`` line per request."""
+    lines = [ng_text.GRAPH_SCRIPT.rstrip("\n")]
+    for index, req in enumerate(reqs):
+        path, cmd, args = req[0], req[1], req[2:]
+        ng_words.check_path(path)
+        ng_words.check_cmd_name(cmd)
+        if not ng_words.is_readonly_message(cmd):
+            raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
+        for word in args:
+            ng_words.check_word(word, f"requests[{index}] argument")
+        lines.append(" ".join(["msg", path, cmd, *args]))
+    return "\n".join(lines) + "\n"
+
+
+def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict, list]:
+    """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
+    "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
+    for a line that did not run. ValueError when even the graph could not be read."""
+    lines = (stdout or "").split("\n")
+    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
+    head = 2  # list -l, types
+    failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
+    if rc and (failed is None or failed <= head):
+        raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
+    graph = ng_text.parse_graph("\n".join(lines[:cut]))
+    parsed = ng_text.split_replies("\n".join(lines[cut:]))
+    ran = len(reqs) if failed is None else failed - head - 1
+    replies: list = [None] * len(reqs)
+    for i in range(ran):
+        if parsed and parsed[0]["cmd"] == reqs[i][1]:
+            replies[i] = {"ok": True, "reply": parsed.pop(0)}
+        else:
+            replies[i] = {"ok": True, "reply": None}
+    if failed is not None:
+        replies[ran] = {"ok": False, "error": error}
+    return graph, replies
+
+
+def snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> dict:
+    """``{"graph", "settings", "raw"}`` of a :func:`snapshot_script` run."""
+    graph, replies = parse_snapshot(stdout, stderr, rc, reqs)
+    settings, raw = read_settings(reqs, replies)
+    return {"graph": graph, "settings": settings, "raw": raw}
+
+
+def read_settings(reqs: list, replies: list) -> tuple[dict, dict]:
+    """(settings of ``nf_plan.settings_from_replies``, raw replies by node) of the lines
+    that ran; a line that did not run leaves no trace (not even a zero)."""
+    pairs = [(q, r) for q, r in zip(reqs, replies) if r is not None]
+    settings = settings_from_replies([q for q, _ in pairs], [r for _, r in pairs])
+    return settings, raw_replies(reqs, replies)
+
+
+# --------------------------------------------------------------------------------------
+# Drift: the live graph against the declaration
+# --------------------------------------------------------------------------------------
+def _interface_drift(iface: dict, want: dict, graph: dict, seen: dict) -> list[dict]:
+    nf = nf_model.node_names(want["name"])["netflow"]
+    nodes = graph.get("nodes", {})
+    node = iface["node"]
+    live = nodes.get(nf, {}).get("hooks", {})
+    missing = []
+    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
+        if wh["peer"] != node or (iface["attach"] == "ipfw" and wh["peer_hook"] != str(iface["ipfw_hook"])):
+            continue
+        lh = live.get(hook)
+        if not lh or (lh["peer"], lh["peer_hook"]) != (node, wh["peer_hook"]):
+            missing.append(f"{node}:{wh['peer_hook']}")
+    if not missing:
+        return []
+    base = {"interface": iface["name"], "node": node}
+    ether = nodes.get(node)
+    if iface["attach"] == "ether" and (ether is None or ether.get("type") != "ether"):
+        return [{"kind": "interface_missing", **base}]
+    if iface["attach"] == "ipfw" and "ipfw" not in nodes:
+        return [{"kind": "node_missing", **base}]
+    old = seen.get(node)
+    if iface["attach"] == "ether" and old is not None and old != ether.get("id"):
+        return [{"kind": "interface_recreated", **base, "old_id": old, "new_id": ether.get("id")}]
+    return [{"kind": "hook_cut", **base, "hooks": missing}]
+
+
+def _collector(want: dict, key: str) -> str | None:
+    peer = want["settings"].get(key, {}).get("peer")
+    return peer.split("/", 1)[1] if isinstance(peer, str) and "/" in peer else None
+
+
+def _node_drift(key: str, want: dict, graph: dict, done: set) -> list[dict]:
+    wnode, live = want["nodes"][key], graph.get("nodes", {}).get(key)
+    extra = {"collector": _collector(want, key)} if _collector(want, key) else {}
+    if live is None or live.get("type") != wnode["type"]:
+        return [{"kind": "node_missing", "node": key, "type": wnode["type"], **extra}]
+    items = []
+    for hook, wh in sorted(wnode["hooks"].items()):
+        pair = frozenset({(key, hook), (wh["peer"], wh["peer_hook"])})
+        if want["nodes"][wh["peer"]]["foreign"] or pair in done:
+            continue
+        done.add(pair)
+        lh = live.get("hooks", {}).get(hook)
+        if lh is None or (lh["peer"], lh["peer_hook"]) != (wh["peer"], wh["peer_hook"]):
+            have = f"{lh['peer']}:{lh['peer_hook']}" if lh else None
+            items.append({"kind": "hook_cut", "node": key, "hooks": [f"{key}:{hook}"],
+                          "want": f"{wh['peer']}:{wh['peer_hook']}", "have": have, **extra})
+    for hook, lh in sorted(live.get("hooks", {}).items()):
+        if hook not in wnode["hooks"]:
+            items.append({"kind": "extra_hook", "node": key, "hooks": [f"{key}:{hook}"],
+                          "have": f"{lh['peer']}:{lh['peer_hook']}"})
+    return items
+
+
+def _settings_drift(key: str, want: dict, settings: dict) -> list[dict]:
+    wset, have = want["settings"].get(key, {}), settings.get(key)
+    if not have:
+        return []  # not read this time: nothing known
+    items = []
+    if "peer" in wset and "peer" in have and have["peer"] != wset["peer"]:
+        collector = _collector(want, key)
+        if have["peer"] is None:
+            items.append({"kind": "collector_unconnected", "node": key, "collector": collector})
+        else:
+            items.append({"kind": "collector_repointed", "node": key, "collector": collector,
+                          "peer": have["peer"].split("/", 1)[-1]})
+    for what in ("timeouts", "template", "mtu", "config"):
+        if what in wset and what in have and have[what] != wset[what]:
+            items.append({"kind": "settings_changed", "node": key, "setting": what, "want": wset[what],
+                          "have": have[what]})
+    for n, wif in sorted(wset.get("ifaces", {}).items()):
+        hif = have.get("ifaces", {}).get(n)
+        if hif is not None and hif != wif:
+            items.append({"kind": "settings_changed", "node": key, "setting": f"iface{n}", "want": wif, "have": hif})
+    return items
+
+
+def compare(cfg: dict, graph: dict, settings: dict, seen: dict | None = None) -> list[dict]:
+    """What differs between the live graph (``graph``, ``settings`` as read) and the
+    declared exporter ``cfg``: a list of items ``{"kind", ...}``, empty when all is as
+    declared. Kinds: ``node_missing``, ``interface_missing``, ``interface_recreated``
+    (its ng_ether node has another ID than when it was last seen attached: ``seen``
+    maps node -> ID), ``hook_cut``, ``extra_hook``, ``collector_unconnected``,
+    ``collector_repointed``, ``settings_changed``. Settings not read are not compared."""
+    seen = seen or {}
+    want = nf_model.desired(cfg, {**graph, "settings": settings})
+    nf = nf_model.node_names(cfg["name"])["netflow"]
+    if graph.get("nodes", {}).get(nf, {}).get("type") != "netflow":
+        return [{"kind": "node_missing", "node": nf, "type": "netflow",
+                 "interfaces": [i["name"] for i in cfg["interfaces"]]}]
+    items: list[dict] = []
+    for iface in cfg["interfaces"]:
+        items += _interface_drift(iface, want, graph, seen)
+    done: set = set()
+    for key in sorted(want["nodes"], key=lambda k: (k != nf, k)):
+        if want["nodes"][key]["foreign"]:
+            continue
+        found = _node_drift(key, want, graph, done)
+        items += found
+        if not any(i["kind"] == "node_missing" for i in found):
+            items += _settings_drift(key, want, settings)
+    return items
+
+
+def attached_ids(cfg: dict, graph: dict, drift: list[dict], seen: dict) -> dict:
+    """``seen`` updated with the IDs of the exporter's ng_ether nodes that are attached as
+    declared now (a detached one keeps the ID it had when it last was)."""
+    out = dict(seen)
+    bad = {i.get("node") for i in drift if "interface" in i}
+    for iface in cfg["interfaces"]:
+        node = graph.get("nodes", {}).get(iface["node"])
+        if iface["attach"] == "ether" and node and iface["node"] not in bad:
+            out[iface["node"]] = node.get("id")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The beacon's step: events and backoff
+# --------------------------------------------------------------------------------------
+def options(raw: dict | None = None) -> dict:
+    """The beacon's options with their defaults; ValueError naming a bad one."""
+    raw = dict(raw or {})
+    out = {}
+    for key, (default, lo, hi) in OPTIONS.items():
+        value = raw.pop(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"{key}: {ng_words.shown(value)} is not an integer {lo}..{hi}")
+        out[key] = value
+    heal = raw.pop("heal", True)
+    if not isinstance(heal, bool):
+        raise ValueError(f"heal: {ng_words.shown(heal)} is not true or false")
+    names = raw.pop("exporters", None)
+    if names is not None and not (isinstance(names, list) and all(
+            isinstance(n, str) and nf_model.NAME_RE.fullmatch(n) for n in names)):
+        raise ValueError(f"exporters: {ng_words.shown(names)} is not a list of exporter names")
+    if raw:
+        raise ValueError(f"unknown option(s): {', '.join(sorted(ng_words.shown(k, 30) for k in raw))}")
+    return {**out, "heal": heal, "exporters": names}
+
+
+def _sample(view: dict, read: dict) -> dict:
+    """What the next interval compares with: counters only if ``info`` was read, an
+    interface's packets only if its ``ifinfo`` was."""
+    out = {"present": view["present"], "interfaces": {}}
+    if read.get("info"):
+        out["counters"] = view["counters"]
+    for ifname, entry in view["interfaces"].items():
+        if entry["attached"] and f"ifinfo {entry['iface']}" in read:
+            out["interfaces"][ifname] = {"attached": True, "packets": entry["packets"]}
+    return out
+
+
+def _stalls(view: dict, sample: dict, prev: dict, limit: int) -> tuple[dict, list]:
+    """Per interface (attached, packets read): intervals without a new packet, and
+    whether it ever counted since the beacon started; stalled = counted, then quiet for
+    ``limit`` intervals (0: never)."""
+    still, stalled = {}, []
+    for ifname, entry in sample["interfaces"].items():
+        old = (prev.get("sample") or {}).get("interfaces", {}).get(ifname)
+        count, moved = (prev.get("still") or {}).get(ifname, [0, False])
+        if old is None:
+            count = 0
+        elif entry["packets"] != old["packets"]:
+            count, moved = 0, True
+        else:
+            count += 1
+        still[ifname] = [count, moved]
+        if limit and moved and count >= limit:
+            stalled.append(ifname)
+    return still, stalled
+
+
+def _signature(drift: list, reasons: list, stalled: list) -> list:
+    keys = {f"{i['kind']}:{i.get('interface') or i.get('node')}" for i in drift}
+    keys |= {re.sub(r"\d+", "N", r) for r in reasons}
+    keys |= {f"stalled:{i}" for i in stalled}
+    return sorted(keys)
+
+
+def _backoff(heal: dict, now: float, opts: dict) -> tuple[bool, float]:
+    """(may ask for a heal now, seconds until it may)."""
+    last, streak = heal.get("last"), heal.get("streak", 0)
+    if last is None or streak == 0:
+        return True, 0.0
+    delay = min(opts["heal_backoff"] * 2 ** (streak - 1), opts["heal_backoff_max"])
+    wait = last + delay - now
+    return wait <= 0, max(wait, 0.0)
+
+
+def _event(name: str, view: dict, drift: list, stalled: list, heal: bool, attempt: int, retry_in: float) -> dict:
+    interfaces = sorted({i["interface"] for i in drift if i.get("interface")} | set(stalled)
+                        | {n for i in drift for n in i.get("interfaces", [])})
+    collectors = sorted({i["collector"] for i in drift if i.get("collector")})
+    reasons = list(view["reasons"]) + [f"interface {i}: no new packets for a while (stalled)" for i in stalled]
+    return {"tag": name, "exporter": name, "health": view["health"], "reasons": reasons, "drift": drift,
+            "interfaces": interfaces, "collectors": collectors, "stalled": stalled, "heal": heal,
+            "attempt": attempt, "retry_in": round(retry_in, 1)}
+
+
+def _exporter_step(name: str, cfg: dict, snap: dict, prev: dict, now: float, opts: dict) -> tuple:
+    graph, settings, raw = snap["graph"], snap["settings"], snap["raw"]
+    drift = compare(cfg, graph, settings, prev.get("seen"))
+    view = exporter_view(name, graph, settings, raw, cfg)
+    nf = nf_model.node_names(name)["netflow"]
+    read = raw.get(nf, {})
+    sample = _sample(view, read)
+    if "counters" in sample and prev.get("sample", {}).get("counters") is not None:
+        view.update(health(view, prev["sample"]))
+    else:
+        sample.setdefault("counters", (prev.get("sample") or {}).get("counters"))
+    still, stalled = _stalls(view, sample, prev, opts["stall_intervals"])
+    sig = _signature(drift, view["reasons"], stalled)
+    state = {"seen": attached_ids(cfg, graph, drift, prev.get("seen") or {}), "sample": sample, "still": still,
+             "heal": dict(prev.get("heal") or {}), "signature": sig or None}
+    if not sig:
+        return None, state
+    wanted = bool(drift) or view["health"] == "down"
+    allowed, wait = _backoff(state["heal"], now, opts)
+    allowed = allowed and wanted and opts["heal"]
+    if sig == prev.get("signature") and not allowed:
+        return None, state
+    if allowed:
+        last, streak = state["heal"].get("last"), state["heal"].get("streak", 0)
+        fresh = last is None or now - last > 2 * opts["heal_backoff_max"]
+        state["heal"] = {"last": now, "streak": 1 if fresh else streak + 1}
+        wait = min(opts["heal_backoff"] * 2 ** (state["heal"]["streak"] - 1), opts["heal_backoff_max"])
+    return _event(name, view, drift, stalled, allowed, state["heal"].get("streak", 0), wait), state
+
+
+def _carried(snap: dict, state: dict) -> dict:
+    """This read's settings, with those of nodes it did not reach (a line after a failing
+    one) carried over from the last read, so a cut read does not look like a drift."""
+    nodes = snap["graph"].get("nodes", {})
+    merged = {k: dict(v) for k, v in (state.get("settings") or {}).items() if k in nodes}
+    for key, value in snap["settings"].items():
+        merged[key] = {**merged.get(key, {}), **value}
+    return merged
+
+
+def step(declared: dict, snap: dict, state: dict | None, now: float, opts: dict) -> tuple[list, dict]:
+    """One beacon interval: (events, the state for the next interval).
+
+    ``declared`` maps names to validated exporters, ``snap`` is the read (``graph``,
+    ``settings``, ``raw``), ``state`` what the last step returned (None at first), ``now``
+    the time in seconds, ``opts`` :func:`options`. An exporter fires (at most one event
+    per interval) when a problem appears (a drift item, a health reason, a stalled
+    interface) or, while a drift persists, when its heal backoff allows the next heal
+    request (``heal: true``; after heal_backoff, doubling up to heal_backoff_max; the
+    streak starts over after 2 x heal_backoff_max without a request). Quiet otherwise."""
+    state = state if isinstance(state, dict) and state.get("format") == STATE_FORMAT else {}
+    old = state.get("exporters") or {}
+    snap = {**snap, "settings": _carried(snap, state)}
+    events, exporters = [], {}
+    for name in sorted(declared):
+        event, exporters[name] = _exporter_step(name, declared[name], snap, old.get(name) or {}, now, opts)
+        if event:
+            events.append(event)
+    nodes = snap["graph"].get("nodes", {})
+    keep = set().union(*(owned(snap["graph"], n) for n in declared)) if declared else set()
+    keep |= {i["node"] for c in declared.values() for i in c["interfaces"]} & set(nodes)
+    return events, {"format": STATE_FORMAT, "exporters": exporters,
+                    "graph": {"nodes": {k: nodes[k] for k in sorted(keep)}},
+                    "settings": {k: v for k, v in snap["settings"].items() if k in keep}}
