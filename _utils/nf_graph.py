@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 
-from nf_model import DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DLT_EN10MB, SELF_DESTRUCTING
+from nf_model import DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DLT_EN10MB, NAME_RE, SELF_DESTRUCTING, VERSIONS
 
 
 class PlanGraph:
@@ -170,3 +170,71 @@ def hook_order(hook: str):
     if m:
         return (0, int(m.group(2)), m.group(1) != "iface")
     return (1, 0, hook)
+
+
+# --------------------------------------------------------------------------------------
+# Ownership: which live nodes are exporter X's (the one predicate every path uses)
+# --------------------------------------------------------------------------------------
+_EXPORT_HOOKS = {row["hook"] for row in VERSIONS.values()}
+
+
+def _role(name: str, key: str):
+    """(role, version, link index) that the node name ``key`` has for exporter ``name``:
+    ``("nf", None, None)`` for X_nf, ``("top", 9, None)`` for X_v9, ``("leaf", 9, 3)`` for
+    X_v9_3; None for any other name."""
+    suffixes = "|".join(re.escape(row["suffix"]) for row in VERSIONS.values())
+    m = re.fullmatch(r"%s_(?:(nf)|(%s)(?:_(\d+))?)" % (re.escape(name), suffixes), key)
+    if not m:
+        return None
+    if m.group(1):
+        return ("nf", None, None)
+    version = next(v for v, row in VERSIONS.items() if row["suffix"] == m.group(2))
+    return ("leaf", version, int(m.group(3))) if m.group(3) is not None else ("top", version, None)
+
+
+def owned_nodes(graph: dict, name: str) -> set:
+    """The live nodes exporter ``name`` owns: by name AND type AND position, never by name
+    alone (an ng_ether node of an interface called ``lan_v9_0`` is not exporter lan's).
+
+    * ``X_nf``: a ``netflow`` node;
+    * ``X_v9`` / ``X_v5``: a ``ksocket`` whose hook goes to an export hook of our X_nf, or a
+      ``one2many`` whose ``one`` hook (when connected) does;
+    * ``X_v9_<i>`` / ``X_v5_<i>``: a ``ksocket`` whose hook goes to our fan-out X_v9/X_v5.
+
+    ``ether`` and ``ipfw`` nodes are never ours, whatever their name."""
+    nodes = graph.get("nodes", {})
+    roles = {k: _role(name, k) for k in nodes}
+    ours: set = set()
+
+    def peers(key: str) -> list:
+        return [(p["peer"], p["peer_hook"]) for p in nodes[key].get("hooks", {}).values()]
+
+    for stage in ("nf", "top", "leaf"):
+        for key, role in roles.items():
+            if not role or role[0] != stage:
+                continue
+            ntype, hooks = nodes[key].get("type"), nodes[key].get("hooks", {})
+            if stage == "nf":
+                ok = ntype == "netflow"
+            elif stage == "top" and ntype == "ksocket":
+                ok = bool(hooks) and all(p in ours and h in _EXPORT_HOOKS for p, h in peers(key))
+            elif stage == "top" and ntype == "one2many":
+                one = hooks.get("one")
+                ok = one is None or (one["peer"] in ours and one["peer_hook"] in _EXPORT_HOOKS)
+            else:
+                top = f"{name}_{VERSIONS[role[1]]['suffix']}" if role[1] else None
+                ok = ntype == "ksocket" and bool(hooks) and all(
+                    p == top and top in ours and nodes[top]["type"] == "one2many" for p, _ in peers(key))
+            if ok:
+                ours.add(key)
+    return ours
+
+
+def other_exporter(graph: dict, name: str, key: str):
+    """The name of ANOTHER exporter whose netflow node ``key`` is (``<other>_nf`` of type
+    netflow), or None. Such a node is never taken over: one interface, one exporter."""
+    node = graph.get("nodes", {}).get(key) or {}
+    m = re.fullmatch(r"(.+)_nf", key)
+    if not m or m.group(1) == name or node.get("type") != "netflow" or not NAME_RE.fullmatch(m.group(1)):
+        return None
+    return m.group(1)

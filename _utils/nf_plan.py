@@ -16,19 +16,23 @@ graph that follows ng_base's rules), so each emitted line is valid where it stan
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 from typing import Any
 
-from nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm
-from nf_model import KSOCKET_HOOK, ConflictError, desired, node_names, owned_name_re, required_modules
+from nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
+from nf_model import KSOCKET_HOOK, ConflictError, desired, node_names, required_modules
 
 
 class _Diff:
     """One planning run: the simulated graph, the declared graph, the readable changes."""
 
-    def __init__(self, current: dict, want: dict, takeover: bool):
+    def __init__(self, current: dict, want: dict, takeover: bool, extra_owned=(), ifnames=None):
         self.name = want["name"]
-        self.owned = owned_name_re(self.name)
+        self.current = current
+        self.ours = owned_nodes(current, self.name) | set(extra_owned)
+        self.ifnames = ifnames or {}
         self.sim = PlanGraph(current, current.get("settings", {}))
         self.nf = node_names(self.name)["netflow"]
         self.want = want
@@ -39,7 +43,9 @@ class _Diff:
                                         "hooks_removed": [], "settings": {}}
 
     def is_owned(self, node: str) -> bool:
-        return bool(self.owned.fullmatch(node))
+        """Ours by name, type and position in the live graph (nf_graph.owned_nodes), a
+        journal-proven leftover, or made by this plan."""
+        return node in self.ours or node in self.sim.created
 
     def _setting(self, key: str, old, new) -> None:
         self.changes["settings"][key] = {"old": old, "new": new}
@@ -57,6 +63,14 @@ class _Diff:
         if cur is None or cur == want_peer:
             return
         occupant = cur[0]
+        other = other_exporter(self.current, self.name, occupant) if not self.is_owned(node) else None
+        if other:
+            where = self.ifnames.get(f"{node}:{hook}", node)
+            raise ConflictError(
+                f"interface {where} ({node}:{hook}) belongs to exporter {other} (node {occupant}); one "
+                f"interface belongs to one exporter, so exporter {self.name} never takes it, takeover or "
+                f"not: remove {where} from exporter {other} first"
+            )
         if not self.is_owned(occupant) and not self.is_owned(node):
             otype = sim.nodes.get(occupant, {}).get("type", "?")
             if not self.takeover:
@@ -67,6 +81,20 @@ class _Diff:
             self.touched_foreign.add(occupant)
         self.changes["hooks_removed"].append(f"{node}:{hook} <-> {cur[0]}:{cur[1]}")
         sim.rmhook(node, hook)
+
+    # 0 ---------------------------------------------------------------------------------
+    def check_names(self) -> None:
+        """A name this exporter gives one of its nodes, held by a node that is not ours
+        (an interface called lan_v9_0, a ksocket of someone else's): refuse, touch nothing."""
+        for node, spec in sorted(self.dnodes.items()):
+            live = self.current.get("nodes", {}).get(node)
+            if spec.get("foreign") or live is None or node in self.ours:
+                continue
+            raise ConflictError(
+                f"node {node} ({live.get('type')}) has a name exporter {self.name} gives its own "
+                f"{spec.get('type')} node, but is not one of its nodes (wrong type or position); "
+                "it is left alone: rename it or pick another exporter name"
+            )
 
     # 1 ---------------------------------------------------------------------------------
     def remove_undeclared(self) -> None:
@@ -140,7 +168,7 @@ class _Diff:
     # 4 ---------------------------------------------------------------------------------
     def build_collectors(self) -> None:
         """ksocket (one collector) or one2many + ksockets (several), per version."""
-        tops = [n for n in self.dnodes if self.is_owned(n) and n != self.nf and re.fullmatch(r".*_v[59]", n)]
+        tops = [n for n, d in self.dnodes.items() if not d.get("foreign") and n != self.nf and re.fullmatch(r".*_v[59]", n)]
         for top in tops:
             children = self._collector_tree(top)
             if self.dnodes[top]["type"] == "one2many":
@@ -242,19 +270,23 @@ class _Diff:
                 "changes": {k: v for k, v in self.changes.items() if v}, "planned": planned}
 
 
-PHASES = ("remove_undeclared", "attach_interfaces", "set_netflow", "build_collectors",
+PHASES = ("check_names", "remove_undeclared", "attach_interfaces", "set_netflow", "build_collectors",
           "drop_stale_hooks", "retire_taken_over")
 
 
-def diff(current: dict, want: dict, takeover: bool = False) -> dict:
+def diff(current: dict, want: dict, takeover: bool = False, extra_owned=(), ifnames=None) -> dict:
     """Ordered ngctl command lines (lists of words) that turn ``current`` into ``want``.
 
     ``current`` is ``netgraph.graph()`` plus ``settings`` read from the exporter's nodes.
     Raises ConflictError when a needed hook is held by a node this exporter does not own
-    and ``takeover`` is false. Interface attachments are created with their two hooks on
-    adjacent lines, so no ``ngctl -f`` boundary ever leaves an interface half-connected.
+    and ``takeover`` is false, when it is held by another exporter's netflow node
+    (takeover or not), or when a name of ours is held by a node that is not ours.
+    ``extra_owned`` are unnamed nodes proven ours by a journal (``leftovers``);
+    ``ifnames`` maps ``node:hook`` to interface names for messages (``attach_points``).
+    Interface attachments are created with their two hooks on adjacent lines, so no
+    ``ngctl -f`` boundary ever leaves an interface half-connected.
     """
-    run = _Diff(current, want, takeover)
+    run = _Diff(current, want, takeover, extra_owned, ifnames)
     for phase in PHASES:
         getattr(run, phase)()
     return run.result()
@@ -272,57 +304,107 @@ def created_before(planned: dict, failed_line: int | None) -> list[str]:
     return [n for n in planned.get("created", []) if named_at.get(n, failed_line) < failed_line]
 
 
+_COOKIE_RE = re.compile(r"(?:ngtee|netgraph) (\d+) ")
+
+
 def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name: str, takeover: bool = False) -> dict:
     """ipfw rule changes: delete stale rules first, add missing ones after the ngctl batch.
 
-    A rule is ours when it tees (``ngtee``/``netgraph``) into an ipfw hook that is
-    connected to our netflow node, or into the hook a declared rule names. A declared rule
-    number held by some other rule is a conflict unless ``takeover``.
+    A rule is ours only when it is ``ngtee N``/``netgraph N`` and its cookie N is an ipfw
+    hook connected to our netflow node (nf_graph.owned_nodes) or a hook we declare. Only
+    our rules are ever deleted or replaced, ``takeover`` or not (it is accepted and has no
+    effect here): any other rule at a declared number is a ConflictError naming the number
+    and its text, and so is a number where ours shares ``ipfw delete N`` with another rule.
+    Returns ``{"delete": [N], "add": [[N, words...]]}``; ``ipfw_texts`` gives the deleted
+    rules' texts.
     """
-    nf = node_names(name)["netflow"]
     wanted = (want or {}).get("ipfw", {})
-    ours_hooks = {h for h, p in current.get("nodes", {}).get("ipfw", {}).get("hooks", {}).items() if p["peer"] == nf}
-    ours_hooks |= {text.split()[1] for text in wanted.values()}
-    delete, add = set(), []
-    present = {}
+    ours = owned_nodes(current, name)
+    ipfw_hooks = current.get("nodes", {}).get("ipfw", {}).get("hooks", {})
+    hooks = {h for h, p in ipfw_hooks.items() if p["peer"] in ours}
+    hooks |= {text.split()[1] for text in wanted.values()}
+    by_num: dict[int, list[str]] = {}
     for r in current_rules:
-        m = re.match(r"^(?:ngtee|netgraph) (\d+) ", r["text"])
-        mine = bool(m and m.group(1) in ours_hooks)
-        if r["rule"] in wanted and not mine:
-            if not takeover:
-                raise ConflictError(
-                    f"ipfw rule {r['rule']} is already used by '{r['text']}', which this exporter does not "
-                    "own; pick another ipfw_rule or set takeover: true to replace it"
-                )
-            mine = True
-        if not mine:
+        if r["rule"] < 65535:  # the default rule is the kernel's
+            by_num.setdefault(r["rule"], []).append(r["text"])
+
+    def mine(text: str) -> bool:
+        m = _COOKIE_RE.match(text)
+        return bool(m and m.group(1) in hooks)
+
+    delete = []
+    for num, texts in sorted(by_num.items()):
+        foreign = [t for t in texts if not mine(t)]
+        if num in wanted and foreign:
+            raise ConflictError(
+                f"ipfw rule {num} is already used by '{foreign[0]}', which is not a rule of exporter {name} "
+                f"(only ngtee/netgraph rules into its own hooks are), so it is never deleted or replaced, "
+                f"takeover or not; pick another ipfw_rule"
+            )
+        if foreign and len(foreign) < len(texts):
+            raise ConflictError(
+                f"ipfw rule number {num} holds exporter {name}'s stale rule '{next(t for t in texts if mine(t))}' "
+                f"and '{foreign[0]}', which is not its own; 'ipfw delete {num}' would delete both: "
+                "renumber the other rule first"
+            )
+        if not foreign and texts != ([wanted[num]] if num in wanted else None):
+            delete.append(num)
+    add = [[str(num)] + text.split() for num, text in sorted(wanted.items())
+           if num in delete or by_num.get(num) != [text]]
+    return {"delete": delete, "add": add}
+
+
+def ipfw_texts(rules: list[dict], numbers) -> list[str]:
+    """``"N text"`` of every rule at the given numbers (what ``ipfw delete N`` removes)."""
+    wanted = set(numbers)
+    return [f"{r['rule']} {r['text']}" for r in rules if r["rule"] in wanted]
+
+
+def ipfw_restore(before_rules: list[dict], now_rules: list[dict], touched) -> dict:
+    """After a failed apply: the ipfw commands that put every rule number this run
+    ``touched`` (deleted or added) back to what ``before_rules`` had, exact texts in their
+    order. ``{"delete": [N], "add": [[N, words...]]}``, deletions first."""
+    def texts(rules, num):
+        return [r["text"] for r in rules if r["rule"] == num]
+
+    delete, add = [], []
+    for num in sorted(set(touched)):
+        before, now = texts(before_rules, num), texts(now_rules, num)
+        if before == now:
             continue
-        if wanted.get(r["rule"]) == r["text"] and r["rule"] not in present:
-            present[r["rule"]] = r["text"]
-        else:
-            delete.add(r["rule"])
-    for rule, text in sorted(wanted.items()):
-        if rule in delete or present.get(rule) != text:
-            add.append([str(rule)] + text.split())
-    return {"delete": sorted(delete), "add": add}
+        if now:
+            delete.append(num)
+        add += [[str(num)] + t.split() for t in before]
+    return {"delete": delete, "add": add}
 
 
-def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] | None = None) -> list[list[str]]:
+def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] | None = None,
+                  journal: dict | None = None) -> list[list[str]]:
     """Commands that leave every interface passing traffic after a failed batch.
 
     ``graph`` is the graph re-read after the failure. Nodes the failed batch created are
     shut down (the safe state: a netflow node that is gone restores ng_ether's
-    passthrough), including a node left unnamed because the batch failed between its
-    ``mkpeer`` and its ``name`` (an unnamed node absent from ``before``, the node keys
-    read before the batch); an interface still half-attached to one of our nodes is
-    detached.
+    passthrough): ``created`` (named ones), and with ``journal`` (the run's own, see
+    ``journal``) every node of ours and every unnamed leftover it proves the batch made
+    (``leftovers``), which covers a batch killed at an unknown line. Without a journal,
+    ``before`` (node keys read before the batch) marks unnamed netflow/ksocket/one2many
+    nodes not in it that are connected to an interface or to our nodes as made by the
+    batch. Then an interface still half-attached is detached: from our node, or, when the
+    journal lists the interface as one the batch attaches (so takeover allowed freeing it),
+    from whatever is left on its other hook.
     """
-    owned = owned_name_re(name)
-    sim = PlanGraph(graph, {})
-    if before is not None:
+    undo = list(created)
+    if journal is not None:
+        undo += leftovers(graph, name, journal)
+    elif before is not None:
         known = set(before)
-        created = list(created) + sorted(k for k in graph.get("nodes", {}) if k.startswith("[") and k not in known)
-    for node in created:
+        fake = {"ids": [], "attach": [f"{k}:{h}" for k, n in graph.get("nodes", {}).items()
+                                      if n.get("type") in ("ether", "ipfw") for h in n.get("hooks", {})]}
+        undo += [k for k in leftovers(graph, name, fake, named=False, new=lambda k, n: k not in known)]
+    ours = owned_nodes(graph, name) | set(undo)
+    attached = {p.split(":")[0] for p in (journal or {}).get("attach", [])}
+    sim = PlanGraph(graph, {})
+    for node in dict.fromkeys(undo):
         if sim.exists(node):
             sim.shutdown(node)
     for ether in sorted(n for n, d in sim.nodes.items() if d["type"] == "ether"):
@@ -330,17 +412,107 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
             continue
         for hook in ("lower", "upper"):
             peer = sim.peer(ether, hook)
-            if peer and owned.fullmatch(peer[0]):
+            if peer and (peer[0] in ours or ether in attached):
                 sim.rmhook(ether, hook)
     return sim.commands
 
 
+# --------------------------------------------------------------------------------------
+# The journal: what proves an unnamed node is a leftover of ours
+# --------------------------------------------------------------------------------------
+JOURNAL_FORMAT = 1
+JOURNAL_BOOT_SLACK = 5.0  # seconds; a reboot moves the boot time by far more
+
+
+def attach_points(cfg: dict) -> dict:
+    """``node:hook`` -> interface name for every hook the exporter attaches to:
+    ``{"em0:lower": "em0", "em0:upper": "em0", "ipfw:1000": "tun0"}``."""
+    out = {}
+    for i in cfg["interfaces"]:
+        hooks = ("lower", "upper") if i["attach"] == "ether" else (str(i["ipfw_hook"]),)
+        out.update({f"{i['node']}:{h}": i["name"] for h in hooks})
+    return out
+
+
+def journal_path(lock_file: str, name: str) -> str:
+    """The journal of exporter ``name``: next to the lock (``/var/run`` by default)."""
+    return os.path.join(os.path.dirname(lock_file) or "/", f"netflow.{name}.journal")
+
+
+def journal(graph: dict, name: str, attach, previous: dict | None = None, boot: float | None = None) -> dict:
+    """The journal a run writes before its ngctl batch (and removes once the batch is done
+    or rolled back): the IDs of every node that exists before the batch, and the attach
+    points (``node:hook``) the batch may connect. Leftovers of a ``previous`` journal that
+    are still there keep their proof: their IDs stay out and its attach points stay in."""
+    old = set(leftovers(graph, name, previous)) if previous else set()
+    ids = sorted(n["id"] for k, n in graph.get("nodes", {}).items() if k not in old and isinstance(n.get("id"), int))
+    points = set(attach) | set((previous or {}).get("attach", []))
+    after = previous["after"] if old else max(ids, default=0)
+    return {"format": JOURNAL_FORMAT, "exporter": name, "boot": boot, "after": after, "ids": ids,
+            "attach": sorted(points)}
+
+
+def journal_text(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True) + "\n"
+
+
+def journal_load(text: str, name: str, boot: float | None) -> dict | None:
+    """A journal file's content, or None when it proves nothing: unreadable, of another
+    exporter or format, or written in another boot (node IDs start again at a reboot)."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    ok = (isinstance(entry, dict) and entry.get("format") == JOURNAL_FORMAT and entry.get("exporter") == name
+          and isinstance(entry.get("after"), int) and isinstance(entry.get("ids"), list) and all(isinstance(i, int) and not isinstance(i, bool) for i in entry["ids"])
+          and isinstance(entry.get("attach"), list) and all(isinstance(a, str) for a in entry["attach"]))
+    if not ok:
+        return None
+    then = entry.get("boot")
+    if boot is not None and (not isinstance(then, (int, float)) or abs(then - boot) > JOURNAL_BOOT_SLACK):
+        return None
+    return entry
+
+
+def leftovers(graph: dict, name: str, journal: dict | None, named: bool = True, new=None) -> list[str]:
+    """Nodes a journaled batch of exporter ``name`` made that are still in ``graph``, in
+    creation order (by ID). A node is new when its ID is not in the journal and above all
+    of the journal's ``after`` (netgraph never reuses IDs within a boot). New nodes of ours (owned_nodes) are
+    included when ``named``; a new UNNAMED netflow/ksocket/one2many node is included when
+    it is connected to an attach point the journal lists (e.g. ``em0:lower``: killed
+    between ``mkpeer`` and ``name``), to a node of ours, or to another such leftover."""
+    if not journal:
+        return []
+    nodes = graph.get("nodes", {})
+    ids = set(journal.get("ids", []))
+    after = journal.get("after", max(ids, default=-1))
+    if new is None:
+        def new(key, node):
+            return isinstance(node.get("id"), int) and node["id"] not in ids and node["id"] > after
+    ours = owned_nodes(graph, name)
+    points = set(journal.get("attach", []))
+    found = {k for k in ours if named and new(k, nodes[k])}
+    grown = True
+    while grown:
+        grown = False
+        for key, node in nodes.items():
+            if key in found or node.get("name") or not key.startswith("[") or not new(key, node):
+                continue
+            if node.get("type") not in ("netflow", "ksocket", "one2many"):
+                continue
+            if any(f"{p['peer']}:{p['peer_hook']}" in points or p["peer"] in ours or p["peer"] in found
+                   for p in node.get("hooks", {}).values()):
+                found.add(key)
+                grown = True
+    return sorted(found, key=lambda k: (nodes[k].get("id", 0), k))
+
+
 def settings_queries(graph: dict, name: str) -> list[list[str]]:
     """Read-only messages that fetch the settings of an exporter's nodes (one spawn)."""
-    owned = owned_name_re(name)
+    owned = owned_nodes(graph, name)
     queries = []
     for key, node in sorted(graph.get("nodes", {}).items()):
-        if not owned.fullmatch(key):
+        if key not in owned:
             continue
         if node["type"] == "netflow":
             queries.append([f"{key}:", "info"])
@@ -390,14 +562,15 @@ def settings_from_replies(queries: list[list[str]], replies: list[dict]) -> dict
 
 
 
-def absent_plan(graph: dict, name: str) -> dict:
-    """The batch that removes exporter ``name``'s nodes from ``graph``: the netflow node
-    first (its shutdown restores ng_ether passthrough at once), then what is left."""
-    owned = owned_name_re(name)
+def absent_plan(graph: dict, name: str, extra_owned=()) -> dict:
+    """The batch that removes exporter ``name``'s nodes from ``graph`` (nf_graph.owned_nodes,
+    plus unnamed leftovers a journal proves ours): the netflow node first (its shutdown
+    restores ng_ether passthrough at once), then what is left."""
+    owned = owned_nodes(graph, name) | set(extra_owned)
     sim = PlanGraph(graph, {})
     nf = node_names(name)["netflow"]
     removed = []
-    for node in sorted((n for n in graph.get("nodes", {}) if owned.fullmatch(n)), key=lambda n: n != nf):
+    for node in sorted(owned, key=lambda n: (n != nf, not n.startswith("["), n)):
         if sim.exists(node):
             removed.append(node)
             sim.shutdown(node)
