@@ -399,6 +399,21 @@ def boot_script(name, **kwargs) -> str:
     return nf_boot.render(name, nf_plan.build_script(_validated(name, kwargs)))
 
 
+def defaults() -> dict:
+    """
+    The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d script, rc.conf.d
+    file, binaries), unvalidated constants: the one table the formula's map.jinja, this
+    module and the netgraph module all start from.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt fw1 netflow.defaults
+    """
+    return {key: nf_paths.default(key) for key in nf_paths.PATHS}
+
+
 def paths() -> dict:
     """
     The paths the exporters use (boot files, lock, rc.d script, rc.conf.d file, binaries),

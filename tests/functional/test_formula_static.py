@@ -45,27 +45,31 @@ def test_sls_use_tplroot_and_map():
 
 
 def test_defaults_yaml():
+    """Only the formula's own keys: the path defaults come from the modules' one table."""
     defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
-    assert defaults == {
-        "boot_dir": "/usr/local/etc/netflow",
-        "persist": True,
-        "exporters": {},
-        "rc_script": "/usr/local/etc/rc.d/netflow",
-        "rc_conf_d": "/etc/rc.conf.d/netflow",
-        "ngctl": "/usr/sbin/ngctl",
-        "kldload": "/sbin/kldload",
-        "kldstat": "/sbin/kldstat",
-        "ipfw": "/sbin/ipfw",
-    }
+    assert defaults == {"persist": True, "exporters": {}}
+
+
+def test_path_defaults_are_one_table_read_by_formula_and_modules():
+    import nf_paths
+
+    jinja = (FORMULA / "map.jinja").read_text()
+    assert "salt['netflow.defaults']()" in jinja
+    assert set(nf_paths.PATHS) >= {"boot_dir", "lock_file", "rc_script", "rc_conf_d", "ngctl", "kldload",
+                                   "kldstat", "ipfw", "sha256", "lockf"}
 
 
 def test_pillar_example_documents_every_key():
     text = (REPO / "pillar.example").read_text()
     data = yaml.safe_load(text)["netflow"]
-    defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
-    # every formula key is present (boot_dir, persist, exporters top level; paths in lookup)
-    assert {"boot_dir", "persist", "exporters", "lookup"} <= set(data)
-    assert set(data["lookup"]) == set(defaults) - {"boot_dir", "persist", "exporters"}
+    import nf_paths
+
+    # every formula key is present (boot_dir, lock_file, persist, exporters top level; the
+    # other paths in lookup)
+    assert {"boot_dir", "lock_file", "persist", "exporters", "lookup"} <= set(data)
+    formula_paths = {"rc_script", "rc_conf_d", "ngctl", "kldload", "kldstat", "ipfw", "sha256", "lockf"}
+    assert set(data["lookup"]) == formula_paths
+    assert all(data["lookup"][k] == nf_paths.default(k) for k in formula_paths), "pillar.example shows the defaults"
     lan = data["exporters"]["lan"]
     # every parameter of netflow.exporter_present appears at least once
     assert {"interfaces", "collectors", "timeouts", "template", "mtu", "takeover"} <= set(lan)
