@@ -264,6 +264,42 @@ class Bench:
                 "ratio": statistics.median(ours) / statistics.median(nop), "pairs": pairs}
 
 
+    # ------------------------------------------------------------------ operating (issue 15)
+    def beacon_cost(self, n_ifaces: int, intervals: int = 10) -> dict:
+        """netflow.watch, what the beacon runs per interval, on a converged exporter of
+        n_ifaces interfaces: ngctl spawns and wall-clock ms per interval (median)."""
+        ifaces = [f"em{i}" for i in range(n_ifaces)]
+        h = self.host(f"beacon{n_ifaces}", ifaces)
+        self.present(h, interfaces=ifaces)
+        nf = self.salt(h).modules.netflow
+        state = nf.watch(state={})["state"]  # first interval: no previous graph
+        mark = len(log(h.root))
+        times = []
+        for _ in range(intervals):
+            t0 = time.perf_counter()
+            ret = nf.watch(state=state)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert ret["events"] == [], ret["events"]
+            state = ret["state"]
+        spawns = [e for e in log(h.root)[mark:] if is_ngctl(e)]
+        return {"spawns": len(spawns) / intervals, "mutating": sum(e["mutating"] for e in spawns),
+                "ms": statistics.median(times)}
+
+    def heal_time(self) -> dict:
+        """tests/integration/test_self_heal.py (real salt-master, salt-minion with the beacon,
+        the reactor, nfcapd): seconds from the interface's re-creation to its packets being
+        accounted again. None when it cannot run here (no nfcapd) or fails."""
+        out = self.work / "heal.json"
+        env = {**os.environ, "NETFLOW_BENCH_OUT": str(out)}
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               str(REPO / "tests" / "integration" / "test_self_heal.py")],
+                              cwd=REPO, env=env, capture_output=True, text=True)
+        if proc.returncode or not out.exists():
+            tail = (proc.stdout or proc.stderr).strip().splitlines()[-1:] or ["no output"]
+            print(f"(self-heal measure not taken: {tail[0]})", file=sys.stderr)
+            return {"heal_s": None, "beacon_fired_s": None, "beacon_interval_s": None}
+        return json.loads(out.read_text())
+
 def main() -> int:
     work = pathlib.Path(tempfile.mkdtemp(prefix="nf-bench-"))
     b = Bench(work)
@@ -281,6 +317,8 @@ def main() -> int:
         s3 = b.seed(3)
         plan = b.plan_ms(256, 4)
         over = b.overhead_ratio()
+        w1, w64 = b.beacon_cost(1), b.beacon_cost(64)
+        heal = b.heal_time()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -299,6 +337,10 @@ def main() -> int:
          f"{plan['create_ms']:.1f} / {plan['nochange_ms']:.1f}", "-"),
         ("salt-call state.apply, no-change exporter / test.nop (median s)",
          f"{over['ours_s']:.2f} / {over['nop_s']:.2f} = {over['ratio']:.2f}", "-"),
+        ("beacon per interval, 1 iface: ngctl spawns / ms (median of 10)", f"{w1['spawns']:g} / {w1['ms']:.0f}", "-"),
+        ("beacon per interval, 64 ifaces: ngctl spawns / ms (median of 10)", f"{w64['spawns']:g} / {w64['ms']:.0f}", "-"),
+        (f"self-heal: iface re-created -> accounted again (s; beacon every {heal['beacon_interval_s']} s)",
+         "-" if heal["heal_s"] is None else f"{heal['heal_s']:.1f}", "-"),
     ]
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'salt-netgraph':>22}  {'seed (ngctl per command)':>26}")
@@ -322,6 +364,14 @@ def main() -> int:
         "seed_change_mutating_spawns": s1["first"]["mutating"],
         "seed_blackholed_spawns": s3["first"]["blackholed"],
         "seed_flow_cache_losses": cache["changes"] * seed_losses,
+        "beacon_spawns_1": w1["spawns"],
+        "beacon_spawns_64": w64["spawns"],
+        "beacon_mutating_spawns": w1["mutating"] + w64["mutating"],
+        "beacon_ms_1": round(w1["ms"], 1),
+        "beacon_ms_64": round(w64["ms"], 1),
+        "heal_s": heal["heal_s"],
+        "heal_beacon_fired_s": heal["beacon_fired_s"],
+        "heal_beacon_interval_s": heal["beacon_interval_s"],
     }
     print(json.dumps(result, sort_keys=True))
     return 0
