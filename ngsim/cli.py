@@ -267,7 +267,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("root")
     s.add_argument("--after", type=int, required=True, metavar="N")
     s.set_defaults(fn=cmd_die)
-    s = sub.add_parser("traffic", help="push IPv4 packets through an interface (JSON summary)")
+    s = sub.add_parser("traffic", help="push IPv4 or IPv6 packets through an interface (JSON summary)")
     s.add_argument("root")
     s.add_argument("iface")
     s.add_argument("--src", required=True)

@@ -7,12 +7,18 @@ Sources (FreeBSD 14, sys/netgraph/netflow/):
   MILLIUPTIME(time_uptime), unix_secs/nsecs from getnanotime, engine_type 0, engine_id =
   fib domain_id, pad 0, flow_seq = fetchadd(flow_seq, count)), NETFLOW_V5_MAX_RECORDS 30.
 * netflow_v9.h: ``struct netflow_v9_record_ipv4_tcp`` (packed, 57 bytes with 32-bit CNTR:
-  COUNTERS_64 is off, ng_netflow.h), ``_NETFLOW_V9_MAX_SIZE(mtu) = mtu - 40 - 8 - 16``,
+  COUNTERS_64 is off, ng_netflow.h), ``struct netflow_v9_record_ipv6_tcp`` (packed, 93
+  bytes: three 16-byte addresses, then the same fields as the IPv4 record),
+  ``_NETFLOW_V9_MAX_SIZE(mtu) = mtu - 40 - 8 - 16``,
   ``sizeof(struct netflow_v9_record_general)`` = the IPv6 record, 93 bytes.
 * netflow_v9.c: ``generate_v9_templates`` (one template flowset, id 0, length 172, two
   templates: 0xFF + NETFLOW_V9_FLOW_V4_L4 = 256 and 0xFF + NETFLOW_V9_FLOW_V6_L4 = 259,
-  20 fields each; it counts as 2 records), ``export9_add`` (data flowset id 256,
-  "datagram full" test), ``close_flowset`` (pad to 4 bytes), ``export9_send`` (seq_num =
+  20 fields each; it counts as 2 records; the comments in the sources say 257 and 260,
+  the code says 255 + 1 and 255 + 4), ``export9_add`` (the record of the flow's
+  ``flow_type``: IPv4 -> data flowset 256, IPv6 -> 259; a record of another type than the
+  open flowset closes it (``close_flowset``: pad to 4 bytes) and opens a new flowset
+  header, so IPv4 and IPv6 flows expired in turns give alternating flowsets; "datagram
+  full" test on the real length), ``export9_send`` (seq_num =
   fetchadd(flow9_seq, 1) per datagram, source_id = domain_id), ``get_export9_dgram``
   (templates when ``time_uptime >= templ_time + templ_last_ts`` or
   ``sent_packets >= templ_packets + templ_last_pkt``).
@@ -39,6 +45,7 @@ V5_RECORD = struct.Struct("!4s4s4sHHIIIIHHBBBBHHBBH")  # struct netflow_v5_recor
 V5_MAX_RECORDS = 30  # NETFLOW_V5_MAX_RECORDS
 V9_HEADER = struct.Struct("!HHIIII")  # struct netflow_v9_header
 V9_REC_V4 = struct.Struct("!4s4s4sHHIIIIIIHHBBBIIBB")  # struct netflow_v9_record_ipv4_tcp
+V9_REC_V6 = struct.Struct("!16s16s16sHHIIIIIIHHBBBIIBB")  # struct netflow_v9_record_ipv6_tcp
 V9_FLOWSET_HEADER = struct.Struct("!HH")  # struct netflow_v9_flowset_header
 V9_RECORD_GENERAL = 93  # sizeof(struct netflow_v9_record_general) == ipv6_tcp record
 MAX_RESERVED_FLOWSET = 0xFF
@@ -94,8 +101,25 @@ def _a(addr: str) -> bytes:
     return socket.inet_aton(addr)
 
 
+def is6(e: Sequence) -> bool:
+    """An entry of the IPv6 cache (``flow6_entry``): its addresses are IPv6 text."""
+    return ":" in e[SRC]
+
+
+def _a6(addr: str) -> bytes:
+    from ngsim import inet6
+
+    b = inet6.pton(addr)
+    if b is None:
+        raise ValueError("not an IPv6 address: %r" % addr)
+    return b
+
+
 def v5_record(e: Sequence) -> bytes:
-    """export_add(): one struct netflow_v5_record from a flow entry."""
+    """export_add(): one struct netflow_v5_record from a flow entry (IPv4 only: expire_flow
+    never hands an IPv6 flow to the v5 datagram)."""
+    if is6(e):
+        raise ValueError("v5 carries IPv4 flows only")
     return V5_RECORD.pack(
         _a(e[SRC]), _a(e[DST]), b"\0\0\0\0",  # next_hop: no route table in the emulator
         e[IIFX] & 0xFFFF, e[OIFX] & 0xFFFF,
@@ -116,7 +140,10 @@ def v5_datagram(records: Sequence[Sequence], uptime: int, unix_secs: int, unix_n
 
 
 def v9_record(e: Sequence) -> bytes:
-    """export9_add(), case NETFLOW_V9_FLOW_V4_L4 (every IPv4 flow uses it)."""
+    """export9_add(): case NETFLOW_V9_FLOW_V4_L4 (every IPv4 flow) or, for an IPv6 entry,
+    NETFLOW_V9_FLOW_V6_L4 (every IPv6 flow)."""
+    if is6(e):
+        return v9_record6(e)
     return V9_REC_V4.pack(
         _a(e[SRC]), _a(e[DST]), b"\0\0\0\0",
         e[IIFX] & 0xFFFF, e[OIFX] & 0xFFFF,
@@ -126,17 +153,50 @@ def v9_record(e: Sequence) -> bytes:
         0, 0, 0, 0)
 
 
-def v9_length(templ: bool, nrecs: int) -> int:
-    """m_pktlen() of a v9 datagram being filled (before close_flowset pads it)."""
+def v9_record6(e: Sequence) -> bytes:
+    """export9_add(), case NETFLOW_V9_FLOW_V6_L4: struct netflow_v9_record_ipv6_tcp. The
+    next hop is fed6->n.next_hop6 (no routing table: ::), tos is r_tos, which
+    ng_netflow_flow6_add never sets (``#if 0``): always 0."""
+    return V9_REC_V6.pack(
+        _a6(e[SRC]), _a6(e[DST]), b"\0" * 16,
+        e[IIFX] & 0xFFFF, e[OIFX] & 0xFFFF,
+        e[PACKETS] & 0xFFFFFFFF, e[BYTES] & 0xFFFFFFFF, 0, 0,
+        milliuptime(e[FIRST]), milliuptime(e[LAST]),
+        e[SPORT], e[DPORT], e[FLAGS] & 0xFF, e[PROTO], e[TOSI],
+        0, 0, 0, 0)
+
+
+def flow_type(e: Sequence) -> int:
+    """fed->r.flow_type: NETFLOW_V9_FLOW_V4_L4 or NETFLOW_V9_FLOW_V6_L4."""
+    return FLOW_V6_L4 if is6(e) else FLOW_V4_L4
+
+
+def _types(recs) -> list:
+    if isinstance(recs, int):
+        return [FLOW_V4_L4] * recs
+    return [flow_type(e) for e in recs]
+
+
+def v9_length(templ: bool, recs) -> int:
+    """m_pktlen() of a v9 datagram being filled, after export9_add() appended ``recs`` (a
+    list of flow entries, or a number of IPv4 ones): a record of another flow type pads
+    the open flowset (close_flowset) and appends a new flowset header; the last flowset
+    is not padded yet."""
     n = V9_HEADER.size + (len(TEMPLATE_FLOWSET) if templ else 0)
-    if nrecs:
-        n += V9_FLOWSET_HEADER.size + nrecs * V9_REC_V4.size
+    cur, header = 0, n
+    for t in _types(recs):
+        if t != cur:
+            if cur:
+                n += (4 - (n - header) % 4) % 4
+            cur, header = t, n
+            n += V9_FLOWSET_HEADER.size
+        n += V9_REC_V6.size if t == FLOW_V6_L4 else V9_REC_V4.size
     return n
 
 
-def v9_full(templ: bool, nrecs: int, mtu: int) -> bool:
-    """export9_add()'s end-of-datagram test after adding the nrecs-th record."""
-    return v9_length(templ, nrecs) + V9_RECORD_GENERAL + V9_FLOWSET_HEADER.size >= v9_max_size(mtu)
+def v9_full(templ: bool, recs, mtu: int) -> bool:
+    """export9_add()'s end-of-datagram test after adding the last of ``recs``."""
+    return v9_length(templ, recs) + V9_RECORD_GENERAL + V9_FLOWSET_HEADER.size >= v9_max_size(mtu)
 
 
 def v9_datagram(records: Sequence[Sequence], templ: bool, uptime: int, unix_secs: int,
@@ -147,11 +207,17 @@ def v9_datagram(records: Sequence[Sequence], templ: bool, uptime: int, unix_secs
                                    seq & 0xFFFFFFFF, source_id))
     if templ:
         out += TEMPLATE_FLOWSET
-    if records:
-        body = b"".join(v9_record(e) for e in records)
+    runs: list = []  # [flow_type, [records]]: one data flowset each
+    for e in records:
+        t = flow_type(e)
+        if not runs or runs[-1][0] != t:
+            runs.append([t, []])
+        runs[-1][1].append(e)
+    for t, recs in runs:
+        body = b"".join(v9_record(e) for e in recs)
         length = V9_FLOWSET_HEADER.size + len(body)
         pad = (4 - length % 4) % 4  # close_flowset: RFC 3954 clause 5.3
-        out += V9_FLOWSET_HEADER.pack(TEMPLATE_V4, length + pad) + body + b"\0" * pad
+        out += V9_FLOWSET_HEADER.pack(MAX_RESERVED_FLOWSET + t, length + pad) + body + b"\0" * pad
     return bytes(out)
 
 
@@ -199,6 +265,17 @@ def decode_v9(data: bytes) -> dict:
                 out["records"].append({
                     "src": socket.inet_ntoa(r[0]), "dst": socket.inet_ntoa(r[1]),
                     "nexthop": socket.inet_ntoa(r[2]), "input": r[3], "output": r[4],
+                    "packets": r[5], "bytes": r[6], "first": r[9], "last": r[10],
+                    "sport": r[11], "dport": r[12], "tcp_flags": r[13], "proto": r[14],
+                    "tos": r[15]})
+        elif fid == TEMPLATE_V6:
+            from ngsim import inet6
+
+            for i in range(len(body) // V9_REC_V6.size):
+                r = V9_REC_V6.unpack_from(body, i * V9_REC_V6.size)
+                out["records"].append({
+                    "src": inet6.ntop(r[0]), "dst": inet6.ntop(r[1]),
+                    "nexthop": inet6.ntop(r[2]), "input": r[3], "output": r[4],
                     "packets": r[5], "bytes": r[6], "first": r[9], "last": r[10],
                     "sport": r[11], "dport": r[12], "tcp_flags": r[13], "proto": r[14],
                     "tos": r[15]})

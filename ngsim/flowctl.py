@@ -148,14 +148,35 @@ def _print4(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
 
 
 def _print6(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
-    """flow_cache_print6*: headers only (the emulated kernel keeps no IPv6 flows)."""
+    """flow_cache_print6 / flow_cache_print6_verbose: struct flow6_entry_data entries,
+    addresses by FreeBSD's inet_ntop (``ngsim.inet6.ntop``), next hop included."""
     import struct
 
+    from ngsim import inet6
+    from ngsim.types.netflow import FLOW6_ENTRY_SIZE, SHOW_HEADER_SIZE
+
     version, _, _, n = struct.unpack_from("<B3xIII", reply)
-    if version != 6 or n:
-        raise RuntimeError("flow_cache_print6: unexpected IPv6 entries")
+    if version != 6:  # errx(EX_SOFTWARE, ...); the emulated kernel never does this
+        raise RuntimeError("flow_cache_print6: version mismatch: %u" % version)
     if verbose:
         out.write(SH_VERB_FLOW6_HEADER)
+    elif n > 0:
+        out.write(SH_FLOW6_HHEADER if human else SH_FLOW6_HEADER)
+    for i in range(n):
+        (src, dst, sport, dport, proto, tos, iifx, nexthop, oifx, dmask, smask, packets,
+         nbytes, _first, _last, flags) = struct.unpack_from(
+            "<4x4x16s16s2s2sBBH16sHBB4xQQqqB", reply, SHOW_HEADER_SIZE + i * FLOW6_ENTRY_SIZE)
+        sport = int.from_bytes(sport, "big")
+        dport = int.from_bytes(dport, "big")
+        a, b = inet6.ntop(src), inet6.ntop(dst)
+        if verbose:
+            out.write(SH_VERB_FLOW6 % (_ifname(k, iifx), a, _ifname(k, oifx), b, proto, tos,
+                                       flags, packets, sport, smask, 0, dport, dmask, 0,
+                                       inet6.ntop(nexthop),
+                                       (nbytes // packets) & 0xFFFFFFFF, 0))
+        else:
+            out.write((SH_FLOW6_H if human else SH_FLOW6) % (
+                _ifname(k, iifx), a, _ifname(k, oifx), b, proto, sport, dport, packets))
 
 
 def do_show(k: Kernel, sock: dict, path: str, version: int, out, verbose: bool,

@@ -43,6 +43,34 @@ def get_token(s: str, off: int) -> tuple[int, int, int]:
     return T_WORD, off, end - off
 
 
+def skip_value(s: str, off: int) -> int:
+    """ng_parse_skip_value(): the length of the value at ``off`` (one token, or a
+    bracketed/braced group); an unbalanced closer or the end of the string is EINVAL.
+    (An unterminated string inside a group is EINVAL here; the kernel's loop would reuse
+    a stale token length there.)"""
+    start0 = off
+    nbracket = nbrace = 0
+    while True:
+        tok, start, ln = get_token(s, off)
+        if tok == T_LBRACKET:
+            nbracket += 1
+        elif tok == T_LBRACE:
+            nbrace += 1
+        elif tok == T_RBRACKET:
+            if nbracket == 0:
+                raise NgError("EINVAL")
+            nbracket -= 1
+        elif tok == T_RBRACE:
+            if nbrace == 0:
+                raise NgError("EINVAL")
+            nbrace -= 1
+        elif tok in (T_EOF, T_ERROR):
+            raise NgError("EINVAL")
+        off = start + ln
+        if not nbracket and not nbrace:
+            return off - start0
+
+
 def decode_string(s: str, off: int) -> tuple[str, int]:
     """Decode a double-quoted C string at s[off]; return (text, offset after closing quote)."""
     if off >= len(s) or s[off] != '"':

@@ -27,13 +27,15 @@ from ngsim.types.netflow import (callout_running, flow_hash, netflow_expire, net
 
 __all__ = [  # names kept importable from here (older callers and tests)
     "Ctx", "Pkt", "clock", "rcvdata", "send", "unix_time", "uptime", "flow_hash",
-    "netflow_flush", "pending", "build_ip", "ether_frame", "ipfw_chain", "inbound",
+    "netflow_flush", "pending", "build_ip", "build_ip6", "ether_frame", "ipfw_chain", "inbound",
     "outbound", "run_traffic", "run_tick", "summary",
 ]
 
 PROTOS = {"icmp": 1, "tcp": 6, "udp": 17}
-L4_MIN = {1: 8, 6: 20, 17: 8}
+PROTOS6 = {"icmp": 58, "tcp": 6, "udp": 17}  # --proto icmp on IPv6 is ICMPv6
+L4_MIN = {1: 8, 6: 20, 17: 8, 58: 8}
 ETHERTYPE_IP = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
 PEER_MAC = bytes.fromhex("020000000001")
 
 
@@ -61,12 +63,61 @@ def build_ip(src: str, dst: str, proto: int, sport: int, dport: int, length: int
     return hdr + l4 + b"\0" * (length - 20 - len(l4))
 
 
+def _l4_checksum(pseudo: bytes, seg: bytes) -> int:
+    data = pseudo + seg + (b"\0" if len(seg) % 2 else b"")
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF or 0xFFFF
+
+
+def build_ip6(src: str, dst: str, proto: int, sport: int, dport: int, length: int,
+              tclass: int = 0, tcp_flags: int = 0, ident: int = 0) -> bytes:
+    """An IPv6 packet of total length ``length`` (fixed 40-byte header, next header TCP,
+    UDP or ICMPv6 echo request, zero payload; hop limit 64; flow label 0; upper-layer
+    checksums over the RFC 8200 pseudo-header)."""
+    from ngsim import inet6
+
+    s6, d6 = inet6.pton(src), inet6.pton(dst)
+    plen = length - 40
+    if proto == 6:
+        l4 = bytearray(struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, tcp_flags & 0xFF,
+                                   65535, 0, 0))
+        csum_at = 16
+    elif proto == 17:
+        l4 = bytearray(struct.pack("!HHHH", sport, dport, plen, 0))
+        csum_at = 6
+    else:
+        l4 = bytearray(struct.pack("!BBHHH", 128, 0, 0, ident & 0xFFFF, 1))  # ICMPv6 echo
+        csum_at = 2
+    seg = bytes(l4) + b"\0" * (plen - len(l4))
+    pseudo = s6 + d6 + struct.pack("!IxxxB", plen, proto)
+    l4[csum_at:csum_at + 2] = struct.pack("!H", _l4_checksum(pseudo, seg))
+    hdr = struct.pack("!IHBB16s16s", (6 << 28) | ((tclass & 0xFF) << 20), plen, proto, 64, s6, d6)
+    return hdr + bytes(l4) + b"\0" * (plen - len(l4))
+
+
+def family(addr: str) -> int:
+    """4 or 6 for a literal ``--src``/``--dst``; ValueError otherwise."""
+    from ngsim import inet6
+
+    if inet6.pton(addr) is not None:
+        return 6
+    try:
+        socket.inet_pton(socket.AF_INET, addr)
+        return 4
+    except (OSError, TypeError):
+        raise ValueError("not an IPv4 or IPv6 address: %s" % addr)
+
+
 def mac_bytes(mac: str) -> bytes:
     return bytes(int(x, 16) for x in mac.split(":"))
 
 
 def ether_frame(dst: bytes, src: bytes, ip: bytes) -> bytes:
-    return dst + src + struct.pack("!H", ETHERTYPE_IP) + ip
+    """An Ethernet II frame; the ethertype follows the packet's version nibble."""
+    etype = ETHERTYPE_IPV6 if ip[:1] and ip[0] >> 4 == 6 else ETHERTYPE_IP
+    return dst + src + struct.pack("!H", etype) + ip
 
 
 # ----- ipfw rule chain ------------------------------------------------------------------------
@@ -167,9 +218,11 @@ def _push_flow(ctx: Ctx, st: dict, a: Any, rec: dict, fwd: Optional[dict], proto
                sport: int, size: int, extra: int) -> tuple[int, int]:
     passed = forwarded = 0
     peer_mac = PEER_MAC
+    build = build_ip6 if family(a.src) == 6 else build_ip
     for i in range(a.packets):
         length = size + (1 if i < extra else 0)
-        ip = build_ip(a.src, a.dst, proto, sport & 0xFFFF, a.dport, length, a.tos, a.tcp_flags, ident=i + 1)
+        ip = build(a.src, a.dst, proto, sport & 0xFFFF, a.dport, length, a.tos, a.tcp_flags,
+                   ident=i + 1)
         mac = mac_bytes(rec["mac"])
         if a.direction == "in":
             data = ether_frame(mac, peer_mac, ip) if rec["kind"] == "ether" else ip
@@ -208,15 +261,18 @@ def run_traffic(st: dict, a: Any) -> dict:
         fwd = iface_rec(st, a.forward)
         if fwd is None:
             raise ValueError("no interface %s" % a.forward)
-    proto = PROTOS[a.proto]
-    hmin = 20 + L4_MIN[proto]
+    fam = family(a.src)
+    if family(a.dst) != fam:
+        raise ValueError("--src %s and --dst %s are not of the same family" % (a.src, a.dst))
+    proto = (PROTOS6 if fam == 6 else PROTOS)[a.proto]
+    hmin = (40 if fam == 6 else 20) + L4_MIN[proto]
     if a.packets < 1 or (getattr(a, "flows", 1) or 1) < 1:
         raise ValueError("--packets and --flows must be >= 1")
     total = a.bytes if a.bytes is not None else a.packets * max(hmin, 100)
     size, extra = divmod(total, a.packets)
-    if size < hmin or size + (1 if extra else 0) > 65535:
-        raise ValueError("--bytes %d for %d packets: each packet must be %d..65535 bytes"
-                         % (total, a.packets, hmin))
+    if size < hmin or size + (1 if extra else 0) > 65535 + (40 if fam == 6 else 0):
+        raise ValueError("--bytes %d for %d packets: each packet must be %d..%d bytes"
+                         % (total, a.packets, hmin, 65535 + (40 if fam == 6 else 0)))
     ctx = Ctx(k)
     # the destination's route (fle_o_ifx): no routing table, so the interface the packet
     # leaves through when the command says so, else --oif, else 0

@@ -1,8 +1,31 @@
 """ng_ksocket (``ksocket``): one hook whose name ``family/type/proto`` picks the socket.
 
-Data path (ng_ksocket_rcvdata, sosend): a connected inet dgram socket whose peer is in
-127.0.0.0/8 sends a real UDP datagram (Python's socket module, imported only then); any
-other destination is recorded in the node's state and never touches the network.
+Sources (FreeBSD main, fel1x-developer/freebsd-src @ 2d614aa2fe3e037bd11d351b0b5cfda776e65814;
+the same in what matters in every release read, see ngsim/README.md "ng_ksocket"):
+sys/netgraph/ng_ksocket.c (``ng_ksocket_sockaddr_parse``/``_unparse``, the generic
+``{ len family data }`` struct, ``ng_ksocket_parse``, ``ng_ksocket_newhook``, the BIND/
+CONNECT/GETNAME/GETPEERNAME cases of ``ng_ksocket_rcvmsg``), sys/netgraph/ng_parse.c
+(``ng_parse_composite``, ``ng_bytearray_parse``, int8 hex unparse), sys/kern/uipc_socket.c
+(``soconnectat``: a connected UDP socket is disconnected first), sys/netinet/udp_usrreq.c
+and in_pcb.c (``udp_bind``/``udp_connect``, ``in_pcbbind``, ``in_pcbconnect_setup``,
+``in_pcbdisconnect``, ``in_getsockaddr``), sys/netinet6/udp6_usrreq.c and in6_pcb.c
+(``udp6_bind``/``udp6_connect``, ``in6_pcbladdr``, ``in6_pcbdisconnect``,
+``in6_getsockaddr``/``in6_getpeeraddr``), sys/netinet6/scope6.c (``sa6_embedscope``,
+``sa6_checkzone``).
+
+* Sockaddr words: ``inet/A.B.C.D[:PORT]`` and ``local/"path"`` are the only special forms;
+  ``inet6/...`` is refused (EINVAL: its ``case PF_INET6`` is ``#if 0``), so an IPv6 address
+  is written as the generic structure ``{ len=28 family=28 data=[ ... ] }``: the bytes of
+  ``struct sockaddr_in6`` after len and family (port in network order, flowinfo, the 16
+  address bytes, scope id in host order, little-endian on amd64/arm64). Replies print
+  AF_INET6 the same generic way (``0x`` hex bytes, zero bytes left out, ``N=`` after a gap).
+* A protocol alias (``udp``, ``tcp``...) only exists for PF_INET, so the IPv6 UDP hook is
+  ``inet6/dgram/17`` (or ``inet6/dgram/0``); ``inet6/dgram/udp`` is EINVAL.
+
+Data path (ng_ksocket_rcvdata, sosend): a connected dgram socket whose peer is in
+127.0.0.0/8 (inet) or ::1 (inet6) sends a real UDP datagram (Python's socket module,
+imported only then); any other destination is recorded in the node's state and never
+touches the network.
 """
 from __future__ import annotations
 
@@ -11,25 +34,53 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any, Optional
 
 from ngsim.errors import NgError
-from ngsim.ngparse import ParseType, get_token, kstrtol, T_WORD, decode_string, encode_string
+from ngsim.ngparse import (ParseType, get_token, kstrtol, skip_value, T_EQUALS, T_LBRACE,
+                           T_LBRACKET, T_RBRACE, T_RBRACKET, T_WORD, UINT8, decode_string,
+                           encode_string)
 from ngsim.nodetype import Cmd, SelfDestructType
 
-PF_LOCAL, PF_INET, PF_INET6, PF_ATM = 1, 2, 28, 30
-FAMILIES = {"local": PF_LOCAL, "unix": PF_LOCAL, "inet": PF_INET, "inet6": PF_INET6,
-            "atm": PF_ATM}
+PF_LOCAL, PF_INET, PF_INET6, PF_ATM, PF_DIVERT = 1, 2, 28, 30, 44
+# ng_ksocket_families[] (main/14: local, inet, inet6, atm, divert)
+FAMILIES = {"local": PF_LOCAL, "inet": PF_INET, "inet6": PF_INET6, "atm": PF_ATM,
+            "divert": PF_DIVERT}
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET = 1, 2, 3, 4, 5
 TYPES_ = {"stream": SOCK_STREAM, "dgram": SOCK_DGRAM, "raw": SOCK_RAW, "rdm": SOCK_RDM,
           "seqpacket": SOCK_SEQPACKET}
+# ng_ksocket_protos[]: every alias is registered for PF_INET only
 INET_PROTOS = {"ip": 0, "raw": 255, "icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47,
                "esp": 50, "ah": 51, "swipe": 53, "encap": 98, "divert": 254, "pim": 103}
+SADATA_OFFSET = 2  # offsetof(struct sockaddr, sa_data)
+SOCK_MAXADDRLEN = 255
+WS = " \t\n\v\f\r"  # C isspace()
+IPPORT_EPHEMERALFIRST, IPPORT_EPHEMERALLAST = 10000, 65535  # net.inet.ip.portrange.first/last
 
 
-def _parse_word(table: dict[str, int], s: str) -> int:
-    if s in table:
-        return table[s]
-    if s and s.isdigit() and s.isascii():
-        return int(s)
-    return -1
+def _strtoul10(s: str) -> tuple[int, int]:
+    """strtoul(s, &eptr, 10) on a whole C string: (value as unsigned long, eptr index)."""
+    val, end = kstrtol(s, 0, 10)
+    if end == 0:
+        return 0, 0
+    if val < 0:
+        val = -val
+        val = ((1 << 64) - val) & ((1 << 64) - 1) if val < (1 << 64) else (1 << 64) - 1
+    elif val >= 1 << 64:
+        val = (1 << 64) - 1
+    return val, end
+
+
+def ksocket_parse(aliases: dict[str, int], s: str, family: int, alias_family: int = 0) -> int:
+    """ng_ksocket_parse(): an alias registered for ``family`` (the table's entries are all
+    of ``alias_family``), else ``(int)strtoul(s, &eptr, 10)`` with nothing after it; -1
+    when neither (also for values that are negative as an int)."""
+    if family == alias_family and s in aliases:
+        return aliases[s]
+    val, end = _strtoul10(s)
+    val &= 0xFFFFFFFF
+    if val >= 1 << 31:
+        val -= 1 << 32
+    if val < 0 or end != len(s):
+        return -1
+    return val
 
 
 def parse_hook(hook: str) -> tuple[int, int, int]:
@@ -37,13 +88,13 @@ def parse_hook(hook: str) -> tuple[int, int, int]:
     parts = hook.split("/", 2)
     if len(parts) != 3:
         raise NgError("EINVAL")
-    fam = _parse_word(FAMILIES, parts[0])
+    fam = ksocket_parse(FAMILIES, parts[0], 0)
     if fam == -1:
         raise NgError("EINVAL")
-    typ = _parse_word(TYPES_, parts[1])
+    typ = ksocket_parse(TYPES_, parts[1], 0)
     if typ == -1:
         raise NgError("EINVAL")
-    proto = _parse_word(INET_PROTOS if fam == PF_INET else {}, parts[2])
+    proto = ksocket_parse(INET_PROTOS, parts[2], fam, PF_INET)
     if proto == -1:
         raise NgError("EINVAL")
     _socreate(fam, typ, proto)
@@ -68,49 +119,237 @@ def _socreate(fam: int, typ: int, proto: int) -> None:
     raise NgError("EAFNOSUPPORT")
 
 
-class SockaddrType(ParseType):
-    """ng_ksocket_sockaddr_type: ``inet/a.b.c.d[:port]`` or ``local/"path"``."""
+# ----- struct sockaddr <-> bytes ----------------------------------------------------------
 
-    def parse(self, s: str, off: int) -> tuple[dict[str, Any], int]:
+def sa_bytes(v: dict) -> bytes:
+    """The binary struct sockaddr of a parsed value (what the kernel gets)."""
+    fam = v["family"]
+    if fam == "raw":
+        return bytes.fromhex(v["raw"])
+    if fam == "local":
+        path = _str_bytes(v["path"])
+        return bytes([(2 + len(path)) & 0xFF, PF_LOCAL]) + path
+    if fam == "inet":
+        addr = bytes(int(x) for x in v["addr"].split("."))
+        return bytes([16, PF_INET]) + v.get("port", 0).to_bytes(2, "big") + addr + b"\0" * 8
+    if fam == "inet6":
+        from ngsim import inet6
+
+        return (bytes([28, PF_INET6]) + v.get("port", 0).to_bytes(2, "big")
+                + v.get("flowinfo", 0).to_bytes(4, "big") + inet6.pton(v["addr"])
+                + v.get("scope", 0).to_bytes(4, "little"))
+    raise ValueError(fam)
+
+
+def sa_value(b: bytes) -> dict:
+    """A reply's sockaddr bytes as the value ``SOCKADDR.unparse`` prints."""
+    if len(b) >= 8 and b[1] == PF_INET:
+        port = (b[2] << 8) | b[3]
+        return {"family": "inet", "addr": "%d.%d.%d.%d" % tuple(b[4:8]), "port": port}
+    return {"family": "raw", "raw": b.hex()}
+
+
+def sockaddr_in6(addr: str, port: int = 0, scope: int = 0, flowinfo: int = 0) -> bytes:
+    """struct sockaddr_in6 (28 bytes) as the kernel holds it."""
+    return sa_bytes({"family": "inet6", "addr": addr, "port": port, "scope": scope,
+                     "flowinfo": flowinfo})
+
+
+def generic_text(b: bytes) -> str:
+    """The generic ``{ len=.. family=.. data=[ .. ] }`` text of a sockaddr, as
+    ng_unparse_composite prints ng_ksocket_generic_sockaddr_type (fields equal to their
+    default left out; data bytes as ``0x%x``, zero bytes left out, ``N=`` after a gap)."""
+    sa_len = b[0] if b else 0
+    fam = b[1] if len(b) > 1 else 0
+    dlen = 0 if sa_len < SADATA_OFFSET else sa_len - SADATA_OFFSET
+    data = (b[2:2 + dlen] + b"\0" * dlen)[:dlen]
+    parts = []
+    if sa_len:
+        parts.append(" len=%d" % sa_len)
+    if fam:
+        parts.append(" family=%d" % fam)
+    if any(data):
+        items, expect = [], 0
+        for i, x in enumerate(data):
+            if not x:
+                continue
+            items.append(" %s0x%x" % ("" if i == expect else "%d=" % i, x))
+            expect = i + 1
+        parts.append(" data=[" + "".join(items) + " ]")
+    return "{" + "".join(parts) + (" " if parts else "") + "}"
+
+
+def generic_inet6(addr: str, port: int = 0, scope: int = 0, flowinfo: int = 0) -> str:
+    """The generic sockaddr text of an IPv6 address (what to give ``connect``/``bind``
+    on an ``inet6`` ksocket, and what ``getname``/``getpeername`` print)."""
+    return generic_text(sockaddr_in6(addr, port, scope, flowinfo))
+
+
+def _str_bytes(text: str) -> bytes:
+    return b"".join(bytes([ord(c)]) if ord(c) < 256 else c.encode("utf-8", "surrogateescape")
+                    for c in text)
+
+
+def _skipws(s: str, off: int) -> int:
+    while off < len(s) and s[off] in WS:
+        off += 1
+    return off
+
+
+def _parse_generic(s: str, off: int) -> tuple[bytes, int]:
+    """ng_parse_composite() for ng_ksocket_generic_sockaddr_type: the field positions are
+    collected first (ENOENT unknown name, EALREADY repeated, EINVAL malformed), then the
+    struct is built in declared order, so ``data`` is as long as the ``len`` given (minus
+    2; 0 when len < 2), whatever the order the fields were written in."""
+    tok, start, ln = get_token(s, off)
+    if tok != T_LBRACE:
+        raise NgError("EINVAL")
+    off = start + ln
+    pos: dict[str, int] = {}
+    while True:
         tok, start, ln = get_token(s, off)
+        if tok == T_RBRACE:
+            end = start + ln
+            break
         if tok != T_WORD:
             raise NgError("EINVAL")
-        slash = s.find("/", start, start + ln)
-        if slash < 0:
+        name = s[start:start + ln]
+        if name not in ("len", "family", "data"):
+            raise NgError("ENOENT")
+        off = start + ln
+        tok, start, ln = get_token(s, off)
+        if tok != T_EQUALS:
             raise NgError("EINVAL")
-        fam = s[start:slash]
-        i = slash + 1
-        if fam == "inet":
-            octets = []
-            for k in range(4):
-                val, end = kstrtol(s, i, 10)
-                if end == i or val < 0 or val > 255 or s[i] in " \t+-":
+        off = _skipws(s, start + ln)
+        if name in pos:
+            raise NgError("EALREADY")
+        pos[name] = off
+        off += skip_value(s, off)
+    sa_len = UINT8.parse(s, pos["len"])[0] if "len" in pos else 0
+    fam = UINT8.parse(s, pos["family"])[0] if "family" in pos else 0
+    dlen = 0 if sa_len < SADATA_OFFSET else sa_len - SADATA_OFFSET
+    data = _parse_bytearray(s, pos["data"], dlen) if "data" in pos else b"\0" * dlen
+    return bytes([sa_len, fam]) + data, end
+
+
+def _parse_bytearray(s: str, off: int, arraylen: int) -> bytes:
+    """ng_bytearray_parse(): a quoted string (E2BIG when longer than the array, zero
+    padded) or an array of hex int8 (ng_array_parse: ``[ v ... ]``, ``N=v`` sets index N
+    and continues from N+1, E2BIG past the end, EALREADY for a repeat)."""
+    i = _skipws(s, off)
+    if i < len(s) and s[i] == '"':
+        try:
+            text, _ = decode_string(s, i)
+        except NgError:
+            text = None
+        if text is not None:
+            raw = _str_bytes(text)
+            if len(raw) > arraylen:
+                raise NgError("E2BIG")
+            return raw + b"\0" * (arraylen - len(raw))
+    tok, start, ln = get_token(s, off)
+    if tok != T_LBRACKET:
+        raise NgError("EINVAL")
+    off = start + ln
+    foff: dict[int, int] = {}
+    nxt = 0
+    while True:
+        tok, start, ln = get_token(s, off)
+        if tok == T_RBRACKET:
+            break
+        if tok in (T_LBRACE, T_LBRACKET):
+            index = nxt
+            nxt += 1
+            off = start
+        elif tok != T_WORD:
+            raise NgError("EINVAL")
+        else:
+            tok2, start2, ln2 = get_token(s, start + ln)
+            if tok2 != T_EQUALS:
+                index = nxt
+                nxt += 1
+                off = start
+            else:
+                val, end = kstrtol(s, start, 0)
+                if end - start != ln or val < 0 or val >= (1 << 64) - 1:
                     raise NgError("EINVAL")
-                octets.append(val)
-                i = end
-                if k < 3:
-                    if i >= len(s) or s[i] != ".":
-                        raise NgError("EINVAL")
-                    i += 1
-            port = 0
-            if i < len(s) and s[i] == ":":
+                index = val & 0xFFFFFFFF
+                nxt = index + 1
+                off = start + ln + ln2  # *off += len + len2 (blanks before '=' not skipped)
+        if index >= arraylen:
+            raise NgError("E2BIG")
+        if index in foff:
+            raise NgError("EALREADY")
+        off = _skipws(s, off)
+        foff[index] = off
+        off += skip_value(s, off)
+    out = bytearray(arraylen)
+    for index, p in foff.items():
+        out[index] = UINT8.parse(s, p)[0]  # ng_int8_parse: strtol base 0, -128..255
+    return bytes(out)
+
+
+class SockaddrType(ParseType):
+    """ng_ksocket_sockaddr_type: ``{`` -> the generic struct; else ``family/...`` with the
+    family as ng_ksocket_parse reads it up to the first ``/`` (at most 31 characters):
+    PF_LOCAL a quoted path, PF_INET ``a.b.c.d[:port]`` (strtoul base 10 each), any other
+    family (inet6 included) EINVAL. Values: ``{"family": "inet", "addr", "port"}``,
+    ``{"family": "local", "path"}``, ``{"family": "raw", "raw": hex}`` (the generic form,
+    any family); unparse takes those and ``sa_value`` results."""
+
+    def parse(self, s: str, off: int) -> tuple[dict[str, Any], int]:
+        tok, start, _ = get_token(s, off)
+        if tok == T_LBRACE:
+            raw, end = _parse_generic(s, start)
+            return {"family": "raw", "raw": raw.hex()}, end
+        i = _skipws(s, off)
+        slash = s.find("/", i)
+        if slash < 0 or slash - i > 31:
+            raise NgError("EINVAL")
+        fam = ksocket_parse(FAMILIES, s[i:slash], 0)
+        i = slash + 1
+        if fam == PF_LOCAL:
+            j = _skipws(s, i)
+            try:
+                path, end = decode_string(s, j)
+            except NgError:
+                raise NgError("EINVAL")
+            if len(_str_bytes(path)) > SOCK_MAXADDRLEN:
+                raise NgError("E2BIG")
+            return {"family": "local", "path": path}, end
+        if fam != PF_INET:
+            raise NgError("EINVAL")  # -1, PF_INET6 (#if 0) and every other family
+        octets = []
+        port = 0
+        for k in range(4):
+            val, end = kstrtol(s, i, 10)
+            if end == i or val < 0 or val > 255:
+                raise NgError("EINVAL")
+            octets.append(val)
+            i = end
+            if k < 3:
+                if i >= len(s) or s[i] != ".":
+                    raise NgError("EINVAL")
+                i += 1
+            elif i < len(s) and s[i] == ":":
                 val, end = kstrtol(s, i + 1, 10)
                 if end == i + 1 or val < 0 or val > 0xFFFF:
                     raise NgError("EINVAL")
                 port, i = val, end
-            return {"family": "inet", "addr": ".".join(map(str, octets)), "port": port}, i
-        if fam in ("local", "unix"):
-            path, end = decode_string(s, i)
-            return {"family": "local", "path": path}, end
-        raise NgError("EINVAL")
+        return {"family": "inet", "addr": ".".join(map(str, octets)), "port": port}, i
 
     def unparse(self, v: dict[str, Any]) -> str:
         if v["family"] == "local":
             return "local/" + encode_string(v["path"])
-        text = "inet/" + v["addr"]
-        if v.get("port"):
-            text += ":%d" % v["port"]
-        return text
+        if v["family"] == "inet":
+            text = "inet/" + v["addr"]
+            if v.get("port"):
+                text += ":%d" % v["port"]
+            return text
+        b = sa_bytes(v)
+        if len(b) > 1 and b[1] == PF_INET:
+            return self.unparse(sa_value(b))
+        return generic_text(b)
 
     def default(self) -> Optional[dict]:
         return None
@@ -122,8 +361,16 @@ KSOCKET_KEEP = 4  # datagrams kept per ksocket in state
 
 
 def is_loopback(addr: str) -> bool:
+    """The destinations ngsim really sends to: 127.0.0.0/8 and ::1."""
+    if ":" in addr:
+        from ngsim import inet6
+
+        b = inet6.pton(addr)
+        return b is not None and inet6.is_loopback(b)
     return addr.split(".")[0] == "127"
 
+
+# ----- the socket -------------------------------------------------------------------------
 
 def _sock(node: dict) -> dict:
     if node["priv"].get("socket") is None:
@@ -131,22 +378,171 @@ def _sock(node: dict) -> dict:
     return node["priv"]["socket"]
 
 
-def _bind(k, node, sa):
-    so = _sock(node)
-    if so["local"] is not None:
+def _is_udp(so: dict) -> bool:
+    return so["family"] in (PF_INET, PF_INET6) and so["type"] == SOCK_DGRAM
+
+
+def _unspec(so: dict) -> str:
+    return "::" if so["family"] == PF_INET6 else "0.0.0.0"
+
+
+def _arg(v: dict) -> bytes:
+    """The message's sockaddr and ng_ksocket_rcvmsg's sanity check (arglen below
+    SADATA_OFFSET or below sa_len: EINVAL)."""
+    b = sa_bytes(v)
+    if len(b) < SADATA_OFFSET or len(b) < b[0]:
         raise NgError("EINVAL")
-    so["local"] = sa
+    return b
 
 
-def _connect(k, node, sa):
+def _decode(so: dict, b: bytes, what: str) -> dict:
+    """udp_bind/udp_connect (inet): family AF_INET else EAFNOSUPPORT, sa_len 16 else
+    EINVAL; udp6_bind/udp6_connect (inet6): AF_INET6 else EAFNOSUPPORT, sa_len 28 else
+    EINVAL. Returns {"addr", "port", "scope", "raw"} (IPv6 address text in ngsim.inet6
+    spelling)."""
+    from ngsim import inet6
+
+    if so["family"] == PF_INET:
+        if b[1] != PF_INET:
+            raise NgError("EAFNOSUPPORT")
+        if b[0] != 16:
+            raise NgError("EINVAL")
+        return {"addr": "%d.%d.%d.%d" % tuple(b[4:8]), "port": (b[2] << 8) | b[3], "scope": 0,
+                "a": b[4:8]}
+    if b[1] != PF_INET6:
+        raise NgError("EAFNOSUPPORT")
+    if b[0] != 28:
+        raise NgError("EINVAL")
+    a = b[8:24]
+    return {"addr": inet6.ntop(a), "port": (b[2] << 8) | b[3],
+            "scope": int.from_bytes(b[24:28], "little"), "a": a}
+
+
+def _ifindex_exists(k, index: int) -> bool:
+    return any(r["index"] == index for r in k.st["ifaces"])
+
+
+def _used_ports(k, so: dict) -> set:
+    out = set()
+    for n in k.st["nodes"].values():
+        o = n["type"] == "ksocket" and n["priv"].get("socket")
+        if o and o is not so and o["family"] == so["family"] and o.get("lport"):
+            out.add(o["lport"])
+    return out
+
+
+def _ephemeral(k, so: dict) -> int:
+    """in_pcb_lport_dest() as with net.inet.ip.portrange.randomized=0: ++lastport within
+    first..last (10000..65535), skipping ports in use; one counter for udp and udp6 (the
+    same pcbinfo), kept in the kernel state. FreeBSD randomizes by default."""
+    used = _used_ports(k, so)
+    last = k.st.get("udp_lastport", 0)
+    for _ in range(IPPORT_EPHEMERALLAST - IPPORT_EPHEMERALFIRST + 1):
+        last += 1
+        if last < IPPORT_EPHEMERALFIRST or last > IPPORT_EPHEMERALLAST:
+            last = IPPORT_EPHEMERALFIRST
+        if last not in used:
+            k.st["udp_lastport"] = last
+            return last
+    raise NgError("EADDRNOTAVAIL")
+
+
+def _bind(k, node, v):
+    b = _arg(v)
     so = _sock(node)
-    if so["type"] == SOCK_STREAM:
-        if so["peer"] is not None:
-            raise NgError("EISCONN" if so["connected"] else "EALREADY")
-        so["peer"] = sa
-        so["connected"] = False
-        raise NgError("EINPROGRESS")
-    so["peer"] = sa  # UDP: (re-)connect only records the default destination
+    if not _is_udp(so):
+        if so.get("local") is not None:
+            raise NgError("EINVAL")
+        so["local"] = v
+        return
+    from ngsim import inet6
+
+    sa = _decode(so, b, "bind")
+    if so["lport"] or so["laddr"] is not None:
+        raise NgError("EINVAL")  # in_pcbbind/in6_pcbbind: already bound
+    if so["family"] == PF_INET6:
+        a = sa["a"]
+        if inet6.is_v4mapped(a):
+            raise NgError("EADDRNOTAVAIL")  # never an interface address (V6ONLY socket)
+        if inet6.needs_scope(a):
+            if sa["scope"] and not _ifindex_exists(k, sa["scope"]):
+                raise NgError("ENXIO")  # sa6_checkzone -> sa6_embedscope
+        elif inet6.is_loopback(a):
+            if sa["scope"]:
+                raise NgError("EADDRNOTAVAIL")  # not lo0's zone (lo0 is not modelled)
+        elif sa["scope"] and not inet6.is_unspecified(a):
+            raise NgError("EINVAL")  # sa6_checkzone: a global address has no zone
+    laddr = None if sa["addr"] in ("0.0.0.0", "::") else sa["addr"]
+    port = sa["port"]
+    if port:
+        for n in k.st["nodes"].values():
+            o = n["type"] == "ksocket" and n["priv"].get("socket")
+            if o and o is not so and o["family"] == so["family"] and o.get("lport") == port \
+                    and (o.get("laddr") is None or laddr is None or o["laddr"] == laddr):
+                raise NgError("EADDRINUSE")
+    so["laddr"] = laddr
+    so["lscope"] = sa["scope"] if laddr and so["family"] == PF_INET6 else 0
+    so["lport"] = port or _ephemeral(k, so)
+
+
+def _disconnect(so: dict) -> None:
+    """udp_disconnect -> in_pcbdisconnect, udp6_disconnect -> in6_pcbdisconnect (main):
+    the foreign address and the local address are cleared, the local port stays."""
+    so["faddr"] = None
+    so["fport"] = 0
+    so["fscope"] = 0
+    so["laddr"] = None
+    so["lscope"] = 0
+    so["connected"] = False
+
+
+def _connect(k, node, v):
+    b = _arg(v)
+    so = _sock(node)
+    if not _is_udp(so):
+        if so["type"] == SOCK_STREAM:
+            if so.get("peer") is not None:
+                raise NgError("EISCONN" if so.get("connected") else "EALREADY")
+            so["peer"] = v
+            so["connected"] = False
+            raise NgError("EINPROGRESS")
+        so["peer"] = v
+        so["connected"] = True
+        return
+    from ngsim import inet6
+
+    if so["connected"]:  # soconnectat(): a connected UDP socket is disconnected first
+        _disconnect(so)
+    sa = _decode(so, b, "connect")
+    if so["family"] == PF_INET6:
+        a = sa["a"]
+        if inet6.is_v4mapped(a):
+            raise NgError("EINVAL")  # IN6P_IPV6_V6ONLY (net.inet6.ip6.v6only=1)
+        if sa["port"] == 0:
+            raise NgError("EADDRNOTAVAIL")
+        scope = 0
+        if inet6.needs_scope(a) and sa["scope"]:
+            if not _ifindex_exists(k, sa["scope"]):
+                raise NgError("ENXIO")  # sa6_embedscope
+            scope = sa["scope"]
+        faddr = "::1" if inet6.is_unspecified(a) else sa["addr"]
+        if so["laddr"] is None:
+            # in6_selectsrc: ::1 towards ::1; no interface addresses are modelled, so any
+            # other peer leaves the local address unspecified
+            so["laddr"] = "::1" if faddr == "::1" else None
+        so["fscope"] = scope
+    else:
+        if sa["port"] == 0:
+            raise NgError("EADDRNOTAVAIL")  # in_pcbconnect_setup
+        faddr = sa["addr"]
+        if so["laddr"] is None:
+            # in_pcbladdr: a 127/8 peer is reached through lo0, whose address is 127.0.0.1;
+            # other peers: no interface addresses are modelled (0.0.0.0 stays)
+            so["laddr"] = "127.0.0.1" if is_loopback(faddr) else None
+    if not so["lport"]:
+        so["lport"] = _ephemeral(k, so)
+    so["faddr"] = faddr
+    so["fport"] = sa["port"]
     so["connected"] = True
 
 
@@ -157,16 +553,44 @@ def _listen(k, node, arg):
     so["listening"] = True
 
 
+def _name(so: dict, local: bool) -> dict:
+    """in_getsockaddr/in_getpeeraddr, in6_getsockaddr/in6_getpeeraddr: the sockaddr the
+    reply carries (flowinfo 0; the scope id of a link-local address recovered)."""
+    if so["family"] == PF_INET6:
+        addr = (so["laddr"] if local else so["faddr"]) or "::"
+        return {"family": "raw", "raw": sockaddr_in6(
+            addr, so["lport"] if local else so["fport"],
+            so["lscope"] if local else so["fscope"]).hex()}
+    addr = (so["laddr"] if local else so["faddr"]) or "0.0.0.0"
+    return {"family": "inet", "addr": addr, "port": so["lport"] if local else so["fport"]}
+
+
 def _getname(k, node, arg):
     so = _sock(node)
-    return so["local"] or dict(ANY)
+    if not _is_udp(so):
+        return so.get("local") or dict(ANY)
+    return _name(so, True)
 
 
 def _getpeername(k, node, arg):
     so = _sock(node)
-    if so["peer"] is None or not so["connected"]:
+    if not _is_udp(so):
+        if so.get("peer") is None or not so.get("connected"):
+            raise NgError("ENOTCONN")
+        return so["peer"]
+    if not so["connected"]:
         raise NgError("ENOTCONN")
-    return so["peer"]
+    return _name(so, False)
+
+
+def peer_text(so: dict) -> Optional[str]:
+    """Where a connected dgram socket sends: ``inet/A.B.C.D:P`` or ``inet6/[ADDR]:P``
+    (ngsim's notation for the summary and state; ng_ksocket has no inet6 word)."""
+    if not so.get("connected") or not _is_udp(so):
+        return None
+    if so["family"] == PF_INET6:
+        return "inet6/[%s]:%d" % (so["faddr"], so["fport"])
+    return "inet/%s:%d" % (so["faddr"], so["fport"])
 
 
 class KsocketType(SelfDestructType):
@@ -190,15 +614,18 @@ class KsocketType(SelfDestructType):
         if node["hooks"]:
             raise NgError("EISCONN")
         fam, typ, proto = parse_hook(hook)
-        node["priv"]["socket"] = {"family": fam, "type": typ, "proto": proto, "local": None,
-                                  "peer": None, "connected": False}
+        node["priv"]["socket"] = {"family": fam, "type": typ, "proto": proto,
+                                  "laddr": None, "lport": 0, "lscope": 0,
+                                  "faddr": None, "fport": 0, "fscope": 0,
+                                  "connected": False}
 
     def rcvdata(self, ctx, node, hook, pkt):
         """ng_ksocket_rcvdata(): sosend() on the node's socket.
 
-        Only a connected inet dgram socket whose peer is in 127.0.0.0/8 sends a real UDP
-        datagram (Python's socket module). Any other destination is recorded in the node's
-        state and never touches the network."""
+        Only a connected dgram socket whose peer is in 127.0.0.0/8 or is ::1 sends a real
+        UDP datagram (Python's socket module), from the socket's local address and port
+        when that is a loopback address (else from wherever the host picks). Any other
+        destination is recorded in the node's state and never touches the network."""
         so = node["priv"].get("socket")
         entry: dict[str, Any] = {"ksocket": ctx.key(node), "length": len(pkt.data)}
         if ctx.cur is not None:
@@ -206,28 +633,29 @@ class KsocketType(SelfDestructType):
         if so is None:
             entry["error"] = "ENXIO"
             return
-        peer = so.get("peer")
-        if so["type"] != SOCK_DGRAM or so["family"] != PF_INET or peer is None \
-                or not so["connected"]:
+        to = peer_text(so)
+        if so["type"] != SOCK_DGRAM or to is None:
             entry["error"] = "ENOTCONN" if so["type"] == SOCK_DGRAM else "EDESTADDRREQ"
             so["unsent"] = so.get("unsent", 0) + 1
             return
-        to = "inet/%s:%d" % (peer["addr"], peer["port"])
         entry["to"] = to
-        real = is_loopback(peer["addr"]) and peer["port"] != 0
+        real = is_loopback(so["faddr"]) and so["fport"] != 0
         if real:
             import socket
 
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            af = socket.AF_INET6 if so["family"] == PF_INET6 else socket.AF_INET
+            s = socket.socket(af, socket.SOCK_DGRAM)
             try:
-                local = so.get("local")
-                if local and local.get("family") == "inet" and is_loopback(local["addr"]):
+                laddr = so.get("laddr")
+                if laddr and is_loopback(laddr):
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    try:
-                        s.bind((local["addr"], local.get("port", 0)))
-                    except OSError:
-                        pass
-                s.sendto(pkt.data, (peer["addr"], peer["port"]))
+                    for port in (so["lport"], 0):
+                        try:
+                            s.bind((laddr, port))
+                            break
+                        except OSError:
+                            continue
+                s.sendto(pkt.data, (so["faddr"], so["fport"]))
             except OSError as e:
                 entry["error"] = e.strerror or str(e)
                 real = False

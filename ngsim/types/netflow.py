@@ -6,12 +6,19 @@ ifaces have the constructor's defaults (conf INGRESS, dlt 0, index 0).
 
 Kernel sources followed for the data path (FreeBSD 14):
 * ng_netflow.c ``ng_netflow_rcvdata``: INGRESS/EGRESS bypass, ONCE/THISONCE mtags, dlt
-  parsing (DLT_EN10MB / DLT_RAW), skipped counters, the input index (configured index,
-  else rcvif; always rcvif on ``out``), per-fib export state created on first packet.
-* netflow.c ``ng_netflow_flow_add`` (the reverse walk of the hash slot that expires stale
-  entries, FIN/RST/aged active expiry), ``hash_insert``, ``ng_netflow_expire`` (the 1 s
-  callout, running while export or export9 is connected), ``expire_flow``,
-  ``ng_netflow_cache_flush`` (on shutdown), the FULL_HASH/ADDR_HASH slot functions.
+  parsing (DLT_EN10MB with IPv4, IPv6 and VLAN-tagged IPv4/IPv6; DLT_RAW by the version
+  nibble), the IPv6 extension header walk, IPv6 bypassed (counted as skipped) while
+  ``export9`` is not connected, skipped counters per family, the input index (configured
+  index, else rcvif; always rcvif on ``out``), per-fib export state created on the first
+  packet accounted.
+* netflow.c ``ng_netflow_flow_add``/``ng_netflow_flow6_add`` (the reverse walk of the
+  hash slot that expires stale entries, FIN/RST/aged active expiry), ``hash_insert``/
+  ``hash6_insert``, ``ip_hash``/``ip6_hash``, ``ng_netflow_expire`` (the 1 s callout over
+  priv->hash then priv->hash6, running while export or export9 is connected),
+  ``expire_flow`` (v5 only for IPv4 flows), ``ng_netflow_cache_flush`` (on shutdown).
+
+The IPv4 cache is ``priv["cache"]``, the IPv6 cache ``priv["cache6"]`` (slot -> entries,
+``ngsim.flow`` layout, IPv6 addresses in ``ngsim.inet6.ntop`` spelling).
 
 ngctl imports this module at every spawn, so the data path imports ``struct``,
 ``socket`` and the datagram formats (``ngsim.export``) only when a packet or a flow is
@@ -201,7 +208,7 @@ class NetflowType(SelfDestructType):
         exported before the hooks go (the export code loads only when there is any)."""
         p = node["priv"]
         fe = p.get("fe")
-        if p.get("cache") or (fe and (fe.get("item") or fe.get("item9"))):
+        if p.get("cache") or p.get("cache6") or (fe and (fe.get("item") or fe.get("item9"))):
             netflow_flush(k, node)
 
     def forward(self, k, node, hook):
@@ -227,9 +234,22 @@ TYPE = NetflowType()
 
 # ----- data path ---------------------------------------------------------------------
 
+CACHES = (("cache", 4), ("cache6", 6))  # priv keys of priv->hash and priv->hash6
+IPPROTO_HOPOPTS, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ROUTING = 0, 6, 17, 43
+IPPROTO_FRAGMENT, IPPROTO_AH, IPPROTO_DSTOPTS, IPPROTO_SCTP = 44, 51, 60, 132
+L4_CHECK = {IPPROTO_TCP: 20, IPPROTO_UDP: 8, IPPROTO_SCTP: 12}  # the M_CHECKs of rcvdata
+
+
 def _bswap16(v: int) -> int:
     v &= 0xFFFF
     return ((v << 8) | (v >> 8)) & 0xFFFF
+
+
+def _hash(a1: int, a2: int, proto: int, sport: int, dport: int) -> int:
+    h = a1 ^ (a1 >> 16) ^ _bswap16(a2 ^ (a2 >> 16))
+    if proto in (6, 17):
+        h ^= _bswap16(sport) ^ dport  # port1 = r_sport as stored; htons(port2) = dport
+    return h & (NBUCKETS - 1)
 
 
 def flow_hash(src: str, dst: str, proto: int, sport: int, dport: int) -> int:
@@ -237,12 +257,18 @@ def flow_hash(src: str, dst: str, proto: int, sport: int, dport: int) -> int:
     (addresses and ports are read from network-order memory as host integers)."""
     import socket
 
-    a1 = int.from_bytes(socket.inet_aton(src), "little")
-    a2 = int.from_bytes(socket.inet_aton(dst), "little")
-    h = a1 ^ (a1 >> 16) ^ _bswap16(a2 ^ (a2 >> 16))
-    if proto in (6, 17):
-        h ^= _bswap16(sport) ^ dport  # port1 = r_sport as stored; htons(port2) = dport
-    return h & (NBUCKETS - 1)
+    return _hash(int.from_bytes(socket.inet_aton(src), "little"),
+                 int.from_bytes(socket.inet_aton(dst), "little"), proto, sport, dport)
+
+
+def flow6_hash(src: str, dst: str, proto: int, sport: int, dport: int) -> int:
+    """ip6_hash(): the same FULL_HASH/ADDR_HASH on the lower 4 octets of each address
+    (``__u6_addr32[3]``); FULL_HASH only for TCP and UDP (SCTP flows keep their ports in
+    the key but hash by address)."""
+    from ngsim import inet6
+
+    return _hash(int.from_bytes(inet6.pton(src)[12:], "little"),
+                 int.from_bytes(inet6.pton(dst)[12:], "little"), proto, sport, dport)
 
 
 def _fe(node: dict) -> dict:
@@ -257,8 +283,11 @@ def _fe(node: dict) -> dict:
 
 
 def _used(node: dict) -> None:
+    """nfinfo_used / nfinfo_used6: uma_zone_get_cur() of the IPv4 and IPv6 zones."""
     p = node["priv"]
-    p["counters"]["IPv4 records used"] = sum(len(v) for v in p.get("cache", {}).values())
+    c = p["counters"]
+    c["IPv4 records used"] = sum(len(v) for v in p.get("cache", {}).values())
+    c["IPv6 records used"] = sum(len(v) for v in p.get("cache6", {}).values())
 
 
 def netflow_rcvdata(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
@@ -294,7 +323,8 @@ def netflow_rcvdata(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
     if conf & (CONF_ONCE | CONF_THISONCE):
         pkt.mtags.insert(0, node["id"])  # m_tag_prepend
     iface["packets"] = (iface["packets"] + 1) & 0xFFFFFFFF
-    ip = _parse(pkt.data, iface["data link type"])
+    export9 = k.find_hook(node, "export9") is not None
+    ip = _parse(pkt.data, iface["data link type"], export9)
     acct = False
     if isinstance(ip, dict):
         # "Determine packet input interface. Prefer configured." (rcvif on out hooks)
@@ -310,8 +340,10 @@ def netflow_rcvdata(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
     if not acct:
         if out_connected and ip is not None:
             c = node["priv"]["counters"]
-            c["IPv4 skipped packets"] += 1
-            c["IPv4 skipped bytes"] += len(pkt.data)
+            c["IPv%d skipped packets" % ip[1]] += 1
+            c["IPv%d skipped bytes" % ip[1]] += len(pkt.data)
+        if ip is not None and ip[1] == 6 and not export9:
+            ctx.count(node, hook, "IPv6 skipped (export9 not connected)")
         ctx.count(node, hook, "skipped")
     if out_connected:
         send(ctx, node, out, pkt)
@@ -319,56 +351,145 @@ def netflow_rcvdata(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
         ctx.drop("%s:%s accounted, %s not connected" % (ctx.key(node), hook, out))
 
 
-def _parse(data: bytes, dlt: int):
-    """The dlt switch and M_CHECKs of ng_netflow_rcvdata.
+def _parse(data: bytes, dlt: int, export9: bool = True):
+    """The dlt switch, the M_CHECKs and the IPv6 extension header walk of
+    ng_netflow_rcvdata.
 
-    Returns None (not IP: no skipped counters), "bad" (IP seen but unusable: counted as
-    skipped), or the flow fields of an IPv4 packet to account."""
-    import socket
+    Returns None (neither ``ip`` nor ``ip6`` set: no skipped counters), ("bad", 4) or
+    ("bad", 6) (``ip``/``ip6`` set but the packet goes to ``bypass``: counted as skipped
+    IPv4/IPv6), or the flow fields to account (``"v"``: 4 or 6). An IPv6 packet on a node
+    without ``export9`` is ("bad", 6): the kernel bypasses it before looking further
+    (``if (priv->export9 == NULL) goto bypass``), so v5-only nodes count IPv6 as skipped.
+
+    ``pullup`` is the kernel's pullup_len: each M_CHECK adds its length and fails when the
+    packet is shorter (MHLEN is never reached by the packets ngsim builds)."""
     import struct
 
+    n = len(data)
+    pullup = 0
+
+    def check(length: int) -> bool:
+        nonlocal pullup
+        pullup += length
+        return n >= pullup
+
     if dlt == DLT_EN10MB:
-        if len(data) < 14:
+        if not check(14):
             return None
         etype = struct.unpack_from("!H", data, 12)[0]
-        off = 14
+        l3 = 14
         if etype == ETHERTYPE_VLAN:
-            if len(data) < 18:
+            if not check(4):
                 return None
             etype = struct.unpack_from("!H", data, 16)[0]
-            off = 18
-        if etype != ETHERTYPE_IP:
-            return None  # IPv6 is not generated by the emulator; other types bypass
-        if len(data) < off + 20:
-            return None
+            l3 = 18
+        if etype == ETHERTYPE_IP:
+            if not check(20):
+                return None
+            v = 4
+        elif etype == ETHERTYPE_IPV6:
+            if not check(40):
+                return None
+            v = 6
+        else:
+            return None  # other types (and VLAN-tagged ones) bypass
     elif dlt == DLT_RAW:
-        off = 0
-        if len(data) < 20:
+        l3 = 0
+        if not check(20):
             return None
+        v = 4
         if data[0] >> 4 == 6:
-            return None
+            if not check(20):  # sizeof(struct ip6_hdr) - sizeof(struct ip)
+                return None
+            v = 6
     else:
         return None
-    vhl = data[off]
-    frag = struct.unpack_from("!H", data, off + 6)[0] & 0x1FFF
+    if v == 6:
+        return _parse6(data, l3, pullup, export9)
+    vhl = data[l3]
+    frag = struct.unpack_from("!H", data, l3 + 6)[0] & 0x1FFF
     if vhl >> 4 != 4 or (vhl & 0xF) * 4 < 20:
-        return "bad"
+        return ("bad", 4)
     hlen = (vhl & 0xF) * 4
-    proto = data[off + 9]
-    rec = {"src": socket.inet_ntoa(data[off + 12:off + 16]),
-           "dst": socket.inet_ntoa(data[off + 16:off + 20]),
-           "proto": proto, "tos": data[off + 1],
-           "plen": struct.unpack_from("!H", data, off + 2)[0],
+    proto = data[l3 + 9]
+    rec = {"v": 4, "src": "%d.%d.%d.%d" % tuple(data[l3 + 12:l3 + 16]),
+           "dst": "%d.%d.%d.%d" % tuple(data[l3 + 16:l3 + 20]),
+           "proto": proto, "tos": data[l3 + 1],
+           "plen": struct.unpack_from("!H", data, l3 + 2)[0],
            "sport": 0, "dport": 0, "flags": 0}
     if frag == 0:
-        need = off + hlen + {6: 20, 17: 8, 132: 12}.get(proto, 0)
-        if len(data) < need:
-            return "bad"
-        if proto == 6:
-            rec["sport"], rec["dport"] = struct.unpack_from("!HH", data, off + hlen)
-            rec["flags"] = data[off + hlen + 13]
-        elif proto in (17, 132):
-            rec["sport"], rec["dport"] = struct.unpack_from("!HH", data, off + hlen)
+        if not check(hlen - 20) or not check(L4_CHECK.get(proto, 0)):
+            return ("bad", 4)
+        # ng_netflow_flow_add: ports and flags for TCP and UDP only (not SCTP)
+        if proto in (IPPROTO_TCP, IPPROTO_UDP):
+            rec["sport"], rec["dport"] = struct.unpack_from("!HH", data, l3 + hlen)
+        if proto == IPPROTO_TCP:
+            rec["flags"] = data[l3 + hlen + 13]
+    return rec
+
+
+def _parse6(data: bytes, l3: int, pullup: int, export9: bool):
+    """The ``ip6 != NULL`` branch of ng_netflow_rcvdata and ng_netflow_flow6_add's fields.
+
+    Extension headers (hop-by-hop, routing, destination options: (len + 1) * 8 bytes; AH:
+    (len + 2) * 4) are skipped to the upper layer; a fragment header ends the walk with
+    NG_NETFLOW_IS_FRAG (no ports, whatever the offset); TCP/UDP/SCTP need their header
+    (M_CHECK); anything else (ICMPv6, no next header, tunnels) ends the walk with that
+    protocol. The kernel's M_CHECK(sizeof(struct ip6_ext)) adds 2 to pullup_len while
+    the walk moves by the header length, so the checks lag behind the offset read; this
+    is kept (bytes past the packet read as 0). plen = ip6_plen + 40; r_tos is never set
+    (``#if 0 /* XXX: set DSCP/CoS value */``)."""
+    from ngsim import inet6
+
+    n = len(data)
+
+    def byte(i: int) -> int:
+        return data[i] if i < n else 0
+
+    if not export9:
+        return ("bad", 6)
+    cur = data[l3 + 6]
+    upper = cur
+    off = pullup
+    if data[l3] & 0xF0 != 0x60:
+        return ("bad", 6)
+    frag = False
+    while True:
+        if cur in L4_CHECK:
+            pullup += L4_CHECK[cur]
+            if n < pullup:
+                return ("bad", 6)
+            break
+        if cur in (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_AH):
+            pullup += 2
+            if n < pullup:
+                return ("bad", 6)
+            upper = byte(off)
+            if cur == IPPROTO_AH:
+                hdr_off = (byte(off + 1) + 2) << 2
+            else:
+                hdr_off = (byte(off + 1) + 1) << 3
+        elif cur == IPPROTO_FRAGMENT:
+            pullup += 8
+            if n < pullup:
+                return ("bad", 6)
+            upper = byte(off)
+            off += 8
+            frag = True
+            break
+        else:
+            break
+        off += hdr_off
+        cur = upper
+    rec = {"v": 6, "src": inet6.ntop(data[l3 + 8:l3 + 24]),
+           "dst": inet6.ntop(data[l3 + 24:l3 + 40]), "proto": upper, "tos": 0,
+           "plen": ((data[l3 + 4] << 8) | data[l3 + 5]) + 40,
+           "sport": 0, "dport": 0, "flags": 0}
+    if not frag and upper in L4_CHECK:
+        rec["sport"] = (byte(off) << 8) | byte(off + 1)
+        rec["dport"] = (byte(off + 2) << 8) | byte(off + 3)
+        if upper == IPPROTO_TCP:
+            rec["flags"] = byte(off + 13)
     return rec
 
 
@@ -385,17 +506,19 @@ def _small(fle: list) -> bool:
 
 
 def flow_add(ctx: Ctx, node: dict, fe: dict, rec: dict, conf: int, src_if: int, pkt: Pkt) -> None:
-    """ng_netflow_flow_add() + hash_insert()."""
+    """ng_netflow_flow_add() + hash_insert() for IPv4, ng_netflow_flow6_add() +
+    hash6_insert() for IPv6 (``rec["v"]``): the same walk on priv->hash or priv->hash6."""
     p = node["priv"]
     now = uptime(ctx.k.st)
     c = p["counters"]
-    c["IPv4 packets"] += 1
-    c["IPv4 bytes"] += rec["plen"]
+    v6 = rec.get("v") == 6
+    c["IPv6 packets" if v6 else "IPv4 packets"] += 1
+    c["IPv6 bytes" if v6 else "IPv4 bytes"] += rec["plen"]
     proto = rec["proto"]
-    ports = (rec["sport"], rec["dport"]) if proto in (6, 17, 132) else (0, 0)
-    key = [rec["src"], rec["dst"], ports[0], ports[1], proto, rec["tos"], src_if & 0xFFFF]
-    cache = p.setdefault("cache", {})
-    b = str(flow_hash(rec["src"], rec["dst"], proto, ports[0], ports[1]))
+    key = [rec["src"], rec["dst"], rec["sport"], rec["dport"], proto, rec["tos"], src_if & 0xFFFF]
+    cache = p.setdefault("cache6" if v6 else "cache", {})
+    b = str((flow6_hash if v6 else flow_hash)(rec["src"], rec["dst"], proto, rec["sport"],
+                                                rec["dport"]))
     lst = cache.setdefault(b, [])
     match = None
     for fle in reversed(list(lst)):  # TAILQ_FOREACH_REVERSE_SAFE
@@ -429,12 +552,15 @@ def flow_add(ctx: Ctx, node: dict, fe: dict, rec: dict, conf: int, src_if: int, 
 
 
 def expire_flow(ctx: Ctx, node: dict, fe: dict, fle: list) -> None:
-    """expire_flow(): add to the v5 and/or v9 datagram; send the datagram when full."""
+    """expire_flow(): add to the v5 datagram (IPv4 flows only: ``version == IPVERSION``)
+    and/or the v9 one; send a datagram when full. An IPv6 flow on a node with only
+    ``export`` connected is freed here without being exported anywhere (its expiry is
+    counted by the caller like any other)."""
     from ngsim import export as nfx
 
     k = ctx.k
     p = node["priv"]
-    if k.find_hook(node, "export") is not None:
+    if k.find_hook(node, "export") is not None and not nfx.is6(fle):
         item = fe["item"] or []
         item.append(list(fle))
         if len(item) == nfx.V5_MAX_RECORDS:
@@ -453,7 +579,7 @@ def expire_flow(ctx: Ctx, node: dict, fe: dict, fle: list) -> None:
                 fe["templ_last_pkt"] = fe["sent_packets"]
                 it9["templ"] = True
         it9["recs"].append(list(fle))
-        if nfx.v9_full(it9["templ"], len(it9["recs"]), it9["mtu"]):
+        if nfx.v9_full(it9["templ"], it9["recs"], it9["mtu"]):
             fe["item9"] = None
             export9_send(ctx, node, fe, it9)
         else:
@@ -493,33 +619,39 @@ def export9_send(ctx: Ctx, node: dict, fe: dict, it9: dict) -> None:
     fe["flow9_seq"] = (seq + 1) & 0xFFFFFFFF
     data = nfx.v9_datagram(it9["recs"], it9["templ"], uptime(st), unix_time(st), seq,
                            fe["domain_id"])
-    _deliver_dgram(ctx, node, "export9", data,
-                   {"version": 9, "records": len(it9["recs"]), "templates": it9["templ"],
-                    "seq": seq})
+    info = {"version": 9, "records": len(it9["recs"]), "templates": it9["templ"], "seq": seq}
+    n6 = sum(1 for e in it9["recs"] if nfx.is6(e))
+    if n6:
+        info["ipv6 records"] = n6
+    _deliver_dgram(ctx, node, "export9", data, info)
 
 
 def netflow_expire(ctx: Ctx, node: dict) -> None:
-    """ng_netflow_expire(): one run of the 1 s callout over the IPv4 hash."""
+    """ng_netflow_expire(): one run of the 1 s callout over the IPv4 hash, then the IPv6
+    hash (each with its own ``used`` count of its zone)."""
     p = node["priv"]
-    cache = p.get("cache")
-    if not cache:
+    if not p.get("cache") and not p.get("cache6"):
         return
     now = uptime(ctx.k.st)
     fe = _fe(node)
-    used = sum(len(v) for v in cache.values())
-    for b in sorted(cache, key=int):
-        lst = cache[b]
-        for fle in list(lst):
-            if used <= NBUCKETS * 2 and not _inactive(now, fle, p["inactive"]):
-                break
-            if (_inactive(now, fle, p["inactive"]) and (_small(fle) or used > NBUCKETS * 2)) \
-                    or _aged(now, fle, p["active"]):
-                lst.remove(fle)
-                expire_flow(ctx, node, fe, fle)
-                used -= 1
-                p["counters"]["Inactive expiries"] += 1
-        if not lst:
-            del cache[b]
+    for name, _v in CACHES:
+        cache = p.get(name)
+        if not cache:
+            continue
+        used = sum(len(v) for v in cache.values())
+        for b in sorted(cache, key=int):
+            lst = cache[b]
+            for fle in list(lst):
+                if used <= NBUCKETS * 2 and not _inactive(now, fle, p["inactive"]):
+                    break
+                if (_inactive(now, fle, p["inactive"]) and (_small(fle) or used > NBUCKETS * 2)) \
+                        or _aged(now, fle, p["active"]):
+                    lst.remove(fle)
+                    expire_flow(ctx, node, fe, fle)
+                    used -= 1
+                    p["counters"]["Inactive expiries"] += 1
+            if not lst:
+                del cache[b]
     _used(node)
 
 
@@ -529,12 +661,13 @@ def next_expiry(node: dict) -> Optional[int]:
     t - last > inactive and (SMALL or t - first > active)."""
     p = node["priv"]
     best = None
-    for lst in p.get("cache", {}).values():
-        for fle in lst:
-            t = fle[flow.LAST] + p["inactive"] + 1
-            if not _small(fle):
-                t = max(t, fle[flow.FIRST] + p["active"] + 1)
-            best = t if best is None else min(best, t)
+    for name, _v in CACHES:
+        for lst in p.get(name, {}).values():
+            for fle in lst:
+                t = fle[flow.LAST] + p["inactive"] + 1
+                if not _small(fle):
+                    t = max(t, fle[flow.FIRST] + p["active"] + 1)
+                best = t if best is None else min(best, t)
     return best
 
 
@@ -544,17 +677,19 @@ def callout_running(k: Kernel, node: dict) -> bool:
 
 
 def netflow_flush(k: Kernel, node: dict, ctx: Optional[Ctx] = None) -> Ctx:
-    """ng_netflow_close() -> ng_netflow_cache_flush(): expire every flow (no expiry
-    counters), then send the pending v5 and v9 datagrams."""
+    """ng_netflow_close() -> ng_netflow_cache_flush(): expire every flow of the IPv4 hash,
+    then of the IPv6 hash (no expiry counters), then send the pending v5 and v9
+    datagrams."""
     ctx = ctx or Ctx(k)
     p = node["priv"]
     fe = p.get("fe")
-    cache = p.pop("cache", {})
+    caches = [p.pop(name, {}) for name, _v in CACHES]
     if fe is None:
         return ctx
-    for b in sorted(cache, key=int):
-        for fle in cache[b]:
-            expire_flow(ctx, node, fe, fle)
+    for cache in caches:
+        for b in sorted(cache, key=int):
+            for fle in cache[b]:
+                expire_flow(ctx, node, fe, fle)
     if fe["item"]:
         item, fe["item"] = fe["item"], None
         export_send(ctx, node, fe, item)
@@ -571,16 +706,16 @@ def flow_show(node: dict, req: bytes) -> bytes:
     (NG_MKRESPONSE(resp, msg, NGRESP_SIZE) zero-fills; the entries fill the front).
 
     The request is a struct ngnf_show_header (arglen must be exactly 16, else EINVAL;
-    hash_id above NBUCKETS - 1 or a version other than 4/6 is EINVAL). From bucket hash_id
-    on, entries are copied in TAILQ order, counting positions from 1 in each bucket; while
-    the request's list_id is above 0, entries at positions below it are skipped, and it is
-    reset only when an entry is copied, so a list_id left over from a bucket that had no
-    such position goes on skipping in the following buckets (the kernel does this). After
-    NREC_AT_ONCE (IPv4) / NREC6_AT_ONCE (IPv6) entries the reply says hash_id = that bucket,
-    list_id = position + 1; at the end both are 0. No hash-lock contention here, so the
-    trylock/contested early returns never happen. IPv6: the emulator has no IPv6 cache, a
-    version-6 walk is empty."""
-    import socket
+    hash_id above NBUCKETS - 1 or a version other than 4/6 is EINVAL). Version 4 walks
+    priv->hash and copies 72-byte flow_entry_data, version 6 walks priv->hash6 and copies
+    112-byte flow6_entry_data. From bucket hash_id on, entries are copied in TAILQ order,
+    counting positions from 1 in each bucket; while the request's list_id is above 0,
+    entries at positions below it are skipped, and it is reset only when an entry is
+    copied, so a list_id left over from a bucket that had no such position goes on
+    skipping in the following buckets (the kernel does this). After NREC_AT_ONCE (IPv4) /
+    NREC6_AT_ONCE (IPv6) entries the reply says hash_id = that bucket, list_id = position
+    + 1; at the end both are 0. No hash-lock contention here, so the trylock/contested
+    early returns never happen."""
     import struct
 
     if len(req) != SHOW_HEADER_SIZE:
@@ -590,7 +725,7 @@ def flow_show(node: dict, req: bytes) -> bytes:
         raise NgError("EINVAL")
     if version not in (4, 6):
         raise NgError("EINVAL")
-    cache = node["priv"].get("cache", {}) if version == 4 else {}
+    cache = node["priv"].get("cache" if version == 4 else "cache6", {})
     most = NREC_AT_ONCE if version == 4 else NREC6_AT_ONCE
     want = list_id
     out: list = []
@@ -612,27 +747,65 @@ def flow_show(node: dict, req: bytes) -> bytes:
     body = bytearray(NGRESP_SIZE)
     struct.pack_into("<B3xIII", body, 0, version, end[0], end[1], len(out))
     for i, fle in enumerate(out):
-        struct.pack_into(
-            "<HxxHH4s4s2s2sBBH4sHBBQQqqB7x", body, SHOW_HEADER_SIZE + i * FLOW_ENTRY_SIZE,
-            4, FLOW_V4_L4, 0,  # version = IPVERSION, r.flow_type, r.fib (one fib: 0)
-            socket.inet_aton(fle[flow.SRC]), socket.inet_aton(fle[flow.DST]),
-            fle[flow.SPORT].to_bytes(2, "big"), fle[flow.DPORT].to_bytes(2, "big"),
-            fle[flow.PROTO], fle[flow.TOSI], fle[flow.IIFX],
-            b"\0\0\0\0", fle[flow.OIFX], 0, 0,  # next_hop, fle_o_ifx, dst_mask, src_mask
-            fle[flow.PACKETS], fle[flow.BYTES], fle[flow.FIRST], fle[flow.LAST],
-            fle[flow.FLAGS])
+        if version == 4:
+            pack_flow_entry(body, SHOW_HEADER_SIZE + i * FLOW_ENTRY_SIZE, fle)
+        else:
+            pack_flow6_entry(body, SHOW_HEADER_SIZE + i * FLOW6_ENTRY_SIZE, fle)
     return bytes(body)
 
 
+FLOW_ENTRY = "<HxxHH4s4s2s2sBBH4sHBBQQqqB7x"  # struct flow_entry_data, LP64
+# struct flow6_entry_data, LP64: version; 2 pad; flow6_rec (flow_type, fib, src6, dst6,
+# ports, prot, tos, i_ifx) at 4..48; n.next_hop6 48..64; fle_o_ifx; dst_mask; src_mask;
+# 4 pad; u_long packets at 72, bytes; long first, last; tcp_flags at 104; 7 pad -> 112
+FLOW6_ENTRY = "<HxxHH16s16s2s2sBBH16sHBB4xQQqqB7x"
+FLOW_V6_L4 = 4  # NETFLOW_V9_FLOW_V6_L4: r.flow_type of every IPv6 entry
+
+
+def pack_flow_entry(buf: bytearray, off: int, fle: list) -> None:
+    import socket
+    import struct
+
+    struct.pack_into(
+        FLOW_ENTRY, buf, off,
+        4, FLOW_V4_L4, 0,  # version = IPVERSION, r.flow_type, r.fib (one fib: 0)
+        socket.inet_aton(fle[flow.SRC]), socket.inet_aton(fle[flow.DST]),
+        fle[flow.SPORT].to_bytes(2, "big"), fle[flow.DPORT].to_bytes(2, "big"),
+        fle[flow.PROTO], fle[flow.TOSI], fle[flow.IIFX],
+        b"\0\0\0\0", fle[flow.OIFX], 0, 0,  # next_hop, fle_o_ifx, dst_mask, src_mask
+        fle[flow.PACKETS], fle[flow.BYTES], fle[flow.FIRST], fle[flow.LAST],
+        fle[flow.FLAGS])
+
+
+def pack_flow6_entry(buf: bytearray, off: int, fle: list) -> None:
+    """One flow6_entry_data as ``bcopy(&fle6->f, data6 + n, sizeof(fle6->f))`` copies it:
+    version 6 (IP6VERSION), flow_type 4, fib 0, addresses and ports in network order,
+    next hop :: (no routing table), masks 0."""
+    import struct
+
+    from ngsim import inet6
+
+    struct.pack_into(
+        FLOW6_ENTRY, buf, off,
+        6, FLOW_V6_L4, 0,
+        inet6.pton(fle[flow.SRC]), inet6.pton(fle[flow.DST]),
+        fle[flow.SPORT].to_bytes(2, "big"), fle[flow.DPORT].to_bytes(2, "big"),
+        fle[flow.PROTO], fle[flow.TOSI], fle[flow.IIFX],
+        b"\0" * 16, fle[flow.OIFX], 0, 0,
+        fle[flow.PACKETS], fle[flow.BYTES], fle[flow.FIRST], fle[flow.LAST],
+        fle[flow.FLAGS])
+
+
 def pending(k: Kernel) -> dict:
-    """Flows in each netflow cache and records waiting in unsent export datagrams."""
+    """Flows in each netflow cache (IPv4 and IPv6) and records waiting in unsent export
+    datagrams."""
     out = {}
     for n in sorted(k.st["nodes"].values(), key=lambda n: n["id"]):
         if n["type"] != "netflow":
             continue
         fe = n["priv"].get("fe") or {}
         out[n["name"] or "[%x]" % n["id"]] = {
-            "flows": sum(len(v) for v in n["priv"].get("cache", {}).values()),
+            "flows": sum(len(v) for name, _v in CACHES for v in n["priv"].get(name, {}).values()),
             "v5 records": len(fe.get("item") or []),
             "v9 records": len((fe.get("item9") or {}).get("recs", [])),
         }

@@ -91,7 +91,7 @@ def test_binary_reply_round_trips_through_nf_flows(host):
     assert buckets == [flow_hash(f["src"], f["dst"], f["proto"], f["sport"], f["dport"])
                        for f in r["flows"]]
     assert nf_flows.walk(lambda req: nfm.flow_show(node, req)) == r["flows"]
-    # no IPv6 cache in the emulator: an empty version-6 walk
+    # no IPv6 traffic was sent: an empty version-6 walk (test_ngsim_ipv6.py has IPv6 flows)
     r6 = nf_flows.parse_show_reply(nfm.flow_show(node, nf_flows.show_request(6)))
     assert (r6["version"], r6["flows"], r6["more"]) == (6, [], False)
 

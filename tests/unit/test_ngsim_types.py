@@ -80,8 +80,15 @@ def test_ksocket(host):
     assert host.ngctl("msg", "nf:export", "bind", "inet/0.0.0.0:9999").returncode == 0
     assert reply(host, "nf:export", "getname") == "Args:\tinet/0.0.0.0:9999"
     assert host.ngctl("msg", "nf:export", "connect", "inet/10.0.0.1:4444").returncode == 0
-    assert host.ngctl("msg", "nf:export", "connect", "inet/10.0.0.2").returncode == 0  # re-target
-    assert reply(host, "nf:export", "getpeername") == "Args:\tinet/10.0.0.2"
+    # soconnectat() disconnects the connected UDP socket first, then in_pcbconnect_setup()
+    # refuses port 0 (EADDRNOTAVAIL): the socket is left unconnected
+    r = host.ngctl("msg", "nf:export", "connect", "inet/10.0.0.2")
+    assert r.stderr == "ngctl: send msg: Can't assign requested address\n"
+    r = host.ngctl("msg", "nf:export", "getpeername")
+    assert r.stderr == "ngctl: send msg: Socket is not connected\n"
+    assert host.ngctl("msg", "nf:export", "connect", "inet/10.0.0.2:2055").returncode == 0
+    assert reply(host, "nf:export", "getpeername") == "Args:\tinet/10.0.0.2:2055"
+    assert reply(host, "nf:export", "getname") == "Args:\tinet/0.0.0.0:9999"  # port kept
     r = host.ngctl("mkpeer", "nf:", "ksocket", "export9", "inet/stream/udp")
     assert r.stderr == "ngctl: send msg: Protocol not supported\n"
     assert host.ngctl("mkpeer", "nf:", "ksocket", "export9", "inet6/dgram/17").returncode == 0
