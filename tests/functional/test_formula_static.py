@@ -12,6 +12,8 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FORMULA = REPO / "formula" / "netflow"
 SLS = sorted(FORMULA.glob("**/*.sls"))
+# Reactor SLS files are rendered on the master for an event, not on a minion: no map.jinja.
+MINION_SLS = [p for p in SLS if "reactor" not in p.relative_to(FORMULA).parts]
 
 
 def _salt_lint() -> list[str] | None:
@@ -35,7 +37,7 @@ def test_salt_lint():
 
 
 def test_sls_use_tplroot_and_map():
-    for path in SLS:
+    for path in MINION_SLS:
         text = path.read_text()
         if path.name == "init.sls":
             assert "include:" in text
