@@ -223,6 +223,42 @@ def _unlink_quiet(path: str) -> None:
         pass
 
 
+def _stage(path: str, text: str | None, mode: int, temps: dict, backups: dict) -> None:
+    """Step 1 for one file: its new content in a temp file beside it (fsync'ed), and a
+    hard-linked backup of what it is now (where the filesystem has hard links)."""
+    directory, base = os.path.split(path)
+    if text is not None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+        temps[path] = tmp
+        try:
+            os.fchmod(fd, mode)
+            _write_all(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    if os.path.lexists(path):
+        backup = os.path.join(directory, f".{base}.{os.getpid()}.bak")
+        _unlink_quiet(backup)
+        try:
+            os.link(path, backup, follow_symlinks=False)
+            backups[path] = backup
+        except OSError as exc:
+            if exc.errno not in (_errno.EPERM, _errno.EXDEV, _errno.EOPNOTSUPP, _errno.EMLINK):
+                raise
+
+
+def _undo(done: list[str], files: dict, backups: dict) -> None:
+    """Put back the targets step 2 already replaced or created."""
+    for undone in reversed(done):
+        try:
+            if undone in backups:
+                os.replace(backups.pop(undone), undone)
+            elif files[undone] is not None:
+                os.unlink(undone)  # it did not exist before
+        except OSError:
+            pass
+
+
 def write_atomic(files: dict, mode: int = 0o644) -> None:
     """Write (str value) or remove (None value) every file of ``files``, atomically and
     durably, all together as far as POSIX allows.
@@ -251,35 +287,14 @@ def write_atomic(files: dict, mode: int = 0o644) -> None:
         for tmp in list(temps.values()) + list(backups.values()):
             _unlink_quiet(tmp)
 
-    # 1. temp files and backups; nothing visible changes yet
-    for path, text in items:
-        directory, base = os.path.split(path)
+    for path, text in items:  # 1. temp files and backups; nothing visible changes yet
         try:
-            if text is not None:
-                fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
-                temps[path] = tmp
-                try:
-                    os.fchmod(fd, mode)
-                    _write_all(fd, text.encode("utf-8"))
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            if os.path.lexists(path):
-                backup = os.path.join(directory, f".{base}.{os.getpid()}.bak")
-                _unlink_quiet(backup)
-                try:
-                    os.link(path, backup, follow_symlinks=False)
-                    backups[path] = backup
-                except OSError as exc:
-                    if exc.errno not in (_errno.EPERM, _errno.EXDEV, _errno.EOPNOTSUPP, _errno.EMLINK):
-                        raise
+            _stage(path, text, mode, temps, backups)
         except OSError as exc:
             cleanup()
             raise _error(path, exc, "cannot write") from exc
-
-    # 2. make the changes visible
     done: list[str] = []
-    for path, text in items:
+    for path, text in items:  # 2. make the changes visible
         try:
             if text is None:
                 try:
@@ -291,19 +306,10 @@ def write_atomic(files: dict, mode: int = 0o644) -> None:
                 del temps[path]
             done.append(path)
         except OSError as exc:
-            for undone in reversed(done):
-                try:
-                    if undone in backups:
-                        os.replace(backups.pop(undone), undone)
-                    elif files[undone] is not None:
-                        os.unlink(undone)  # it did not exist before
-                except OSError:
-                    pass
+            _undo(done, files, backups)
             cleanup()
             raise _error(path, exc, "cannot replace" if text is not None else "cannot remove") from exc
-
-    # 3. durability of the renames, then the backups go
-    for path in backups.values():
+    for path in backups.values():  # 3. durability of the renames, then the backups go
         _unlink_quiet(path)
     for directory in sorted({os.path.dirname(p) for p, _ in items}):
         try:
