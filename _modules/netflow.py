@@ -133,44 +133,96 @@ def _core(fn, *args, **kwargs):
 # Planning (read-only)
 # --------------------------------------------------------------------------------------
 def _plan_present(cfg: dict, load_modules: bool = False) -> dict:
-    graph = _read(cfg["name"])
+    name = cfg["name"]
+    graph = _read(name)
     # kldstat only when ng_ipfw is wanted and absent: is the firewall itself loaded?
     loaded = __salt__["netgraph.modules"]() if nf_model.wants_ng_ipfw(cfg, graph) else None  # noqa: F821
     missing = _core(nf_model.missing_modules, cfg, graph, loaded)
+    rules = _ipfw_rules_if_needed(cfg, name, graph)
+    if rules:  # a rule at a declared number that is not ours: refused before anything is loaded
+        _core(nf_plan.ipfw_diff, rules, graph, {"ipfw": _core(nf_model.desired, cfg, graph)["ipfw"]}, name)
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
-        graph = _read(cfg["name"])
-        missing = []
-    if missing:
-        return {"commands": [], "ipfw": {"delete": [], "add": []}, "ipfw_rules": [], "changes": {"modules": missing},
-                "created": [], "modules": missing, "incomplete": True, "before": sorted(graph.get("nodes", {}))}
+        graph = _read(name)
+    elif missing:  # a preview before they are loaded: plan against the graph as it will be
+        ether = [i["name"] for i in __salt__["netgraph.interfaces"]()] if "ng_ether" in missing else []  # noqa: F821
+        graph = nf_model.projected(graph, missing, ether)
     _core(nf_model.check_interfaces, cfg, graph)
     want = _core(nf_model.desired, cfg, graph)
-    result = _core(nf_plan.diff, graph, want, takeover=cfg["takeover"])
-    rules = _ipfw_rules_if_needed(cfg, cfg["name"], graph)
-    result["ipfw"] = _core(nf_plan.ipfw_diff, rules, graph, want, cfg["name"], takeover=cfg["takeover"])
-    result["ipfw_rules"] = rules
-    if result["ipfw"]["delete"] or result["ipfw"]["add"]:
-        ipfw = {"delete": result["ipfw"]["delete"], "add": [" ".join(a) for a in result["ipfw"]["add"]]}
-        result["changes"]["ipfw"] = {k: v for k, v in ipfw.items() if v}
-    result["modules"] = []
-    result["before"] = sorted(graph.get("nodes", {}))
-    result["dot"] = nf_dot.plan_dot(graph, result.pop("planned"), cfg["name"])
+    old, found = _journal_read(name)
+    left = nf_plan.leftovers(graph, name, old, named=False)
+    points = nf_plan.attach_points(cfg)
+    result = _core(nf_plan.diff, graph, want, takeover=cfg["takeover"], extra_owned=left, ifnames=points)
+    result["ipfw"] = _core(nf_plan.ipfw_diff, rules, graph, want, name)
+    _ipfw_changes(result, rules)
+    result.update(modules=[], before=sorted(graph.get("nodes", {})), stale_journal=found and not left,
+                  journal=nf_plan.journal(graph, name, points, old, _boot_time()))
+    result["changes"] = nf_changes.pillar_changes(graph, cfg, result, rules, missing)
+    result["modules"] = missing  # loaded first by the apply (already, when load_modules)
+    result["dot"] = nf_dot.plan_dot(graph, result.pop("planned"), name)
     return result
+
+
+def _ipfw_changes(result: dict, rules: list[dict]) -> None:
+    """The plan's ipfw part as ``changes.ipfw``: every rule it deletes (numbers and texts)
+    and every rule it adds."""
+    result["ipfw_rules"] = rules
+    delete, add = result["ipfw"]["delete"], result["ipfw"]["add"]
+    ipfw = {"delete": delete, "delete_rules": nf_plan.ipfw_texts(rules, delete), "add": [" ".join(a) for a in add]}
+    if delete or add:
+        result["changes"]["ipfw"] = {k: v for k, v in ipfw.items() if v}
 
 
 def _plan_absent(name: str) -> dict:
     graph = __salt__["netgraph.graph"]()  # noqa: F821
-    absent = nf_plan.absent_plan(graph, name)
+    old, found = _journal_read(name)
+    left = nf_plan.leftovers(graph, name, old, named=False)
+    absent = nf_plan.absent_plan(graph, name, extra_owned=left)
     rules = _ipfw_rules_if_needed(None, name, graph)
-    ipfw = nf_plan.ipfw_diff(rules, graph, None, name)
-    changes = {}
-    if absent["removed"]:
-        changes["nodes_removed"] = absent["removed"]
-    if ipfw["delete"]:
-        changes["ipfw"] = {"delete": ipfw["delete"]}
-    return {"commands": absent["commands"], "ipfw": ipfw, "ipfw_rules": rules, "changes": changes, "created": [],
-            "before": sorted(graph.get("nodes", {}))}
+    result = {"commands": absent["commands"], "ipfw": _core(nf_plan.ipfw_diff, rules, graph, None, name),
+              "changes": {"nodes_removed": absent["removed"]} if absent["removed"] else {}, "created": [],
+              "before": sorted(graph.get("nodes", {})), "stale_journal": found and not left,
+              "journal": nf_plan.journal(graph, name, [], old, _boot_time())}
+    _ipfw_changes(result, rules)
+    result["changes"] = nf_changes.pillar_changes(graph, None, result, rules, name=name)
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# The journal (nf_plan.journal): proof that an unnamed node a killed batch left is ours
+# --------------------------------------------------------------------------------------
+def _journal_file(name: str) -> str:
+    return nf_plan.journal_path(_path("lock_file"), name)
+
+
+def _boot_time() -> float:
+    """When this host booted, as the clocks say (wall clock minus uptime): a journal of
+    another boot proves nothing, node IDs start again at a reboot."""
+    return round(time.time() - time.monotonic(), 3)
+
+
+def _journal_read(name: str) -> tuple:
+    """(the journal if it proves something, whether a journal file exists at all)."""
+    try:
+        with open(_journal_file(name), encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None, False
+    except (OSError, UnicodeDecodeError):
+        return None, True
+    return nf_plan.journal_load(text, name, _boot_time()), True
+
+
+def _journal_write(name: str, entry: dict | None) -> None:
+    """Write (``entry``) or remove (None) the journal, atomically and durably. A removal
+    that fails is logged: the journal then proves only what is true of this run."""
+    path = _journal_file(name)
+    try:
+        nf_boot.write_atomic({path: nf_plan.journal_text(entry) if entry else None}, mode=0o600)
+    except OSError as exc:
+        if entry:
+            raise
+        log.warning("netflow: cannot remove the journal %s: %s", path, exc)
 
 
 def _public(planned: dict) -> dict:
@@ -222,39 +274,100 @@ def absent_plan(name) -> dict:
 # --------------------------------------------------------------------------------------
 # Applying
 # --------------------------------------------------------------------------------------
-def _rollback(name: str, planned: dict, exc: CommandExecutionError) -> CommandExecutionError:
-    """After a failed batch: undo what it did so every interface passes traffic; the
-    error to raise says what failed and what was undone."""
-    info = getattr(exc, "info", None) or {}
-    graph = __salt__["netgraph.graph"]()  # noqa: F821
+def _undo_ngctl(name: str, planned: dict, info: dict) -> tuple:
+    """Shut down what the failed batch made and detach any half-attached interface:
+    (the undo lines, the error of the undo batch or None)."""
     line = info.get("line") if isinstance(info.get("line"), int) else None
-    undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), planned.get("before"))
-    undo_error = None
-    if undo:
-        try:
+    undo = []
+    try:
+        graph = __salt__["netgraph.graph"]()  # noqa: F821
+        undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), journal=planned.get("journal"))
+        if undo:
             __salt__["netgraph.batch"](undo)  # noqa: F821
-        except CommandExecutionError as exc2:
-            undo_error = str(exc2)
-    msg = (
-        f"ngctl failed at line {info.get('line', '?')} ({info.get('command', '?')}): "
-        f"{info.get('error', str(exc))}; rolled back with {len(undo)} command(s)"
-    )
-    if undo_error:
-        msg += f"; ROLLBACK FAILED: {undo_error}"
-    return CommandExecutionError(msg, info={"failed": info, "rollback": [" ".join(c) for c in undo]})
+    except CommandExecutionError as exc:
+        return undo, str(exc)
+    return undo, None
+
+
+def _undo_ipfw(planned: dict, touched: list[int]) -> tuple:
+    """Put every rule number this run deleted or added back as it was (the exact texts
+    read before): (what was done, as ipfw argv strings; the error or None)."""
+    if not touched:
+        return [], None
+    done = []
+    try:
+        fix = nf_plan.ipfw_restore(planned["ipfw_rules"], __salt__["netgraph.ipfw_rules"](), touched)  # noqa: F821
+        for rule in fix["delete"]:
+            __salt__["netgraph.ipfw_delete"](rule)  # noqa: F821
+            done.append(f"delete {rule}")
+        for words in fix["add"]:
+            __salt__["netgraph.ipfw_add"](int(words[0]), words[1:])  # noqa: F821
+            done.append(f"add {' '.join(words)}")
+    except CommandExecutionError as exc:
+        return done, str(exc)
+    return done, None
+
+
+def _rollback(name: str, planned: dict, exc: CommandExecutionError, step: str, done: dict) -> CommandExecutionError:
+    """After a failed step of ``_apply``: undo what this run did so every interface passes
+    traffic and every ipfw rule it deleted is back; the error says what failed and what
+    was undone."""
+    info = getattr(exc, "info", None) or {}
+    count = len(planned["commands"])
+    undo, undo_error = [], None
+    if step == "ngctl":
+        undo, undo_error = _undo_ngctl(name, planned, info)
+        if isinstance(info.get("line"), int):
+            failed = f"ngctl failed at line {info['line']} ({info.get('command')}): {info.get('error')}"
+        else:
+            failed = (f"the ngctl batch of {count} line(s) did not finish ({info.get('error') or exc}) and named no "
+                      "failing line (killed?), so which of its lines ran is unknown")
+    else:
+        failed = f"{step} failed: {exc}"
+        if done["batch"]:
+            failed += f" (after the ngctl batch of {count} line(s) had succeeded: it stays applied)"
+    touched = done["deleted"] + done["added"] + ([done["rule"]] if step != "ngctl" else [])
+    restored, ipfw_error = _undo_ipfw(planned, touched)
+    what = ([f"ngctl: {'; '.join(' '.join(c) for c in undo)}"] if undo else []) + (
+        [f"ipfw: {'; '.join(restored)}"] if restored else [])
+    msg = f"{failed}; rolled back: {', '.join(what) if what else 'nothing needed undoing'}"
+    for label, err in (("ngctl", undo_error), ("ipfw", ipfw_error)):
+        if err:
+            msg += f"; ROLLBACK FAILED ({label}): {err}"
+    if not undo_error and planned["commands"]:
+        _journal_write(name, None)  # nothing unnamed of this run is left to recognise
+    rollback = [" ".join(c) for c in undo] + [f"ipfw {r}" for r in restored]
+    return CommandExecutionError(msg, info={"failed": info, "rollback": rollback})
 
 
 def _apply(name: str, planned: dict) -> None:
-    """ipfw deletions, ONE ngctl batch, ipfw additions; rolled back on a batch failure."""
-    for rule in planned["ipfw"]["delete"]:
-        __salt__["netgraph.ipfw_delete"](rule)  # noqa: F821
-    if planned["commands"]:
-        try:
+    """Journal, ipfw deletions, ONE ngctl batch, ipfw additions; a failure at any step is
+    rolled back (``_rollback``) and raised."""
+    done = {"deleted": [], "added": [], "batch": False, "rule": None}
+    step = "journal"
+    try:
+        if planned["commands"]:
+            try:
+                _journal_write(name, planned["journal"])
+            except OSError as exc:
+                raise CommandExecutionError(f"cannot write the journal: {exc}") from None
+        for rule in planned["ipfw"]["delete"]:
+            step, done["rule"] = f"ipfw delete {rule}", rule
+            __salt__["netgraph.ipfw_delete"](rule)  # noqa: F821
+            done["deleted"].append(rule)
+        if planned["commands"]:
+            step = "ngctl"
             __salt__["netgraph.batch"](planned["commands"])  # noqa: F821
-        except CommandExecutionError as exc:
-            raise _rollback(name, planned, exc) from None
-    for words in planned["ipfw"]["add"]:
-        __salt__["netgraph.ipfw_add"](int(words[0]), words[1:])  # noqa: F821
+            done["batch"] = True
+            _journal_write(name, None)
+        for words in planned["ipfw"]["add"]:
+            step, done["rule"] = f"ipfw add {' '.join(words)}", int(words[0])
+            __salt__["netgraph.ipfw_add"](int(words[0]), words[1:])  # noqa: F821
+            done["added"].append(int(words[0]))
+    except CommandExecutionError as exc:
+        if step == "journal":
+            raise
+        raise _rollback(name, planned, exc, step, done) from None
 
 
 def _boot_files(name: str, cfg: dict | None) -> dict:
@@ -324,6 +437,8 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
 
 def _converge_locked(name: str, cfg: dict | None, test: bool, persist: bool) -> dict:
     planned = _plan_present(cfg, load_modules=not test) if cfg else _plan_absent(name)
+    if planned.get("stale_journal") and not test:
+        _journal_write(name, None)  # it proves nothing any more: never let it prove something later
     files = _boot_files(name, cfg) if persist else {}
     changes = _pending(planned, files)
     out = {"result": True, "changes": changes, "comment": "", "plan": _public(planned)}

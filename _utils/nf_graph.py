@@ -178,12 +178,14 @@ def hook_order(hook: str):
 _EXPORT_HOOKS = {row["hook"] for row in VERSIONS.values()}
 
 
-def _role(name: str, key: str):
-    """(role, version, link index) that the node name ``key`` has for exporter ``name``:
-    ``("nf", None, None)`` for X_nf, ``("top", 9, None)`` for X_v9, ``("leaf", 9, 3)`` for
-    X_v9_3; None for any other name."""
-    suffixes = "|".join(re.escape(row["suffix"]) for row in VERSIONS.values())
-    m = re.fullmatch(r"%s_(?:(nf)|(%s)(?:_(\d+))?)" % (re.escape(name), suffixes), key)
+_SUFFIXES = "|".join(re.escape(row["suffix"]) for row in VERSIONS.values())
+
+
+def _role(pattern: "re.Pattern[str]", key: str):
+    """(role, version, link index) that the node name ``key`` has under ``pattern``
+    (``_role_re`` of an exporter): ``("nf", None, None)`` for X_nf, ``("top", 9, None)``
+    for X_v9, ``("leaf", 9, 3)`` for X_v9_3; None for any other name."""
+    m = pattern.fullmatch(key)
     if not m:
         return None
     if m.group(1):
@@ -203,7 +205,8 @@ def owned_nodes(graph: dict, name: str) -> set:
 
     ``ether`` and ``ipfw`` nodes are never ours, whatever their name."""
     nodes = graph.get("nodes", {})
-    roles = {k: _role(name, k) for k in nodes}
+    pattern = re.compile(r"%s_(?:(nf)|(%s)(?:_(\d+))?)" % (re.escape(name), _SUFFIXES))
+    roles = {k: _role(pattern, k) for k in nodes}
     ours: set = set()
 
     def peers(key: str) -> list:
