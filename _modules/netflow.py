@@ -144,9 +144,11 @@ def _plan_present(cfg: dict, load_modules: bool = False) -> dict:
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
         graph = _read(name)
-    elif missing:  # a preview before they are loaded: plan against the graph as it will be
-        ether = [i["name"] for i in __salt__["netgraph.interfaces"]()] if "ng_ether" in missing else []  # noqa: F821
-        graph = nf_model.projected(graph, missing, ether)
+        missing = []
+    if missing:
+        return {"commands": [], "ipfw": {"delete": [], "add": []}, "ipfw_rules": [], "changes": {"modules": missing},
+                "created": [], "modules": missing, "incomplete": True, "before": sorted(graph.get("nodes", {})),
+                "journal": None}
     _core(nf_model.check_interfaces, cfg, graph)
     want = _core(nf_model.desired, cfg, graph)
     old, found = _journal_read(name)
@@ -157,8 +159,6 @@ def _plan_present(cfg: dict, load_modules: bool = False) -> dict:
     _ipfw_changes(result, rules)
     result.update(modules=[], before=sorted(graph.get("nodes", {})), stale_journal=found and not left,
                   journal=nf_plan.journal(graph, name, points, old, _boot_time()))
-    result["changes"] = nf_changes.pillar_changes(graph, cfg, result, rules, missing)
-    result["modules"] = missing  # loaded first by the apply (already, when load_modules)
     result["dot"] = nf_dot.plan_dot(graph, result.pop("planned"), name)
     return result
 
@@ -184,7 +184,6 @@ def _plan_absent(name: str) -> dict:
               "before": sorted(graph.get("nodes", {})), "stale_journal": found and not left,
               "journal": nf_plan.journal(graph, name, [], old, _boot_time())}
     _ipfw_changes(result, rules)
-    result["changes"] = nf_changes.pillar_changes(graph, None, result, rules, name=name)
     return result
 
 
