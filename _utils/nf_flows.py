@@ -316,37 +316,33 @@ def _ifname(token):
     return None if token == "(null)" else token
 
 
-def _row(tokens, version, style, lineno):
+def _columns(tokens, version, lineno, fields):
+    """The eight columns every flowctl row has: in/out interface and address, protocol,
+    then ``fields`` (three (key, base, what, limit)), then the packet count."""
     if len(tokens) != 8:
         raise ValueError(f"line {lineno}: expected 8 columns, got {len(tokens)}")
-    base = 10 if style == "human" else 16
-    return {
+    row = {
         "version": version,
         "ifname_in": _ifname(tokens[0]),
         "src": _addr(tokens[1], version, "source", lineno),
         "ifname_out": _ifname(tokens[2]),
         "dst": _addr(tokens[3], version, "destination", lineno),
         "proto": _int(tokens[4], 10, "protocol", lineno, 255),
-        "sport": _int(tokens[5], base, "source port", lineno, 65535),
-        "dport": _int(tokens[6], base, "destination port", lineno, 65535),
-        "packets": _int(tokens[7], 10, "packet count", lineno, 2**64 - 1),
     }
+    for token, (key, base, what, limit) in zip(tokens[5:7], fields):
+        row[key] = _int(token, base, what, lineno, limit)
+    row["packets"] = _int(tokens[7], 10, "packet count", lineno, 2**64 - 1)
+    return row
+
+
+def _row(tokens, version, style, lineno):
+    base = 10 if style == "human" else 16
+    return _columns(tokens, version, lineno, (("sport", base, "source port", 65535),
+                                              ("dport", base, "destination port", 65535)))
 
 
 def _verbose_first(tokens, version, lineno):
-    if len(tokens) != 8:
-        raise ValueError(f"line {lineno}: expected 8 columns, got {len(tokens)}")
-    return {
-        "version": version,
-        "ifname_in": _ifname(tokens[0]),
-        "src": _addr(tokens[1], version, "source", lineno),
-        "ifname_out": _ifname(tokens[2]),
-        "dst": _addr(tokens[3], version, "destination", lineno),
-        "proto": _int(tokens[4], 10, "protocol", lineno, 255),
-        "tos": _int(tokens[5], 16, "TOS", lineno, 255),
-        "tcp_flags": _int(tokens[6], 16, "TCP flags", lineno, 255),
-        "packets": _int(tokens[7], 10, "packet count", lineno, 2**64 - 1),
-    }
+    return _columns(tokens, version, lineno, (("tos", 16, "TOS", 255), ("tcp_flags", 16, "TCP flags", 255)))
 
 
 def _verbose_second(flow, tokens, lineno):
