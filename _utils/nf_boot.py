@@ -36,13 +36,15 @@ import os
 import re
 import tempfile
 
+import nf_model
+
 HEADER = "# salt-netgraph boot file of exporter {name}: written by netflow.exporter_present, do not edit"
 _HEADER_RE = re.compile(
     r"# salt-netgraph boot file of exporter (?P<name>\S+): written by netflow\.exporter_present, do not edit"
 )
 END_RE = re.compile(r"#@end (?P<count>0|[1-9][0-9]{0,8}) (?P<sha256>[0-9a-f]{64})\n")
 
-NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,24}")
+NAME_RE = nf_model.NAME_RE  # an exporter name, as the model validates it
 MODULE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 NODE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,30}")
 IPFW_WORD_RE = re.compile(r"[A-Za-z0-9_.:/,-]+")
