@@ -143,11 +143,7 @@ def cmd_ifdestroy(a: argparse.Namespace) -> int:
 def cmd_links(a: argparse.Namespace) -> int:
     from ngsim.links import links
 
-    root = os.path.abspath(a.root)
-    with state.locked(root):
-        st = state.load(root)
-    print(json.dumps(links(st)))
-    return 0
+    return _print_json(a.root, links)
 
 
 def cmd_log(a: argparse.Namespace) -> int:
@@ -187,10 +183,15 @@ def cmd_die(a: argparse.Namespace) -> int:
 
 
 def cmd_state(a: argparse.Namespace) -> int:
-    root = os.path.abspath(a.root)
+    return _print_json(a.root, lambda st: st, indent=1)
+
+
+def _print_json(root: str, view, indent=None) -> int:
+    """Print ``view(state)`` as JSON, the state read under the lock."""
+    root = os.path.abspath(root)
     with state.locked(root):
         st = state.load(root)
-    print(json.dumps(st, indent=1))
+    print(json.dumps(view(st), indent=indent))
     return 0
 
 

@@ -240,6 +240,20 @@ def decode_v5(data: bytes) -> dict:
     return out
 
 
+def _v9_records(body: bytes, rec: struct.Struct, ntop) -> list[dict]:
+    """The data records of one v9 data flowset (template 256 or 257)."""
+    records = []
+    for i in range(len(body) // rec.size):
+        r = rec.unpack_from(body, i * rec.size)
+        records.append({
+            "src": ntop(r[0]), "dst": ntop(r[1]),
+            "nexthop": ntop(r[2]), "input": r[3], "output": r[4],
+            "packets": r[5], "bytes": r[6], "first": r[9], "last": r[10],
+            "sport": r[11], "dport": r[12], "tcp_flags": r[13], "proto": r[14],
+            "tos": r[15]})
+    return records
+
+
 def decode_v9(data: bytes) -> dict:
     h = V9_HEADER.unpack_from(data)
     out = dict(zip(("version", "count", "sys_uptime", "unix_secs", "seq", "source_id"), h))
@@ -260,25 +274,11 @@ def decode_v9(data: bytes) -> dict:
                 p += 4 * n
                 out["templates"][tid] = fields
         elif fid == TEMPLATE_V4:
-            for i in range(len(body) // V9_REC_V4.size):
-                r = V9_REC_V4.unpack_from(body, i * V9_REC_V4.size)
-                out["records"].append({
-                    "src": socket.inet_ntoa(r[0]), "dst": socket.inet_ntoa(r[1]),
-                    "nexthop": socket.inet_ntoa(r[2]), "input": r[3], "output": r[4],
-                    "packets": r[5], "bytes": r[6], "first": r[9], "last": r[10],
-                    "sport": r[11], "dport": r[12], "tcp_flags": r[13], "proto": r[14],
-                    "tos": r[15]})
+            out["records"].extend(_v9_records(body, V9_REC_V4, socket.inet_ntoa))
         elif fid == TEMPLATE_V6:
             from ngsim import inet6
 
-            for i in range(len(body) // V9_REC_V6.size):
-                r = V9_REC_V6.unpack_from(body, i * V9_REC_V6.size)
-                out["records"].append({
-                    "src": inet6.ntop(r[0]), "dst": inet6.ntop(r[1]),
-                    "nexthop": inet6.ntop(r[2]), "input": r[3], "output": r[4],
-                    "packets": r[5], "bytes": r[6], "first": r[9], "last": r[10],
-                    "sport": r[11], "dport": r[12], "tcp_flags": r[13], "proto": r[14],
-                    "tos": r[15]})
+            out["records"].extend(_v9_records(body, V9_REC_V6, inet6.ntop))
         if length < 4:
             break
         off += length

@@ -119,63 +119,57 @@ def _ifname(k: Kernel, index: int) -> str:
 
 def _print4(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
     import socket
-    import struct
 
-    from ngsim.types.netflow import FLOW_ENTRY_SIZE, SHOW_HEADER_SIZE
+    from ngsim.types.netflow import FLOW_ENTRY_SIZE
 
-    version, _, _, n = struct.unpack_from("<B3xIII", reply)
-    if version != 4:  # errx(EX_SOFTWARE, ...); the emulated kernel never does this
-        raise RuntimeError("flow_cache_print: version mismatch: %u" % version)
-    if verbose:
-        out.write(SH_VERB_FLOW_HEADER)
-    elif n > 0:
-        out.write(SH_FLOW_HHEADER if human else SH_FLOW_HEADER)
-    for i in range(n):
-        (src, dst, sport, dport, proto, tos, iifx, nexthop, oifx, dmask, smask, packets,
-         nbytes, _first, _last, flags) = struct.unpack_from(
-            "<4x4x4s4s2s2sBBH4sHBBQQqqB", reply, SHOW_HEADER_SIZE + i * FLOW_ENTRY_SIZE)
-        sport = int.from_bytes(sport, "big")
-        dport = int.from_bytes(dport, "big")
-        a, b = socket.inet_ntoa(src), socket.inet_ntoa(dst)
-        if verbose:
-            out.write(SH_VERB_FLOW % (_ifname(k, iifx), a, _ifname(k, oifx), b, proto, tos,
-                                      flags, packets, sport, smask, 0, dport, dmask, 0,
-                                      socket.inet_ntoa(nexthop),
-                                      (nbytes // packets) & 0xFFFFFFFF, 0))
-        else:
-            out.write((SH_FLOW_H if human else SH_FLOW) % (
-                _ifname(k, iifx), a, _ifname(k, oifx), b, proto, sport, dport, packets))
+    _print(k, out, reply, verbose, human, 4, "flow_cache_print", FLOW_ENTRY_SIZE,
+           "<4x4x4s4s2s2sBBH4sHBBQQqqB", socket.inet_ntoa,
+           (SH_VERB_FLOW_HEADER, SH_FLOW_HHEADER, SH_FLOW_HEADER, SH_VERB_FLOW, SH_FLOW_H,
+            SH_FLOW))
 
 
 def _print6(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
     """flow_cache_print6 / flow_cache_print6_verbose: struct flow6_entry_data entries,
     addresses by FreeBSD's inet_ntop (``ngsim.inet6.ntop``), next hop included."""
+    from ngsim import inet6
+    from ngsim.types.netflow import FLOW6_ENTRY_SIZE
+
+    _print(k, out, reply, verbose, human, 6, "flow_cache_print6", FLOW6_ENTRY_SIZE,
+           "<4x4x16s16s2s2sBBH16sHBB4xQQqqB", inet6.ntop,
+           (SH_VERB_FLOW6_HEADER, SH_FLOW6_HHEADER, SH_FLOW6_HEADER, SH_VERB_FLOW6,
+            SH_FLOW6_H, SH_FLOW6))
+
+
+def _print(k: Kernel, out, reply: bytes, verbose: bool, human: bool, want: int, fn: str,
+           entry_size: int, entry_fmt: str, ntop, formats: tuple) -> None:
+    """The body both flow_cache_print* share: the header, then one line (or two, verbose)
+    per entry; ``formats`` is (verbose header, human header, header, verbose line, human
+    line, line)."""
     import struct
 
-    from ngsim import inet6
-    from ngsim.types.netflow import FLOW6_ENTRY_SIZE, SHOW_HEADER_SIZE
+    from ngsim.types.netflow import SHOW_HEADER_SIZE
 
+    verb_header, hheader, header, verb_line, hline, line = formats
     version, _, _, n = struct.unpack_from("<B3xIII", reply)
-    if version != 6:  # errx(EX_SOFTWARE, ...); the emulated kernel never does this
-        raise RuntimeError("flow_cache_print6: version mismatch: %u" % version)
+    if version != want:  # errx(EX_SOFTWARE, ...); the emulated kernel never does this
+        raise RuntimeError("%s: version mismatch: %u" % (fn, version))
     if verbose:
-        out.write(SH_VERB_FLOW6_HEADER)
+        out.write(verb_header)
     elif n > 0:
-        out.write(SH_FLOW6_HHEADER if human else SH_FLOW6_HEADER)
+        out.write(hheader if human else header)
     for i in range(n):
         (src, dst, sport, dport, proto, tos, iifx, nexthop, oifx, dmask, smask, packets,
          nbytes, _first, _last, flags) = struct.unpack_from(
-            "<4x4x16s16s2s2sBBH16sHBB4xQQqqB", reply, SHOW_HEADER_SIZE + i * FLOW6_ENTRY_SIZE)
+            entry_fmt, reply, SHOW_HEADER_SIZE + i * entry_size)
         sport = int.from_bytes(sport, "big")
         dport = int.from_bytes(dport, "big")
-        a, b = inet6.ntop(src), inet6.ntop(dst)
+        a, b = ntop(src), ntop(dst)
         if verbose:
-            out.write(SH_VERB_FLOW6 % (_ifname(k, iifx), a, _ifname(k, oifx), b, proto, tos,
-                                       flags, packets, sport, smask, 0, dport, dmask, 0,
-                                       inet6.ntop(nexthop),
-                                       (nbytes // packets) & 0xFFFFFFFF, 0))
+            out.write(verb_line % (_ifname(k, iifx), a, _ifname(k, oifx), b, proto, tos,
+                                   flags, packets, sport, smask, 0, dport, dmask, 0,
+                                   ntop(nexthop), (nbytes // packets) & 0xFFFFFFFF, 0))
         else:
-            out.write((SH_FLOW6_H if human else SH_FLOW6) % (
+            out.write((hline if human else line) % (
                 _ifname(k, iifx), a, _ifname(k, oifx), b, proto, sport, dport, packets))
 
 

@@ -351,12 +351,10 @@ class Ngctl:
 
     # ----- commands -------------------------------------------------------
     def cmd_mkpeer(self, av: list[str]) -> int:
-        if len(av) == 4:
-            path, (typ, hook, peerhook) = ".", av[1:4]
-        elif len(av) == 5:
-            path, typ, hook, peerhook = av[1:5]
-        else:
+        args = _path_and_three(av)
+        if args is None:
             return CMDRTN_USAGE
+        path, typ, hook, peerhook = args
         typ, hook, peerhook = trunc(typ), trunc(hook), trunc(peerhook)
 
         def op() -> None:
@@ -369,12 +367,10 @@ class Ngctl:
         return self.kernel(op, mutating=True)
 
     def cmd_connect(self, av: list[str]) -> int:
-        if len(av) == 4:
-            path, (relpath, hook, peerhook) = ".", av[1:4]
-        elif len(av) == 5:
-            path, relpath, hook, peerhook = av[1:5]
-        else:
+        args = _path_and_three(av)
+        if args is None:
             return CMDRTN_USAGE
+        path, relpath, hook, peerhook = args
         hook, peerhook = trunc(hook), trunc(peerhook)
 
         def op() -> None:
@@ -605,6 +601,16 @@ class Ngctl:
         if len(av) != 1:
             return CMDRTN_USAGE
         return CMDRTN_QUIT
+
+
+def _path_and_three(av: list[str]):
+    """``[path] a b c`` (mkpeer, connect): (path, a, b, c), the path "." when left out;
+    None for any other count (usage)."""
+    if len(av) == 4:
+        return (".",) + tuple(av[1:4])
+    if len(av) == 5:
+        return tuple(av[1:5])
+    return None
 
 
 def _getopt(args: list[str], optstring: str) -> tuple[set[str], list[str], bool]:

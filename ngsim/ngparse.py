@@ -109,24 +109,17 @@ def decode_string(s: str, off: int) -> tuple[str, int]:
     raise NgError("EINVAL")
 
 
+# ng_encode_string's named escapes
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\v": "\\v", "\f": "\\f",
+            '"': '\\"', "\\": "\\\\"}
+
+
 def encode_string(text: str) -> str:
     """Quote and escape like ng_encode_string."""
     out = ['"']
     for c in text:
-        if c == "\t":
-            out.append("\\t")
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\v":
-            out.append("\\v")
-        elif c == "\f":
-            out.append("\\f")
-        elif c == '"':
-            out.append('\\"')
-        elif c == "\\":
-            out.append("\\\\")
+        if c in _ESCAPES:
+            out.append(_ESCAPES[c])
         elif ord(c) < 0x20 or ord(c) == 0x7F:
             out.append("\\%03o" % ord(c))
         else:
