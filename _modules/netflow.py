@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 
 import nf_boot
@@ -29,6 +30,7 @@ import nf_metrics
 import nf_model
 import nf_paths
 import nf_plan
+import nf_resolve
 import nf_status
 import nf_watch
 from ng_words import shown
@@ -53,14 +55,26 @@ def __virtual__():
 # Helpers: arguments, config, reading the graph
 # --------------------------------------------------------------------------------------
 def _validated(name, kwargs: dict) -> dict:
-    """nf_model.validate for the Salt functions: Salt's ``__pub_*`` keys dropped, errors
-    as SaltInvocationError."""
+    """nf_model.validate, Salt's ``__pub_*`` keys dropped, host names resolved here and
+    sources the last apply bound marked (nf_resolve); errors as SaltInvocationError."""
     params = {k: v for k, v in kwargs.items() if not (isinstance(k, str) and k.startswith("__"))}
     params["name"] = name
     try:
-        return nf_model.validate(params)
+        cfg = nf_model.validate(params)
+        cfg = nf_resolve.resolve(cfg, {host: _addresses(host) for host in nf_resolve.host_names(cfg)})
+        prior, _ = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), [name])  # noqa: F821
+        return nf_resolve.unbound(cfg, prior.get(name))
     except nf_model.ValidationError as exc:
         raise SaltInvocationError(str(exc)) from None
+
+
+def _addresses(host: str):
+    """A collector host name's addresses as this minion resolves them, or the error."""
+    try:
+        return [ai[4][0] for ai in socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+                if ai[0] in (socket.AF_INET, socket.AF_INET6)]
+    except (OSError, UnicodeError) as exc:
+        return str(exc) or type(exc).__name__
 
 
 def _check_name(name) -> None:
@@ -429,7 +443,7 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     try:
         with nf_lock.exclusive(lock, timeout=60):
             ret = _converge_locked(name, cfg, test=test, persist=persist)
-            return _remember(name, {**kwargs, "persist": persist} if cfg else None, test, ret)
+            return _remember(name, nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None, test, ret)
     except nf_lock.LockTimeout as exc:
         raise CommandExecutionError(f"cannot take the netflow lock: {exc.strerror}") from None
 

@@ -12,7 +12,8 @@ Graph that an exporter ``X`` owns (names derived from ``X``, at most 31 characte
     em0:lower  <-> X_nf:iface0     (ng_ether wire side into ng_netflow)
     em0:upper  <-> X_nf:out0       (back to the host stack: traffic keeps passing)
     ipfw:1000  <-> X_nf:iface1     (attach: ipfw, raw IP from "ipfw add ... ngtee 1000")
-    X_nf:export9 <-> X_v9:inet/dgram/udp          (one v9 collector: a ksocket)
+    X_nf:export9 <-> X_v9:inet/dgram/udp          (one v9 collector: a ksocket;
+                                                    inet6/dgram/17 for an IPv6 one)
     X_nf:export  <-> X_v5:one                     (several v5 collectors: ng_one2many,
     X_v5:many0   <-> X_v5_0:inet/dgram/udp         xmitAlg=2 copies to every link)
 
@@ -26,6 +27,7 @@ import ipaddress
 import re
 from typing import Any
 
+import nf_sockaddr
 from ng_words import shown
 
 # --------------------------------------------------------------------------------------
@@ -44,18 +46,27 @@ MAX_COLLECTORS = 64  # ng_one2many: many0 .. many63
 
 # Export versions: one row each. hook: ng_netflow's export hook (NG_NETFLOW_HOOK_EXPORT /
 # _EXPORT9); suffix: our node's name part; info: the message that reports its settings
-# (None: nothing beyond `info`); families: collector address families it can carry.
+# (None: nothing beyond `info`); families: the FLOW families its records carry (v5 records
+# are IPv4-only: netflow.c expire_flow adds a flow to the v5 datagram only when its version
+# is IPVERSION; IPv6 flows go to export9 alone, template 259). The family of a collector's
+# own address is another matter: the export is one UDP datagram, so a v5 collector may sit
+# on an IPv6 address and a v9 one on IPv4 (FAMILIES below).
 VERSIONS: dict[int, dict] = {
-    9: {"hook": "export9", "suffix": "v9", "info": "v9info", "families": ("inet",)},
+    9: {"hook": "export9", "suffix": "v9", "info": "v9info", "families": ("inet", "inet6")},
     5: {"hook": "export", "suffix": "v5", "info": None, "families": ("inet",)},
 }
-# Address families of collectors: one row each. hook: the ksocket hook name that makes
-# the socket (ng_ksocket: <family>/<type>/<proto>); sockaddr: ng_ksocket's ASCII sockaddr
-# (as `connect` takes it and `getpeername` prints it); ip: the IP version of `host`.
+# Address families of collector sockets: one row each. hook: the ksocket hook name that
+# makes the socket (ng_ksocket: <family>/<type>/<proto>; the protocol names are registered
+# for PF_INET only, so IPv6 UDP is inet6/dgram/17, never inet6/dgram/udp); ip: the IP
+# version of its addresses. The address words (nf_sockaddr.text): inet/A.B.C.D:PORT, and
+# for inet6 the generic { len=28 family=28 data=[ ... ] } (no FreeBSD version has an inet6/
+# word), exactly as getname/getpeername print them.
 FAMILIES: dict[str, dict] = {
-    "inet": {"hook": "inet/dgram/udp", "sockaddr": "inet/{host}:{port}", "ip": 4},
+    "inet": {"hook": "inet/dgram/udp", "ip": 4},
+    "inet6": {"hook": "inet6/dgram/17", "ip": 6},
 }
 KSOCKET_HOOK = FAMILIES["inet"]["hook"]
+IPV_NAMES = {"inet": "IPv4", "inet6": "IPv6"}
 EXPORT_HOOK = {v: row["hook"] for v, row in VERSIONS.items()}
 SELF_DESTRUCTING = {"netflow", "ksocket", "one2many", "hub", "tee"}
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,24}")
@@ -65,11 +76,16 @@ IFNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
 DIRECTIONS = {"both": CONF_INGRESS | CONF_EGRESS, "ingress": CONF_INGRESS, "egress": CONF_EGRESS}
 PARAM_KEYS = {"interfaces", "collectors", "timeouts", "template", "mtu", "persist", "takeover"}
 IFACE_KEYS = {"direction", "once", "ifindex", "attach", "ipfw_hook", "ipfw_rule"}
-COLLECTOR_KEYS = {"host", "port", "version"}
+COLLECTOR_KEYS = {"host", "port", "version", "source"}
 
 
 class ValidationError(ValueError):
-    """Bad exporter parameters; the message names the key and the value at fault."""
+    """Bad exporter parameters: every error found, each naming its key and value
+    (``errors``); the message joins them with "; " on one line."""
+
+    def __init__(self, errors):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("; ".join(self.errors))
 
 
 class ConflictError(ValueError):
@@ -77,8 +93,22 @@ class ConflictError(ValueError):
 
 
 # --------------------------------------------------------------------------------------
-# Validation
+# Validation: every check runs, each error is kept (``collect_errors``), one ValidationError
 # --------------------------------------------------------------------------------------
+def collect_errors(errors: list, fn, *args, default=None):
+    """``fn(*args)``, or ``default`` with its errors added to ``errors``."""
+    try:
+        return fn(*args)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+        return default
+
+
+def raise_errors(errors: list) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -150,43 +180,43 @@ def _interface_items(raw: Any) -> list[tuple]:
 
 
 def _validate_interface(where: str, ifname: Any, opts: Any, hooks: set, rules: set) -> dict:
+    errors: list = []
     if not isinstance(ifname, str) or not IFNAME_RE.fullmatch(ifname):
-        raise ValidationError(
-            f"{where}: {shown(ifname)} is not a valid FreeBSD interface name "
-            "(a letter, then letters, digits, '_', '.', '-'; at most 15 characters)"
-        )
+        errors.append(f"{where}: {shown(ifname)} is not a valid FreeBSD interface name "
+                      "(a letter, then letters, digits, '_', '.', '-'; at most 15 characters)")
     if opts is None:
         opts = {}
     if not isinstance(opts, dict):
-        raise ValidationError(f"{where}: options must be a mapping, got {shown(opts)}")
-    _no_unknown_keys(where, opts, IFACE_KEYS)
-    direction = _one_of(f"{where}.direction", opts.get("direction", "both"), DIRECTIONS)
+        raise ValidationError(errors + [f"{where}: options must be a mapping, got {shown(opts)}"])
+    collect_errors(errors, _no_unknown_keys, where, opts, IFACE_KEYS)
+    direction = collect_errors(errors, _one_of, f"{where}.direction", opts.get("direction", "both"), DIRECTIONS)
     once = opts.get("once", True)
     if not isinstance(once, bool):
-        raise ValidationError(f"{where}.once: {shown(once)} is not a boolean")
+        errors.append(f"{where}.once: {shown(once)} is not a boolean")
     ifindex = opts.get("ifindex")
     if ifindex is not None:
-        _int_in(f"{where}.ifindex", ifindex, 1, 65535)
-    attach = _one_of(f"{where}.attach", opts.get("attach", "ether"), ("ether", "ipfw"))
+        collect_errors(errors, _int_in, f"{where}.ifindex", ifindex, 1, 65535)
+    attach = collect_errors(errors, _one_of, f"{where}.attach", opts.get("attach", "ether"), ("ether", "ipfw"))
     hook = rule = None
     if attach == "ipfw":
         if "ipfw_hook" not in opts:
-            raise ValidationError(f"{where}.ipfw_hook: required with attach: ipfw (the ngtee cookie, 1..65534)")
-        hook = _int_in(f"{where}.ipfw_hook", opts["ipfw_hook"], 1, 65534)
-        rule = _int_in(f"{where}.ipfw_rule", opts.get("ipfw_rule", hook), 1, 65534)
-        if hook in hooks:
-            raise ValidationError(f"{where}.ipfw_hook: {hook} is used twice")
-        if rule in rules:
-            raise ValidationError(f"{where}.ipfw_rule: {rule} is used twice")
-        hooks.add(hook)
-        rules.add(rule)
-        # ngtee'd packets all enter ifaceN: direction is chosen by the ipfw rule instead.
-        conf = CONF_INGRESS | (CONF_THISONCE if once else 0)
-    else:
-        for key in ("ipfw_hook", "ipfw_rule"):
-            if key in opts:
-                raise ValidationError(f"{where}.{key}: only meaningful with attach: ipfw")
-        conf = DIRECTIONS[direction] | (CONF_THISONCE if once else 0)
+            errors.append(f"{where}.ipfw_hook: required with attach: ipfw (the ngtee cookie, 1..65534)")
+        else:
+            hook = collect_errors(errors, _int_in, f"{where}.ipfw_hook", opts["ipfw_hook"], 1, 65534)
+        if "ipfw_rule" in opts:
+            rule = collect_errors(errors, _int_in, f"{where}.ipfw_rule", opts["ipfw_rule"], 1, 65534)
+        else:
+            rule = hook
+        for key, value, used in (("ipfw_hook", hook, hooks), ("ipfw_rule", rule, rules)):
+            if value is not None and value in used:
+                errors.append(f"{where}.{key}: {value} is used twice")
+            elif value is not None:
+                used.add(value)
+    elif attach == "ether":
+        errors += [f"{where}.{key}: only meaningful with attach: ipfw" for key in ("ipfw_hook", "ipfw_rule") if key in opts]
+    raise_errors(errors)
+    # ngtee'd packets all enter ifaceN: with attach ipfw the direction is the ipfw rule's.
+    conf = (CONF_INGRESS if attach == "ipfw" else DIRECTIONS[direction]) | (CONF_THISONCE if once else 0)
     return {
         "name": ifname,
         "node": ether_node_name(ifname) if attach == "ether" else "ipfw",
@@ -202,14 +232,84 @@ def _validate_interface(where: str, ifname: Any, opts: Any, hooks: set, rules: s
 
 
 def _validate_interfaces(raw: Any) -> list[dict]:
-    out, seen, hooks, rules = [], set(), set(), set()
+    out, seen, hooks, rules, errors = [], set(), set(), set(), []
     for where, ifname, opts in _interface_items(raw):
-        iface = _validate_interface(where, ifname, opts, hooks, rules)
+        iface = collect_errors(errors, _validate_interface, where, ifname, opts, hooks, rules)
+        if iface is None:
+            continue
         if ether_node_name(ifname) in seen:  # vlan0.100 and vlan0_100 are one ng_ether node
-            raise ValidationError(f"{where}: interface {ifname!r} is listed twice")
+            errors.append(f"{where}: interface {ifname!r} is listed twice")
         seen.add(ether_node_name(ifname))
         out.append(iface)
+    raise_errors(errors)
     return out
+
+
+def _address(where: str, value: Any, names: bool) -> tuple:
+    """(family or None, host as kept): an IP literal in its one spelling, or (when
+    ``names``) a host name, resolved later by the glue (:func:`resolve`)."""
+    what = "an IP address or host name" if names else "an IP address"
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{where}: {shown(value)} is not {what}")
+    try:
+        found = nf_sockaddr.literal(value)
+    except ValueError as exc:
+        raise ValidationError(f"{where}: {shown(value)} {exc}") from None
+    if found is not None:
+        return found
+    if names and nf_sockaddr.host_name(value):
+        return None, value
+    raise ValidationError(f"{where}: {shown(value)} is not {what}" + (
+        " (a source is an address of this host; names are for collectors' hosts)"
+        if not names and nf_sockaddr.host_name(value) else ""))
+
+
+def source_errors(where: str, family, host: str, source) -> list:
+    """The source against the host: one family (a socket has one), loopback with loopback."""
+    if source is None or family is None:
+        return []
+    if source[0] != family:
+        return [f"{where}.source: {source[1]!r} is {IPV_NAMES[source[0]]} but host {host!r} is {IPV_NAMES[family]}; "
+                "a socket has one address family"]
+    if ipaddress.ip_address(source[1]).is_loopback != ipaddress.ip_address(host).is_loopback:
+        return [f"{where}.source: {source[1]!r} and host {host!r}: a loopback source reaches only a loopback "
+                "collector, and a loopback collector only a loopback source"]
+    return []
+
+
+
+def _validate_collector(where: str, c: Any) -> dict:
+    if not isinstance(c, dict):
+        raise ValidationError(f"{where}: expected a mapping with host and port, got {shown(c)}")
+    errors: list = []
+    collect_errors(errors, _no_unknown_keys, where, c, COLLECTOR_KEYS)
+    family, host = collect_errors(errors, _address, f"{where}.host", c.get("host"), True, default=(None, None))
+    port = collect_errors(errors, _int_in, f"{where}.port", c.get("port"), 1, 65535)
+    version = c.get("version", 9)
+    if not _is_int(version) or version not in VERSIONS:
+        errors.append(f"{where}.version: {shown(version)} is not 5 or 9")
+    source = None
+    if c.get("source") is not None:
+        source = collect_errors(errors, _address, f"{where}.source", c["source"], False)
+    if host is not None:
+        errors += source_errors(where, family, host, source)
+    raise_errors(errors)
+    return {"host": host, "address": host if family else None, "family": family, "port": port,
+            "version": version, "source": source[1] if source else None}
+
+
+def duplicate_errors(collectors: list[dict]) -> list:
+    errors, seen = [], set()
+    for i, c in enumerate(collectors):
+        key = (c["address"] or c["host"], c["port"], c["version"])
+        if key in seen:
+            shown_host = f"[{key[0]}]" if ":" in key[0] else key[0]
+            errors.append(f"collectors[{i}]: collector {shown_host}:{c['port']} v{c['version']} is listed twice")
+        seen.add(key)
+    for v in VERSIONS:
+        if sum(1 for c in collectors if c["version"] == v) > MAX_COLLECTORS:
+            errors.append(f"collectors: more than {MAX_COLLECTORS} v{v} collectors (ng_one2many has many0..many63)")
+    return errors
 
 
 def _validate_collectors(raw: Any) -> list[dict]:
@@ -217,45 +317,10 @@ def _validate_collectors(raw: Any) -> list[dict]:
         raise ValidationError(f"collectors: expected a list of {{host, port, version}}, got {shown(raw)}")
     if not raw:
         raise ValidationError("collectors: at least one collector is required")
-    out, seen = [], set()
-    for i, c in enumerate(raw):
-        where = f"collectors[{i}]"
-        if not isinstance(c, dict):
-            raise ValidationError(f"{where}: expected a mapping with host and port, got {shown(c)}")
-        _no_unknown_keys(where, c, COLLECTOR_KEYS)
-        host = c.get("host")
-        if not isinstance(host, str) or not host:
-            raise ValidationError(f"{where}.host: {shown(host)} is not an IPv4 address")
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            raise ValidationError(
-                f"{where}.host: {shown(host)} is not an IPv4 address; host names are refused "
-                "(the kernel ksocket takes a dotted quad, and a name resolved at apply time "
-                "would not survive a reboot: resolve it in pillar)"
-            ) from None
-        if addr.version == 6:
-            raise ValidationError(
-                f"{where}.host: {shown(host)} is IPv6; IPv6 collectors are refused: ng_ksocket's ASCII "
-                "sockaddr form for inet6 only exists from FreeBSD 15 and its syntax is not "
-                "confirmed from the sources (see README)"
-            )
-        if str(addr) != host:
-            raise ValidationError(f"{where}.host: {shown(host)} is not in dotted-quad form ({addr})")
-        if addr.is_unspecified or addr.is_multicast or str(addr) == "255.255.255.255":
-            raise ValidationError(f"{where}.host: {host!r} cannot be a collector address")
-        port = _int_in(f"{where}.port", c.get("port"), 1, 65535)
-        version = c.get("version", 9)
-        if not _is_int(version) or version not in (5, 9):
-            raise ValidationError(f"{where}.version: {shown(version)} is not 5 or 9")
-        key = (host, port, version)
-        if key in seen:
-            raise ValidationError(f"{where}: collector {host}:{port} v{version} is listed twice")
-        seen.add(key)
-        out.append({"host": host, "port": port, "version": version})
-    for v in (5, 9):
-        if sum(1 for c in out if c["version"] == v) > MAX_COLLECTORS:
-            raise ValidationError(f"collectors: more than {MAX_COLLECTORS} v{v} collectors (ng_one2many has many0..many63)")
+    errors: list = []
+    out = [collect_errors(errors, _validate_collector, f"collectors[{i}]", c) for i, c in enumerate(raw)]
+    raise_errors(errors)
+    raise_errors(duplicate_errors(out))
     return out
 
 
@@ -264,49 +329,55 @@ def _validate_pair(where: str, raw: Any, defaults: dict, hi: int) -> dict:
         return dict(defaults)
     if not isinstance(raw, dict):
         raise ValidationError(f"{where}: expected a mapping with {' and '.join(defaults)}, got {shown(raw)}")
-    _no_unknown_keys(where, raw, defaults)
+    errors: list = []
+    collect_errors(errors, _no_unknown_keys, where, raw, defaults)
     out = dict(defaults)
     for key in defaults:
         if key in raw:
-            out[key] = _int_in(f"{where}.{key}", raw[key], 1, hi)
+            out[key] = collect_errors(errors, _int_in, f"{where}.{key}", raw[key], 1, hi)
+    raise_errors(errors)
     return out
 
 
-def validate(params: dict) -> dict:
-    """Check and normalise exporter parameters; raise ValidationError naming the key.
-
-    ``params`` holds ``name`` and the state's keyword arguments. The result is the
-    normalised form every other function here takes.
-    """
-    if not isinstance(params, dict):
-        raise ValidationError(f"parameters: expected a mapping, got {shown(params)}")
+def _check_params(params: dict, errors: list) -> None:
+    """The exporter name, unknown and missing parameters, the flags."""
     name = params.get("name")
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise ValidationError(
+        errors.append(
             f"name: {shown(name)} is not a valid exporter name (a letter, then letters, digits, "
-            "'_' or '-'; at most 25 characters, so that derived node names fit netgraph's 31)"
-        )
+            "'_' or '-'; at most 25 characters, so that derived node names fit netgraph's 31)")
     unknown = [key for key in params if not (isinstance(key, str) and (key in PARAM_KEYS or key == "name"))]
     if unknown:
         names = ", ".join(shown(key, 40) for key in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise ValidationError(f"unknown parameter(s) {names}; known: {', '.join(sorted(PARAM_KEYS))}")
-    if "interfaces" not in params:
-        raise ValidationError("interfaces: required")
-    if "collectors" not in params:
-        raise ValidationError("collectors: required")
-    interfaces = _validate_interfaces(params["interfaces"])
-    collectors = _validate_collectors(params["collectors"])
+        errors.append(f"unknown parameter(s) {names}; known: {', '.join(sorted(PARAM_KEYS))}")
+    errors += [f"{key}: required" for key in ("interfaces", "collectors") if key not in params]
+    errors += [f"{key}: {shown(params[key])} is not a boolean" for key in ("persist", "takeover")
+               if key in params and not isinstance(params[key], bool)]
+
+
+def validate(params: dict) -> dict:
+    """Check and normalise exporter parameters; raise ValidationError naming every key
+    at fault (all of them, not only the first).
+
+    ``params`` holds ``name`` and the state's keyword arguments. The result is the
+    normalised form every other function here takes. A collector whose ``host`` is a name
+    has ``address`` None until :func:`resolve` (the glue's resolver) fills it in.
+    """
+    if not isinstance(params, dict):
+        raise ValidationError(f"parameters: expected a mapping, got {shown(params)}")
+    errors: list = []
+    _check_params(params, errors)
+    interfaces = collect_errors(errors, _validate_interfaces, params["interfaces"]) if "interfaces" in params else None
+    collectors = collect_errors(errors, _validate_collectors, params["collectors"]) if "collectors" in params else None
     # uint32 in ng_netflow_settimeouts; 0 would disable expiry, so refuse it.
-    timeouts = _validate_pair("timeouts", params.get("timeouts"), DEFAULT_TIMEOUTS, 2**32 - 1)
+    timeouts = collect_errors(errors, _validate_pair, "timeouts", params.get("timeouts"), DEFAULT_TIMEOUTS, 2**32 - 1)
     # uint16 in ng_netflow_settemplate.
-    template = _validate_pair("template", params.get("template"), DEFAULT_TEMPLATE, 65535)
+    template = collect_errors(errors, _validate_pair, "template", params.get("template"), DEFAULT_TEMPLATE, 65535)
     mtu = params.get("mtu")
-    mtu = DEFAULT_MTU if mtu is None else _int_in("mtu", mtu, MIN_MTU, MAX_MTU)
-    for key in ("persist", "takeover"):
-        if key in params and not isinstance(params[key], bool):
-            raise ValidationError(f"{key}: {shown(params[key])} is not a boolean")
+    mtu = DEFAULT_MTU if mtu is None else collect_errors(errors, _int_in, "mtu", mtu, MIN_MTU, MAX_MTU)
+    raise_errors(errors)
     return {
-        "name": name,
+        "name": params["name"],
         "interfaces": interfaces,
         "collectors": collectors,
         "timeouts": timeouts,
@@ -394,8 +465,33 @@ def _collector_slots(cfg: dict, current: dict, version: int) -> dict:
 
 
 def sockaddr(collector: dict) -> str:
-    """ng_ksocket's ASCII sockaddr, as getpeername prints it."""
-    return FAMILIES[collector.get("family", "inet")]["sockaddr"].format(**collector)
+    """ng_ksocket's ASCII sockaddr of a collector, as ``connect`` takes it and
+    ``getpeername`` prints it (nf_sockaddr.text: ``inet/A.B.C.D:PORT`` or the generic
+    ``{ len=28 family=28 data=[ ... ] }``)."""
+    address = collector.get("address", collector.get("host"))
+    if not address:
+        raise ValidationError(f"collector {collector.get('host')!r}: its host name was not resolved (nf_resolve)")
+    return nf_sockaddr.text(address, collector["port"])
+
+
+def ksocket_hook(collector: dict) -> str:
+    """The hook that makes the collector's socket: inet/dgram/udp or inet6/dgram/17."""
+    return FAMILIES[collector.get("family") or "inet"]["hook"]
+
+
+def ksocket_settings(collector: dict) -> dict:
+    """What the planner compares on a collector's ksocket: ``peer`` (getpeername's text),
+    ``source`` (the address it must be bound to, getname's without the port), ``unbind``
+    (a source the pillar dropped, nf_resolve.unbound) and ``resolved`` (a host name and
+    the address it stood for, for the changes)."""
+    out = {"peer": sockaddr(collector)}
+    if collector.get("source"):
+        out["source"] = collector["source"]
+    if collector.get("unbind"):
+        out["unbind"] = collector["unbind"]
+    if collector.get("address") and collector["address"] != collector["host"]:
+        out["resolved"] = {"name": collector["host"], "address": collector["address"]}
+    return out
 
 
 def desired(cfg: dict, current: dict) -> dict:
@@ -442,8 +538,8 @@ def desired(cfg: dict, current: dict) -> dict:
         top = names[version]
         if len(wanted) == 1:
             nodes[top] = {"type": "ksocket", "hooks": {}}
-            link(nf, EXPORT_HOOK[version], top, KSOCKET_HOOK)
-            settings[top] = {"peer": sockaddr(wanted[0])}
+            link(nf, EXPORT_HOOK[version], top, ksocket_hook(wanted[0]))
+            settings[top] = ksocket_settings(wanted[0])
             continue
         nodes[top] = {"type": "one2many", "hooks": {}}
         link(nf, EXPORT_HOOK[version], top, "one")
@@ -453,8 +549,8 @@ def desired(cfg: dict, current: dict) -> dict:
             i = slots[(c["host"], c["port"])]
             child = f"{top}_{i}"
             nodes[child] = {"type": "ksocket", "hooks": {}}
-            link(top, f"many{i}", child, KSOCKET_HOOK)
-            settings[child] = {"peer": sockaddr(c)}
+            link(top, f"many{i}", child, ksocket_hook(c))
+            settings[child] = ksocket_settings(c)
             links[i] = 1
         settings[top] = {"config": {"xmitAlg": 2, "failAlg": 1, "enabledLinks": links}}
     for node in nodes.values():

@@ -22,7 +22,8 @@ import re
 from typing import Any
 
 from nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
-from nf_model import KSOCKET_HOOK, ConflictError, desired, node_names, required_modules
+import nf_sockaddr
+from nf_model import ConflictError, desired, node_names, required_modules
 
 
 class _Diff:
@@ -39,6 +40,7 @@ class _Diff:
         self.dnodes = want["nodes"]
         self.takeover = takeover
         self.touched_foreign: set[str] = set()
+        self.replaced: dict[str, dict] = {}  # ksocket -> its settings before _stale_socket replaced it
         self.changes: dict[str, Any] = {"nodes_added": [], "nodes_removed": [], "hooks_added": [],
                                         "hooks_removed": [], "settings": {}}
 
@@ -183,22 +185,40 @@ class _Diff:
         sim, nf, dtop = self.sim, self.nf, self.dnodes[top]
         ehook = next(h for h, p in self.dnodes[nf]["hooks"].items() if p["peer"] == top)
         thook = self.dnodes[nf]["hooks"][ehook]["peer_hook"]
-        if sim.exists(top) and sim.peer(top, thook) != (nf, ehook):
+        if sim.exists(top) and (sim.peer(top, thook) != (nf, ehook) or self._stale_socket(top)):
             self._shutdown(top)
         if not sim.exists(top):
             self.free(nf, ehook, (top, thook))
             sim.mkpeer(nf, dtop["type"], ehook, thook, top)
             self.changes["nodes_added"].append(top)
-        children = sorted(((h, p["peer"]) for h, p in dtop["hooks"].items() if h.startswith("many")),
+        children = sorted(((h, p["peer"], p["peer_hook"]) for h, p in dtop["hooks"].items() if h.startswith("many")),
                           key=lambda hp: int(hp[0][4:]))
-        for hook, child in children:
-            if sim.exists(child) and sim.peer(child, KSOCKET_HOOK) != (top, hook):
+        for hook, child, chook in children:
+            if sim.exists(child) and (sim.peer(child, chook) != (top, hook) or self._stale_socket(child)):
                 self._shutdown(child)
             if not sim.exists(child):
-                self.free(top, hook, (child, KSOCKET_HOOK))
-                sim.mkpeer(top, "ksocket", hook, KSOCKET_HOOK, child)
+                self.free(top, hook, (child, chook))
+                sim.mkpeer(top, "ksocket", hook, chook, child)
                 self.changes["nodes_added"].append(child)
-        return [child for _, child in children]
+        return [child for _, child, _ in children]
+
+    def _stale_socket(self, sock: str) -> bool:
+        """Must this live ksocket be replaced (the netflow node stays)? Its hook (family)
+        is checked by the caller; here its source. A UDP socket binds once (in_pcbbind:
+        EINVAL when bound, also implicitly by a connect) and a re-connect clears the bound
+        address (udp_disconnect/in_pcbdisconnect), so: bound elsewhere or not bound while a
+        source is declared, bound right but connected elsewhere, or still bound to a source
+        the pillar dropped (``unbind``)."""
+        if self.dnodes[sock]["type"] != "ksocket" or self.sim.nodes[sock]["type"] != "ksocket":
+            return False
+        want, have = self.want["settings"][sock], self.sim.settings.get(sock, {})
+        if want.get("source") is None:
+            stale = want.get("unbind") is not None and have.get("source") == want["unbind"]
+        else:
+            stale = have.get("source") != want["source"] or have.get("peer") not in (None, want["peer"])
+        if stale:
+            self.replaced[sock] = dict(have)
+        return stale
 
     def _drop_stale_links(self, top: str) -> None:
         """Fan-out links of removed collectors: the ksocket goes with its hook."""
@@ -212,14 +232,25 @@ class _Diff:
                 sim.rmhook(top, hook)
 
     def _point_ksocket(self, sock: str) -> None:
-        want_peer = self.want["settings"][sock]["peer"]
-        have = self.sim.settings.get(sock, {}).get("peer")
-        if have != want_peer:
-            self._setting(f"{sock}.peer", have, want_peer)
+        """bind (a declared source, port 0: an ephemeral port) before connect, on a new
+        socket only (_stale_socket replaced any other); connect when the peer differs."""
+        want = self.want["settings"][sock]
+        st = self.sim.settings.setdefault(sock, {})
+        old = self.replaced.get(sock, st)
+        if old.get("source") != want.get("source") and (want.get("source") or sock in self.replaced):
+            self._setting(f"{sock}.source", old.get("source"), want.get("source"))
+        if want.get("source") and st.get("source") != want["source"]:
+            self.sim.msg(sock, "bind", *nf_sockaddr.text(want["source"]).split())
+            st["source"] = want["source"]
+        if st.get("peer") != want["peer"]:
+            if old.get("peer") != want["peer"]:
+                self._setting(f"{sock}.peer", old.get("peer"), want["peer"])
             # A UDP socket may be connected again: FreeBSD's soconnectat() disconnects
             # first for protocols without PR_CONNREQUIRED, so this re-targets in place.
-            self.sim.msg(sock, "connect", want_peer)
-            self.sim.settings.setdefault(sock, {})["peer"] = want_peer
+            self.sim.msg(sock, "connect", *want["peer"].split())
+            st["peer"] = want["peer"]
+            if want.get("resolved"):
+                self.changes.setdefault("resolved", {})[want["resolved"]["name"]] = want["resolved"]["address"]
 
     def _configure_fanout(self, top: str) -> None:
         dcfg = self.want["settings"][top]["config"]
@@ -523,6 +554,7 @@ def settings_queries(graph: dict, name: str) -> list[list[str]]:
                     queries.append([f"{key}:", "ifinfo", m.group(1)])
         elif node["type"] == "ksocket":
             queries.append([f"{key}:", "getpeername"])
+            queries.append([f"{key}:", "getname"])
         elif node["type"] == "one2many":
             queries.append([f"{key}:", "getconfig"])
     return queries
@@ -550,7 +582,9 @@ def settings_from_replies(queries: list[list[str]], replies: list[dict]) -> dict
                     "conf": int(args.get("conf", 0)),
                 }
         elif cmd == "getpeername":
-            st["peer"] = args if (r.get("ok") and isinstance(args, str)) else None
+            st["peer"] = nf_sockaddr.canonical(args) if r.get("ok") else None
+        elif cmd == "getname" and r.get("ok"):
+            st.update(local_address(args))
         elif cmd == "getconfig" and isinstance(args, dict):
             st["config"] = {
                 "xmitAlg": int(args.get("xmitAlg", 0)),
@@ -560,6 +594,17 @@ def settings_from_replies(queries: list[list[str]], replies: list[dict]) -> dict
     return out
 
 
+
+
+def local_address(args) -> dict:
+    """A ksocket's ``getname`` reply as settings: ``local`` the text (the port included:
+    bind and connect take an ephemeral one) and ``source`` its address, None while it is
+    the wildcard (not bound, not connected)."""
+    found = nf_sockaddr.decode(args)
+    if found is None:
+        return {"local": nf_sockaddr.canonical(args), "source": None}
+    wildcard = found["address"] in ("0.0.0.0", "::")
+    return {"local": nf_sockaddr.canonical(args), "source": None if wildcard else found["address"]}
 
 
 def absent_plan(graph: dict, name: str, extra_owned=()) -> dict:

@@ -20,6 +20,7 @@ import ipaddress
 import re
 
 import nf_flows
+import nf_sockaddr
 from nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
 from nf_plan import settings_queries
 
@@ -54,7 +55,7 @@ IFINFO_FIELDS = (
 )
 HEALTH = ("ok", "degraded", "down")
 _IFACE_RE = re.compile(r"iface(\d+)")
-_PEER_RE = re.compile(r"inet/(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
+FLOW_FAMILIES = {"inet": "IPv4", "inet6": "IPv6"}
 
 
 def zero_filled(args, fields=INFO_FIELDS) -> dict:
@@ -179,6 +180,20 @@ def _version_of(name: str, key: str):
     return None
 
 
+def _collector_entry(host, port, version, family, node, settings: dict, declared: bool, source=None) -> dict:
+    """One collector: where to (``host``, ``port``, ``family``), which flows its version's
+    records can carry (``carries``), the ksocket sending to it, and where it sends from:
+    ``source`` and ``source_port`` as ``getname`` reads them (the port is the ephemeral one
+    bind or connect took; None while not read or the wildcard), ``declared_source`` the
+    pillar's ``source``."""
+    local = nf_sockaddr.decode(settings.get(node, {}).get("local")) if node else None
+    return {"host": host, "port": port, "version": version, "family": family,
+            "carries": [FLOW_FAMILIES[f] for f in VERSIONS.get(version, {}).get("families", ())],
+            "connected": node is not None, "node": node, "declared": declared,
+            "source": settings.get(node, {}).get("source") if node else None,
+            "source_port": local["port"] if local else None, "declared_source": source}
+
+
 def _collectors(name: str, graph: dict, settings: dict, cfg: dict | None) -> list[dict]:
     ours = owned(graph, name)
     live = {}  # sockaddr -> (node, version) of every owned, connected ksocket
@@ -191,14 +206,14 @@ def _collectors(name: str, graph: dict, settings: dict, cfg: dict | None) -> lis
         addr = sockaddr(c)
         node, _ = live.get(addr, (None, None))
         used.add(addr)
-        out.append({"host": c["host"], "port": c["port"], "version": c["version"], "connected": node is not None,
-                    "node": node, "declared": True})
+        out.append(_collector_entry(c["host"], c["port"], c["version"], c.get("family") or "inet", node, settings,
+                                    True, c.get("source")))
     for addr, (node, version) in sorted(live.items()):
         if addr in used:
             continue
-        m = _PEER_RE.fullmatch(addr)
-        host, port = (m.group(1), int(m.group(2))) if m else (addr, None)
-        out.append({"host": host, "port": port, "version": version, "connected": True, "node": node, "declared": False})
+        found = nf_sockaddr.decode(addr)
+        host, port, family = (found["address"], found["port"], found["family"]) if found else (addr, None, None)
+        out.append(_collector_entry(host, port, version, family, node, settings, False))
     return out
 
 
@@ -247,6 +262,9 @@ def _structure(view: dict) -> tuple[list, list]:
         where = f"{c['host']}:{c['port']} (v{c['version']})"
         if c["declared"] and not c["connected"]:
             degraded.append(f"collector {where} has no connected socket")
+        elif c["declared_source"] and c["source"] != c["declared_source"]:
+            degraded.append(f"collector {where} is sent from {c['source'] or 'an address the kernel chose'}, "
+                            f"declared source {c['declared_source']}")
         elif not c["declared"] and view["declared"]:
             degraded.append(f"{c['node']} sends to {where}, which is not a declared collector")
     if not any(c["connected"] for c in view["collectors"]):

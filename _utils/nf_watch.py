@@ -20,6 +20,7 @@ import re
 
 import nf_boot
 import nf_model
+import nf_sockaddr
 import ng_text
 import ng_words
 from nf_plan import build_script, settings_from_replies, settings_queries
@@ -263,8 +264,7 @@ def _interface_drift(iface: dict, want: dict, graph: dict, seen: dict) -> list[d
 
 
 def _collector(want: dict, key: str) -> str | None:
-    peer = want["settings"].get(key, {}).get("peer")
-    return peer.split("/", 1)[1] if isinstance(peer, str) and "/" in peer else None
+    return nf_sockaddr.label(want["settings"].get(key, {}).get("peer"))  # 192.0.2.1:2055, [2001:db8::1]:2055
 
 
 def _node_drift(key: str, want: dict, graph: dict, done: set) -> list[dict]:
@@ -301,7 +301,7 @@ def _settings_drift(key: str, want: dict, settings: dict) -> list[dict]:
             items.append({"kind": "collector_unconnected", "node": key, "collector": collector})
         else:
             items.append({"kind": "collector_repointed", "node": key, "collector": collector,
-                          "peer": have["peer"].split("/", 1)[-1]})
+                          "peer": nf_sockaddr.label(have["peer"]) or have["peer"]})
     for what in ("timeouts", "template", "mtu", "config"):
         if what in wset and what in have and have[what] != wset[what]:
             items.append({"kind": "settings_changed", "node": key, "setting": what, "want": wset[what],

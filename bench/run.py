@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import statistics
 import subprocess
@@ -158,6 +159,38 @@ class Bench:
             if before.split("ID: ")[1].split()[0] != after.split("ID: ")[1].split()[0]:
                 losses += 1
         return {"changes": len(steps) - 1, "losses": losses}
+
+    def ours_dual_stack(self) -> dict:
+        """Collector changes across address families and sources (issue 16): the ksocket is
+        replaced (a socket's family is fixed, a bound one cannot bind again), the netflow
+        node and its flow cache stay. Counts netflow shutdowns, replaced ksockets and the
+        flows in the cache (IPv4 and IPv6 records used) before and after every change."""
+        h = self.host("dual", ["em0", "em1"])
+        steps = [
+            [C1],
+            [{"host": "2001:db8::53", "port": 2055}],                                     # IPv4 -> IPv6
+            [{"host": "2001:db8::53", "port": 2055, "source": "2001:db8::1"}],            # a source
+            [{"host": "2001:db8::54", "port": 2055, "source": "2001:db8::1"}],            # host, bound
+            [{"host": "2001:db8::54", "port": 2055}],                                     # source dropped
+            [{**C1, "source": "192.0.2.1"}, {"host": "2001:db8::54", "port": 2055}],      # fan-out, both
+            [C1],                                                                         # IPv6 -> IPv4
+        ]
+        self.present(h, interfaces=["em0", "em1"], collectors=steps[0])
+        h.traffic("em0", "--src", "2001:db8::10", "--dst", "2001:db8::20", "--proto", "tcp", "--flows", "5")
+        h.traffic("em1", "--src", "10.0.0.1", "--dst", "192.0.2.7", "--proto", "udp", "--flows", "5")
+
+        def cached() -> int:
+            info = h.ngctl("msg", "bench_nf:", "info").stdout
+            return sum(int(n) for n in re.findall(r"IPv[46] records used=(\d+)", info))
+
+        before, losses, replaced = cached(), 0, 0
+        for collectors in steps[1:]:
+            nf = h.ngctl("show", "-n", "bench_nf:").stdout.split("ID: ")[1].split()[0]
+            ret = self.present(h, interfaces=["em0", "em1"], collectors=collectors)
+            losses += h.ngctl("show", "-n", "bench_nf:").stdout.split("ID: ")[1].split()[0] != nf
+            replaced += sum(1 for line in ret.changes.get("ngctl", []) if line.startswith("mkpeer") and "ksocket" in line)
+        return {"changes": len(steps) - 1, "losses": losses, "ksockets_replaced": replaced,
+                "flows_before": before, "flows_after": cached()}
 
     # ------------------------------------------------------------------ seed / OPNsense style
     @staticmethod
@@ -313,6 +346,7 @@ def main() -> int:
         ]
         bh = b.replay_blackholes(["em0", "em1", "em2", "em3"], bh_steps)
         cache = b.ours_cache_losses()
+        dual = b.ours_dual_stack()
         s1, s64 = b.seed(1), b.seed(64)
         s3 = b.seed(3)
         plan = b.plan_ms(256, 4)
@@ -333,6 +367,9 @@ def main() -> int:
          f"{bh['blackholed']} of {bh['boundaries']}", f"{s3['first']['blackholed']} of {s3['first']['boundaries']} (create only)"),
         (f"netflow node shutdowns over {cache['changes']} collector/timeout/direction changes",
          cache["losses"], f"{cache['changes'] * seed_losses} (a rebuild per change)"),
+        (f"netflow node shutdowns over {dual['changes']} dual-stack collector changes (IPv4<->IPv6, source)",
+         f"{dual['losses']} ({dual['flows_after']} of {dual['flows_before']} flows kept)",
+         f"{dual['changes'] * seed_losses} (a rebuild per change)"),
         ("plan ms, 256 ifaces x 4 collectors (create / no-change)",
          f"{plan['create_ms']:.1f} / {plan['nochange_ms']:.1f}", "-"),
         ("salt-call state.apply, no-change exporter / test.nop (median s)",
@@ -356,6 +393,11 @@ def main() -> int:
         "blackholed_spawns": bh["blackholed"],
         "spawn_boundaries": bh["boundaries"],
         "flow_cache_losses": cache["losses"],
+        "dual_stack_changes": dual["changes"],
+        "dual_stack_netflow_shutdowns": dual["losses"],
+        "dual_stack_ksockets_replaced": dual["ksockets_replaced"],
+        "dual_stack_flows_kept": dual["flows_after"],
+        "dual_stack_flows_cached": dual["flows_before"],
         "overhead_ratio": round(over["ratio"], 3),
         "plan_ms_256x4": round(plan["create_ms"], 2),
         "plan_ms_256x4_nochange": round(plan["nochange_ms"], 2),

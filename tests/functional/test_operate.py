@@ -120,8 +120,11 @@ def test_status_in_pillar_terms_with_zero_filled_counters(rig):
     assert set(st["counters"]) == COUNTER_KEYS
     assert st["counters"]["ipv4_packets"] == 10 and st["counters"]["ipv4_bytes"] == 1000
     assert st["counters"]["v9_failed_exports"] == 0 and st["counters"]["ipv6_packets"] == 0
-    assert st["collectors"] == [{"host": "127.0.0.1", "port": 2055, "version": 9, "connected": True,
-                                 "node": "lan_v9", "declared": True}]
+    assert st["collectors"] == [{"host": "127.0.0.1", "port": 2055, "version": 9, "family": "inet",
+                                 "carries": ["IPv4", "IPv6"], "connected": True, "node": "lan_v9", "declared": True,
+                                 "source": "127.0.0.1", "source_port": st["collectors"][0]["source_port"],
+                                 "declared_source": None}]
+    assert st["collectors"][0]["source_port"] >= 10000  # getname: the ephemeral port connect took
     assert st["settings"] == {"timeouts": {"inactive": 15, "active": 1800}, "template": {"time": 600, "packets": 500},
                               "mtu": 1500}
     assert (st["health"], st["reasons"], st["present"], st["declared"]) == ("ok", [], True, True)

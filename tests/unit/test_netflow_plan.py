@@ -57,7 +57,8 @@ def test_validate_normalises_list_and_mapping_forms():
         "name": "em0", "node": "em0", "attach": "ether", "direction": "both", "once": True,
         "ifindex": None, "ipfw_hook": None, "ipfw_rule": None, "conf": 11, "dlt": 1,
     }
-    assert a["collectors"] == [{"host": "192.0.2.10", "port": 2055, "version": 9}]
+    assert a["collectors"] == [{"host": "192.0.2.10", "address": "192.0.2.10", "family": "inet", "port": 2055,
+                                "version": 9, "source": None}]
     assert a["timeouts"] == {"inactive": 15, "active": 1800}
     assert a["template"] == {"time": 600, "packets": 500} and a["mtu"] == 1500
 
@@ -121,8 +122,8 @@ BAD = [
     (_with(interfaces={"em0": {"ipfw_hook": 10}}), "interfaces.em0.ipfw_hook"),
     (_with(interfaces={"em0": {"colour": "red"}}), "interfaces.em0"),
     (_with(collectors=[{"host": "192.0.2.1; reboot", "port": 2055}]), "collectors[0].host"),
-    (_with(collectors=[{"host": "collector.example.net", "port": 2055}]), "collectors[0].host"),
-    (_with(collectors=[{"host": "2001:db8::1", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "collector .example.net", "port": 2055}]), "collectors[0].host"),
+    (_with(collectors=[{"host": "2001:db8::1::1", "port": 2055}]), "collectors[0].host"),
     (_with(collectors=[{"host": "300.1.1.1", "port": 2055}]), "collectors[0].host"),
     (_with(collectors=[{"host": "0.0.0.0", "port": 2055}]), "collectors[0].host"),
     (_with(collectors=[{"host": "192.0.2.1", "port": 0}]), "collectors[0].port"),
@@ -228,6 +229,28 @@ BAD += [(_with(collectors=[{**_C0, "x": 1, 2: 3}]), "collectors[0]: unknown key"
 BAD += [(_with(timeouts={k: 5}), "timeouts: unknown key") for k in ("active\n", 1, None, "$(x)", "a: b")]
 BAD += [(_with(timeouts={1: 2, "x": 3}), "timeouts: unknown key"), (_with(template={"time ": 5}), "template: unknown key")]
 BAD += [(_with(interfaces={k: {}}), "interfaces[") for k in ("a: b", "$(touch /tmp/x)", "em0;reboot", "x" * 2000, "")]
+
+# --- issue 16: IPv6 collectors, the export source address, host names. Every new field
+# and rule: link-local with or without a zone, zones on other addresses, unspecified,
+# multicast and v4-mapped IPv6, mixed families, loopback with non-loopback, names where
+# only an address goes, broken names, duplicates spelled two ways, wrong types.
+_C6 = {"host": "2001:db8::53", "port": 2055}
+BAD += [(_with(collectors=_collector(host=v)), "collectors[0].host")
+        for v in ("fe80::1", "fe80::1%em0", "fe80::1%2", "2001:db8::1%em0", "::", "ff02::1", "::ffff:192.0.2.1",
+                  "2001:db8:::1", "[2001:db8::1]", "[2001:db8::53]:2055", "1.2.3", "-bad.example.net",
+                  "a_b.example.net", "a..b", "x" * 64 + ".net", "example.123", "a" * 250 + ".net")]
+BAD += [(_with(collectors=[{**_C6, "source": v}]), "collectors[0].source")
+        for v in ("192.0.2.1", "fe80::1", "fe80::1%em0", "::", "ff02::1", "::1", "::ffff:192.0.2.1",
+                  "router.example.net", "2001:db8::1%em0")]
+BAD += [(_with(collectors=_collector(source=v)), "collectors[0].source")
+        for v in ("2001:db8::1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "127.0.0.1", "localhost", "", 5,
+                  ["192.0.2.1"], {"a": 1}, True, b"192.0.2.1", "192.0.2.1/24", "192.0.2.1:0")]
+BAD += [(_with(collectors=_collector(source=b.format("192.0.2.7"))), "collectors[0].source") for b in _SOME_BLANKS]
+BAD += [(_with(collectors=[{"host": "127.0.0.1", "port": 2055, "source": "192.0.2.7"}]), "collectors[0].source"),
+        (_with(collectors=[_C6, {"host": "2001:DB8:0::53", "port": 2055}]), "collectors[1]"),
+        (_with(collectors=[_C6, {**_C6, "source": "2001:db8::1"}]), "collectors[1]"),
+        (_with(collectors=[{**_C6, "version": 5}, {"host": "2001:db8:0:0::53", "port": 2055, "version": 5}]),
+         "collectors[1]")]
 
 # Only possible in the pure call, so outside BAD (which the functional test also runs
 # through Salt): parameter keys that are not strings (Python keyword arguments are

@@ -77,8 +77,10 @@ def test_known_traffic_counted_on_its_interface_and_zeros_elsewhere(lan):
                                          "declared": True}
     assert view["counters"]["ipv4_packets"] == 10 and view["counters"]["ipv4_bytes"] == 1000
     assert view["counters"]["v9_failed_exports"] == 0 and len(view["counters"]) == 19
-    assert view["collectors"] == [{"host": "127.0.0.1", "port": 2055, "version": 9, "connected": True,
-                                   "node": "lan_v9", "declared": True}]
+    assert view["collectors"] == [{"host": "127.0.0.1", "port": 2055, "version": 9, "family": "inet",
+                                   "carries": ["IPv4", "IPv6"], "connected": True, "node": "lan_v9",
+                                   "declared": True, "source": "127.0.0.1", "source_port": 10000,
+                                   "declared_source": None}]
     assert view["settings"] == {"timeouts": {"inactive": 15, "active": 1800},
                                 "template": {"time": 600, "packets": 500}, "mtu": 1500}
     assert view["health"] == "ok" and view["reasons"] == [] and view["nodes"] == ["lan_nf", "lan_v9"]

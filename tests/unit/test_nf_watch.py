@@ -114,7 +114,7 @@ def test_snapshot_script_is_the_graph_then_read_only_messages():
 def test_requests_put_the_lines_that_can_fail_last(lan):
     host, cfg = lan
     first = nf_watch.requests({"lan": cfg}, None)
-    assert [q[1] for q in first] == ["info", "v9info", "getpeername", "ifinfo", "ifinfo"]
+    assert [q[1] for q in first] == ["info", "v9info", "getpeername", "getname", "ifinfo", "ifinfo"]
     snap = read(host, {"lan": cfg})
     assert nf_watch.requests({"lan": cfg}, snap["graph"]) == first
 
@@ -138,8 +138,8 @@ def test_a_failing_line_leaves_the_rest_unread_not_zero(lan):
     assert run.returncode != 0
     graph, replies = nf_watch.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
     assert "lan_nf" in graph["nodes"]
-    assert all(r["ok"] for r in replies[:5])
-    assert replies[5] == {"ok": False, "error": "ngctl: send msg: Invalid argument"} and replies[6] is None
+    assert all(r["ok"] for r in replies[:6])
+    assert replies[6] == {"ok": False, "error": "ngctl: send msg: Invalid argument"} and replies[7] is None
     with pytest.raises(ValueError):
         nf_watch.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
 
