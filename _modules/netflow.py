@@ -23,6 +23,7 @@ import socket
 import time
 
 import nf_boot
+import nf_changes
 import nf_dot
 import nf_flows
 import nf_lock
@@ -90,7 +91,7 @@ def _check_flags(**flags) -> None:
 
 
 # Every path a converge may use, checked before the lock is taken or anything runs.
-_RUN_PATHS = ("ngctl", "kldload", "kldstat", "ipfw", "lock_file")
+_RUN_PATHS = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "lock_file")
 
 
 def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
@@ -158,11 +159,9 @@ def _plan_present(cfg: dict, load_modules: bool = False) -> dict:
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
         graph = _read(name)
-        missing = []
-    if missing:
-        return {"commands": [], "ipfw": {"delete": [], "add": []}, "ipfw_rules": [], "changes": {"modules": missing},
-                "created": [], "modules": missing, "incomplete": True, "before": sorted(graph.get("nodes", {})),
-                "journal": None}
+    elif missing:  # a preview before they are loaded: plan against the graph as it will be
+        ether = [i["name"] for i in __salt__["netgraph.interfaces"]()] if "ng_ether" in missing else []  # noqa: F821
+        graph = nf_model.projected(graph, missing, ether)
     _core(nf_model.check_interfaces, cfg, graph)
     want = _core(nf_model.desired, cfg, graph)
     old, found = _journal_read(name)
@@ -173,6 +172,8 @@ def _plan_present(cfg: dict, load_modules: bool = False) -> dict:
     _ipfw_changes(result, rules)
     result.update(modules=[], before=sorted(graph.get("nodes", {})), stale_journal=found and not left,
                   journal=nf_plan.journal(graph, name, points, old, _boot_time()))
+    result["changes"] = nf_changes.pillar_changes(graph, cfg, result, rules, missing)
+    result["modules"] = missing  # loaded first by the apply (already, when load_modules)
     result["dot"] = nf_dot.plan_dot(graph, result.pop("planned"), name)
     return result
 
@@ -188,7 +189,7 @@ def _ipfw_changes(result: dict, rules: list[dict]) -> None:
 
 
 def _plan_absent(name: str) -> dict:
-    graph = __salt__["netgraph.graph"]()  # noqa: F821
+    graph = _read(name)  # with the settings: the changes name the collectors that go
     old, found = _journal_read(name)
     left = nf_plan.leftovers(graph, name, old, named=False)
     absent = nf_plan.absent_plan(graph, name, extra_owned=left)
@@ -198,6 +199,7 @@ def _plan_absent(name: str) -> dict:
               "before": sorted(graph.get("nodes", {})), "stale_journal": found and not left,
               "journal": nf_plan.journal(graph, name, [], old, _boot_time())}
     _ipfw_changes(result, rules)
+    result["changes"] = nf_changes.pillar_changes(graph, None, result, rules, name=name)
     return result
 
 
@@ -246,8 +248,6 @@ def _public(planned: dict) -> dict:
         "changes": planned["changes"],
         "modules": planned.get("modules", []),
     }
-    if planned.get("incomplete"):
-        out["incomplete"] = True
     if "dot" in planned:
         out["dot"] = planned["dot"]
     return out

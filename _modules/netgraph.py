@@ -14,6 +14,7 @@ defaults in ``_utils/nf_paths.py``)::
     netgraph.kldload: /sbin/kldload
     netgraph.kldstat: /sbin/kldstat
     netgraph.ipfw: /sbin/ipfw
+    netgraph.ifconfig: /sbin/ifconfig
 
 The module loads where the ``kernel`` grain is ``FreeBSD`` or where the
 configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
@@ -112,8 +113,9 @@ def list_():
     List every netgraph node, as ``ngctl list`` prints them (ngctl's own socket
     node included).
 
-    Returns a list of ``{"name", "type", "id", "num_hooks"}``; unnamed nodes
-    have ``name: None``.
+    Returns a list of ``{"name", "type", "id", "num_hooks", "path"}``: ``id`` as
+    ngctl prints it (``"0000004d"``), ``path`` the node's ngctl path by ID (``"[4d]:"``,
+    usable as the ``path`` of ``show``, ``msg``...); unnamed nodes have ``name: None``.
 
     CLI Example:
 
@@ -121,7 +123,7 @@ def list_():
 
         salt '*' netgraph.list
     """
-    return _parsed(ng_text.parse_list, _run("ngctl", ["list"]), "ngctl list")
+    return [ng_text.as_ngctl_ids(node) for node in _parsed(ng_text.parse_list, _run("ngctl", ["list"]), "ngctl list")]
 
 
 def show(path):
@@ -131,8 +133,10 @@ def show(path):
     path
         A netgraph address with a colon: ``em0:``, ``[2a]:``, ``netflow:export9``.
 
-    Returns ``{"name", "type", "id", "num_hooks", "hooks": [{"hook", "peer_name",
-    "peer_type", "peer_id", "peer_hook"}]}``.
+    Returns ``{"name", "type", "id", "num_hooks", "path", "hooks": [{"hook",
+    "peer_name", "peer_type", "peer_id", "peer_hook", "peer_path"}]}``, IDs as ngctl
+    prints them (``"0000004d"``) and paths by ID (``"[4d]:"``). A node that does not
+    exist is an error; ``em0:`` before ng_ether is loaded says that ng_ether is not loaded.
 
     CLI Example:
 
@@ -141,7 +145,35 @@ def show(path):
         salt '*' netgraph.show em0:
     """
     _invalid("path", ng_words.check_path, path)
-    return _parsed(ng_text.parse_show, _run("ngctl", ["show", path]), "ngctl show")
+    result = _spawn("ngctl", ["show", path])
+    if result.get("retcode"):
+        error = _error_text(result)
+        if "No such file or directory" in error:
+            try:
+                known = [row["type"] for row in types()]
+            except CommandExecutionError:
+                known = ["ether"]  # cannot tell: ngctl's message as it is
+            error = ng_text.missing_node_error(path, error, known)
+        raise CommandExecutionError(f"ngctl show {path} failed: {error}")
+    return ng_text.as_ngctl_ids(_parsed(ng_text.parse_show, result.get("stdout") or "", "ngctl show"))
+
+
+def interfaces():
+    """
+    The Ethernet interfaces of the host (``ifconfig -l ether``: Ethernet, VLAN, lagg,
+    bridge), in the kernel's order, each with the name of the node ng_ether gives it
+    (``vlan0.100`` -> ``vlan0_100``), whether or not ng_ether is loaded yet:
+    ``[{"name": "em0", "node": "em0"}, {"name": "vlan0.100", "node": "vlan0_100"}]``.
+    The ifconfig binary is ``netgraph.ifconfig`` (default ``/sbin/ifconfig``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' netgraph.interfaces
+    """
+    names = _parsed(ng_text.parse_ifconfig_list, _run("ifconfig", ["-l", "ether"]), "ifconfig -l ether")
+    return [{"name": ifname, "node": ng_text.ether_node_name(ifname)} for ifname in names]
 
 
 def types():

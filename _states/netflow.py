@@ -79,12 +79,26 @@ def _no_unknown(kwargs: dict, known) -> None:
         raise SaltInvocationError(f"unknown parameter(s) {names}; known: {', '.join(known)}")
 
 
+# A first build is "created", not "updated" (``changes.exporter`` says which it is).
+_CREATED = (("updated", "created"), ("would change", "would be created"))
+
+
+def _worded(out: dict) -> str:
+    """converge's comment, worded for a first build when ``changes.exporter`` is created."""
+    comment = out.get("comment") or ""
+    if isinstance(out.get("changes"), dict) and out["changes"].get("exporter") == "created":
+        for old, new in _CREATED:
+            if comment.startswith(old):
+                return new + comment[len(old):]
+    return comment
+
+
 def _converge(name, declared: bool, persist, params: dict, dot=False) -> dict:
     """The one skeleton of both states: converge (or preview), then shape Salt's return."""
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     test = bool(__opts__.get("test", False))  # noqa: F821
     out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)  # noqa: F821
-    ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {out['comment']}")
+    ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {_worded(out)}")
     if out["result"] is False:
         ret["comment"] = f"Exporter {name}: {out['comment']}"
     if test and dot and out["changes"] and "dot" in out["plan"]:

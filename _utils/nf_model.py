@@ -405,7 +405,9 @@ def _hook_peer(graph: dict, node: str, hook: str):
 
 
 def _iface_indices(cfg: dict, current: dict) -> dict:
-    """Keep the netflow iface index an interface already has; give new ones the lowest free."""
+    """Keep the netflow iface index an interface already has; give new ones the lowest
+    free, in the order of their names (not the pillar's: the same pillar written in
+    another key order gives the same graph)."""
     nf = node_names(cfg["name"])["netflow"]
     cur_hooks = current.get("nodes", {}).get(nf, {}).get("hooks", {})
     attached: dict[tuple, int] = {}  # (peer node, peer hook) -> N of the ifaceN it feeds
@@ -424,7 +426,7 @@ def _iface_indices(cfg: dict, current: dict) -> dict:
         if m:
             taken.add(int(m.group(1)))
     nxt = 0
-    for iface in cfg["interfaces"]:
+    for iface in sorted(cfg["interfaces"], key=lambda i: i["name"]):
         if iface["name"] in kept:
             continue
         while nxt in taken:
@@ -434,8 +436,20 @@ def _iface_indices(cfg: dict, current: dict) -> dict:
     return kept
 
 
+def collector_order(collector: dict) -> tuple:
+    """The one order of collectors, whatever the pillar's: (version, address, port), the
+    address compared as an address (192.0.2.9 before 192.0.2.10), not as text."""
+    try:
+        addr = ipaddress.ip_address(collector["host"])
+        host = (addr.version, int(addr), "")
+    except ValueError:
+        host = (99, 0, str(collector["host"]))
+    return (collector.get("version", 9), host, collector["port"])
+
+
 def _collector_slots(cfg: dict, current: dict, version: int) -> dict:
-    """Fan-out link index per collector: keep the link a collector already uses."""
+    """Fan-out link index per collector: keep the link a collector already uses; new ones
+    get the lowest free link in ``collector_order``."""
     fan = node_names(cfg["name"])[version]
     wanted = [c for c in cfg["collectors"] if c["version"] == version]
     settings = current.get("settings", {})
@@ -453,7 +467,7 @@ def _collector_slots(cfg: dict, current: dict, version: int) -> dict:
                 slots[(c["host"], c["port"])] = int(m.group(1))
                 break
     nxt = 0
-    for c in wanted:
+    for c in sorted(wanted, key=collector_order):
         key = (c["host"], c["port"])
         if key in slots:
             continue
@@ -597,6 +611,21 @@ def missing_modules(cfg: dict, graph: dict, loaded: list[str] | None) -> list[st
             )
         missing.append("ng_ipfw")
     return missing
+
+
+def projected(graph: dict, missing, ether_ifaces=()) -> dict:
+    """The graph as it will be once the ``missing`` modules are loaded, to plan against
+    before loading anything: loading ng_ether gives every Ethernet interface
+    (``ether_ifaces``, as ``ifconfig -l ether`` lists them) a hookless node named after it
+    ('.' and ':' as '_'), loading ng_ipfw the node ``ipfw``. Nodes that will exist have no
+    ID yet (None)."""
+    nodes, types = dict(graph.get("nodes", {})), set(graph.get("types", []))
+    new = [(ether_node_name(i), "ether") for i in ether_ifaces] if "ng_ether" in missing else []
+    new += [("ipfw", "ipfw")] if "ng_ipfw" in missing else []
+    for node, ntype in new:
+        nodes.setdefault(node, {"name": node, "type": ntype, "id": None, "num_hooks": 0, "hooks": {}})
+    types |= {t for m, t in (("ng_ether", "ether"), ("ng_ipfw", "ipfw")) if m in missing}
+    return {**graph, "nodes": nodes, "types": sorted(types)}
 
 
 def check_interfaces(cfg: dict, graph: dict) -> None:

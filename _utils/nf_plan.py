@@ -636,5 +636,5 @@ def build_script(cfg: dict) -> dict:
         "ngctl": [" ".join(words) for words in plan["commands"]],
         "modules": required_modules(cfg),
         "ipfw": [" ".join(["add", str(rule)] + text.split()) for rule, text in sorted(want["ipfw"].items())],
-        "attach": [i["node"] for i in cfg["interfaces"] if i["attach"] == "ether"],
+        "attach": sorted(i["node"] for i in cfg["interfaces"] if i["attach"] == "ether"),
     }

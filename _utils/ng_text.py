@@ -481,6 +481,70 @@ def parse_ipfw_list(text):
 
 
 # ---------------------------------------------------------------------------
+# ifconfig -l, and the ng_ether node of an interface
+# ---------------------------------------------------------------------------
+_IFNAME_RE = re.compile(r"[!-9;-~]{1,15}")  # printable, no blank, no ':'; IFNAMSIZ 16 with the NUL
+
+
+def parse_ifconfig_list(text):
+    """Parse ``ifconfig -l [-d] [-u] [address_family]`` output: the interface names in
+    the kernel's order (sbin/ifconfig prints them on one line, one blank apart; no
+    interface at all is just the newline). Raises ValueError on anything else, such as
+    the status output of an ``ifconfig`` that ignored ``-l``."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) > 1:
+        raise ValueError(f"line 2: ifconfig -l prints one line, got {_excerpt(lines[1])!r}")
+    names = lines[0].split() if lines else []
+    for name in names:
+        if not _IFNAME_RE.fullmatch(name):
+            raise ValueError(f"{_excerpt(name)!r} is not an interface name")
+    if len(set(names)) != len(names):
+        raise ValueError("an interface is listed twice")
+    return names
+
+
+def ether_node_name(ifname):
+    """The name ng_ether gives the node of interface ``ifname``: '.' and ':' become '_'
+    (``ng_ether_sanitize_ifname()``, sys/netgraph/ng_ether.c): vlan0.100 is vlan0_100."""
+    return ifname.replace(".", "_").replace(":", "_")
+
+
+# ---------------------------------------------------------------------------
+# IDs and paths as ngctl writes them
+# ---------------------------------------------------------------------------
+def id_text(node_id):
+    """A node ID as ``ngctl list``/``show`` print it: 8 lowercase hex digits."""
+    return "%08x" % node_id
+
+
+def id_path(node_id):
+    """The ngctl path of a node by ID (``[4d]:``), which works for unnamed nodes too."""
+    return "[%x]:" % node_id
+
+
+def as_ngctl_ids(node):
+    """A :func:`parse_list`/:func:`parse_show` node with its IDs as ngctl writes them
+    (``"id": "0000004d"``, ``"peer_id"`` likewise) and the ngctl ``path`` of the node
+    (``[4d]:``) and of each hook's peer (``peer_path``)."""
+    out = {**node, "id": id_text(node["id"]), "path": id_path(node["id"])}
+    if "hooks" in node:
+        out["hooks"] = [{**hook, "peer_id": id_text(hook["peer_id"]), "peer_path": id_path(hook["peer_id"])}
+                        for hook in node["hooks"]]
+    return out
+
+
+def missing_node_error(path, error, types):
+    """What to say when ``ngctl show PATH`` (or any command on PATH) found no node: ngctl's
+    own ``error``, and, when PATH starts with a node name and ng_ether is not loaded (no
+    ``ether`` in ``types``), that this is why (its nodes are made only when it loads)."""
+    head = path.split(":", 1)[0].split(".", 1)[0]
+    if head and not head.startswith("[") and "ether" not in types:
+        return (f"ng_ether is not loaded: no node {head}: (ng_ether makes one node per Ethernet "
+                f"interface when it is loaded: kldload ng_ether); {error}")
+    return error
+
+
+# ---------------------------------------------------------------------------
 # The whole graph from one `ngctl -f -` run of `list -l` and `types`
 # ---------------------------------------------------------------------------
 GRAPH_SCRIPT = "list -l\ntypes\n"

@@ -8,13 +8,17 @@
    ipfw.ko denies all traffic);
 2. writes a minion config for `salt-call --local` under .demo/salt (every path inside
    .demo: no root, no /etc, no /var), with pillar.example as the pillar;
-3. runs `salt-call --local state.apply netflow` (Salt's normal state output), then again,
-   and fails unless the second run changes nothing;
-4. shows the graph: `netgraph.show <exporter>_nf:` for every exporter, `ngsim links`, and
-   pictures: .demo/graph-before.svg and .demo/graph-after.svg (`netflow.dot`: our nodes
-   filled), .demo/graph-plan-<exporter>.svg (`netflow.plan`'s DOT: what the apply will add
-   in green), .demo/ngctl-dot.svg (ngctl's own `dot`); .dot files only when graphviz's
-   `dot` is not installed.
+3. previews on that fresh host: `salt-call --local state.apply netflow test=True` (the
+   full plan, planned against the graph as it will be once ng_ether and ng_ipfw are
+   loaded: nothing is loaded or changed) and the plan pictures
+   .demo/graph-plan-<exporter>.svg (`netflow.plan`'s DOT: what the apply adds in green);
+4. runs `salt-call --local state.apply netflow` (Salt's normal state output) and fails
+   unless the ngctl lines, ipfw rules and modules it ran (ngsim's log) are exactly those
+   the preview listed; then again, and fails unless the second run changes nothing;
+5. shows the graph: `netgraph.show <exporter>_nf:` for every exporter, `ngsim links`, the
+   boot files, and pictures .demo/graph-after.svg (`netflow.dot`: our nodes filled) and
+   .demo/ngctl-dot.svg (ngctl's own `dot`), and fails unless each plan picture has exactly
+   the links of the applied graph; .dot files only when graphviz's `dot` is not installed.
 
 Run it with the interpreter that has Salt and this project installed (make demo uses
 .venv/bin/python); `salt-call` is looked up next to that interpreter.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -118,6 +123,7 @@ def write_minion_config(
         "netgraph.kldload": str(bin_ / "kldload"),
         "netgraph.kldstat": str(bin_ / "kldstat"),
         "netgraph.ipfw": str(bin_ / "ipfw"),
+        "netgraph.ifconfig": str(bin_ / "ifconfig"),
         # keep salt-call quick and self-contained on a laptop
         "grains_cache": True,
         "enable_fqdns_grains": False,
@@ -152,12 +158,79 @@ def write_picture(stem: pathlib.Path, text: str) -> None:
     print(f"  {svg.relative_to(REPO)}" if out.returncode == 0 else f"  dot failed on {gv}: {out.stderr.strip()}")
 
 
-def draw(confdir: pathlib.Path, stem: pathlib.Path, function: str, *args: str) -> None:
+def draw(confdir: pathlib.Path, stem: pathlib.Path, function: str, *args: str) -> str | None:
     proc = salt_call(confdir, function, *args, "--out=json", capture=True)
     if proc.returncode:
         print(f"  {function} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        return
-    write_picture(stem, json.loads(proc.stdout)["local"])
+        return None
+    text = json.loads(proc.stdout)["local"]
+    write_picture(stem, text)
+    return text
+
+
+_LINK_RE = re.compile(r'\t"(?P<a>[^"]+)" -- "(?P<b>[^"]+)" \[ label = "(?P<label>[^"]+)"(?P<rest>.*)')
+
+
+def dot_links(text: str, name: str) -> set:
+    """The links of exporter ``name``'s nodes in a picture of nf_dot (a plan's or the live
+    graph's), without those a plan removes (red, dashed): ``{(node, node, "hook - hook")}``."""
+    out = set()
+    for line in text.splitlines():
+        m = _LINK_RE.fullmatch(line)
+        if m and "dashed" not in m.group("rest") and (m.group("a").startswith(f"{name}_") or m.group("b").startswith(f"{name}_")):
+            out.add((m.group("a"), m.group("b"), m.group("label")))
+    return out
+
+
+def ran(host: pathlib.Path) -> dict:
+    """What the host ran since its log was last cleared: ngctl batch lines (each -f batch's
+    script, in order), ipfw rules added, modules loaded."""
+    entries = [json.loads(line) for line in ngsim("log", str(host), "--clear").stdout.splitlines() if line.strip()]
+    out = {"ngctl": [], "ipfw": [], "modules": []}
+    for e in entries:
+        tool = e.get("binary", e["argv"][0].rsplit("/", 1)[-1])
+        if tool == "ngctl" and e["mutating"] and e.get("script"):
+            out["ngctl"].append([line for line in e["script"].splitlines() if line.strip()])
+        elif tool == "ipfw" and e["argv"][1:2] == ["add"]:
+            out["ipfw"].append(" ".join(e["argv"][2:]))
+        elif tool == "kldload":
+            out["modules"] += [a for a in e["argv"][1:] if not a.startswith("-")]
+    return out
+
+
+def previewed(result: dict) -> dict:
+    """The same three from a test=True run's changes (exporter states in run order)."""
+    out = {"ngctl": [], "ipfw": [], "modules": []}
+    for r in sorted(result.values(), key=lambda r: r.get("__run_num__", 0)):
+        ch = r.get("changes") or {}
+        if ch.get("ngctl"):
+            out["ngctl"].append(ch["ngctl"])
+        out["ipfw"] += (ch.get("ipfw") or {}).get("add", [])
+        out["modules"] += [m for m in ch.get("modules", []) if m not in out["modules"]]
+    return out
+
+
+def preview(confdir: pathlib.Path, demo: pathlib.Path, exporters: list, pillar: dict) -> dict | None:
+    """Step 3: test=True on the fresh host (printed as Salt prints it, then read as JSON)
+    and the plan pictures; returns what the preview says the apply will run, and the
+    plan pictures."""
+    banner("salt-call --local state.apply netflow test=True   (fresh boot: nothing loaded)")
+    salt_call(confdir, "state.apply", "netflow", "test=True")
+    proc = salt_call(confdir, "state.apply", "netflow", "test=True", "--out=json", capture=True)
+    if proc.returncode:
+        print(proc.stdout, proc.stderr, file=sys.stderr)
+        return None
+    banner("pictures of the plans (netflow.plan on the fresh host)")
+    pictures = {}
+    for name in exporters:
+        args = [f"{k}={json.dumps(v)}" for k, v in sorted((pillar[name] or {}).items()) if k != "persist"]
+        plan = salt_call(confdir, "netflow.plan", name, *args, "--out=json", capture=True)
+        if plan.returncode:
+            print(f"  netflow.plan {name} failed: {plan.stderr.strip() or plan.stdout.strip()}")
+            return None
+        pictures[name] = json.loads(plan.stdout)["local"]["dot"]
+        write_picture(demo / f"graph-plan-{name}", pictures[name])
+    return {"will_run": previewed(json.loads(proc.stdout)["local"]), "pictures": pictures}
 
 
 def main() -> int:
@@ -168,31 +241,30 @@ def main() -> int:
     host = make_host(demo / "host")
     firewall_up(host)
     pillar_text = (REPO / "pillar.example").read_text()
-    exporters = sorted(yaml.safe_load(pillar_text)["netflow"]["exporters"])
+    pillar = yaml.safe_load(pillar_text)["netflow"]["exporters"]
+    exporters = sorted(pillar)
     confdir = write_minion_config(demo / "salt", host, pillar_text)
     print(f"Emulated FreeBSD host: {host} (interfaces {', '.join(IFACES)}; no netgraph module loaded;")
     print("  firewall up as rc.d/ipfw leaves it: ipfw.ko and `65000 allow ip from any to any`)")
     print(f"Minion config: {confdir / 'minion'}; pillar: pillar.example")
 
-    pillar = yaml.safe_load(pillar_text)["netflow"]["exporters"]
-    banner("pictures before the apply")
-    # The state loads ng_ether and ng_ipfw itself; loading them here first only gives the
-    # "before" picture the interfaces' ng_ether nodes and the ipfw node to draw.
-    salt_call(confdir, "netgraph.load_modules", '["ng_ether", "ng_ipfw"]', capture=True)
-    draw(confdir, demo / "graph-before", "netflow.dot", ",".join(exporters))
-    for name in exporters:
-        args = [f"{k}={json.dumps(v)}" for k, v in sorted((pillar[name] or {}).items()) if k != "persist"]
-        proc = salt_call(confdir, "netflow.plan", name, *args, "--out=json", capture=True)
-        if proc.returncode:
-            print(f"  netflow.plan {name} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        else:
-            write_picture(demo / f"graph-plan-{name}", json.loads(proc.stdout)["local"]["dot"])
+    seen = preview(confdir, demo, exporters, pillar)
+    if seen is None:
+        print("\nPREVIEW FAILED", file=sys.stderr)
+        return 1
+    ngsim("log", str(host), "--clear")  # the preview's own reads (none of them mutating)
 
     banner("salt-call --local state.apply netflow")
     first = salt_call(confdir, "state.apply", "netflow")
     if first.returncode:
         print(f"\nFIRST RUN FAILED (exit {first.returncode}); see {demo / 'salt' / 'minion.log'}", file=sys.stderr)
         return 1
+    done = ran(host)
+    if done != seen["will_run"]:
+        print(f"\nTHE APPLY RAN {done}\nBUT THE PREVIEW SAID {seen['will_run']}", file=sys.stderr)
+        return 1
+    print(f"\nThe apply ran exactly what test=True listed: {sum(map(len, done['ngctl']))} ngctl lines in "
+          f"{len(done['ngctl'])} batches, ipfw {done['ipfw']}, modules {done['modules']}.")
 
     banner("salt-call --local state.apply netflow   (again: nothing may change)")
     second = salt_call(confdir, "state.apply", "netflow", "--out=json", capture=True)
@@ -226,9 +298,16 @@ def main() -> int:
     print((etc / "rc.conf.d" / "netflow").read_text().rstrip())
 
     banner("pictures after the apply")
-    draw(confdir, demo / "graph-after", "netflow.dot", ",".join(exporters))
+    after = draw(confdir, demo / "graph-after", "netflow.dot", ",".join(exporters))
     draw(confdir, demo / "ngctl-dot", "netgraph.dot")  # ngctl's own `dot`, as FreeBSD prints it
-    print("\nDemo OK: converged in one run, second run changed nothing.")
+    for name in exporters:
+        planned, applied = dot_links(seen["pictures"][name], name), dot_links(after or "", name)
+        if planned != applied:
+            print(f"\nPLAN PICTURE OF {name} DIFFERS FROM THE APPLIED GRAPH: planned only {sorted(planned - applied)}, "
+                  f"applied only {sorted(applied - planned)}", file=sys.stderr)
+            return 1
+    print(f"  each plan picture has exactly the links of the applied graph ({', '.join(exporters)})")
+    print("\nDemo OK: the preview listed what the apply ran, converged in one run, second run changed nothing.")
     return 0
 
 

@@ -18,7 +18,7 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-TOOLS = ("ngctl", "kldload", "kldstat", "ipfw")
+TOOLS = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig")
 
 
 def run_ngsim(*args: str, check: bool = True) -> str:

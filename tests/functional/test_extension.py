@@ -103,7 +103,7 @@ def test_entry_point_alone_gives_salt_the_modules_and_the_state(tmp_path, wheel_
     ret = _local(_state(conf, pythonpath=wheel_target))
     (result,) = ret.values()
     assert result["result"] is True, result["comment"]
-    assert "lan_nf" in result["changes"]["nodes_added"]
+    assert result["changes"]["exporter"] == "created" and "name em0:lower lan_nf" in result["changes"]["ngctl"]
     assert host.links() == {"em0": "pass", "em1": "pass"}
     (again,) = _local(_state(conf, pythonpath=wheel_target)).values()
     assert again["result"] is True and again["changes"] == {}

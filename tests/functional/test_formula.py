@@ -246,7 +246,10 @@ def test_dropped_exporter_is_removed(minion):
     try:
         result = minion.apply("netflow")
         absent = result["netflow-exporter-netflow-exporter_absent-uplink"]
-        assert "uplink_nf" in absent["changes"]["nodes_removed"]  # its ksocket goes with it
+        assert absent["changes"]["exporter"] == "removed"
+        assert absent["changes"]["interfaces"] == {"em1": "removed"}
+        assert absent["changes"]["collectors"] == ["198.51.100.5:9996 v5 removed"]  # its ksocket goes with it
+        assert absent["changes"]["ngctl"][0] == "shutdown uplink_nf:"
         assert set(changed(result)) == {absent["__id__"]}
         assert not {"uplink_nf", "uplink_v5"} & set(minion.nodes())
         assert not list((minion.etc / "netflow").glob("uplink.*"))

@@ -106,7 +106,8 @@ def test_create_then_no_change(loaders, host, test_mode):
         assert host.mutating() == [], "test=True must not change anything"
         return
     assert ret.result is True, ret.comment
-    assert ret.changes["nodes_added"] == ["lan_nf", "lan_v9", "lan_v5"]
+    assert ret.changes["exporter"] == "created" and ret.comment.startswith("Exporter lan created (")
+    assert ret.changes["collectors"] == ["192.0.2.10:2055 v9 added", "192.0.2.12:9995 v5 added"]
     muts = host.mutating()
     assert len(muts) == 1 and muts[0]["argv"][1] == "-f" and muts[0]["argv"][2] != "-", "one ngctl -f FILE batch"
     assert host.links() == {"em0": "pass", "em1": "pass", "vlan0.100": "pass", "tun0": "pass"}

@@ -59,7 +59,7 @@ def test_show_list_msg_on_seed_graph(ng_loaders, seeded):
 
     peer = ng_loaders.modules.netgraph.msg("ksocket_netflow_em0:", "getpeername")
     assert peer["cmd"] == "getpeername" and peer["args"] == "inet/127.0.0.1:2055"
-    assert peer["from"] == nodes["ksocket_netflow_em0"]["id"]
+    assert peer["from"] == int(nodes["ksocket_netflow_em0"]["id"], 16)  # list: the id as ngctl prints it
 
     info = ng_loaders.modules.netgraph.msg("netflow_em0:", "info")
     assert info["args"]["Inactive timeout"] == 15 and info["args"]["Active timeout"] == 1800
