@@ -63,7 +63,8 @@ def _validated(name, kwargs: dict) -> dict:
     try:
         cfg = nf_model.validate(params)
         cfg = nf_resolve.resolve(cfg, {host: _addresses(host) for host in nf_resolve.host_names(cfg)})
-        prior, _ = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), [name])  # noqa: F821
+        cachedir = (globals().get("__opts__") or {}).get("cachedir")  # absent only outside Salt's loader
+        prior = nf_watch.load_declarations(nf_watch.declared_dir(cachedir), [name])[0] if cachedir else {}
         return nf_resolve.unbound(cfg, prior.get(name))
     except nf_model.ValidationError as exc:
         raise SaltInvocationError(str(exc)) from None

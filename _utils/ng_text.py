@@ -382,16 +382,17 @@ def parse_reply(text):
 # kldstat / ipfw
 # ---------------------------------------------------------------------------
 
-_KLD_HEADER_RE = re.compile(r"\s*Id\s+Refs\s+Address\s+Size\s+Name")
-_KLD_ROW_RE = re.compile(
-    r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<addr>0x[0-9a-fA-F]+)\s+(?P<size>[0-9a-fA-F]+|\d+(?:\.\d+)?[BKMGTPE]?)"
-    r"\s+(?P<name>\S+)(?:\s+\((?P<path>[^)]*)\))?"
-)
-_KLD_CONTAINS_RE = re.compile(r"\s*Contains modules:")
-_KLD_MODHEAD_RE = re.compile(r"\s*Id\s+Name")
-_KLD_M_HEADER_RE = re.compile(r"\s*Id\s+Refs\s+Name")
-_KLD_M_ROW_RE = re.compile(r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<name>\S+)")
-_KLD_MOD_ROW_RE = re.compile(r"\s*(?P<id>\d+)\s+(?P<name>\S+)")
+# kldstat's line kinds (sbin/kldstat/kldstat.c), matched with fullmatch
+_KLD = {name: re.compile(pattern) for name, pattern in {
+    "HEADER": r"\s*Id\s+Refs\s+Address\s+Size\s+Name",
+    "ROW": r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<addr>0x[0-9a-fA-F]+)\s+(?P<size>[0-9a-fA-F]+|\d+(?:\.\d+)?[BKMGTPE]?)"
+           r"\s+(?P<name>\S+)(?:\s+\((?P<path>[^)]*)\))?",
+    "CONTAINS": r"\s*Contains modules:",
+    "MODHEAD": r"\s*Id\s+Name",
+    "M_HEADER": r"\s*Id\s+Refs\s+Name",
+    "M_ROW": r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<name>\S+)",
+    "MOD_ROW": r"\s*(?P<id>\d+)\s+(?P<name>\S+)",
+}.items()}
 
 
 def _parse_size(size):
@@ -419,20 +420,20 @@ def parse_kldstat(text):
         stripped = line.strip()
         if not stripped or re.fullmatch(r"\.{3,}", stripped):  # blank, or an elision "....."
             continue
-        if _KLD_HEADER_RE.fullmatch(line):
+        if _KLD["HEADER"].fullmatch(line):
             mode = "files"
             continue
-        if _KLD_M_HEADER_RE.fullmatch(line):
+        if _KLD["M_HEADER"].fullmatch(line):
             mode = "m"
             continue
-        if _KLD_CONTAINS_RE.fullmatch(line):
+        if _KLD["CONTAINS"].fullmatch(line):
             if not files:
                 raise ValueError(f"line {number}: 'Contains modules:' before any file row")
             mode = "modules"
             continue
-        if _KLD_MODHEAD_RE.fullmatch(line):
+        if _KLD["MODHEAD"].fullmatch(line):
             continue
-        match = _KLD_ROW_RE.fullmatch(line)
+        match = _KLD["ROW"].fullmatch(line)
         if match and mode in (None, "files", "modules"):
             files.append(
                 {
@@ -447,11 +448,11 @@ def parse_kldstat(text):
             )
             mode = "files"
             continue
-        match = _KLD_M_ROW_RE.fullmatch(line)
+        match = _KLD["M_ROW"].fullmatch(line)
         if match and mode == "m":
             modules.append({"id": int(match.group("id")), "name": match.group("name")})
             continue
-        match = _KLD_MOD_ROW_RE.fullmatch(line)
+        match = _KLD["MOD_ROW"].fullmatch(line)
         if match and mode in (None, "modules"):
             module = {"id": int(match.group("id")), "name": match.group("name")}
             modules.append(module)
