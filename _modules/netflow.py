@@ -47,7 +47,9 @@ def __virtual__():
     if __grains__.get("kernel") == "FreeBSD":  # noqa: F821 - Salt dunder
         return __virtualname__
     ngctl = __opts__.get("netgraph.ngctl") or __pillar__.get("netgraph.ngctl")  # noqa: F821
-    if isinstance(ngctl, str) and ngctl and os.path.exists(ngctl):  # a list or a number is no path
+    # Configured at all, even badly: load, so every function refuses naming the key
+    # (netflow:ngctl: ...) instead of the formula saying only "module not loaded".
+    if isinstance(ngctl, str) and ngctl:  # a list or a number is no path
         return __virtualname__
     return (False, "netflow: needs FreeBSD or a configured netgraph.ngctl (e.g. ngsim's)")
 
