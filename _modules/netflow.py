@@ -25,7 +25,6 @@ import time
 import nf_boot
 import nf_changes
 import nf_dot
-import nf_flows
 import nf_lock
 import nf_metrics
 import nf_model
@@ -465,9 +464,6 @@ def _converge_locked(name: str, cfg: dict | None, test: bool, persist: bool) -> 
     if test:
         out["result"] = None
         out["comment"] = f"would change ({count} ngctl command(s))" if cfg else "would be removed"
-        if planned.get("incomplete"):
-            out["comment"] += (f"; modules {planned['modules']} are not loaded, so interfaces and the rest of "
-                               "the plan cannot be read until they are")
         return out
     try:
         _apply(name, planned)
@@ -639,14 +635,8 @@ def flows(name, interface=None, address=None, limit: int = 100) -> dict:
     """
     _check_name(name)
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
-    flowctl = _checked(nf_paths.check_path, "netgraph.flowctl",
-                       __salt__["config.get"]("netgraph.flowctl", "/usr/sbin/flowctl"))  # noqa: F821
-    argv = [flowctl, *nf_flows.flowctl_argv(f"{name}_nf:", None, "verbose")[1:]]
-    res = __salt__["cmd.run_all"](argv, python_shell=False, ignore_retcode=True)  # noqa: F821
-    if res.get("retcode"):
-        raise CommandExecutionError(f"flowctl failed: {(res.get('stderr') or '').strip() or res.get('retcode')}")
-    return {"exporter": name, **_checked(nf_status.flow_table, res.get("stdout") or "", filters,
-                                         error=CommandExecutionError)}
+    table = __salt__["netgraph.flowctl"](f"{name}_nf:")  # noqa: F821
+    return {"exporter": name, **nf_status.flow_table(table["flows"], filters)}
 
 
 def metrics(name=None, path=None) -> str:
@@ -684,9 +674,7 @@ def watch(state=None, **kwargs) -> dict:
     events, new = [], state
     if declared:
         reqs = nf_watch.requests(declared, (state or {}).get("graph"))
-        res = __salt__["cmd.run_all"]([_path("ngctl"), "-f", "-"], stdin=nf_watch.snapshot_script(reqs),  # noqa: F821
-                                      python_shell=False, ignore_retcode=True)
-        snap = _checked(nf_watch.snapshot, res.get("stdout"), res.get("stderr"), res.get("retcode"), reqs,
-                        error=CommandExecutionError)
+        read = __salt__["netgraph.snapshot"](reqs)  # noqa: F821
+        snap = nf_watch.snapshot(read["graph"], read["replies"], reqs)
         events, new = nf_watch.step(declared, snap, state, time.time(), opts)
     return {"events": events, "errors": bad, **({"state": new} if state is not None else {})}

@@ -15,6 +15,7 @@ defaults in ``_utils/nf_paths.py``)::
     netgraph.kldstat: /sbin/kldstat
     netgraph.ipfw: /sbin/ipfw
     netgraph.ifconfig: /sbin/ifconfig
+    netgraph.flowctl: /usr/sbin/flowctl
 
 The module loads where the ``kernel`` grain is ``FreeBSD`` or where the
 configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
@@ -26,6 +27,7 @@ import tempfile
 import ng_ascii
 import ng_text
 import ng_words
+import nf_flows
 import nf_paths
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -353,6 +355,58 @@ def query(requests):
         results[start + failed - 1] = {"ok": False, "error": error}
         start += failed
     return results
+
+
+def snapshot(requests):
+    """
+    The whole graph and the replies to read-only control messages in ONE ngctl spawn
+    (``list -l``, ``types``, then one ``msg`` line per request): what the ``netflow``
+    beacon reads at every interval.
+
+    requests
+        A list of ``[path, cmd]`` or ``[path, cmd, arg, ...]`` of read-only messages.
+
+    Returns ``{"graph": <as netgraph.graph>, "replies": [...]}``: ``replies[i]`` is
+    ``{"ok": True, "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that
+    failed, or None for the lines after it (ngctl stops at a failed line).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' netgraph.snapshot '[["lan_nf:", "info"]]'
+    """
+    if not isinstance(requests, (list, tuple)):
+        raise SaltInvocationError("requests: must be a list of [path, cmd, arg, ...]")
+    script = _arg(ng_text.snapshot_script, requests)
+    result = _spawn("ngctl", ["-f", "-"], stdin=script)
+    try:
+        graph, replies = ng_text.parse_snapshot(result.get("stdout"), result.get("stderr"),
+                                                result.get("retcode"), requests)
+    except ValueError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return {"graph": graph, "replies": replies}
+
+
+def flowctl(path, version=None):
+    """
+    The flow table of the ng_netflow node at ``path``, read with flowctl(8)
+    (``flowctl PATH show [ipv4|ipv6] verbose``): ngctl cannot send ng_netflow's binary
+    ``show`` message, flowctl can.
+
+    version
+        4 or 6 for one family; both by default.
+
+    Returns ``{"style": "verbose", "flows": [{...}, ...]}`` as flowctl printed them.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' netgraph.flowctl lan_nf: version=6
+    """
+    argv = _arg(nf_flows.flowctl_argv, path, version, "verbose")
+    return _parsed(nf_flows.parse_flowctl, _run("flowctl", argv[1:]), "flowctl")
 
 
 def _run_batch_file(text):

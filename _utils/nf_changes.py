@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+import nf_sockaddr
 from nf_graph import owned_nodes
 from nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
 
@@ -31,7 +32,6 @@ NODE_LEVEL = ("nodes_added", "nodes_removed", "hooks_added", "hooks_removed", "s
 _HOOK_RE = re.compile(r"(iface|out)(\d+)")
 _RULE_RE = re.compile(r"(?:ngtee|netgraph) (\d+) ip from any to any (in via|out via|via) (\S+)")
 _RULE_DIRECTION = {"via": "both", "in via": "ingress", "out via": "egress"}
-_INET_RE = re.compile(r"inet/(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
 
 
 def _text(value) -> str:
@@ -50,13 +50,15 @@ def _direction(conf: int) -> str:
 
 
 def collector_label(collector: dict) -> str:
-    """``192.0.2.11:2055 v9`` (``[2001:db8::1]:2055 v9`` for an IPv6 host)."""
-    host = collector["host"]
+    """``192.0.2.11:2055 v9`` (``[2001:db8::1]:2055 v9`` for an IPv6 host); a host name
+    with the address it resolved to: ``nf.example.net:2055 v9 (192.0.2.10)``."""
+    host, address = collector["host"], collector.get("address")
     try:
         host = f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
     except ValueError:
         pass
-    return f"{host}:{collector['port']} v{collector['version']}"
+    resolved = f" ({address})" if address and address != collector["host"] else ""
+    return f"{host}:{collector['port']} v{collector['version']}{resolved}"
 
 
 # --------------------------------------------------------------------------------------
@@ -187,8 +189,7 @@ def collector_changes(current: dict, cfg: dict | None, name: str, plan: dict | N
                 out.append(f"{label} {field} {_arrow(change.get('old'), change.get('new'))}")
     for version, peer in live:
         if (version, peer) not in want:
-            m = _INET_RE.fullmatch(peer)
-            out.append(f"{m.group(1) + ':' + m.group(2) if m else peer} v{version} removed")
+            out.append(f"{nf_sockaddr.label(peer) or peer} v{version} removed")
     return sorted(out)
 
 

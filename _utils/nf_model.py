@@ -438,9 +438,10 @@ def _iface_indices(cfg: dict, current: dict) -> dict:
 
 def collector_order(collector: dict) -> tuple:
     """The one order of collectors, whatever the pillar's: (version, address, port), the
-    address compared as an address (192.0.2.9 before 192.0.2.10), not as text."""
+    address compared as an address (192.0.2.9 before 192.0.2.10), not as text; a host
+    name by the address it resolved to, as the kernel gets that address."""
     try:
-        addr = ipaddress.ip_address(collector["host"])
+        addr = ipaddress.ip_address(collector.get("address") or collector["host"])
         host = (addr.version, int(addr), "")
     except ValueError:
         host = (99, 0, str(collector["host"]))

@@ -23,10 +23,11 @@ PATHS: dict[str, tuple[str, str]] = {
     "kldstat": ("netgraph.kldstat", "/sbin/kldstat"),
     "ipfw": ("netgraph.ipfw", "/sbin/ipfw"),
     "ifconfig": ("netgraph.ifconfig", "/sbin/ifconfig"),
+    "flowctl": ("netgraph.flowctl", "/usr/sbin/flowctl"),
     "sha256": ("netflow:sha256", "/sbin/sha256"),
     "lockf": ("netflow:lockf", "/usr/bin/lockf"),
 }
-BINARIES = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig")
+BINARIES = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "flowctl")
 
 _SAFE_PATH_RE = re.compile(r"/[A-Za-z0-9_./+-]{0,1022}")
 

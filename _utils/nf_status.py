@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import nf_flows
 import nf_sockaddr
 from nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
 from nf_plan import settings_queries
@@ -341,10 +340,10 @@ def flow_entry(flow: dict) -> dict:
             "tos": flow.get("tos"), "tcp_flags": flow.get("tcp_flags"), "first": None, "last": None}
 
 
-def flow_table(text: str, filters: dict) -> dict:
-    """What ``flowctl NODE: show verbose`` printed, as flows selected by ``filters``
-    (:func:`check_flow_filters`)."""
-    entries = [flow_entry(f) for f in nf_flows.parse_flowctl(text)["flows"]]
+def flow_table(flows: list[dict], filters: dict) -> dict:
+    """The flows ``flowctl NODE: show verbose`` printed (``nf_flows.parse_flowctl``'s
+    ``flows``) in our terms, selected by ``filters`` (:func:`check_flow_filters`)."""
+    entries = [flow_entry(f) for f in flows]
     return select_flows(entries, filters["interface"], filters["network"], filters["limit"])
 
 

@@ -21,14 +21,12 @@ import re
 import nf_boot
 import nf_model
 import nf_sockaddr
-import ng_text
 import ng_words
 from nf_plan import build_script, settings_from_replies, settings_queries
 from nf_status import exporter_view, health, owned, raw_replies
 
 DECLARATION_FORMAT = 1
 STATE_FORMAT = 1
-_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
 # beacon options: key -> (default, lowest, highest); all integers (seconds or intervals)
 OPTIONS = {
     "stall_intervals": (5, 0, 100000),   # 0: no stall events
@@ -180,48 +178,9 @@ def requests(declared: dict, graph: dict | None) -> list[list[str]]:
     return _ordered(out)
 
 
-def snapshot_script(reqs: list) -> str:
-    """The ngctl batch of a read: the graph, then one ``msg`` line per request."""
-    lines = [ng_text.GRAPH_SCRIPT.rstrip("\n")]
-    for index, req in enumerate(reqs):
-        path, cmd, args = req[0], req[1], req[2:]
-        ng_words.check_path(path)
-        ng_words.check_cmd_name(cmd)
-        if not ng_words.is_readonly_message(cmd):
-            raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
-        for word in args:
-            ng_words.check_word(word, f"requests[{index}] argument")
-        lines.append(" ".join(["msg", path, cmd, *args]))
-    return "\n".join(lines) + "\n"
-
-
-def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict, list]:
-    """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
-    "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
-    for a line that did not run. ValueError when even the graph could not be read."""
-    lines = (stdout or "").split("\n")
-    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
-    head = 2  # list -l, types
-    failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
-    if rc and (failed is None or failed <= head):
-        raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
-    graph = ng_text.parse_graph("\n".join(lines[:cut]))
-    parsed = ng_text.split_replies("\n".join(lines[cut:]))
-    ran = len(reqs) if failed is None else failed - head - 1
-    replies: list = [None] * len(reqs)
-    for i in range(ran):
-        if parsed and parsed[0]["cmd"] == reqs[i][1]:
-            replies[i] = {"ok": True, "reply": parsed.pop(0)}
-        else:
-            replies[i] = {"ok": True, "reply": None}
-    if failed is not None:
-        replies[ran] = {"ok": False, "error": error}
-    return graph, replies
-
-
-def snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> dict:
-    """``{"graph", "settings", "raw"}`` of a :func:`snapshot_script` run."""
-    graph, replies = parse_snapshot(stdout, stderr, rc, reqs)
+def snapshot(graph: dict, replies: list, reqs: list) -> dict:
+    """``{"graph", "settings", "raw"}`` of one ``netgraph.snapshot`` read (its graph and
+    the replies to ``reqs``)."""
     settings, raw = read_settings(reqs, replies)
     return {"graph": graph, "settings": settings, "raw": raw}
 

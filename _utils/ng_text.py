@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import ng_words
 from ng_ascii import parse_ascii
 
 MAX_NAME = 31  # NG_NODESIZ/NG_HOOKSIZ/NG_TYPESIZ/NG_CMDSTRSIZ - 1
@@ -609,6 +610,51 @@ def split_replies(text: str) -> list[dict]:
     if current:
         chunks.append("\n".join(current))
     return [parse_reply(chunk) for chunk in chunks]
+
+
+_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
+
+
+def snapshot_script(reqs: list) -> str:
+    """One ``ngctl -f -`` read: :data:`GRAPH_SCRIPT`, then one ``msg`` line per
+    ``[path, cmd, *args]`` request; only read-only messages (ValueError otherwise)."""
+    lines = [GRAPH_SCRIPT.rstrip("\n")]
+    for index, req in enumerate(reqs):
+        if not isinstance(req, (list, tuple)) or len(req) < 2:
+            raise ValueError(f"requests[{index}]: must be [path, cmd, *args]")
+        path, cmd, args = req[0], req[1], list(req[2:])
+        ng_words.check_path(path)
+        ng_words.check_cmd_name(cmd)
+        if not ng_words.is_readonly_message(cmd):
+            raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
+        for word in args:
+            ng_words.check_word(word, f"requests[{index}] argument")
+        lines.append(" ".join(["msg", path, cmd, *args]))
+    return "\n".join(lines) + "\n"
+
+
+def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict, list]:
+    """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
+    "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
+    for a line that did not run. ValueError when even the graph could not be read."""
+    lines = (stdout or "").split("\n")
+    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
+    head = 2  # list -l, types
+    failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
+    if rc and (failed is None or failed <= head):
+        raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
+    graph = parse_graph("\n".join(lines[:cut]))
+    parsed = split_replies("\n".join(lines[cut:]))
+    ran = len(reqs) if failed is None else failed - head - 1
+    replies: list = [None] * len(reqs)
+    for i in range(ran):
+        if parsed and parsed[0]["cmd"] == reqs[i][1]:
+            replies[i] = {"ok": True, "reply": parsed.pop(0)}
+        else:
+            replies[i] = {"ok": True, "reply": None}
+    if failed is not None:
+        replies[ran] = {"ok": False, "error": error}
+    return graph, replies
 
 
 def module_names(parsed: dict) -> list[str]:

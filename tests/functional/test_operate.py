@@ -11,7 +11,7 @@ import os
 import pathlib
 
 import pytest
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from ngsim.testing import load_file
 
@@ -163,7 +163,35 @@ def test_flows_with_filters_and_limit(rig):
     assert rig.nf.flows("lan", limit=1)["matched"] == 2 and len(rig.nf.flows("lan", limit=1)["flows"]) == 1
     with pytest.raises(SaltInvocationError, match="^address: "):
         rig.nf.flows("lan", address="not an address")
-    assert "flowctl failed" in str(pytest.raises(Exception, rig.nf.flows, "other").value)
+    err = str(pytest.raises(CommandExecutionError, rig.nf.flows, "other").value)
+    assert err.startswith("flowctl other_nf: show verbose failed: "), err
+
+
+def test_netgraph_snapshot_and_flowctl_are_the_reads_netflow_uses(rig):
+    """The beacon's read and the flow table are netgraph functions: one ngctl spawn for the
+    graph and every reply, ngctl stopping at a failing line, and nothing run for a message
+    that is not read-only or a bad flowctl argument."""
+    rig.present()
+    rig.traffic("em0", 3)
+    ng = rig.loaders.modules.netgraph
+    before = len(rig.host.log())
+    snap = ng.snapshot([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"], ["lan_nf:", "ifinfo", "9"],
+                        ["lan_nf:", "info"]])
+    assert len(rig.host.log()) == before + 1, "one spawn"
+    assert {"lan_nf", "lan_v9", "em0", "em1"} <= set(snap["graph"]["nodes"])
+    assert snap["replies"][1]["ok"] and snap["replies"][1]["reply"]["args"]["packets"] == 3
+    assert snap["replies"][2] == {"ok": False, "error": "ngctl: send msg: Invalid argument"}
+    assert snap["replies"][3] is None, "ngctl stops at the failing line: the rest is not read"
+    for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown lan_nf:"]], "x"):
+        with pytest.raises(SaltInvocationError):
+            ng.snapshot(bad)
+    table = ng.flowctl("lan_nf:")
+    assert table["style"] == "verbose" and [f["packets"] for f in table["flows"]] == [3]
+    assert ng.flowctl("lan_nf:", version=6)["flows"] == []
+    for bad in ({"path": "lan_nf"}, {"path": "lan_nf: -x"}, {"path": "lan_nf:", "version": 5}):
+        with pytest.raises(SaltInvocationError):
+            ng.flowctl(**bad)
+    assert len(rig.host.log()) == before + 3, "only the three good reads ran"
 
 
 def test_metrics_text_and_textfile(rig, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import nf_changes
 import nf_model
 import nf_plan
+import nf_resolve
 import ng_text
 
 C1 = {"host": "192.0.2.10", "port": 2055}
@@ -152,6 +153,22 @@ def test_absent_says_removed_for_every_part():
 def test_collector_labels():
     assert nf_changes.collector_label({"host": "192.0.2.1", "port": 2055, "version": 9}) == "192.0.2.1:2055 v9"
     assert nf_changes.collector_label({"host": "2001:db8::1", "port": 2055, "version": 9}) == "[2001:db8::1]:2055 v9"
+
+
+def test_a_name_collector_is_said_with_its_address_and_ordered_by_it():
+    named = nf_resolve.resolve(cfg_of(["em0"], [C3, {"host": "nf.example.net", "port": 2055}]),
+                               {"nf.example.net": ["192.0.2.200", "192.0.2.8"]})
+    assert changes(host("em0"), named)["collectors"] == ["192.0.2.9:2055 v9 added",
+                                                          "nf.example.net:2055 v9 (192.0.2.8) added"]
+    lines = [" ".join(c) for c in nf_plan.diff(host("em0"), nf_model.desired(named, host("em0")))["commands"]]
+    # ordered by the address the kernel gets (192.0.2.8 before 192.0.2.9), not by the name
+    assert lines.index("msg lan_v9_0: connect inet/192.0.2.8:2055") < lines.index("msg lan_v9_1: connect inet/192.0.2.9:2055")
+
+
+def test_a_removed_ipv6_collector_is_said_as_an_address_not_as_sockaddr_bytes():
+    v6 = {"host": "2001:db8::53", "port": 2055}
+    live = applied(host("em0"), cfg_of(["em0"], [C1, v6]))
+    assert changes(live, cfg_of(["em0"], [C1]))["collectors"] == ["[2001:db8::53]:2055 v9 removed"]
 
 
 # ----------------------------------------------------------------------------- pillar order

@@ -12,6 +12,7 @@ import pytest
 import nf_metrics
 import nf_model
 import nf_plan
+import nf_flows
 import nf_status
 from ngsim.testing import Host, load_file, ngsim
 
@@ -150,12 +151,12 @@ em1            198.51.100.5    em0            10.0.0.9        17   0    0     40
 
 
 def test_flow_table_and_filters():
-    table = nf_status.flow_table(FLOWCTL, nf_status.check_flow_filters())
+    table = nf_status.flow_table(nf_flows.parse_flowctl(FLOWCTL)["flows"], nf_status.check_flow_filters())
     assert table["total"] == table["matched"] == 2
     assert table["flows"][0] == {"src": "198.51.100.5", "dst": "10.0.0.9", "sport": 5353, "dport": 53, "proto": 17,
                                  "interface": "em1", "interface_out": "em0", "packets": 40, "bytes": 3600, "tos": 0,
                                  "tcp_flags": 0, "first": None, "last": None}
-    pick = lambda **kw: [f["src"] for f in nf_status.flow_table(FLOWCTL, nf_status.check_flow_filters(**kw))["flows"]]  # noqa: E731
+    pick = lambda **kw: [f["src"] for f in nf_status.flow_table(nf_flows.parse_flowctl(FLOWCTL)["flows"], nf_status.check_flow_filters(**kw))["flows"]]  # noqa: E731
     assert pick(interface="em0") == ["198.51.100.5", "10.0.0.1"]
     assert pick(interface="em1") == ["198.51.100.5"]
     assert pick(address="192.0.2.7") == ["10.0.0.1"]

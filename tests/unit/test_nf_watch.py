@@ -11,6 +11,7 @@ import pytest
 import nf_model
 import nf_plan
 import nf_watch
+import ng_text
 from ngsim.testing import Host, load_file, ngsim
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -30,8 +31,8 @@ def build(root: pathlib.Path, params=PARAMS, name="lan", ifaces=("em0", "em1", "
 
 def read(host: Host, declared: dict, state: dict | None = None) -> dict:
     reqs = nf_watch.requests(declared, (state or {}).get("graph"))
-    run = host.ngctl("-f", "-", stdin=nf_watch.snapshot_script(reqs))
-    return nf_watch.snapshot(run.stdout, run.stderr, run.returncode, reqs)
+    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
+    return nf_watch.snapshot(*ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs), reqs)
 
 
 class Beacon:
@@ -104,11 +105,11 @@ def test_boot_file_state(tmp_path):
 
 # ------------------------------------------------------------------ the read
 def test_snapshot_script_is_the_graph_then_read_only_messages():
-    text = nf_watch.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
+    text = ng_text.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
     assert text == "list -l\ntypes\nmsg lan_nf: info\nmsg lan_nf: ifinfo 0\n"
     for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown"]]):
         with pytest.raises(ValueError):
-            nf_watch.snapshot_script(bad)
+            ng_text.snapshot_script(bad)
 
 
 def test_requests_put_the_lines_that_can_fail_last(lan):
@@ -134,14 +135,14 @@ def test_one_spawn_reads_graph_settings_and_counters(lan):
 def test_a_failing_line_leaves_the_rest_unread_not_zero(lan):
     host, cfg = lan
     reqs = nf_watch.requests({"lan": cfg}, None) + [["lan_nf:", "ifinfo", "7"], ["lan_nf:", "info"]]
-    run = host.ngctl("-f", "-", stdin=nf_watch.snapshot_script(reqs))
+    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
     assert run.returncode != 0
-    graph, replies = nf_watch.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
+    graph, replies = ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
     assert "lan_nf" in graph["nodes"]
     assert all(r["ok"] for r in replies[:6])
     assert replies[6] == {"ok": False, "error": "ngctl: send msg: Invalid argument"} and replies[7] is None
     with pytest.raises(ValueError):
-        nf_watch.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
+        ng_text.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
 
 
 # ------------------------------------------------------------------ drift
