@@ -10,7 +10,8 @@
   failed exporter (or boot file write) leaves it untouched.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_bad, netflow_persisted with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_bad, netflow_persisted, netflow_tofs with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
 
@@ -44,7 +45,9 @@ include:
 netflow-boot-file-managed-rc-script:
   file.managed:
     - name: {{ mapdata.rc_script | tojson }}
-    - source: salt://{{ tplroot }}/files/netflow.rc
+{%-   set sources = [] %}
+{%-   do files_switch(sources, netflow_tofs, ['netflow.rc'], 'netflow-boot-file-managed-rc-script') %}
+    - source: {{ sources | tojson }}
     - mode: '0555'
     - makedirs: true
 {%-   if netflow_bad %}

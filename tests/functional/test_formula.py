@@ -160,7 +160,7 @@ def test_first_apply_converges(minion):
         f"netflow_lock='{minion.tools['lock_file']}'",
         f"netflow_script='{minion.etc / 'rc.d' / 'netflow'}'",
     ]
-    assert (minion.etc / "rc.d" / "netflow").read_text() == (REPO / "formula/netflow/files/netflow.rc").read_text()
+    assert (minion.etc / "rc.d" / "netflow").read_text() == (REPO / "formula/netflow/files/default/netflow.rc").read_text()
 
 
 def test_second_apply_changes_nothing(minion):
@@ -294,6 +294,36 @@ def test_clean_leaves_no_exporter_and_every_link_passing(minion):
     assert not (minion.etc / "rc.d" / "netflow").exists()
     assert not (minion.etc / "rc.conf.d" / "netflow").exists()
     assert changed(minion.apply("netflow.clean")) == {}
+
+
+def test_tofs_overrides_the_rc_script_per_minion_and_per_pillar(tmp_path):
+    """files/<minion id>/netflow.rc wins over files/default/; a pillar
+    tofs:source_files entry is tried before the formula's own file name."""
+    host = demo.make_host(tmp_path / "host")
+    confdir = demo.write_minion_config(tmp_path / "salt", host, {"netflow": {"exporters": None, "persist": False}})
+    site = tmp_path / "site"
+    conf = yaml.safe_load((confdir / "minion").read_text())
+    conf["file_roots"]["base"].insert(0, str(site))
+    conf["fileserver_list_cache_time"] = 0  # the files below appear between two runs
+    (confdir / "minion").write_text(yaml.safe_dump(conf))
+    rc_script = tmp_path / "salt" / "etc" / "rc.d" / "netflow"
+
+    def apply(pillar: dict) -> str:
+        (tmp_path / "salt" / "pillar" / "netflow.sls").write_text(yaml.safe_dump(pillar))
+        proc = demo.salt_call(confdir, "state.apply", "netflow", "--out=json", capture=True)
+        out = json.loads(proc.stdout)["local"]
+        assert proc.returncode == 0 and all(r["result"] for r in out.values()), out
+        return rc_script.read_text()
+
+    base = {"netflow": {"exporters": None, "persist": False}}
+    assert apply(base) == (REPO / "formula/netflow/files/default/netflow.rc").read_text()
+    (site / "netflow/files" / conf["id"]).mkdir(parents=True)
+    (site / "netflow/files" / conf["id"] / "netflow.rc").write_text("#!/bin/sh\n# this firewall's own\n")
+    assert apply(base) == "#!/bin/sh\n# this firewall's own\n"
+    (site / "netflow/files/default").mkdir(parents=True)
+    (site / "netflow/files/default/site.rc").write_text("#!/bin/sh\n# the site's\n")
+    tofs = {"source_files": {"netflow-boot-file-managed-rc-script": ["site.rc"]}, "files_switch": ["os_family"]}
+    assert apply({"netflow": {**base["netflow"], "tofs": tofs}}) == "#!/bin/sh\n# the site's\n"
 
 
 @pytest.mark.parametrize(

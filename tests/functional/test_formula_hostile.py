@@ -193,6 +193,31 @@ def test_hostile_paths(hostile, cid, where, key, value, mode):
     _check(hostile, mark, mode, f"netflow:{key}:")
 
 
+RC = "netflow-boot-file-managed-rc-script"
+TOFS_CASES = [
+    ("not-a-mapping", f"$(touch {PWN})"),
+    ("switch-yaml", {"files_switch": [f"id\n- cmd.run: touch {PWN}"]}),
+    ("switch-string", {"files_switch": "id"}),
+    ("prefix-dotdot", {"path_prefix": "../etc"}),
+    ("prefix-dollar-paren", {"path_prefix": f"netflow/$(touch {PWN})"}),
+    ("dirs-dotdot", {"dirs": {"default": ".."}}),
+    ("dirs-unknown", {"dirs": {"evil": "x"}}),
+    ("source-dotdot", {"source_files": {RC: ["../../../etc/passwd"]}}),
+    ("source-string", {"source_files": {RC: "netflow.rc"}}),
+    ("source-yaml", {"source_files": {RC: [f"x.rc\n- cmd.run: touch {PWN}"]}}),
+    ("unknown-key", {"files": {RC: ["x.rc"]}}),
+]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
+@pytest.mark.parametrize("cid, value", TOFS_CASES, ids=[c[0] for c in TOFS_CASES])
+def test_hostile_tofs(hostile, cid, value, mode):
+    """netflow:tofs is pillar: a bad part fails the run naming it, before anything is
+    rendered from it (libtofs.jinja renders its candidates with | tojson only)."""
+    mark = hostile.setup(where="pillar", key="tofs", value=value)
+    _check(hostile, mark, mode, "netflow:tofs")
+
+
 @pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
 def test_hostile_values_are_data(hostile, mode):
     """Values are not keys: they reach the state as data (`| tojson`), which refuses them

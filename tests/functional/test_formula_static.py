@@ -27,13 +27,25 @@ def _salt_lint() -> list[str] | None:
 def test_formula_files_exist():
     names = {p.relative_to(FORMULA).as_posix() for p in FORMULA.glob("**/*") if p.is_file()}
     assert {"map.jinja", "parameters/defaults.yaml", "init.sls", "exporter.sls", "boot.sls", "clean.sls",
-            "files/netflow.rc"} <= names
+            "files/default/netflow.rc"} <= names
 
 
 @pytest.mark.skipif(_salt_lint() is None, reason="salt-lint not installed (pip install salt-lint)")
 def test_salt_lint():
-    proc = subprocess.run(_salt_lint() + [str(p) for p in SLS], capture_output=True, text=True, cwd=REPO)
+    """Clean under the repository's .salt-lint, the Jinja libraries included."""
+    jinja = sorted(FORMULA.glob("*.jinja"))
+    assert {p.name for p in jinja} == {"map.jinja", "libtofs.jinja"}
+    proc = subprocess.run(_salt_lint() + [str(p) for p in SLS + jinja], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_formula_metadata_matches_the_package():
+    meta = yaml.safe_load((FORMULA.parent / "FORMULA").read_text())
+    version = next(line.split("=", 1)[1].strip() for line in (REPO / "setup.cfg").read_text().splitlines()
+                   if line.startswith("version"))
+    assert meta["name"] == meta["top_level_dir"] == FORMULA.name == "netflow"
+    assert meta["version"] == version and meta["os_family"] == "FreeBSD" and meta["minimum_version"] == 3006
+    assert yaml.safe_load((REPO / ".salt-lint").read_text())["skip_list"] == [205]
 
 
 def test_sls_use_tplroot_and_map():

@@ -1,4 +1,4 @@
-"""The formula's rc.d script (formula/netflow/files/netflow.rc), run by `sh` on Linux.
+"""The formula's rc.d script (formula/netflow/files/default/netflow.rc), run by `sh` on Linux.
 
 The script stays a real FreeBSD rc.d script; the only thing replaced for the test is the
 path of `/etc/rc.subr`, which points to FAKE_RC_SUBR below: a small stand-in that keeps
@@ -29,7 +29,7 @@ import pytest
 import nf_boot
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-RC_SCRIPT = REPO / "formula" / "netflow" / "files" / "netflow.rc"
+RC_SCRIPT = REPO / "formula" / "netflow" / "files" / "default" / "netflow.rc"
 
 # Modelled on FreeBSD's /etc/rc.subr (run_rc_command, checkyesno, load_rc_config); only
 # what rc.d/netflow uses. RC_CONF names the file load_rc_config reads (rc.conf.d/<name>).
