@@ -255,4 +255,4 @@ def test_a_good_pillar_still_applies(hostile):
 
 
 def test_case_counts():
-    assert len(KEY_CASES) == 15 and len(PATH_CASES) == 21
+    assert len(KEY_CASES) == 15 and len(PATH_CASES) == 21 and len(TOFS_CASES) == 11
