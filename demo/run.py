@@ -23,7 +23,7 @@
 Run it with the interpreter that has Salt and this project installed (make demo uses
 .venv/bin/python); `salt-call` is looked up next to that interpreter.
 
-`write_minion_config()` is reused by tests/functional/test_formula.py.
+`write_minion_config()` is reused by tests/functional/formula/test_formula.py.
 """
 from __future__ import annotations
 

@@ -87,6 +87,13 @@ class Host:
         ngsim("die", self.root, "--after", str(after))
 
 
+def script_lines(path) -> list:
+    """The command lines of an ``ngctl -f`` script file (blank and ``#`` lines left out,
+    as ngctl skips them)."""
+    with open(path, encoding="utf-8") as fh:
+        return [line.strip() for line in fh if line.strip() and not line.lstrip().startswith("#")]
+
+
 def load_file(path, name: Optional[str] = None):
     """Import one Python file as a module, as Salt's loader loads ``_modules/*.py`` one
     file at a time (tests, the demo and the benchmarks use it for module files and for

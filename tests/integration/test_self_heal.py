@@ -32,7 +32,7 @@ pytestmark = [
 ]
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-_e2e = load_file(REPO / "tests" / "functional" / "test_flows_e2e.py", "flows_e2e_for_self_heal")
+_e2e = load_file(REPO / "tests" / "functional" / "states" / "test_flows_e2e.py", "flows_e2e_for_self_heal")
 MINION = "heal-fw1"
 BEACON_INTERVAL = 1
 TOOLS = ("ngctl", "kldload", "kldstat", "ipfw", "flowctl")

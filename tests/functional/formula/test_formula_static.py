@@ -1,0 +1,101 @@
+"""Static checks of formula/netflow and pillar.example (no Salt daemons, no ngsim)."""
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+FORMULA = REPO / "formula" / "netflow"
+SLS = sorted(FORMULA.glob("**/*.sls"))
+# Reactor SLS files are rendered on the master for an event, not on a minion: no map.jinja.
+MINION_SLS = [p for p in SLS if "reactor" not in p.relative_to(FORMULA).parts]
+
+
+def _salt_lint() -> list[str] | None:
+    exe = pathlib.Path(sys.executable).parent / "salt-lint"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("salt-lint")
+    return [found] if found else None
+
+
+def test_formula_files_exist():
+    names = {p.relative_to(FORMULA).as_posix() for p in FORMULA.glob("**/*") if p.is_file()}
+    assert {"map.jinja", "parameters/defaults.yaml", "init.sls", "exporter.sls", "boot.sls", "clean.sls",
+            "files/default/netflow.rc"} <= names
+
+
+@pytest.mark.skipif(_salt_lint() is None, reason="salt-lint not installed (pip install salt-lint)")
+def test_salt_lint():
+    """Clean under the repository's .salt-lint, the Jinja libraries included."""
+    jinja = sorted(FORMULA.glob("*.jinja"))
+    assert {p.name for p in jinja} == {"map.jinja", "libtofs.jinja"}
+    proc = subprocess.run(_salt_lint() + [str(p) for p in SLS + jinja], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_formula_metadata_matches_the_package():
+    meta = yaml.safe_load((FORMULA.parent / "FORMULA").read_text())
+    version = next(line.split("=", 1)[1].strip() for line in (REPO / "setup.cfg").read_text().splitlines()
+                   if line.startswith("version"))
+    assert meta["name"] == meta["top_level_dir"] == FORMULA.name == "netflow"
+    assert meta["version"] == version and meta["os_family"] == "FreeBSD" and meta["minimum_version"] == 3006
+    assert yaml.safe_load((REPO / ".salt-lint").read_text())["skip_list"] == [205]
+
+
+def test_sls_use_tplroot_and_map():
+    for path in MINION_SLS:
+        text = path.read_text()
+        if path.name == "init.sls":
+            assert "include:" in text
+            continue
+        assert "{%- set tplroot = tpldir.split('/')[0] %}" in text, path
+        assert 'from tplroot ~ "/map.jinja" import mapdata' in text, path
+
+
+def test_defaults_yaml():
+    """Only the formula's own keys: the path defaults come from the modules' one table."""
+    defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
+    assert defaults == {"persist": True, "exporters": {}}
+
+
+def test_path_defaults_are_one_table_read_by_formula_and_modules():
+    import nf_paths
+
+    jinja = (FORMULA / "map.jinja").read_text()
+    assert "salt['netflow.defaults']()" in jinja
+    assert set(nf_paths.PATHS) >= {"boot_dir", "lock_file", "rc_script", "rc_conf_d", "ngctl", "kldload",
+                                   "kldstat", "ipfw", "sha256", "lockf"}
+
+
+def test_pillar_example_documents_every_key():
+    text = (REPO / "pillar.example").read_text()
+    data = yaml.safe_load(text)["netflow"]
+    import nf_paths
+
+    # every formula key is present (boot_dir, lock_file, persist, exporters top level; the
+    # other paths in lookup)
+    assert {"boot_dir", "lock_file", "persist", "exporters", "lookup"} <= set(data)
+    formula_paths = {"rc_script", "rc_conf_d", "ngctl", "kldload", "kldstat", "ipfw", "sha256", "lockf"}
+    assert set(data["lookup"]) == formula_paths
+    assert all(data["lookup"][k] == nf_paths.default(k) for k in formula_paths), "pillar.example shows the defaults"
+    lan = data["exporters"]["lan"]
+    # every parameter of netflow.exporter_present appears at least once
+    assert {"interfaces", "collectors", "timeouts", "template", "mtu", "takeover"} <= set(lan)
+    assert "persist" in data["exporters"]["uplink"]
+    assert lan["interfaces"]["vlan0.100"] == {"direction": "egress"}
+    assert lan["interfaces"]["tun0"]["attach"] == "ipfw" and lan["interfaces"]["tun0"]["ipfw_hook"] == 1000
+    assert {c.get("version", 9) for c in lan["collectors"]} == {5, 9}
+    # only interfaces an ngsim host is made with in the demo and the tests
+    ifaces = set()
+    for exp in data["exporters"].values():
+        ifaces |= set(exp["interfaces"])
+    assert ifaces <= {"em0", "em1", "vlan0.100", "tun0"}
+    # interface options and collector keys are each explained in a comment
+    for word in ("direction:", "once:", "ifindex:", "attach:", "ipfw_hook:", "ipfw_rule:", "host", "port", "version"):
+        assert word in text, word

@@ -1,0 +1,120 @@
+"""Both install routes, through salt-call --local on an emulated FreeBSD host:
+
+1. the Salt extension: the wheel built from this tree, installed into a temporary
+   target, found by Salt's loader through the ``salt.loader`` entry point alone (no
+   ``module_dirs``, ``utils_dirs`` or file_roots pointing at the repository);
+2. file_roots: ``formula/`` alone as the file root (it serves ``salt://netflow`` and,
+   through its ``_modules``/``_states``/``_utils`` links, the custom modules), and
+   ``saltutil.sync_all``.
+
+The development venv does not have the project installed (see the Makefile), so the
+control case (no PYTHONPATH, no file_roots) shows the modules are really absent without
+the extension.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from ngsim.testing import Host
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+SALT_CALL = str(pathlib.Path(sys.executable).with_name("salt-call"))
+C1 = {"host": "192.0.2.10", "port": 2055}
+
+
+@pytest.fixture(scope="module")
+def wheel_target(tmp_path_factory) -> pathlib.Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    str(REPO), "-w", str(out / "dist")], check=True, capture_output=True, text=True)
+    (whl,) = (out / "dist").glob("salt_netgraph-*.whl")
+    target = out / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(whl)],
+                   check=True, capture_output=True, text=True)
+    return target
+
+
+def _config(tmp_path: pathlib.Path, host: Host, extra: dict) -> pathlib.Path:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    empty = tmp_path / "empty_root"
+    empty.mkdir()
+    bindir = pathlib.Path(host.root) / "bin"
+    opts = {
+        "id": "fw1", "file_client": "local", "root_dir": str(tmp_path / "root"),
+        "file_roots": {"base": [str(empty)]}, "grains_cache": True, "enable_fqdns_grains": False,
+        "netflow": {"lock_file": str(tmp_path / "netflow.lock"), "boot_dir": str(tmp_path / "boot")},
+        **{f"netgraph.{tool}": str(bindir / tool) for tool in ("ngctl", "kldload", "kldstat", "ipfw")},
+    }
+    opts.update(extra)
+    (conf / "minion").write_text(json.dumps(opts))
+    return conf
+
+
+def salt_call(conf: pathlib.Path, *args: str, pythonpath: pathlib.Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run([SALT_CALL, "--local", "-c", str(conf), "--out=json", *args],
+                          env=env, text=True, capture_output=True, cwd="/")
+
+
+def _local(proc: subprocess.CompletedProcess):
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)["local"]
+
+
+def _state(conf, **kw):
+    args = ["state.single", "netflow.exporter_present", "name=lan", "interfaces=[em0]",
+            f"collectors={json.dumps([C1])}"]
+    return salt_call(conf, *args, **kw)
+
+
+def test_the_wheel_packages_the_tree_files_themselves(wheel_target):
+    pkg = wheel_target / "saltext_netgraph"
+    for kind in ("_modules", "_states", "_utils"):
+        for src in (REPO / kind).glob("*.py"):
+            assert (pkg / kind / src.name).read_bytes() == src.read_bytes(), f"{kind}/{src.name} differs in the wheel"
+    eps = next(wheel_target.glob("salt_netgraph-*.dist-info")) / "entry_points.txt"
+    assert "[salt.loader]" in eps.read_text()
+
+
+def test_without_the_extension_salt_has_no_netgraph(tmp_path):
+    host = Host.create(str(tmp_path / "host"), ifaces=["em0"], loaded=["ng_ether"])
+    conf = _config(tmp_path, host, {})
+    assert _local(salt_call(conf, "sys.doc", "netgraph")) == {}
+
+
+def test_entry_point_alone_gives_salt_the_modules_and_the_state(tmp_path, wheel_target):
+    host = Host.create(str(tmp_path / "host"), ifaces=["em0", "em1"], loaded=["ng_ether"])
+    conf = _config(tmp_path, host, {})
+    doc = _local(salt_call(conf, "sys.doc", "netgraph", pythonpath=wheel_target))
+    assert "netgraph.show" in doc and "netgraph.batch" in doc
+    assert not any(k.startswith("netgraph.parse") for k in doc), "pure parsers are not Salt functions"
+    nodes = _local(salt_call(conf, "netgraph.list", pythonpath=wheel_target))
+    assert {n["name"] for n in nodes} >= {"em0", "em1"}
+    ret = _local(_state(conf, pythonpath=wheel_target))
+    (result,) = ret.values()
+    assert result["result"] is True, result["comment"]
+    assert result["changes"]["exporter"] == "created" and "name em0:lower lan_nf" in result["changes"]["ngctl"]
+    assert host.links() == {"em0": "pass", "em1": "pass"}
+    (again,) = _local(_state(conf, pythonpath=wheel_target)).values()
+    assert again["result"] is True and again["changes"] == {}
+
+
+def test_file_roots_route_formula_root_alone_and_sync_all(tmp_path):
+    host = Host.create(str(tmp_path / "host"), ifaces=["em0"], loaded=["ng_ether"])
+    conf = _config(tmp_path, host, {"file_roots": {"base": [str(REPO / "formula")]}})
+    synced = _local(salt_call(conf, "saltutil.sync_all"))
+    assert "modules.netflow" in synced["modules"] and "states.netflow" in synced["states"]
+    assert "utils.nf_model" in synced["utils"]
+    (result,) = _local(_state(conf)).values()
+    assert result["result"] is True, result["comment"]
+    assert host.links() == {"em0": "pass"}

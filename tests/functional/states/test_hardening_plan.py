@@ -1,0 +1,475 @@
+"""Hardening of the planner and of apply/rollback (issue 12), through Salt's own loader and
+ngsim hosts, nothing mocked:
+
+* ipfw: only our rules (``ngtee N``/``netgraph N`` into our hooks) are ever deleted or
+  replaced, takeover or not; ``test=True`` shows every deletion with its text; a failed
+  batch or a failed ipfw step puts every deleted rule back, exactly;
+* one interface belongs to one exporter, takeover or not;
+* ownership by name AND type AND position (an interface called ``lan_v9_0`` is not ours);
+* a batch killed after every N lines (``ngsim die``), with Salt surviving (rollback) and
+  with the whole job killed (the next apply repairs, helped by the journal).
+
+Faults ngsim injects itself: ``ngsim fail`` (a failing ngctl command) and ``ngsim die``
+(ngctl killed after N lines). ngsim has no knob for a failing ``ipfw``, and ``die`` hits
+the NEXT ``ngctl -f`` whatever it is (the apply's graph reads are ``ngctl -f -`` too), so
+the minion's ``netgraph.ngctl``/``netgraph.ipfw`` point at a small shim in front of the
+host's binaries: it passes every call through unchanged, except that when armed it makes
+the Nth ``ipfw add``/``delete`` fail as FreeBSD's ipfw reports a kernel error (exit 69,
+no effect), arms ``ngsim die`` just before the apply's batch (``ngctl -f FILE``), and can
+SIGKILL the whole Salt job right after that ngctl dies.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from ngsim.testing import load_file, script_lines
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "hardening_conftest")
+ngsim = _conf.run_ngsim
+
+IFACES = ["em0", "em1", "vlan0.100", "tun0"]
+C1 = {"host": "192.0.2.10", "port": 2055}
+C2 = {"host": "192.0.2.11", "port": 2055}
+C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
+TUN = {"attach": "ipfw", "ipfw_hook": 1000}
+
+SHIM = r'''#!/bin/sh
+# fault shim: {tool} of the emulated host, unchanged unless a fault is armed
+if [ -e "{shim}/armed.json" ]; then exec "{python}" "{shim}/shim.py" {tool} "$@"; fi
+exec "{root}/bin/{tool}" "$@"
+'''
+SHIM_PY = r'''import json, os, signal, subprocess, sys
+tool, args = sys.argv[1], sys.argv[2:]
+here = os.path.dirname(os.path.abspath(__file__))
+ctl_path = os.path.join(here, "armed.json")
+ctl = json.load(open(ctl_path))
+root = ctl["root"]
+real = os.path.join(root, "bin", tool)
+
+def save():
+    keys = [k for k in ctl if k != "root"]
+    if keys:
+        json.dump(ctl, open(ctl_path, "w"))
+    else:
+        os.unlink(ctl_path)
+
+if tool == "ipfw" and "ipfw_fail" in ctl and args[:1] in (["add"], ["delete"]):
+    ctl["ipfw_fail"] -= 1
+    if ctl["ipfw_fail"] <= 0:
+        del ctl["ipfw_fail"]
+        save()
+        if args[0] == "add":
+            sys.stderr.write("ipfw: getsockopt(IP_FW_XADD): No buffer space available\n")
+        else:
+            sys.stderr.write("ipfw: rule %s: setsockopt(IP_FW_XDEL): No buffer space available\n" % args[1])
+        sys.exit(69)
+    save()
+if tool == "ngctl" and "die_after" in ctl and len(args) == 2 and args[0] == "-f" and args[1] != "-":
+    after = ctl.pop("die_after")
+    kill_job = ctl.pop("kill_job", False)
+    save()
+    subprocess.run([sys.executable, "-m", "ngsim", "die", root, "--after", str(after)], check=True,
+                   cwd=ctl["repo"])
+    rc = subprocess.run([real] + args).returncode
+    if kill_job:
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # the Salt job dies with its ngctl
+    if rc < 0:
+        os.kill(os.getpid(), -rc)
+    sys.exit(rc)
+os.execv(real, [real] + args)
+'''
+
+RUNNER = r'''import json, pathlib, sys
+sys.path[:0] = [{repo!r}, {utils!r}]
+from ngsim.testing import load_file
+import salt.loader
+conf = load_file({conftest!r}, "runner_conftest")
+spec = json.load(open(sys.argv[1]))
+opts = conf.minion_opts_for(pathlib.Path(spec["root"]), pathlib.Path(spec["base"]))
+opts.update(spec["opts"], grains={{"kernel": "Linux", "id": "fw1"}})
+utils = salt.loader.utils(opts)
+states = salt.loader.states(opts, salt.loader.minion_mods(opts, utils=utils), utils, {{}})
+print(json.dumps(states["netflow.exporter_present"](name="lan", **spec["params"])))
+'''
+
+
+class Host(_conf.NgHost):
+    """An ngsim host with a log mark, the firewall as rc.d/ipfw leaves it, and reads."""
+
+    def init(self, ifaces=IFACES, loaded=("ng_ether",), firewall=False) -> "Host":
+        super().init(ifaces=ifaces, loaded=loaded)
+        if firewall:  # rc.d/ipfw with firewall_enable=YES firewall_type=open
+            self.run("kldload", "ipfw")
+            self.run("ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any")
+        self.mark()
+        return self
+
+    def mark(self) -> None:
+        self._mark = len(self.log())
+
+    def mutating(self) -> list[dict]:
+        return [e for e in self.log()[self._mark:] if e["mutating"]]
+
+    def links(self) -> dict:
+        return json.loads(ngsim("links", str(self.root)))
+
+    def ipfw_list(self) -> list[str]:
+        return self.run("ipfw", "list").stdout.splitlines()
+
+    def listing(self) -> str:
+        return self.run("ngctl", "list").stdout
+
+
+class Rig:
+    """One host, the shims in front of its binaries, Salt's loader bound to the shims."""
+
+    def __init__(self, base: pathlib.Path):
+        from saltfactories.utils.functional import Loaders
+
+        self.base = base
+        self.host = Host(base / "host")
+        self.host.init()
+        self.shim = base / "shim"
+        self.shim.mkdir()
+        for tool in _conf.TOOLS:
+            path = self.shim / tool
+            path.write_text(SHIM.format(tool=tool, shim=self.shim, python=sys.executable, root=self.host.root))
+            path.chmod(0o755)
+        (self.shim / "shim.py").write_text(SHIM_PY)
+        self.overrides = {
+            "netflow": {"boot_dir": str(base / "boot"), "lock_file": str(base / "run" / "netflow.lock")},
+            **{f"netgraph.{tool}": str(self.shim / tool) for tool in _conf.TOOLS},
+        }
+        opts = _conf.minion_opts_for(self.host.root, base / "salt")
+        opts.update(self.overrides)
+        self.loaders = Loaders(opts)
+
+    def journal(self, name: str = "lan") -> pathlib.Path:
+        return self.base / "run" / f"netflow.{name}.journal"
+
+    def arm(self, **faults) -> None:
+        faults.update(root=str(self.host.root), repo=str(REPO))
+        (self.shim / "armed.json").write_text(json.dumps(faults))
+
+    def disarm(self) -> None:
+        try:
+            (self.shim / "armed.json").unlink()
+        except FileNotFoundError:
+            pass
+
+    def fresh(self, **init) -> Host:
+        self.disarm()
+        self.host.init(**init)
+        for leftover in (self.base / "run").glob("*.journal"):
+            leftover.unlink()
+        self.loaders.reset_state()
+        return self.host
+
+    def present(self, name="lan", test=False, **params):
+        params.setdefault("interfaces", ["em0"])
+        params.setdefault("collectors", [C1])
+        return self.loaders.states.netflow.exporter_present(name=name, test=test, **params)
+
+    def absent(self, name="lan", test=False):
+        return self.loaders.states.netflow.exporter_absent(name=name, test=test)
+
+    def plan(self, name="lan", **params) -> dict:
+        return self.loaders.modules.netflow.plan(name, load_modules=False, **params)
+
+    def killed_job(self, after: int, params: dict) -> subprocess.CompletedProcess:
+        """exporter_present in a separate process (Salt's loader, the same minion options)
+        whose batch ngctl dies after ``after`` lines, taking that whole Salt job with it
+        (no rollback runs, the journal stays behind)."""
+        spec = self.base / "runner.json"
+        spec.write_text(json.dumps({"root": str(self.host.root), "base": str(self.base / "salt-runner"),
+                                    "opts": self.overrides, "params": params}))
+        script = self.base / "runner.py"
+        script.write_text(RUNNER.format(repo=str(REPO), utils=str(REPO / "_utils"),
+                                        conftest=str(pathlib.Path(__file__).resolve().parents[1] / "conftest.py")))
+        self.arm(die_after=after, kill_job=True)
+        return subprocess.run([sys.executable, str(script), str(spec)], capture_output=True, text=True,
+                              start_new_session=True, cwd=REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory) -> Rig:
+    return Rig(tmp_path_factory.mktemp("hardening"))
+
+
+def assert_converges(rig: Rig, **params) -> None:
+    again = rig.present(**params)
+    assert again.result is True, again.comment
+    assert set(rig.host.links().values()) == {"pass"}, rig.host.links()
+    clean = rig.present(**params)
+    assert clean.result is True and clean.changes == {}, clean.changes
+
+
+def graph(rig: Rig) -> dict:
+    return rig.loaders.modules.netgraph.graph()["nodes"]
+
+
+def unnamed(rig: Rig) -> dict:
+    return {k: v for k, v in graph(rig).items() if v["name"] is None}
+
+
+# ------------------------------------------------------------------ 3. ipfw: only our rules
+@pytest.mark.parametrize("takeover", [True, False], ids=["takeover", "no-takeover"])
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_the_firewalls_own_rule_is_never_replaced(rig, takeover, test):
+    """``ipfw_rule: 65000`` where the firewall has ``65000 allow ip from any to any``: with
+    takeover the old code deleted it for a non-terminal ngtee and the default deny cut the
+    host off. Refused, the rule named, nothing run (not even kldload ng_ipfw)."""
+    host = rig.fresh(firewall=True)
+    before = host.ipfw_list()
+    ret = rig.present(test=test, takeover=takeover, interfaces={"em0": None, "tun0": {**TUN, "ipfw_rule": 65000}})
+    assert ret.result is False
+    assert "ipfw rule 65000" in ret.comment and "allow ip from any to any" in ret.comment, ret.comment
+    assert host.mutating() == []
+    assert host.ipfw_list() == before and set(host.links().values()) == {"pass"}
+
+
+def test_a_rule_number_shared_with_another_rule_is_never_deleted(rig):
+    """``ipfw delete N`` deletes every rule numbered N: when our stale rule shares its
+    number with someone else's, the apply refuses instead of deleting theirs too."""
+    host = rig.fresh(firewall=True)
+    assert rig.present(interfaces={"em0": None, "tun0": TUN}).result is True
+    host.run("ipfw", "-q", "add", "1000", "count", "ip", "from", "any", "to", "any", "via", "em1")
+    before = host.ipfw_list()
+    host.mark()
+    ret = rig.present(interfaces={"em0": None, "tun0": {**TUN, "ipfw_rule": 1100}})
+    assert ret.result is False and "1000" in ret.comment and "count ip from any to any via em1" in ret.comment
+    assert host.mutating() == [] and host.ipfw_list() == before
+
+
+def test_test_mode_shows_every_ipfw_deletion_with_its_text(rig):
+    host = rig.fresh(firewall=True)
+    assert rig.present(interfaces={"em0": None, "tun0": TUN}).result is True
+    host.mark()
+    ret = rig.present(test=True, interfaces={"em0": None, "tun0": {**TUN, "direction": "ingress"}})
+    assert ret.result is None and host.mutating() == []
+    assert ret.changes["ipfw"] == {"delete": [1000], "delete_rules": ["1000 ngtee 1000 ip from any to any via tun0"],
+                                   "add": ["1000 ngtee 1000 ip from any to any in via tun0"]}
+    gone = rig.absent(test=True)
+    assert gone.changes["ipfw"] == {"delete": [1000], "delete_rules": ["1000 ngtee 1000 ip from any to any via tun0"]}
+
+
+# ------------------------------------------------------------------ 4. ipfw rollback
+def test_a_failed_batch_puts_the_deleted_ipfw_rule_back(rig):
+    """A direction change on tun0 (ipfw) deletes rule 1000 before the batch; the batch
+    fails at its first line: the old code left rule 1000 gone ("rolled back with 0
+    command(s)"). Now the rule is back with its exact text, and the comment says so."""
+    host = rig.fresh(firewall=True)
+    assert rig.present(interfaces={"em0": None, "tun0": TUN}).result is True
+    before = host.ipfw_list()
+    after = {"interfaces": {"em0": {"direction": "egress"}, "tun0": {**TUN, "direction": "ingress"}}}
+    host.fail_at(1)
+    ret = rig.present(**after)
+    assert ret.result is False and "line 1" in ret.comment
+    assert "ipfw: add 1000 ngtee 1000 ip from any to any via tun0" in ret.comment, ret.comment
+    assert host.ipfw_list() == before
+    assert_converges(rig, **after)
+    assert "01000 ngtee 1000 ip from any to any in via tun0" in host.ipfw_list()
+
+
+FW_SCENARIOS = {
+    # name: (before, after, takeover); after None = exporter_absent
+    "create": (None, {"interfaces": {"em0": None, "tun0": TUN}, "collectors": [C1, C2]}, False),
+    "modify": ({"interfaces": {"em0": None, "tun0": TUN}, "collectors": [C1]},
+               {"interfaces": {"em0": {"direction": "egress"}, "em1": None, "tun0": {**TUN, "direction": "ingress"}},
+                "collectors": [C1, C5], "timeouts": {"active": 60, "inactive": 5}}, False),
+    "rehook": ({"interfaces": {"em0": None, "tun0": TUN}, "collectors": [C1]},
+               {"interfaces": {"em0": None, "tun0": {"attach": "ipfw", "ipfw_hook": 2000}}, "collectors": [C1]}, False),
+    "remove": ({"interfaces": {"em0": None, "tun0": TUN}, "collectors": [C1]},
+               {"interfaces": {"em0": None}, "collectors": [C1]}, False),
+    "takeover": ("seed", {"interfaces": {"em0": None, "tun0": TUN}, "collectors": [C1]}, True),
+    "absent": ({"interfaces": {"em0": None, "tun0": TUN}, "collectors": [C1, C5]}, None, False),
+}
+SEED = script_lines(REPO / "tests" / "data" / "hand_built_exporter.ngctl")
+
+
+def _fw_setup(rig: Rig, before) -> Host:
+    host = rig.fresh(firewall=True)
+    if before == "seed":
+        host.ngctl("-f", "-", stdin="\n".join(SEED) + "\n")
+    elif before:
+        assert rig.present(**before).result is True
+    host.mark()
+    return host
+
+
+def _fw_steps(rig: Rig, before, after, takeover) -> list[tuple]:
+    """Every fault position of the scenario: ("ngctl", k) per batch line, ("ipfw", k) per
+    ipfw add/delete, read from the plan on a host set up as for the run."""
+    _fw_setup(rig, before)
+    planned = (rig.loaders.modules.netflow.plan("lan", load_modules=True, takeover=takeover, **after) if after
+               else rig.loaders.modules.netflow.absent_plan("lan"))
+    ipfw = len(planned["ipfw"]["delete"]) + len(planned["ipfw"]["add"])
+    return [("ngctl", k) for k in range(1, len(planned["commands"]) + 1)] + [("ipfw", k) for k in range(1, ipfw + 1)]
+
+
+@pytest.mark.parametrize("scenario", list(FW_SCENARIOS))
+def test_ipfw_exporters_fault_at_every_ngctl_line_and_ipfw_step(rig, scenario):
+    """tun0 through ipfw (and em0): a fault at every line of the batch and at every ipfw
+    add/delete. Each time the apply fails and says so, every interface passes, the ipfw
+    rules are exactly what they were, and the next apply converges."""
+    before, after, takeover = FW_SCENARIOS[scenario]
+    steps = _fw_steps(rig, before, after, takeover)
+    assert any(kind == "ipfw" for kind, _ in steps) and any(kind == "ngctl" for kind, _ in steps)
+    for kind, k in steps:
+        host = _fw_setup(rig, before)
+        rules = host.ipfw_list()
+        if kind == "ngctl":
+            host.fail_at(k)
+        else:
+            rig.arm(ipfw_fail=k)
+        ret = rig.present(takeover=takeover, **after) if after else rig.absent()
+        where = f"{scenario}@{kind}{k}"
+        assert ret.result is False, f"{where}: the fault went unreported"
+        assert (f"line {k}" if kind == "ngctl" else "No buffer space available") in ret.comment, (where, ret.comment)
+        assert "rolled back" in ret.comment, (where, ret.comment)
+        assert set(host.links().values()) == {"pass"}, (where, host.links(), ret.comment)
+        assert host.ipfw_list() == rules, (where, ret.comment)
+        assert not rig.journal().exists(), where
+        if after:
+            assert_converges(rig, takeover=takeover, **after)
+        else:
+            assert rig.absent().result is True and "lan_" not in host.listing()
+            assert not [r for r in host.ipfw_list() if "ngtee" in r] and set(host.links().values()) == {"pass"}
+
+
+def test_takeover_fault_at_every_line_leaves_no_interface_half_attached(rig):
+    """Takeover of a hand-built exporter on em0 and em1 (the seed's rc.d nodes): a fault
+    between ``rmhook em0: lower`` and ``rmhook em0: upper`` left em0 with only its upper
+    hook on the foreign node, and the old rollback cut only hooks to our nodes: em0
+    blackholed. The rollback detaches what is left of an interface this batch frees."""
+    seed = SEED[:3] + ["connect em1: netflow: lower iface1", "connect em1: netflow: upper out1"] + SEED[3:]
+    after = {"interfaces": ["em0", "em1"], "collectors": [C1], "takeover": True}
+    rig.fresh().ngctl("-f", "-", stdin="\n".join(seed) + "\n")
+    count = len(rig.plan(**after)["commands"])
+    for k in range(1, count + 1):
+        host = rig.fresh()
+        host.ngctl("-f", "-", stdin="\n".join(seed) + "\n")
+        host.fail_at(k)
+        ret = rig.present(**after)
+        assert ret.result is False and f"line {k}" in ret.comment
+        assert set(host.links().values()) == {"pass"}, (k, host.links(), ret.comment)
+        assert_converges(rig, **after)
+        # the foreign node that served em0/em1 may stay behind, serving no interface: it
+        # is not ours, and only the batch that takes an interface from it retires it
+        nodes = graph(rig)
+        assert {nodes["em0"]["hooks"]["lower"]["peer"], nodes["em1"]["hooks"]["upper"]["peer"]} == {"lan_nf"}
+
+
+# ------------------------------------------------------------------ 9. one interface, one exporter
+@pytest.mark.parametrize("attach", ["ether", "ipfw"])
+def test_an_interface_of_another_exporter_is_never_taken_over(rig, attach):
+    """Two exporters with takeover: true on one interface took it from each other at every
+    apply (the flow cache lost each time, both "succeeding"). The second is refused,
+    naming both exporters and the interface, and the first keeps it untouched."""
+    host = rig.fresh(firewall=attach == "ipfw")
+    ifs = {"em0": None} if attach == "ether" else {"tun0": TUN}
+    iface = "em0" if attach == "ether" else "tun0"
+    assert rig.present(name="a", interfaces=ifs, collectors=[C1], takeover=True).result is True
+    host.mark()
+    for test in (True, False):
+        ret = rig.present(name="b", interfaces=ifs, collectors=[C2], takeover=True, test=test)
+        assert ret.result is False, ret.comment
+        assert "exporter a" in ret.comment and "exporter b" in ret.comment and f"interface {iface}" in ret.comment
+    assert host.mutating() == []
+    assert rig.present(name="a", interfaces=ifs, collectors=[C1], takeover=True).changes == {}
+    assert "b_nf" not in host.listing() and set(host.links().values()) == {"pass"}
+
+
+# ------------------------------------------------------------------ 10. ownership by name AND type
+def test_an_interface_named_like_our_node_is_never_ours(rig):
+    """An interface ``lan_v9_0`` (its ng_ether node has the name exporter lan gives its
+    first fan-out ksocket) carries exporter ``other``. Exporter lan's apply, status,
+    rollback and removal never touch it (the old apply shut it down as lan's)."""
+    host = rig.fresh(ifaces=IFACES + ["lan_v9_0"])
+    other = {"name": "other", "interfaces": ["lan_v9_0"], "collectors": [C2]}
+    assert rig.present(**other).result is True
+    ret = rig.present(interfaces=["em0"], collectors=[C1])
+    assert ret.result is True, ret.comment
+    assert not any("lan_v9_0" in line for line in ret.changes["ngctl"])
+    assert set(rig.loaders.modules.netflow.status("lan")["nodes"]) == {"lan_nf", "lan_v9"}
+    assert rig.present(**other).changes == {}
+    host.fail_at(1)
+    assert rig.present(interfaces=["em0", "em1"], collectors=[C1]).result is False
+    assert rig.absent().result is True
+    assert rig.present(**other).changes == {}
+    assert "lan_nf" not in host.listing() and set(host.links().values()) == {"pass"}
+    assert rig.loaders.modules.netflow.status("lan")["present"] is False
+
+
+def test_a_name_of_ours_held_by_an_interface_is_refused(rig):
+    """An interface called ``lan_nf``: exporter lan cannot name its netflow node; the old
+    apply shut the ng_ether node down and failed mid-batch. Refused, nothing run."""
+    host = rig.fresh(ifaces=IFACES + ["lan_nf"])
+    ret = rig.present(interfaces=["em0"], collectors=[C1])
+    assert ret.result is False and "lan_nf (ether)" in ret.comment, ret.comment
+    assert host.mutating() == []
+
+
+# ------------------------------------------------------------------ 5. killed mid-apply
+KILL_PLANS = {
+    "one_interface": {"interfaces": ["em0"], "collectors": [C1, C2]},
+    "three_interfaces": {"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1, C2]},
+}
+
+
+def _kill_positions(rig: Rig, params: dict) -> int:
+    rig.fresh()
+    return len(rig.plan(**params)["commands"])
+
+
+@pytest.mark.parametrize("plan", list(KILL_PLANS))
+def test_a_batch_killed_after_every_line_is_rolled_back(rig, plan):
+    """ngctl killed after N lines of the create batch (N = 0 .. all but the last), Salt
+    alive: ngctl names no failing line, so the rollback goes by the run's journal (node IDs
+    before the batch, the interfaces it attaches) and shuts down everything the batch
+    made, named or not. Every interface passes at once; the next apply converges."""
+    params = KILL_PLANS[plan]
+    for n in range(_kill_positions(rig, params)):
+        host = rig.fresh()
+        rig.arm(die_after=n)
+        ret = rig.present(**params)
+        assert ret.result is False and "did not finish" in ret.comment, (n, ret.comment)
+        assert set(host.links().values()) == {"pass"}, (n, host.links(), ret.comment)
+        assert unnamed(rig) == {} and "lan_" not in host.listing(), (n, host.listing())
+        assert not rig.journal().exists()
+        assert_converges(rig, **params)
+
+
+@pytest.mark.parametrize("plan", list(KILL_PLANS))
+def test_a_job_killed_with_its_batch_after_every_line_is_repaired_by_the_next_apply(rig, plan):
+    """The whole Salt job dies with its ngctl after N lines (no rollback runs): what the
+    kill leaves is shown per N, and the NEXT apply repairs it (the journal left behind
+    proves the unnamed nodes are ours), then the graph converges."""
+    params = KILL_PLANS[plan]
+    leaves = {}
+    for n in range(_kill_positions(rig, params)):
+        host = rig.fresh()
+        proc = rig.killed_job(n, params)
+        assert proc.returncode == -9, (n, proc.returncode, proc.stdout[-500:], proc.stderr[-3000:])
+        assert rig.journal().exists(), n
+        cut = sorted(k for k, v in host.links().items() if v != "pass")
+        leaves[n] = (sorted(v["type"] for v in unnamed(rig).values()), cut)
+        ret = rig.present(**params)
+        assert ret.result is True, (n, ret.comment)
+        assert set(host.links().values()) == {"pass"}, (n, host.links())
+        assert unnamed(rig) == {} and not rig.journal().exists(), n
+        clean = rig.present(**params)
+        assert clean.result is True and clean.changes == {}, (n, clean.changes)
+    print(f"\n{plan}: after N lines a killed ngctl leaves (unnamed nodes, interfaces cut off):")
+    for n, (left, cut) in leaves.items():
+        print(f"  N={n:2}: {left or '-'} {cut or '-'}")
+    assert leaves[0] == ([], [])
+    assert leaves[1] == (["netflow"], ["em0"]), "mkpeer without its name: an unnamed netflow node on em0:lower"
+    assert leaves[2] == ([], ["em0"]) and leaves[3] == ([], [])

@@ -1,0 +1,320 @@
+"""_utils/nf_watch.py: declarations, the one-spawn read, drift, and the beacon's events and
+backoff; _beacons/netflow.py's validate(). The reads are real: ngctl of an ngsim host
+(built from the exporter's boot script, no Salt), parsed as the beacon parses them."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+import nf_model
+import nf_plan
+import nf_watch
+import ng_text
+from ngsim.testing import Host, load_file, ngsim
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+PARAMS = {"interfaces": ["em0", "em1"], "collectors": [{"host": "127.0.0.1", "port": 2055}]}
+OPTS = nf_watch.options({"stall_intervals": 2})
+
+
+def build(root: pathlib.Path, params=PARAMS, name="lan", ifaces=("em0", "em1", "em2")) -> tuple[Host, dict]:
+    host = Host.create(str(root), ifaces=ifaces, loaded=("ng_ether",))
+    cfg = nf_model.validate({**params, "name": name})
+    script = nf_plan.build_script(cfg)
+    assert host.kldload("-n", *script["modules"]).returncode == 0
+    run = host.ngctl("-f", "-", stdin="\n".join(script["ngctl"]) + "\n")
+    assert run.returncode == 0, run.stderr
+    return host, cfg
+
+
+def read(host: Host, declared: dict, state: dict | None = None) -> dict:
+    reqs = nf_watch.requests(declared, (state or {}).get("graph"))
+    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
+    return nf_watch.snapshot(*ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs), reqs)
+
+
+class Beacon:
+    """Steps of the beacon on one host, with a clock of our own."""
+
+    def __init__(self, host: Host, declared: dict, opts=OPTS):
+        self.host, self.declared, self.opts = host, declared, opts
+        self.state, self.now = None, 1000.0
+
+    def step(self, dt: float = 10.0) -> list[dict]:
+        self.now += dt
+        events, self.state = nf_watch.step(self.declared, read(self.host, self.declared, self.state), self.state,
+                                           self.now, self.opts)
+        json.dumps(self.state)  # the state must stay plain data
+        return events
+
+
+@pytest.fixture
+def lan(tmp_path):
+    host, cfg = build(tmp_path / "h")
+    return host, cfg
+
+
+# ------------------------------------------------------------------ declarations
+def test_declaration_round_trip_and_refusals():
+    text = nf_watch.declaration_text("lan", {**PARAMS, "__pub_fun": "x", "persist": True}, 12.5)
+    data = json.loads(text)
+    assert data["format"] == 1 and data["name"] == "lan" and "__pub_fun" not in data["params"]
+    cfg = nf_watch.declaration_load(text, "lan")
+    assert cfg == nf_model.validate({**PARAMS, "persist": True, "name": "lan"})
+    for bad, name in ((text, "wan"), ("{", "lan"), ('{"format": 2, "name": "lan", "params": {}}', "lan"),
+                      (json.dumps({"format": 1, "name": "lan", "params": {"interfaces": ["em0;x"]}}), "lan")):
+        with pytest.raises(ValueError):
+            nf_watch.declaration_load(bad, name)
+
+
+def test_remember_writes_once_and_forgets(tmp_path):
+    d = tmp_path / "netflow"
+    assert nf_watch.remember(str(d), "lan", PARAMS, 1.0) is True
+    path = d / "lan.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    inode = path.stat().st_ino
+    assert nf_watch.remember(str(d), "lan", dict(PARAMS), 2.0) is False, "same declaration: not rewritten"
+    assert path.stat().st_ino == inode
+    assert nf_watch.remember(str(d), "lan", {**PARAMS, "mtu": 1400}, 3.0) is True
+    (d / "bad.json").write_text("{")
+    (d / "not a name.json").write_text("{}")
+    found, bad = nf_watch.load_declarations(str(d))
+    assert set(found) == {"lan"} and found["lan"]["mtu"] == 1400 and set(bad) == {"bad"}
+    assert nf_watch.load_declarations(str(d), ["other"]) == ({}, {})
+    assert nf_watch.remember(str(d), "lan", None, 4.0) is True and not path.exists()
+    assert nf_watch.remember(str(d), "lan", None, 5.0) is False
+    with pytest.raises(ValueError):
+        nf_watch.remember(str(d), "../x", PARAMS, 1.0)
+
+
+def test_boot_file_state(tmp_path):
+    cfg = nf_model.validate({**PARAMS, "name": "lan", "persist": True})
+    from nf_boot import render
+
+    good = render("lan", nf_plan.build_script(cfg))
+    other = render("lan", nf_plan.build_script(nf_model.validate({**PARAMS, "name": "lan", "mtu": 1400})))
+    assert nf_watch.boot_file_state("lan", good, cfg) == "matches"
+    assert nf_watch.boot_file_state("lan", other, cfg) == "differs"
+    assert nf_watch.boot_file_state("lan", None, cfg) == "missing"
+    assert nf_watch.boot_file_state("lan", None, {**cfg, "persist": False}) is None
+    assert nf_watch.boot_file_state("lan", good[:-5], cfg).startswith("corrupt: ")
+    assert nf_watch.boot_file_state("lan", good, None) == "present"
+
+
+# ------------------------------------------------------------------ the read
+def test_snapshot_script_is_the_graph_then_read_only_messages():
+    text = ng_text.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
+    assert text == "list -l\ntypes\nmsg lan_nf: info\nmsg lan_nf: ifinfo 0\n"
+    for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown"]]):
+        with pytest.raises(ValueError):
+            ng_text.snapshot_script(bad)
+
+
+def test_requests_put_the_lines_that_can_fail_last(lan):
+    host, cfg = lan
+    first = nf_watch.requests({"lan": cfg}, None)
+    assert [q[1] for q in first] == ["info", "v9info", "getpeername", "getname", "ifinfo", "ifinfo"]
+    snap = read(host, {"lan": cfg})
+    assert nf_watch.requests({"lan": cfg}, snap["graph"]) == first
+
+
+def test_one_spawn_reads_graph_settings_and_counters(lan):
+    host, cfg = lan
+    ngsim("traffic", host.root, "em0", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--packets", "10", "--direction", "in")
+    before = len(host.log())
+    snap = read(host, {"lan": cfg})
+    assert len(host.log()) == before + 1, "one ngctl spawn"
+    assert {"lan_nf", "lan_v9", "em0", "em1"} <= set(snap["graph"]["nodes"])
+    assert snap["settings"]["lan_v9"]["peer"] == "inet/127.0.0.1:2055"
+    assert snap["raw"]["lan_nf"]["ifinfo 0"]["packets"] == 10 and "packets" not in snap["raw"]["lan_nf"]["ifinfo 1"]
+    assert nf_watch.compare(cfg, snap["graph"], snap["settings"]) == []
+
+
+def test_a_failing_line_leaves_the_rest_unread_not_zero(lan):
+    host, cfg = lan
+    reqs = nf_watch.requests({"lan": cfg}, None) + [["lan_nf:", "ifinfo", "7"], ["lan_nf:", "info"]]
+    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
+    assert run.returncode != 0
+    graph, replies = ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
+    assert "lan_nf" in graph["nodes"]
+    assert all(r["ok"] for r in replies[:6])
+    assert replies[6] == {"ok": False, "error": "ngctl: send msg: Invalid argument"} and replies[7] is None
+    with pytest.raises(ValueError):
+        ng_text.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
+
+
+# ------------------------------------------------------------------ drift
+def kinds(items):
+    return sorted((i["kind"], i.get("interface") or i.get("node")) for i in items)
+
+
+def test_drift_kinds(lan):
+    host, cfg = lan
+    declared = {"lan": cfg}
+    snap = read(host, declared)
+    seen = nf_watch.attached_ids(cfg, snap["graph"], [], {})
+    ngsim("ifdestroy", host.root, "em0")
+    ngsim("ifcreate", host.root, "em0")
+    snap2 = read(host, declared)
+    drift = nf_watch.compare(cfg, snap2["graph"], snap2["settings"], seen)
+    assert kinds(drift) == [("interface_recreated", "em0")]
+    assert drift[0]["old_id"] == seen["em0"] != drift[0]["new_id"]
+    assert kinds(nf_watch.compare(cfg, snap2["graph"], snap2["settings"])) == [("hook_cut", "em0")]
+    assert nf_watch.attached_ids(cfg, snap2["graph"], drift, seen)["em0"] == seen["em0"], "keeps the last good ID"
+    host.ngctl("msg", "lan_v9:", "connect", "inet/127.0.0.1:9999")
+    host.ngctl("msg", "lan_nf:", "settimeouts", "{ inactive=20 active=1800 }")
+    host.ngctl("rmhook", "em1:", "upper")
+    snap3 = read(host, declared)
+    assert kinds(nf_watch.compare(cfg, snap3["graph"], snap3["settings"], seen)) == [
+        ("collector_repointed", "lan_v9"), ("hook_cut", "em1"), ("interface_recreated", "em0"),
+        ("settings_changed", "lan_nf")]
+    host.ngctl("shutdown", "lan_v9:")
+    snap4 = read(host, declared)
+    assert ("node_missing", "lan_v9") in kinds(nf_watch.compare(cfg, snap4["graph"], snap4["settings"]))
+    host.ngctl("shutdown", "lan_nf:")
+    snap5 = read(host, declared)
+    assert nf_watch.compare(cfg, snap5["graph"], snap5["settings"]) == [
+        {"kind": "node_missing", "node": "lan_nf", "type": "netflow", "interfaces": ["em0", "em1"]}]
+
+
+def test_extra_hook_and_missing_interface(lan):
+    host, cfg = lan
+    host.ngctl("connect", "em2:", "lan_nf:", "lower", "iface5")
+    ngsim("ifdestroy", host.root, "em1")
+    snap = read(host, {"lan": cfg})
+    assert kinds(nf_watch.compare(cfg, snap["graph"], snap["settings"])) == [
+        ("extra_hook", "lan_nf"), ("interface_missing", "em1")]
+
+
+# ------------------------------------------------------------------ the beacon's step
+def test_quiet_when_converged_then_fires_once_with_heal_and_backs_off(lan):
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    assert b.step() == [] and b.step() == []
+    ngsim("ifdestroy", host.root, "em0")
+    ngsim("ifcreate", host.root, "em0")
+    [ev] = b.step()
+    assert ev["tag"] == ev["exporter"] == "lan" and ev["interfaces"] == ["em0"] and ev["heal"] is True
+    assert ev["drift"][0]["kind"] == "interface_recreated" and ev["health"] == "degraded"
+    assert ev["attempt"] == 1 and ev["retry_in"] == 60
+    assert b.step(10) == [], "same problem, inside the backoff: quiet"
+    [again] = b.step(60)
+    assert again["heal"] is True and again["attempt"] == 2 and again["retry_in"] == 120
+    host.ngctl("rmhook", "em1:", "upper")  # a new problem inside the backoff: reported, no heal
+    [new] = b.step(10)
+    assert new["heal"] is False and new["retry_in"] == pytest.approx(110) and new["interfaces"] == ["em0", "em1"]
+    # the heal: what exporter_present does, here the boot script's lines for em0/em1
+    host.ngctl("connect", "em1:", "lan_nf:", "upper", "out1")
+    host.ngctl("-f", "-", stdin="connect em0: lan_nf: lower iface0\nconnect em0: lan_nf: upper out0\n"
+               "msg lan_nf: setconfig { iface=0 conf=11 }\n")
+    assert b.step() == [], "quiet again after the heal"
+    assert b.step() == []
+
+
+def test_backoff_doubles_to_its_cap_and_starts_over(lan):
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg}, nf_watch.options({"heal_backoff": 10, "heal_backoff_max": 40}))
+    b.step()
+    host.ngctl("shutdown", "lan_v9:")
+    heals = []
+    for _ in range(40):
+        heals += [b.now + 5 for e in b.step(5) if e["heal"]]
+    gaps = [round(y - x) for x, y in zip(heals, heals[1:])]
+    assert gaps[:4] == [10, 20, 40, 40], gaps
+    b.now += 100  # > 2 x heal_backoff_max without a request: the streak starts over
+    assert b.step(0)[0]["attempt"] == 1
+
+
+def test_heal_false_never_asks(lan):
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg}, nf_watch.options({"heal": False}))
+    b.step()
+    host.ngctl("shutdown", "lan_v9:")
+    [ev] = b.step()
+    assert ev["heal"] is False and ev["health"] == "down"
+    assert b.step(1000) == []
+
+
+def test_stalled_counter_fires_once(lan):
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    traffic = ("traffic", host.root, "em0", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--packets", "3", "--direction", "in")
+    b.step()
+    ngsim(*traffic)
+    assert b.step() == []
+    assert b.step() == []  # 1 interval without a packet
+    [ev] = b.step()       # 2 = stall_intervals
+    assert ev["stalled"] == ["em0"] and ev["heal"] is False and ev["interfaces"] == ["em0"]
+    assert b.step() == []
+    ngsim(*traffic)
+    assert b.step() == [], "moving again: the stall is over, quietly"
+
+
+def test_failed_exports_rising_degrade_without_heal(lan):
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    b.step()
+    snap = read(host, {"lan": cfg})
+    snap["raw"]["lan_nf"]["info"] = {**snap["raw"]["lan_nf"]["info"], "V9 failed exports": 3}
+    events, _ = nf_watch.step({"lan": cfg}, snap, b.state, b.now + 10, OPTS)
+    assert events[0]["health"] == "degraded" and events[0]["heal"] is False
+    assert "3 V9 exports failed since the last read" in events[0]["reasons"]
+
+
+def test_options():
+    assert nf_watch.options() == {"stall_intervals": 5, "heal_backoff": 60, "heal_backoff_max": 3600, "heal": True,
+                                  "exporters": None}
+    for bad in ({"stall_intervals": -1}, {"heal_backoff": 0}, {"heal_backoff": True}, {"heal": "yes"},
+                {"exporters": "lan"}, {"exporters": ["a b"]}, {"colour": 1}):
+        with pytest.raises(ValueError):
+            nf_watch.options(bad)
+
+
+# ------------------------------------------------------------------ the beacon module
+@pytest.fixture(scope="module")
+def beacon():
+    return load_file(REPO / "_beacons" / "netflow.py", "netflow_beacon_under_test")
+
+
+def test_beacon_options_table_is_nf_watch_s(beacon):
+    ints = {k: v for k, v in beacon.OPTIONS.items() if isinstance(v, tuple)}
+    assert ints == {k: (lo, hi) for k, (_, lo, hi) in nf_watch.OPTIONS.items()}
+    assert set(beacon.OPTIONS) - set(ints) == {"heal", "exporters"}
+
+
+@pytest.mark.parametrize("config", [
+    [], [{"interval": 10}], [{"interval": 5}, {"disable_during_state_run": True}, {"stall_intervals": 0}],
+    [{"heal": False}, {"heal_backoff": 1}, {"heal_backoff_max": 604800}, {"exporters": ["lan", "up-link_2"]}],
+    [{"enabled": True}, {"_beacon_name": "netflow"}, {"beacon_module": "netflow"}, {"run_once": False}],
+])
+def test_beacon_validate_accepts(beacon, config):
+    assert beacon.validate(config) == (True, "Valid beacon configuration")
+
+
+@pytest.mark.parametrize("config, word", [
+    ({"interval": 10}, "must be a list"), ("netflow", "must be a list"), ([["interval", 10]], "not a mapping"),
+    ([{"colour": "red"}], "unknown option(s) colour"), ([{"stall_intervals": -1}], "stall_intervals"),
+    ([{"stall_intervals": "5"}], "stall_intervals"), ([{"heal": "yes"}], "heal"), ([{"heal_backoff": True}], "heal_backoff"),
+    ([{"heal_backoff_max": 0}], "heal_backoff_max"), ([{"exporters": "lan"}], "exporters"),
+    ([{"exporters": ["lan;reboot"]}], "exporters"), ([{"exporters": ["x" * 26]}], "exporters"),
+])
+def test_beacon_validate_refuses(beacon, config, word):
+    ok, why = beacon.validate(config)
+    assert ok is False and word in why
+
+
+def test_beacon_keeps_its_state_in_context(beacon, monkeypatch):
+    calls = []
+
+    def watch(state=None, **opts):
+        calls.append((state, opts))
+        return {"events": [{"tag": "lan", "exporter": "lan"}], "state": {"n": len(calls)}, "errors": {"x": "bad"}}
+
+    monkeypatch.setattr(beacon, "__salt__", {"netflow.watch": watch}, raising=False)
+    monkeypatch.setattr(beacon, "__context__", {}, raising=False)
+    config = [{"interval": 5}, {"stall_intervals": 3}, {"_beacon_name": "netflow"}]
+    assert beacon.beacon(config) == [{"tag": "lan", "exporter": "lan"}]
+    beacon.beacon(config)
+    assert calls == [({}, {"stall_intervals": 3}), ({"n": 1}, {"stall_intervals": 3})]
