@@ -12,22 +12,17 @@ import re
 
 from ng_words import shown
 
+# The defaults, by the config prefix each is read under: ``netflow:<key>`` (the formula's
+# and the state's own) and ``netgraph.<key>`` (the binaries _modules/netgraph.py runs).
+_NETFLOW = dict(boot_dir="/usr/local/etc/netflow", lock_file="/var/run/netflow.lock",
+                rc_script="/usr/local/etc/rc.d/netflow", rc_conf_d="/etc/rc.conf.d/netflow",
+                sha256="/sbin/sha256", lockf="/usr/bin/lockf")
+_NETGRAPH = dict(ngctl="/usr/sbin/ngctl", kldload="/sbin/kldload", kldstat="/sbin/kldstat", ipfw="/sbin/ipfw",
+                 ifconfig="/sbin/ifconfig", flowctl="/usr/sbin/flowctl")
 # key -> (config.get key, default)
-PATHS: dict[str, tuple[str, str]] = {
-    "boot_dir": ("netflow:boot_dir", "/usr/local/etc/netflow"),
-    "lock_file": ("netflow:lock_file", "/var/run/netflow.lock"),
-    "rc_script": ("netflow:rc_script", "/usr/local/etc/rc.d/netflow"),
-    "rc_conf_d": ("netflow:rc_conf_d", "/etc/rc.conf.d/netflow"),
-    "ngctl": ("netgraph.ngctl", "/usr/sbin/ngctl"),
-    "kldload": ("netgraph.kldload", "/sbin/kldload"),
-    "kldstat": ("netgraph.kldstat", "/sbin/kldstat"),
-    "ipfw": ("netgraph.ipfw", "/sbin/ipfw"),
-    "ifconfig": ("netgraph.ifconfig", "/sbin/ifconfig"),
-    "flowctl": ("netgraph.flowctl", "/usr/sbin/flowctl"),
-    "sha256": ("netflow:sha256", "/sbin/sha256"),
-    "lockf": ("netflow:lockf", "/usr/bin/lockf"),
-}
-BINARIES = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "flowctl")
+PATHS: dict[str, tuple[str, str]] = {**{k: (f"netflow:{k}", v) for k, v in _NETFLOW.items()},
+                                     **{k: (f"netgraph.{k}", v) for k, v in _NETGRAPH.items()}}
+BINARIES = tuple(_NETGRAPH)
 
 _SAFE_PATH_RE = re.compile(r"/[A-Za-z0-9_./+-]{0,1022}")
 

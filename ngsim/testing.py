@@ -36,6 +36,20 @@ class Host:
         ngsim(*args)
         return cls(root)
 
+    def saved(self) -> str:
+        """The emulated kernel as it is now (its state file), for :meth:`restored`: a
+        module fixture builds a host once and each test starts from a copy."""
+        with open(os.path.join(self.root, "state.json"), encoding="utf-8") as fh:
+            return fh.read()
+
+    @classmethod
+    def restored(cls, root: str, saved: str, ifaces: Sequence[str] = ("em0",)) -> "Host":
+        """A new host under ``root`` whose kernel is ``saved`` (:meth:`saved`)."""
+        host = cls.create(root, ifaces=ifaces)
+        with open(os.path.join(host.root, "state.json"), "w", encoding="utf-8") as fh:
+            fh.write(saved)
+        return host
+
     def run(self, binary: str, *args: str, stdin: Optional[str] = None,
             pid: Optional[int] = None) -> subprocess.CompletedProcess:
         env = dict(os.environ)
@@ -85,6 +99,18 @@ class Host:
         """The next ``ngctl -f`` batch runs ``after`` command lines, then ngctl dies as by
         SIGKILL (returncode -9)."""
         ngsim("die", self.root, "--after", str(after))
+
+
+def hex_bytes(text: str) -> bytes:
+    """Bytes laid out as hex words, as in a dump; on each line, the words after the first
+    word that is not hex are a comment."""
+    out = []
+    for line in text.splitlines():
+        for word in line.split():
+            if len(word) % 2 or any(c not in "0123456789abcdef" for c in word):
+                break
+            out.append(word)
+    return bytes.fromhex("".join(out))
 
 
 def script_lines(path) -> list:

@@ -105,12 +105,37 @@ def minion_opts_for(root: pathlib.Path, base: pathlib.Path, minion_id: str = "fw
     return opts
 
 
-def ng_loaders_for(root: pathlib.Path, base: pathlib.Path):
-    """Salt's loader with this host's binaries configured. The host must exist first:
-    the module's __virtual__ looks for the configured ngctl."""
+def ng_loaders_for(root: pathlib.Path, base: pathlib.Path, netflow: bool = False):
+    """Salt's loader with this host's binaries configured (with ``netflow``: boot files
+    and the lock under ``base`` too). The host must exist first: the modules'
+    __virtual__ looks for the configured ngctl."""
     from saltfactories.utils.functional import Loaders
 
-    return Loaders(minion_opts_for(root, base))
+    opts = minion_opts_for(root, base)
+    if netflow:
+        opts["netflow"] = {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")}
+    return Loaders(opts)
+
+
+def host_root_fixture(prefix: str):
+    """A module-scoped fixture: the root of this module's emulated host."""
+    @pytest.fixture(scope="module")
+    def host_root(tmp_path_factory) -> pathlib.Path:
+        return tmp_path_factory.mktemp(prefix) / "host"
+
+    return host_root
+
+
+def netflow_fixtures(prefix: str, host_class, **init):
+    """This module's (host_root, loaders) fixtures: its emulated host, made by
+    ``host_class(root).init(**init)`` before Salt's loader loads the modules (their
+    __virtual__ looks for ngctl), boot files and lock under a temporary base."""
+    @pytest.fixture(scope="module")
+    def loaders(host_root, tmp_path_factory):
+        host_class(host_root).init(**init)
+        return ng_loaders_for(host_root, tmp_path_factory.mktemp("salt"), netflow=True)
+
+    return host_root_fixture(prefix), loaders
 
 
 @pytest.fixture(scope="module")

@@ -72,20 +72,13 @@ def tree(top: pathlib.Path) -> set:
     return {str(p) for p in top.rglob("*")} | {str(p) for p in top.rglob(".*")}
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory) -> pathlib.Path:
-    return tmp_path_factory.mktemp("kp") / "host"
+root = _conf.host_root_fixture("kp")
 
 
 @pytest.fixture(scope="module")
 def loaders(root, tmp_path_factory):
-    from saltfactories.utils.functional import Loaders
-
-    base = tmp_path_factory.mktemp("kpsalt")
-    opts = _conf.minion_opts_for(root, base)
-    opts["netflow"] = {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")}
     _conf.NgHost(root).init(ifaces=("em0", "em1", "tun0"))
-    return Loaders(opts)
+    return _conf.ng_loaders_for(root, tmp_path_factory.mktemp("kpsalt"), netflow=True)
 
 
 @pytest.fixture

@@ -38,12 +38,7 @@ def host(tmp_path):
 
 @pytest.fixture
 def loaders(host, tmp_path):
-    from saltfactories.utils.functional import Loaders
-
-    base = tmp_path / "salt"
-    opts = _conf.minion_opts_for(host.root, base)
-    opts["netflow"] = {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")}
-    return Loaders(opts)
+    return _conf.ng_loaders_for(host.root, tmp_path / "salt", netflow=True)
 
 
 def present(loaders, collectors, **params):

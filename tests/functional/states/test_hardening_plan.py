@@ -21,7 +21,6 @@ SIGKILL the whole Salt job right after that ngctl dies.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import subprocess
 import sys

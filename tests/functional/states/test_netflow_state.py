@@ -61,21 +61,7 @@ class Host(_conf.NgHost):
         return json.loads(ngsim("links", str(self.root)))
 
 
-@pytest.fixture(scope="module")
-def host_root(tmp_path_factory) -> pathlib.Path:
-    return tmp_path_factory.mktemp("nf") / "host"
-
-
-@pytest.fixture(scope="module")
-def loaders(host_root, tmp_path_factory):
-    from saltfactories.utils.functional import Loaders
-
-    base = tmp_path_factory.mktemp("salt")
-    opts = _conf.minion_opts_for(host_root, base)
-    opts["netflow"] = {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")}
-    # ngctl must exist for the modules' __virtual__: make the host before loading.
-    Host(host_root).init()
-    return Loaders(opts)
+host_root, loaders = _conf.netflow_fixtures("nf", Host)
 
 
 @pytest.fixture

@@ -70,20 +70,7 @@ class Fresh(_conf.NgHost):
         return out
 
 
-@pytest.fixture(scope="module")
-def host_root(tmp_path_factory) -> pathlib.Path:
-    return tmp_path_factory.mktemp("preview") / "host"
-
-
-@pytest.fixture(scope="module")
-def loaders(host_root, tmp_path_factory):
-    from saltfactories.utils.functional import Loaders
-
-    base = tmp_path_factory.mktemp("salt")
-    opts = _conf.minion_opts_for(host_root, base)
-    opts["netflow"] = {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")}
-    Fresh(host_root).init()  # ngctl must exist for the modules' __virtual__
-    return Loaders(opts)
+host_root, loaders = _conf.netflow_fixtures("preview", Fresh)
 
 
 @pytest.fixture

@@ -472,26 +472,24 @@ def test_too_long_name_is_refused_not_truncated():
         ng_words.check_node_name("n" * 40)
 
 
-@pytest.mark.parametrize("hook", ["iface0", "export9", "inet/dgram/udp", "many63", "10", "h" * 31])
-def test_check_hook_name_accepts(hook):
-    assert ng_words.check_hook_name(hook) == hook
+# kind -> (checker, accepted, refused)
+WORD_RULES = {
+    "hook": (ng_words.check_hook_name, ["iface0", "export9", "inet/dgram/udp", "many63", "10", "h" * 31],
+             ["", "a.b", "a:b", "x y", "h" * 32, "lower\n"]),
+    "type": (ng_words.check_type_name, ["netflow", "ksocket", "one2many", "ether", "ng-x_1"],
+             ["", "../../tmp/x", "ng/bridge", "a b", "t" * 32, "net.flow"]),
+}
 
 
-@pytest.mark.parametrize("hook", ["", "a.b", "a:b", "x y", "h" * 32, "lower\n"])
-def test_check_hook_name_rejects(hook):
-    with pytest.raises(ValueError):
-        ng_words.check_hook_name(hook)
-
-
-@pytest.mark.parametrize("type_name", ["netflow", "ksocket", "one2many", "ether", "ng-x_1"])
-def test_check_type_name_accepts(type_name):
-    assert ng_words.check_type_name(type_name) == type_name
-
-
-@pytest.mark.parametrize("type_name", ["", "../../tmp/x", "ng/bridge", "a b", "t" * 32, "net.flow"])
-def test_check_type_name_rejects(type_name):
-    with pytest.raises(ValueError):
-        ng_words.check_type_name(type_name)
+@pytest.mark.parametrize("kind, value, accepted", [(kind, value, ok) for kind, (_, good, bad) in WORD_RULES.items()
+                                                   for ok, values in ((True, good), (False, bad)) for value in values])
+def test_hook_and_type_names(kind, value, accepted):
+    check = WORD_RULES[kind][0]
+    if accepted:
+        assert check(value) == value
+    else:
+        with pytest.raises(ValueError):
+            check(value)
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,17 @@ def _sq(value: str) -> str:
 # Boot scripts (as nf_plan.build_script makes them; literal so these tests do not move
 # with the planner)
 # --------------------------------------------------------------------------------------
+TWO_V9 = [  # the v9 fan-out to two collectors, as nf_plan builds it
+    "mkpeer lan_nf: one2many export9 one",
+    "name lan_nf:export9 lan_v9",
+    "mkpeer lan_v9: ksocket many0 inet/dgram/udp",
+    "name lan_v9:many0 lan_v9_0",
+    "mkpeer lan_v9: ksocket many1 inet/dgram/udp",
+    "name lan_v9:many1 lan_v9_1",
+    "msg lan_v9_0: connect inet/192.0.2.10:2055",
+    "msg lan_v9_1: connect inet/192.0.2.11:2055",
+    "msg lan_v9: setconfig { xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }",
+]
 LAN = {  # em0 both, em1 ingress, vlan0.100 egress; two v9 collectors (one2many fan-out)
     "ngctl": [
         "mkpeer em0: netflow lower iface0",
@@ -181,15 +192,7 @@ LAN = {  # em0 both, em1 ingress, vlan0.100 egress; two v9 collectors (one2many 
         "msg lan_nf: setconfig { iface=0 conf=11 }",
         "msg lan_nf: setconfig { iface=1 conf=9 }",
         "msg lan_nf: setconfig { iface=2 conf=10 }",
-        "mkpeer lan_nf: one2many export9 one",
-        "name lan_nf:export9 lan_v9",
-        "mkpeer lan_v9: ksocket many0 inet/dgram/udp",
-        "name lan_v9:many0 lan_v9_0",
-        "mkpeer lan_v9: ksocket many1 inet/dgram/udp",
-        "name lan_v9:many1 lan_v9_1",
-        "msg lan_v9_0: connect inet/192.0.2.10:2055",
-        "msg lan_v9_1: connect inet/192.0.2.11:2055",
-        "msg lan_v9: setconfig { xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }",
+        *TWO_V9,
     ],
     "modules": ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket", "ng_one2many"],
     "ipfw": [],
@@ -207,15 +210,7 @@ LAN_IPFW = {  # em0, vlan0.100, tun0 through ipfw (hook and rule 1000); two v9 c
         "msg lan_nf: setconfig { iface=1 conf=11 }",
         "msg lan_nf: setdlt { iface=2 dlt=12 }",
         "msg lan_nf: setconfig { iface=2 conf=9 }",
-        "mkpeer lan_nf: one2many export9 one",
-        "name lan_nf:export9 lan_v9",
-        "mkpeer lan_v9: ksocket many0 inet/dgram/udp",
-        "name lan_v9:many0 lan_v9_0",
-        "mkpeer lan_v9: ksocket many1 inet/dgram/udp",
-        "name lan_v9:many1 lan_v9_1",
-        "msg lan_v9_0: connect inet/192.0.2.10:2055",
-        "msg lan_v9_1: connect inet/192.0.2.11:2055",
-        "msg lan_v9: setconfig { xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }",
+        *TWO_V9,
     ],
     "modules": ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket", "ng_one2many", "ng_ipfw"],
     "ipfw": ["add 1000 ngtee 1000 ip from any to any via tun0"],

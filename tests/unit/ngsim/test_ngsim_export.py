@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from ngsim import export as nfx
+from ngsim.testing import hex_bytes
 
 # One flow entry: src, dst, sport, dport, proto, tos, i_ifx, o_ifx, packets, bytes,
 # first, last (uptime seconds), tcp_flags
 FLOW = ["10.0.0.1", "192.0.2.200", 1234, 80, 6, 0x10, 1, 2, 3, 300, 5, 9, 0x1B]
 
 
-def h(text: str) -> bytes:
-    """Hex bytes; on each line, words after the first non-hex word are a comment."""
-    out = []
-    for line in text.splitlines():
-        for word in line.split():
-            if len(word) % 2 or any(c not in "0123456789abcdef" for c in word):
-                break
-            out.append(word)
-    return bytes.fromhex("".join(out))
+h = hex_bytes  # hex words as in the sources' dumps, comments after them
 
 
 def test_v5_record_is_struct_netflow_v5_record():

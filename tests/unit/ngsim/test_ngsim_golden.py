@@ -27,15 +27,13 @@ def opnsense_state(tmp_path_factory) -> str:
                        loaded=("ng_ether",))
     rcs = [host.ngctl(*step).returncode for step in OPNSENSE_STEPS]
     assert rcs == [71] + [0] * 8
-    return (pathlib.Path(host.root) / "state.json").read_text()
+    return host.saved()
 
 
 @pytest.fixture
 def opnsense(opnsense_state, tmp_path) -> Host:
     """A host in the state right after the §6.1 script (next node ID is 0xe)."""
-    host = Host.create(str(tmp_path / "h"), ifaces=("em0", "em1"))
-    (pathlib.Path(host.root) / "state.json").write_text(opnsense_state)
-    return host
+    return Host.restored(str(tmp_path / "h"), opnsense_state, ifaces=("em0", "em1"))
 
 
 def batch(host: Host, *lines: str) -> str:

@@ -33,20 +33,13 @@ from ngsim.errors import NgError
 from ngsim.flowctl import flowctl_main
 from ngsim.ngctl import Ngctl
 from ngsim.types import netflow as nfm
+from ngsim.testing import hex_bytes
 from ngsim.types.ksocket import SOCKADDR, generic_inet6, generic_text, sa_bytes
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 
 
-def h(text: str) -> bytes:
-    """Hex bytes; on each line, words after the first non-hex word are a comment."""
-    out = []
-    for line in text.splitlines():
-        for word in line.split():
-            if len(word) % 2 or any(c not in "0123456789abcdef" for c in word):
-                break
-            out.append(word)
-    return bytes.fromhex("".join(out))
+h = hex_bytes  # hex words as in the sources' dumps, comments after them
 
 
 # ----- inet_ntop6 (lib/libc/inet/inet_ntop.c) ---------------------------------------------

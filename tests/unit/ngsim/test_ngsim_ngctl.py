@@ -23,14 +23,12 @@ def template(tmp_path_factory) -> str:
                        loaded=("ng_ether", "ng_ipfw"))
     r = host.ngctl("-f", "-", stdin=SETUP)
     assert r.returncode == 0, r.stderr
-    return (pathlib.Path(host.root) / "state.json").read_text()
+    return host.saved()
 
 
 @pytest.fixture
 def host(template, tmp_path) -> Host:
-    h = Host.create(str(tmp_path / "h"), ifaces=("em0", "em1"))
-    (pathlib.Path(h.root) / "state.json").write_text(template)
-    return h
+    return Host.restored(str(tmp_path / "h"), template, ifaces=("em0", "em1"))
 
 
 E = "ngctl: send msg: "
