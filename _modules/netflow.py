@@ -46,9 +46,15 @@ def __virtual__():
     if __grains__.get("kernel") == "FreeBSD":  # noqa: F821 - Salt dunder
         return __virtualname__
     ngctl = __opts__.get("netgraph.ngctl") or __pillar__.get("netgraph.ngctl")  # noqa: F821
-    # Configured at all, even badly: load, so every function refuses naming the key
-    # (netflow:ngctl: ...) instead of the formula saying only "module not loaded".
-    if isinstance(ngctl, str) and ngctl:  # a list or a number is no path
+    if not isinstance(ngctl, str) or not ngctl:  # a list or a number is no path
+        return (False, "netflow: needs FreeBSD or a configured netgraph.ngctl (e.g. ngsim's)")
+    try:
+        nf_paths.check_path("netgraph.ngctl", ngctl)
+    except ValueError:
+        # An unsafe path: load, so every function refuses it by name (netflow:ngctl: ...)
+        # before anything runs, instead of the formula saying only "module not loaded".
+        return __virtualname__
+    if os.path.exists(ngctl):
         return __virtualname__
     return (False, "netflow: needs FreeBSD or a configured netgraph.ngctl (e.g. ngsim's)")
 
