@@ -623,8 +623,11 @@ def snapshot_script(reqs: list) -> str:
         if not isinstance(req, (list, tuple)) or len(req) < 2:
             raise ValueError(f"requests[{index}]: must be [path, cmd, *args]")
         path, cmd, args = req[0], req[1], list(req[2:])
-        ng_words.check_path(path)
-        ng_words.check_cmd_name(cmd)
+        try:
+            ng_words.check_path(path)
+            ng_words.check_cmd_name(cmd)
+        except ValueError as exc:  # say which request, as query does
+            raise ValueError(f"requests[{index}]: {exc}") from None
         if not ng_words.is_readonly_message(cmd):
             raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
         for word in args:

@@ -182,9 +182,12 @@ def test_netgraph_snapshot_and_flowctl_are_the_reads_netflow_uses(rig):
     assert snap["replies"][1]["ok"] and snap["replies"][1]["reply"]["args"]["packets"] == 3
     assert snap["replies"][2] == {"ok": False, "error": "ngctl: send msg: Invalid argument"}
     assert snap["replies"][3] is None, "ngctl stops at the failing line: the rest is not read"
-    for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown lan_nf:"]], "x"):
-        with pytest.raises(SaltInvocationError):
+    for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf:", "info"], ["lan_nf", "info"]],
+                [["lan_nf:", "ifinfo", "0\nshutdown lan_nf:"]], [[1, "info"]]):
+        with pytest.raises(SaltInvocationError, match=r"^requests\[\d\]"):
             ng.snapshot(bad)
+    with pytest.raises(SaltInvocationError, match="^requests: "):
+        ng.snapshot("x")
     table = ng.flowctl("lan_nf:")
     assert table["style"] == "verbose" and [f["packets"] for f in table["flows"]] == [3]
     assert ng.flowctl("lan_nf:", version=6)["flows"] == []
