@@ -46,6 +46,9 @@ class Kernel:
     def __init__(self, st: dict[str, Any]):
         self.st = st
         self._closing: set[int] = set()
+        # the node at the other end while the second node of a ``connect`` checks its new
+        # hook (ng_con_part2 sets hk_peer first: ng_bridge refuses a link to itself, ELOOP)
+        self.newhook_peer: Optional[dict] = None
 
     # ----- nodes -------------------------------------------------------
     def node(self, nid: int) -> Optional[dict]:
@@ -297,7 +300,11 @@ class Kernel:
                 raise NgError("EEXIST")
             if node2 is node and hook == peerhook:
                 raise NgError("EEXIST")
-            self.ntype(node2).newhook(self, node2, peerhook)
+            self.newhook_peer = node
+            try:
+                self.ntype(node2).newhook(self, node2, peerhook)
+            finally:
+                self.newhook_peer = None
         except NgError:
             self.ntype(node).disconnect(self, node, hook)
             raise

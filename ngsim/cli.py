@@ -91,7 +91,9 @@ def _mutate(root: str, fn) -> int:
 def cmd_reboot(a: argparse.Namespace) -> int:
     def fn(st: dict) -> int:
         fresh = state.fresh_state()
-        keep = {"ifaces": st["ifaces"], "next_ifindex": st["next_ifindex"]}
+        # ng_eiface's ngethN interfaces die with the kernel that made them
+        keep = {"ifaces": [r for r in st["ifaces"] if "eiface" not in r],
+                "next_ifindex": st["next_ifindex"]}
         for rec in keep["ifaces"]:
             rec.pop("ng_detached", None)
         st.clear()

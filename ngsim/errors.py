@@ -35,6 +35,7 @@ ERRNO: dict[str, tuple[int, str]] = {
     "ENOTCONN": (57, "Socket is not connected"),
     "ETIMEDOUT": (60, "Operation timed out"),
     "ECONNREFUSED": (61, "Connection refused"),
+    "ELOOP": (62, "Too many levels of symbolic links"),
     "ENAMETOOLONG": (63, "File name too long"),
     "EHOSTUNREACH": (65, "No route to host"),
     "ENOSYS": (78, "Function not implemented"),

@@ -29,6 +29,10 @@ CATALOG: dict[str, tuple[list[str], int, list[str]]] = {
     "ng_one2many": (["netgraph"], 0x27C0, ["ng_one2many"]),
     "ng_tee": (["netgraph"], 0x2338, ["ng_tee"]),
     "ng_hub": (["netgraph"], 0x1B60, ["ng_hub"]),
+    "ng_bridge": (["netgraph"], 0x4A30, ["ng_bridge"]),
+    "ng_eiface": (["netgraph"], 0x3B58, ["ng_eiface"]),
+    "ng_vlan": (["netgraph"], 0x3C40, ["ng_vlan"]),
+    "ng_pppoe": (["netgraph"], 0x7D20, ["ng_pppoe"]),
     "ipfw": ([], 0x2C8E0, ["ipfw"]),
     "ng_ipfw": (["netgraph", "ipfw"], 0x2A38, ["ng_ipfw"]),
 }
@@ -107,17 +111,10 @@ def _module_event(k: Kernel, mod: str) -> None:
 
 
 def attach_ether(k: Kernel, rec: dict) -> Optional[dict]:
-    """ng_ether_attach: make the node (an ID), name it after the interface if the name is free."""
-    from ngsim.types.ether import sanitize
+    """ng_ether_attach (``ngsim.types.ether.attach``)."""
+    from ngsim.types.ether import attach
 
-    node = k.make_node_common("ether")
-    node["priv"]["ifname"] = rec["name"]
-    rec["ng_detached"] = False
-    try:
-        k.name_node(node, sanitize(rec["name"]))
-    except NgError:
-        pass
-    return node
+    return attach(k, rec)
 
 
 def ether_node(k: Kernel, ifname: str) -> Optional[dict]:

@@ -4,7 +4,9 @@ Inbound: with ``lower`` (or ``divert``) connected, frames from the wire enter th
 and reach the host only if the graph delivers them into this node's ``upper``.
 Outbound: with ``upper`` connected, frames from the host reach the wire only if the
 graph delivers them into ``lower``. Nodes forward as their ``forward`` method says
-(netflow iface<->out, tee left<->right, hub, one2many); every other node is a sink.
+(netflow iface<->out, tee left<->right, hub, one2many, bridge links, vlan
+downstream<->nomatch and filter hook->downstream); every other node (eiface, pppoe,
+ksocket, ...) is a sink for an IP frame.
 With ipfw loaded, an interface also needs the rule chain to let IP through (a bare
 ipfw.ko's default rule 65535 denies everything).
 """

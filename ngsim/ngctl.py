@@ -33,7 +33,8 @@ _TO_SPACE = str.maketrans("\t\r\n\v\f", "     ")
 USAGE = "usage: ngctl [-j jail] [-d] [-f filename] [-n nodename] [command [argument ...]]\n"
 READONLY_MSGS = {"info", "ifinfo", "v9info", "getifname", "getifindex", "getenaddr",
                  "getpromisc", "getautosrc", "getpeername", "getname", "getconfig",
-                 "getstats", "getopt",
+                 "getstats", "getopt", "gettable", "getdecap", "getencap", "getencapproto",
+                 "pppoe_getmode",
                  "show"}  # ng_netflow's: binary only, so ngctl gets ENOSYS, changing nothing
 LIST_FMT = "  Name: %-15s Type: %-15s ID: %08x   Num hooks: %d\n"
 HOOK_FMT = "  %-15s %-15s %-12s %-15s %-15s\n"

@@ -201,6 +201,13 @@ class IntType(ParseType):
         return "%d" % v
 
 
+class HexIntType(IntType):
+    """ng_parse_hint{8,16,32,64}_type: parsed as the integer types, printed ``0x%x``."""
+
+    def unparse(self, v: int) -> str:
+        return "0x%x" % (v & ((1 << self.bits) - 1))
+
+
 class StringType(ParseType):
     """Fixed or variable length string: quoted in ASCII."""
 
@@ -215,6 +222,20 @@ class StringType(ParseType):
 
     def default(self) -> str:
         return ""
+
+
+class FixedStringType(StringType):
+    """ng_parse_fixedstring_type (hookbuf, nodebuf): a string of at most ``size - 1``
+    bytes in a ``size``-byte buffer; longer is E2BIG (ng_fixedstring_parse)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def parse(self, s: str, off: int) -> tuple[str, int]:
+        text, end = super().parse(s, off)
+        if len(text.encode("utf-8", "surrogateescape")) + 1 > self.size:
+            raise NgError("E2BIG")
+        return text, end
 
 
 class EnaddrType(ParseType):
@@ -350,6 +371,18 @@ class ArrayType(ParseType):
         return "[" + "".join(parts) + (" " if parts else "") + "]"
 
 
+class VarArrayType(ArrayType):
+    """ng_parse_array_type: an array whose length comes from the data (a count field of
+    the enclosing struct, e.g. ``numHosts``); the value is a list of that length. Only
+    replies use it here, so parsing accepts nothing but an empty ``[ ]``."""
+
+    def __init__(self, elem: ParseType):
+        super().__init__(elem, 0)
+
+    def default(self) -> list[Any]:
+        return []
+
+
 INT8 = IntType(8, signed=True)
 UINT8 = IntType(8)
 INT16 = IntType(16, signed=True)
@@ -357,5 +390,8 @@ UINT16 = IntType(16)
 INT32 = IntType(32, signed=True)
 UINT32 = IntType(32)
 UINT64 = IntType(64)
+HINT16 = HexIntType(16)
+HINT32 = HexIntType(32)
 STRING = StringType()
+HOOKBUF = FixedStringType(32)  # NG_HOOKSIZ
 ENADDR = EnaddrType()

@@ -8,7 +8,8 @@ the types a kernel module registers when it loads.
 from __future__ import annotations
 
 from ngsim.nodetype import NGM_HASREPLY, NGM_READONLY, RO_REPLY, Cmd, NodeType, SelfDestructType
-from ngsim.types import ether, hub, ipfw, ksocket, netflow, one2many, socket, tee
+from ngsim.types import bridge, eiface, ether, hub, ipfw, ksocket, netflow, one2many, pppoe, \
+    socket, tee, vlan
 
 __all__ = ["TYPES", "MODULE_TYPES", "Cmd", "NodeType", "SelfDestructType", "NGM_READONLY",
            "NGM_HASREPLY", "RO_REPLY"]
@@ -16,7 +17,8 @@ __all__ = ["TYPES", "MODULE_TYPES", "Cmd", "NodeType", "SelfDestructType", "NGM_
 
 def build() -> tuple[dict[str, NodeType], dict[str, list[str]]]:
     types: dict[str, NodeType] = {}
-    for mod in (ether, netflow, ksocket, ipfw, one2many, hub, tee, socket):
+    for mod in (ether, netflow, ksocket, ipfw, one2many, hub, tee, socket, bridge, eiface, vlan,
+                pppoe):
         t = mod.TYPE
         types[t.name] = t
     modules: dict[str, list[str]] = {}

@@ -20,6 +20,19 @@ def sanitize(ifname: str) -> str:
     return ifname.replace(".", "_").replace(":", "_")
 
 
+def attach(k, rec: dict) -> dict:
+    """ng_ether_attach: make the node (an ID), name it after the interface if the name is
+    free (an ng_eiface node already holds ``ngethN``, so that one stays unnamed)."""
+    node = k.make_node_common("ether")
+    node["priv"]["ifname"] = rec["name"]
+    rec["ng_detached"] = False
+    try:
+        k.name_node(node, sanitize(rec["name"]))
+    except NgError:
+        pass
+    return node
+
+
 def _iface(k, node) -> dict:
     for rec in k.st["ifaces"]:
         if rec["name"] == node["priv"]["ifname"]:
