@@ -415,6 +415,26 @@ def test_modules_list_and_show_through_ngctl(tmp_path):
                  "  Name: <unnamed>       Type: vlan            ID: 00000007   Num hooks: 1\n",
                  "  Name: <unnamed>       Type: pppoe           ID: 00000008   Num hooks: 1\n"):
         assert line in listing
+    for path, text in (
+            ("ngeth0:", "  Name: ngeth0          Type: eiface          ID: 00000005   Num hooks: 1\n"
+                        "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
+                        "  ----------      ---------       ---------    -------         ---------      \n"
+                        "  ether           br0             bridge       00000004        link2          \n"),
+            ("[7]:", "  Name: <unnamed>       Type: vlan            ID: 00000007   Num hooks: 1\n"
+                     "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
+                     "  ----------      ---------       ---------    -------         ---------      \n"
+                     "  downstream      em1             ether        00000002        lower          \n"),
+            ("em1:orphans", "  Name: <unnamed>       Type: pppoe           ID: 00000008   "
+                            "Num hooks: 1\n"
+                            "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
+                            "  ----------      ---------       ---------    -------         ---------      \n"
+                            "  ethernet        em1             ether        00000002        orphans        \n")):
+        assert h.ngctl("show", path).stdout == text, path
+    h.log(clear=True)
+    assert h.ngctl("msg", "br0:", "gettable").returncode == 0
+    assert h.ngctl("msg", "[7]:", "gettable").returncode == 0
+    assert h.ngctl("msg", "em1:orphans", "pppoe_getmode").returncode == 0
+    assert [e["mutating"] for e in h.log()] == [False, False, False]  # read-only messages
     types = h.ngctl("types").stdout.splitlines()
     for t in ("bridge", "eiface", "vlan", "pppoe"):
         assert [line.split() for line in types if line.split()[:1] == [t]] == [[t, "1"]]

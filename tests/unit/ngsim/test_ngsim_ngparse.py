@@ -90,3 +90,23 @@ def test_sockaddr():
     for bad in ("10.0.0.1:4444", "inet/host:1", "inet/1.2.3.4:70000", "inet6/::1"):
         with pytest.raises(NgError):
             SOCKADDR.parse(bad, 0)
+
+
+def test_hint_hookbuf_and_variable_arrays():
+    """ng_parse.c: hint types print ``0x%x`` (int16/int32_unparse, INT_HEX); a hookbuf
+    (ng_fixedstring_parse, NG_HOOKSIZ 32) holds 31 bytes, more is E2BIG; a variable
+    array (ng_array_type: its length from the data) prints what it has, ``[]`` skipped
+    as a struct field when empty."""
+    from ngsim.ngparse import HINT16, HINT32, HOOKBUF, VarArrayType
+
+    assert HINT16.unparse(0x8100) == "0x8100" and HINT32.unparse(0) == "0x0"
+    assert HINT32.parse("0x1 junk", 0) == (1, 3) and HINT16.unparse(-1) == "0xffff"
+    assert HOOKBUF.parse('"%s"' % ("h" * 31), 0)[0] == "h" * 31
+    with pytest.raises(NgError) as e:
+        HOOKBUF.parse('"%s"' % ("h" * 32), 0)
+    assert e.value.errno == "E2BIG"
+    ary = StructType([("n", UINT32), ("rows", VarArrayType(StructType([("hook", HOOKBUF),
+                                                                      ("vid", UINT16)])))])
+    assert ary.unparse({"n": 0, "rows": []}) == "{}"
+    assert ary.unparse({"n": 2, "rows": [{"hook": "a", "vid": 0}, {"hook": "b", "vid": 7}]}) \
+        == '{ n=2 rows=[ { hook="a" } { hook="b" vid=7 } ] }'
