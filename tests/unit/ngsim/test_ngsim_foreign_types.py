@@ -19,6 +19,8 @@ from ngsim.ngctl import Ngctl
 from ngsim.testing import Host, ngsim
 
 PEER = bytes.fromhex("020000000001")  # ngsim traffic's far end (traffic.PEER_MAC)
+HOOKS_HDR = ("  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
+             "  ----------      ---------       ---------    -------         ---------      \n")
 
 
 def host(*ifaces: str, loaded=("ng_ether",)) -> dict:
@@ -146,7 +148,8 @@ def test_bridge_on_lower_and_upper_passes_traffic_and_learns():
     assert push(st, "em0", direction="out", src="10.0.0.2", dst="10.0.0.1")["pass"] is True
     em0 = [r["mac"] for r in st["ifaces"] if r["name"] == "em0"][0]
     # ng_bridge_rcvdata: both frames to em0's (unknown) MAC flood link1 and link2; the
-    # reply to the (learned) peer goes to link0 only; the sources are learned (NGM_BRIDGE_MOVE_HOST to itself) on their links
+    # reply to the (learned) peer goes to link0 only; the sources are learned
+    # (NGM_BRIDGE_MOVE_HOST to itself) on their links
     assert args(st, "br:", "getstats 2") == "Args:\t{ xmitOctets=228 xmitPackets=2 }"
     table = args(st, "br:", "gettable")
     assert 'addr=02:00:00:00:00:01 hook="link0"' in table
@@ -401,14 +404,16 @@ def test_modules_list_and_show_through_ngctl(tmp_path):
     assert h.kldload("ng_vlan").stderr == (
         "kldload: can't load ng_vlan: module already loaded or in kernel\n")
     assert h.kldstat("-m", "ng_pppoe").returncode == 0
-    show = h.ngctl("show", "br0:").stdout
-    assert show == (
-        "  Name: br0             Type: bridge          ID: 00000004   Num hooks: 3\n"
-        "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
-        "  ----------      ---------       ---------    -------         ---------      \n"
-        "  link2           ngeth0          eiface       00000005        ether          \n"
-        "  link1           em0             ether        00000001        upper          \n"
-        "  link0           em0             ether        00000001        lower          \n")
+
+    def shown(name, typ, nid, *hooks):
+        head = "  Name: %-15s Type: %-15s ID: %08x   Num hooks: %d\n" % (
+            name, typ, nid, len(hooks))
+        return head + HOOKS_HDR + "".join("  %-15s %-15s %-12s %-15s %-15s\n" % h for h in hooks)
+
+    assert h.ngctl("show", "br0:").stdout == shown(
+        "br0", "bridge", 4, ("link2", "ngeth0", "eiface", "00000005", "ether"),
+        ("link1", "em0", "ether", "00000001", "upper"),
+        ("link0", "em0", "ether", "00000001", "lower"))
     listing = h.ngctl("list").stdout
     for line in ("  Name: ngeth0          Type: eiface          ID: 00000005   Num hooks: 1\n",
                  "  Name: <unnamed>       Type: ether           ID: 00000006   Num hooks: 0\n",
@@ -416,19 +421,12 @@ def test_modules_list_and_show_through_ngctl(tmp_path):
                  "  Name: <unnamed>       Type: pppoe           ID: 00000008   Num hooks: 1\n"):
         assert line in listing
     for path, text in (
-            ("ngeth0:", "  Name: ngeth0          Type: eiface          ID: 00000005   Num hooks: 1\n"
-                        "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
-                        "  ----------      ---------       ---------    -------         ---------      \n"
-                        "  ether           br0             bridge       00000004        link2          \n"),
-            ("[7]:", "  Name: <unnamed>       Type: vlan            ID: 00000007   Num hooks: 1\n"
-                     "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
-                     "  ----------      ---------       ---------    -------         ---------      \n"
-                     "  downstream      em1             ether        00000002        lower          \n"),
-            ("em1:orphans", "  Name: <unnamed>       Type: pppoe           ID: 00000008   "
-                            "Num hooks: 1\n"
-                            "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n"
-                            "  ----------      ---------       ---------    -------         ---------      \n"
-                            "  ethernet        em1             ether        00000002        orphans        \n")):
+            ("ngeth0:", shown("ngeth0", "eiface", 5, ("ether", "br0", "bridge", "00000004",
+                                                      "link2"))),
+            ("[7]:", shown("<unnamed>", "vlan", 7, ("downstream", "em1", "ether", "00000002",
+                                                    "lower"))),
+            ("em1:orphans", shown("<unnamed>", "pppoe", 8, ("ethernet", "em1", "ether",
+                                                            "00000002", "orphans")))):
         assert h.ngctl("show", path).stdout == text, path
     h.log(clear=True)
     assert h.ngctl("msg", "br0:", "gettable").returncode == 0
