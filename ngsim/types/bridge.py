@@ -262,14 +262,13 @@ class BridgeType(NodeType):
             k.rmnode(node)
 
     def forward(self, k, node, hook):
-        """Reachability: a frame for an unknown host floods every other link that takes
-        unknown unicast; a muted link takes nothing in."""
-        priv = node["priv"]
-        link = priv["links"].get(hook)
+        """Reachability: every other link (broadcasts such as ARP flood them all, even
+        the links a restrictive bridge sends no unknown unicast to, and the host learned
+        from the answer is then known there); a muted link takes nothing in."""
+        link = node["priv"]["links"].get(hook)
         if link is None or link["mutedUntil"] > _now(k.st):
             return []
-        return [h[0] for h in node["hooks"]
-                if h[0] != hook and priv["links"].get(h[0], {}).get("sendUnknown")]
+        return [h[0] for h in node["hooks"] if h[0] != hook]
 
     def rcvdata(self, ctx, node, hook, pkt):
         """ng_bridge_rcvdata."""

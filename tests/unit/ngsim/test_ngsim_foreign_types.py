@@ -437,3 +437,17 @@ def test_modules_list_and_show_through_ngctl(tmp_path):
     for t in ("bridge", "eiface", "vlan", "pppoe"):
         assert [line.split() for line in types if line.split()[:1] == [t]] == [[t, "1"]]
     assert h.links() == {"em0": "pass", "em1": "blackhole", "ngeth0": "pass"}
+
+
+def test_restrictive_bridge_passes_once_the_host_is_learned():
+    # ng_bridge_newhook: the first link is an uplink, so link1 (em0's upper) gets no
+    # unknown unicast: a frame for em0 is lost until em0 has sent (ARP) and is learned;
+    # links() reports the steady state (broadcasts reach every link)
+    st = host()
+    ng(st, "mkpeer em0: bridge lower uplink1\nname em0:lower br\nconnect em0: br: upper link1\n")
+    assert links(st)["em0"] == "pass"
+    assert push(st, "em0")["pass"] is False
+    assert push(st, "em0", direction="out", src="10.0.0.2", dst="10.0.0.1")["pass"] is True
+    assert push(st, "em0")["pass"] is True
+    table = args(st, "br:", "gettable")
+    assert "numHosts=1" in table and 'hook="link1"' in table  # uplinks learn nothing
