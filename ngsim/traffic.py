@@ -210,7 +210,17 @@ def outbound(ctx: Ctx, rec: dict, pkt: Pkt, recv: Optional[str]) -> Optional[Pkt
         before = len(ctx.wire)
         send(ctx, node, "upper", pkt)
         got = [p for name, p in ctx.wire[before:] if name == rec["name"]]
-        return got[0] if got else None
+        if not got:
+            return None
+        pkt = got[0]
+    if "eiface" in rec:
+        # ng_eiface_start: an ngethN interface's wire is its eiface node's ether hook
+        # (NG_SEND_DATA_ONLY: the mbuf is freed when the hook is not connected)
+        enode = k.node(rec["eiface"])
+        if enode is None or k.find_hook(enode, "ether") is None:
+            ctx.drop("%s: eiface ether hook not connected" % rec["name"])
+            return None
+        send(ctx, enode, "ether", pkt)
     return pkt
 
 

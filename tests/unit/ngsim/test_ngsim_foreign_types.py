@@ -451,3 +451,20 @@ def test_restrictive_bridge_passes_once_the_host_is_learned():
     assert push(st, "em0")["pass"] is True
     table = args(st, "br:", "gettable")
     assert "numHosts=1" in table and 'hook="link1"' in table  # uplinks learn nothing
+
+
+def test_jail_side_sends_through_the_eiface_into_the_bridge():
+    # ng_eiface_start: what the host (the jail) sends on ngeth0 leaves by the ether hook;
+    # the bridge learns the jail's MAC on link2 and forwards to the learned peer on link0
+    st = host()
+    vnet_jail(st)
+    push(st, "em0")  # the peer is learned on link0
+    out = push(st, "ngeth0", direction="out", src="10.0.0.9", dst="10.0.0.1")
+    assert out["pass"] is True
+    jail = [r["mac"] for r in st["ifaces"] if r["name"] == "ngeth0"][0]
+    assert jail.startswith("58:9c:fc:")
+    assert 'addr=%s hook="link2"' % jail in args(st, "br:", "gettable")
+    assert args(st, "br:", "getstats 0") == (
+        "Args:\t{ recvOctets=114 recvPackets=1 recvUnknown=1 xmitOctets=114 xmitPackets=1 }")
+    ng(st, "rmhook ngeth0: ether\n")  # control: no hook, nothing leaves
+    assert push(st, "ngeth0", direction="out", src="10.0.0.9", dst="10.0.0.1")["pass"] is False
