@@ -29,6 +29,7 @@ import nf_lock
 import nf_metrics
 import nf_model
 import nf_paths
+import nf_pillar
 import nf_plan
 import nf_resolve
 import nf_status
@@ -534,9 +535,8 @@ def boot_script(name, **kwargs) -> str:
 
 def defaults() -> dict:
     """
-    The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d script, rc.conf.d
-    file, binaries), unvalidated constants: the one table the formula's map.jinja, this
-    module and the netgraph module all start from.
+    The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d files, binaries),
+    unvalidated: the one table the formula (netflow.mapdata) and the modules start from.
 
     CLI Example:
 
@@ -545,6 +545,19 @@ def defaults() -> dict:
         salt fw1 netflow.defaults
     """
     return {key: nf_paths.default(key) for key in nf_paths.PATHS}
+
+
+def mapdata(formula_defaults=None) -> dict:
+    """
+    The netflow formula's decisions from pillar ``netflow`` (nf_pillar.decide; map.jinja
+    exports them): ``errors`` (``{key, comment}``; any error empties ``exporters`` and
+    ``absent``), ``exporters`` (``[[name, state arguments]]``), ``absent``, ``mapdata``
+    (paths checked), ``tofs``, ``metrics``. Read-only. CLI Example: ``salt fw1 netflow.mapdata``
+    """
+    config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}  # noqa: F821
+    boot = nf_paths.default("boot_dir") if config["boot_dir"] is None else config["boot_dir"]
+    names = nf_watch.boot_names(boot) if isinstance(boot, str) and boot.startswith("/") else []
+    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names)  # noqa: F821
 
 
 def paths() -> dict:
