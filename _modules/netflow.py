@@ -434,7 +434,8 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     keyword arguments) or absent (``declared=False``): plan, and unless ``test``, apply
     the plan in one batch (rolled back on failure), verify by re-reading, and write or
     remove its boot files when ``persist``. Holds the netflow lock throughout, so the
-    rc.d script never replays while this applies.
+    rc.d script never replays while this applies; ``test`` writes nothing, so it holds the
+    lock shared and only if its file exists (nf_lock.shared_if_exists).
 
     Returns ``{"result": True|None|False, "changes": {...}, "comment": "...",
     "plan": <what netflow.plan returns>}``; bad arguments raise SaltInvocationError and
@@ -450,7 +451,7 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     cfg = _converge_args(name, declared, test, persist, kwargs)
     lock = _path("lock_file")
     try:
-        with nf_lock.exclusive(lock, timeout=60):
+        with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(lock, timeout=60):
             ret = _converge_locked(name, cfg, test=test, persist=persist)
             return _remember(name, nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None, test, ret)
     except nf_lock.LockTimeout as exc:
