@@ -103,3 +103,13 @@ def test_pillar_example_documents_every_key():
     # interface options and collector keys are each explained in a comment
     for word in ("direction:", "once:", "ifindex:", "attach:", "ipfw_hook:", "ipfw_rule:", "host", "port", "version"):
         assert word in text, word
+
+
+def test_failing_states_work_on_salt_3006():
+    """Salt 3006's test.configurable_test_state has no allow_test_mode_failure ("an invalid
+    keyword argument"): the formula fails with netflow.refused, in every minion SLS."""
+    for path in MINION_SLS:
+        text = path.read_text()
+        assert "allow_test_mode_failure" not in text and "configurable_test_state" not in text, path
+        if path.name != "init.sls":
+            assert "netflow.refused:" in text and "if netflow_errors" in text, path
