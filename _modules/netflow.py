@@ -29,6 +29,7 @@ import nf_lock
 import nf_metrics
 import nf_model
 import nf_paths
+import nf_pillar
 import nf_plan
 import nf_resolve
 import nf_status
@@ -433,7 +434,8 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     keyword arguments) or absent (``declared=False``): plan, and unless ``test``, apply
     the plan in one batch (rolled back on failure), verify by re-reading, and write or
     remove its boot files when ``persist``. Holds the netflow lock throughout, so the
-    rc.d script never replays while this applies.
+    rc.d script never replays while this applies; ``test`` writes nothing, so it holds the
+    lock shared and only if its file exists (nf_lock.shared_if_exists).
 
     Returns ``{"result": True|None|False, "changes": {...}, "comment": "...",
     "plan": <what netflow.plan returns>}``; bad arguments raise SaltInvocationError and
@@ -449,7 +451,7 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     cfg = _converge_args(name, declared, test, persist, kwargs)
     lock = _path("lock_file")
     try:
-        with nf_lock.exclusive(lock, timeout=60):
+        with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(lock, timeout=60):
             ret = _converge_locked(name, cfg, test=test, persist=persist)
             return _remember(name, nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None, test, ret)
     except nf_lock.LockTimeout as exc:
@@ -534,9 +536,8 @@ def boot_script(name, **kwargs) -> str:
 
 def defaults() -> dict:
     """
-    The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d script, rc.conf.d
-    file, binaries), unvalidated constants: the one table the formula's map.jinja, this
-    module and the netgraph module all start from.
+    The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d files, binaries),
+    unvalidated: the one table the formula (netflow.mapdata) and the modules start from.
 
     CLI Example:
 
@@ -545,6 +546,19 @@ def defaults() -> dict:
         salt fw1 netflow.defaults
     """
     return {key: nf_paths.default(key) for key in nf_paths.PATHS}
+
+
+def mapdata(formula_defaults=None) -> dict:
+    """
+    The netflow formula's decisions from pillar ``netflow`` (nf_pillar.decide; map.jinja
+    exports them): ``errors`` (``{key, comment}``; any error empties ``exporters`` and
+    ``absent``), ``exporters`` (``[[name, state arguments]]``), ``absent``, ``mapdata``
+    (paths checked), ``tofs``, ``metrics``. Read-only. CLI Example: ``salt fw1 netflow.mapdata``
+    """
+    config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}  # noqa: F821
+    boot = nf_paths.default("boot_dir") if config["boot_dir"] is None else config["boot_dir"]
+    names = nf_watch.boot_names(boot) if isinstance(boot, str) and boot.startswith("/") else []
+    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names)  # noqa: F821
 
 
 def paths() -> dict:

@@ -40,9 +40,9 @@ _KNOWN = ("interfaces", "collectors", "timeouts", "template", "mtu", "persist", 
 
 
 def __virtual__():
-    if "netflow.converge" in __salt__:  # noqa: F821 - Salt dunder
-        return __virtualname__
-    return (False, "netflow state: the netflow execution module is not available")
+    # Always loaded: netflow.refused needs nothing, and the formula renders it to say why
+    # nothing ran, also when the execution module is missing (exporter_* then refuse).
+    return __virtualname__
 
 
 def _label(name) -> str:
@@ -97,6 +97,9 @@ def _converge(name, declared: bool, persist, params: dict, dot=False) -> dict:
     """The one skeleton of both states: converge (or preview), then shape Salt's return."""
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     test = bool(__opts__.get("test", False))  # noqa: F821
+    if "netflow.converge" not in __salt__:  # noqa: F821
+        raise CommandExecutionError("the netflow execution module is not loaded (it needs FreeBSD or an "
+                                    "executable netgraph.ngctl)")
     out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)  # noqa: F821
     ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {_worded(out)}")
     if out["result"] is False:
@@ -173,3 +176,26 @@ def exporter_absent(name, persist=True, **kwargs):
         return _converge(name, False, persist, {})
 
     return _guarded(name, run)
+
+
+def refused(name, comment):
+    """
+    Always fail, changing nothing: how the formula says that pillar was refused (the
+    comment names the key and why), in test mode too. Salt 3006's
+    ``test.configurable_test_state`` has no ``allow_test_mode_failure``, and
+    ``test.fail_without_changes`` drops the comment under ``test=True``.
+
+    name
+        What was refused, e.g. ``netflow:exporters:"lan"``.
+
+    comment
+        Why.
+
+    .. code-block:: yaml
+
+        netflow-exporter-netflow-refused-1:
+          netflow.refused:
+            - name: 'netflow:exporters:"lan"'
+            - comment: 'unknown parameter key(s) "colectors"'
+    """
+    return {"name": name, "changes": {}, "result": False, "comment": str(comment)}

@@ -10,32 +10,22 @@
   failed exporter (or boot file write) leaves it untouched.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_bad, netflow_persisted, netflow_tofs with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent, netflow_tofs with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
 
-netflow-boot-test-configurable_test_state-invalid-{{ loop.index }}:
-  test.configurable_test_state:
+netflow-boot-netflow-refused-{{ loop.index }}:
+  netflow.refused:
     - name: {{ error.key | tojson }}
-    - result: false
-    - changes: false
-    - allow_test_mode_failure: true
     - comment: {{ ('refused, no boot file, rc.d script or rc.conf.d written: ' ~ error.comment) | tojson }}
 {%-   endfor %}
 {%- else %}
-{%-   set declared = [] %}
-{%-   for name, params in netflow_exporters %}
-{%-     do declared.append(name) %}
-{%-   endfor %}
 {%-   set requisites = [] %}
-{%-   for name in netflow_persisted | sort if name not in declared %}
+{%-   for name in netflow_absent %}
 {%-     do requisites.append('netflow: netflow-exporter-netflow-exporter_absent-' ~ name) %}
 {%-   endfor %}
-{%-   for error in netflow_bad %}
-{%-     do requisites.append('test: netflow-exporter-test-configurable_test_state-invalid-exporter-' ~ loop.index) %}
-{%-   endfor %}
-{%-   for name in declared %}
+{%-   for name, params in netflow_exporters %}
 {%-     do requisites.append('netflow: netflow-exporter-netflow-exporter_present-' ~ name) %}
 {%-   endfor %}
 
@@ -50,13 +40,6 @@ netflow-boot-file-managed-rc-script:
     - source: {{ sources | tojson }}
     - mode: '0555'
     - makedirs: true
-{%-   if netflow_bad %}
-{#-     an exporter of pillar is not valid: nothing of the boot setup is written #}
-    - require:
-{%-     for error in netflow_bad %}
-      - test: netflow-exporter-test-configurable_test_state-invalid-exporter-{{ loop.index }}
-{%-     endfor %}
-{%-   endif %}
 {%-   if mapdata.persist %}
 {%-     set conf = [
           '# Managed by Salt (formula netflow, boot.sls): do not edit by hand.',

@@ -9,20 +9,18 @@
        earlier three-file format);
     3. the rc.d script removed.
   rc.d/netflow stop is not needed: Salt removes the nodes itself.
-  Names come from pillar keys and file names: only valid exporter names are used (a bad
-  pillar key renders one failing state naming it); a bad path renders only failing states.
+  Names come from pillar keys and file names: only valid exporter names are used. Any
+  error in pillar (netflow.mapdata: a typo, a wrong type, a bad path) refuses the whole
+  run: only failing states (netflow.refused) render and nothing is removed.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_bad, netflow_persisted with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_persisted with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
 
-netflow-clean-test-configurable_test_state-invalid-{{ loop.index }}:
-  test.configurable_test_state:
+netflow-clean-netflow-refused-{{ loop.index }}:
+  netflow.refused:
     - name: {{ error.key | tojson }}
-    - result: false
-    - changes: false
-    - allow_test_mode_failure: true
     - comment: {{ ('refused, nothing removed: ' ~ error.comment) | tojson }}
 {%-   endfor %}
 {%- else %}
@@ -32,16 +30,6 @@ netflow-clean-test-configurable_test_state-invalid-{{ loop.index }}:
 {%-   endfor %}
 {%-   for name in netflow_persisted if name not in names %}
 {%-     do names.append(name) %}
-{%-   endfor %}
-{%-   for error in netflow_bad %}
-
-netflow-clean-test-configurable_test_state-invalid-exporter-{{ loop.index }}:
-  test.configurable_test_state:
-    - name: {{ error.key | tojson }}
-    - result: false
-    - changes: false
-    - allow_test_mode_failure: true
-    - comment: {{ ('not a valid exporter, so never one of ours: ' ~ error.comment) | tojson }}
 {%-   endfor %}
 
 netflow-clean-boot-file-absent-rc-conf-d:

@@ -220,8 +220,9 @@ def test_hostile_tofs(hostile, cid, value, mode):
 
 @pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
 def test_hostile_values_are_data(hostile, mode):
-    """Values are not keys: they reach the state as data (`| tojson`), which refuses them
-    with zero mutating calls; rc.conf.d is not written (it requires the exporter state)."""
+    """Values are checked before anything renders (netflow.mapdata validates every
+    exporter as its state would): the run is refused naming the value's key, zero mutating
+    calls, nothing written, only failing states."""
     mark = hostile.setup(exporters={"lan": {
         "interfaces": [f"em0\u2028evil:\n  cmd.run: touch {PWN}"],
         "collectors": [{"host": f"$(touch {PWN})", "port": 2055}],
@@ -229,15 +230,14 @@ def test_hostile_values_are_data(hostile, mode):
     }})
     rc, out, text = hostile.apply(*mode)
     assert rc != 0 and isinstance(out, dict), text
-    lan = next(r for r in out.values() if r["__id__"] == "netflow-exporter-netflow-exporter_present-lan")
-    assert lan["result"] is False and "interfaces" in lan["comment"], lan["comment"]
+    comments = [r["comment"] for r in out.values()]
+    for word in ("interfaces[0]", "collectors[0].host", "timeouts.active"):  # every bad value named
+        assert any('netflow:exporters:"lan": ' + word in c for c in comments), (word, comments)
+    assert all(r["result"] is False and r["changes"] == {} for r in out.values()), out
+    assert {r["__id__"] for r in out.values()} <= {f"netflow-{sls}-netflow-refused-{i}" for sls in
+                                                  ("exporter", "boot", "metrics") for i in range(1, 9)}
     assert not mark.exists() and hostile.mutating() == []
-    assert not (hostile.etc / "rc.conf.d").exists() and not (hostile.etc / "netflow").exists()
-    assert {r["__id__"] for r in out.values()} == {
-        "netflow-exporter-netflow-exporter_present-lan", "netflow-boot-file-managed-rc-script",
-        "netflow-boot-file-managed-rc-conf-d"}
-    if (hostile.etc / "rc.d").exists():  # the formula's static script, nothing from pillar
-        shutil.rmtree(hostile.etc / "rc.d")
+    assert hostile.written() == []
 
 
 def test_a_good_pillar_still_applies(hostile):

@@ -59,16 +59,20 @@ def test_sls_use_tplroot_and_map():
 
 
 def test_defaults_yaml():
-    """Only the formula's own keys: the path defaults come from the modules' one table."""
+    """Only the formula's own keys: the path defaults come from the modules' one table;
+    netflow.mapdata without the file (CLI) uses the same values."""
+    import nf_pillar
+
     defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
-    assert defaults == {"persist": True, "exporters": {}}
+    assert defaults == {"persist": True, "exporters": {}} == nf_pillar.FORMULA_DEFAULTS
 
 
 def test_path_defaults_are_one_table_read_by_formula_and_modules():
     import nf_paths
 
     jinja = (FORMULA / "map.jinja").read_text()
-    assert "salt['netflow.defaults']()" in jinja
+    assert "salt['netflow.mapdata'](defaults)" in jinja  # nf_pillar fills the paths from nf_paths
+    assert "nf_paths.default(key)" in (REPO / "_utils" / "nf_pillar.py").read_text()
     assert set(nf_paths.PATHS) >= {"boot_dir", "lock_file", "rc_script", "rc_conf_d", "ngctl", "kldload",
                                    "kldstat", "ipfw", "sha256", "lockf"}
 
@@ -99,3 +103,13 @@ def test_pillar_example_documents_every_key():
     # interface options and collector keys are each explained in a comment
     for word in ("direction:", "once:", "ifindex:", "attach:", "ipfw_hook:", "ipfw_rule:", "host", "port", "version"):
         assert word in text, word
+
+
+def test_failing_states_work_on_salt_3006():
+    """Salt 3006's test.configurable_test_state has no allow_test_mode_failure ("an invalid
+    keyword argument"): the formula fails with netflow.refused, in every minion SLS."""
+    for path in MINION_SLS:
+        text = path.read_text()
+        assert "allow_test_mode_failure" not in text and "configurable_test_state" not in text, path
+        if path.name != "init.sls":
+            assert "netflow.refused:" in text and "if netflow_errors" in text, path

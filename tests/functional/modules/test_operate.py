@@ -285,6 +285,6 @@ def test_metrics_sls_off_by_default_renders_nothing(tmp_path, metrics):
 ])
 def test_metrics_sls_refuses_bad_pillar(tmp_path, metrics, word):
     states = _show_metrics(tmp_path, metrics)
-    assert list(states) == ["netflow-metrics-test-configurable_test_state-invalid-1"], "nothing else rendered"
-    comment = next(i["comment"] for i in states[list(states)[0]]["test"] if isinstance(i, dict) and "comment" in i)
+    assert list(states) == ["netflow-metrics-netflow-refused-1"], "nothing else rendered"
+    comment = next(i["comment"] for i in states[list(states)[0]]["netflow"] if isinstance(i, dict) and "comment" in i)
     assert comment.startswith("refused, metrics schedule unchanged: netflow:metrics") and word in comment

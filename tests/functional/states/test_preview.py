@@ -233,3 +233,69 @@ def test_the_readme_dot_pipeline_works_as_pasted(loaders, host, tmp_path):
         picture = svg.read_text()
         assert picture.lstrip().startswith("<?xml") and "<svg" in picture, command
         assert "lan_nf" in picture and "vlan0_100" in picture and "local:" not in picture and "fw1:" not in picture
+
+
+# ------------------------------------------------- issue 19 class 8: a preview writes nothing
+def _isolated_loaders(host: Fresh, base: pathlib.Path):
+    """Salt's loader for ``host`` whose lock and boot files live in directories that do not
+    exist yet (a fresh FreeBSD host before the first apply: no /var/run/netflow.lock, no
+    /usr/local/etc/netflow)."""
+    from saltfactories.utils.functional import Loaders
+
+    opts = _conf.minion_opts_for(host.root, base / "salt")
+    opts["netflow"] = {"boot_dir": str(base / "etc" / "netflow"), "lock_file": str(base / "run" / "netflow.lock")}
+    return Loaders(opts)
+
+
+def _tree(base: pathlib.Path) -> list[str]:
+    """Every file and directory under ``base`` except Salt's own (its cache, pki, sock)."""
+    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.relative_to(base).parts[0] != "salt") + \
+        sorted(str(p.relative_to(base)) for p in (base / "salt").rglob("*netflow*"))
+
+
+def test_preview_on_a_fresh_host_creates_no_file_or_directory(host, tmp_path):
+    """test=True (state and execution function, present and absent, persist on) plans in
+    full and leaves no lock file, no lock or boot directory, no journal, no record."""
+    ng = _isolated_loaders(host, tmp_path)
+    before = _tree(tmp_path)
+    ret = ng.states.netflow.exporter_present(name="lan", test=True, persist=True, interfaces=ALL, collectors=[C1, C5])
+    assert ret.result is None and ret.changes["ngctl"] and "boot_files" in ret.changes, ret.comment
+    assert ng.states.netflow.exporter_absent(name="old", test=True).result is True
+    out = ng.modules.netflow.converge("lan", declared=True, test=True, persist=True, interfaces=ALL, collectors=[C1])
+    assert out["result"] is None and out["plan"]["commands"]
+    assert _tree(tmp_path) == before, "a preview wrote something"
+    assert not (tmp_path / "run").exists() and not (tmp_path / "etc").exists()
+    assert host.ran()["mutating"] == 0
+    # positive control: the real apply takes (and so creates) that very lock, writes the boot file
+    assert ng.states.netflow.exporter_present(name="lan", persist=True, interfaces=ALL, collectors=[C1, C5]).result
+    assert (tmp_path / "run" / "netflow.lock").exists() and (tmp_path / "etc" / "netflow" / "lan.ngctl").exists()
+
+
+def test_preview_takes_an_existing_lock_shared_and_waits_for_an_apply(host, tmp_path):
+    """Where the lock file exists, a preview holds it shared: it waits while rc.d/netflow
+    (lockf) or an apply holds it, so it never plans from a half-built graph; the file is
+    left as it was."""
+    import fcntl
+    import threading
+
+    ng = _isolated_loaders(host, tmp_path)
+    (tmp_path / "run").mkdir()
+    lock_path = tmp_path / "run" / "netflow.lock"
+    lock_path.write_text("")
+    lock_path.chmod(0o400)
+    stat = lock_path.stat()
+    result = {}
+    with open(lock_path) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # what `lockf -k LOCK rc.d/netflow start` holds
+        worker = threading.Thread(target=lambda: result.update(ret=ng.states.netflow.exporter_present(
+            name="lan", test=True, interfaces=["em0"], collectors=[C1])))
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive(), "the preview did not wait for the lock"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(60)
+    assert result["ret"].result is None, result["ret"].comment
+    after = lock_path.stat()
+    assert (after.st_mode, after.st_size, after.st_mtime_ns, after.st_ino) == \
+        (stat.st_mode, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["netflow.lock"], "no journal"

@@ -1,0 +1,240 @@
+"""The formula's decisions from pillar ``netflow`` (pure; no Salt): what is valid, which
+exporters are applied, which are removed, which paths rc.conf.d names.
+
+``decide`` is the one place the formula's rules live (``netflow.mapdata`` calls it, and
+map.jinja only exports what it returns). A pillar is either taken whole or refused whole:
+one error anywhere (an unknown key at any level, a wrong type, a bad path, an exporter
+whose parameters nf_model.validate refuses) and ``exporters`` and ``absent`` are empty, so
+the formula renders only failing states and a typo never removes a running exporter.
+
+Every key of pillar is hostile: it is named in messages as Salt's ``tojson`` filter writes
+it (JSON with ASCII escapes), never raw.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import nf_model
+import nf_paths
+
+# parameters/defaults.yaml of the formula (map.jinja passes the file; these are the same
+# values, for `salt-call netflow.mapdata` without it; a test keeps them equal).
+FORMULA_DEFAULTS = {"persist": True, "exporters": {}}
+# Paths rc.conf.d/netflow names. boot_dir and lock_file come from config.get alone (what the
+# state reads); the others from config.get, else lookup/pillar, else nf_paths' default.
+PATH_KEYS = ("boot_dir", "lock_file", "rc_script", "rc_conf_d", "ngctl", "kldload", "kldstat", "ipfw", "sha256",
+             "lockf")
+CONFIG_ONLY = ("boot_dir", "lock_file")
+LOOKUP_KEYS = ("rc_script", "rc_conf_d", "ngctl", "kldload", "kldstat", "ipfw", "sha256", "lockf")
+# Top-level keys of pillar netflow (each one shown in pillar.example). The binaries are
+# read from netgraph.<tool> or lookup: a top-level netflow:ngctl would reach rc.conf.d but
+# not the state, so it is refused rather than half-used.
+TOP_KEYS = ("boot_dir", "lock_file", "persist", "exporters", "lookup", "tofs", "metrics", "rc_script", "rc_conf_d",
+            "sha256", "lockf")
+METRICS_DEFAULTS = {"enabled": False, "textfile_dir": "/var/tmp/node_exporter", "file": "netflow.prom", "interval": 60}
+TOFS_KEYS = ("files_switch", "source_files", "path_prefix", "dirs")
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_SEGMENT_RE = re.compile(_SEGMENT)
+_RELPATH_RE = re.compile(rf"{_SEGMENT}(/{_SEGMENT}){{0,7}}")
+_SWITCH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:.-]{0,63}")
+_PROM_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\.prom")
+
+
+def tojson(value: Any) -> str:
+    """``value`` as Salt's Jinja ``tojson`` filter writes it (ASCII JSON, ``<>&'`` escaped);
+    anything that is not a string is named by its ``str()``, as ``| string | tojson`` does."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # noqa: BLE001 - a hostile __str__
+        text = f"<{type(value).__name__}>"
+    out = json.dumps(text, ensure_ascii=True)
+    for char, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        out = out.replace(char, esc)
+    return out
+
+
+def _unknown(where: str, mapping: dict, known, what: str = "key") -> list[dict]:
+    """One error per key of ``mapping`` outside ``known`` (any type), named with tojson."""
+    return [{"key": where, "comment": f"{where}: unknown {what} {tojson(key)} (known: {', '.join(known)})"}
+            for key in mapping if not (isinstance(key, str) and key in known)]
+
+
+def _error(key: str, why: str) -> dict:
+    return {"key": key, "comment": f"{key}: {why}"}
+
+
+def _mapping(where: str, value: Any, errors: list, what: str = "must be a mapping") -> dict:
+    """``value`` if a mapping, {} for None, else {} with an error naming ``where``."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    errors.append(_error(where, f"{what}, got {tojson(value)}"))
+    return {}
+
+
+def _safe_path(key: str, value: Any) -> str | None:
+    try:
+        nf_paths.check_path(key, value)
+    except ValueError:
+        return (f"{key}: {tojson(value)} is not a safe absolute path (it must start with /, use only letters, "
+                "digits and _ . / + -, have no .. component and be at most 1023 characters)")
+    return None
+
+
+def _paths(pillar: dict, lookup: dict, config: dict, defaults: dict, errors: list) -> dict:
+    """Every path of rc.conf.d: config.get's value (``config[key]``, None when unset),
+    else pillar/lookup (not for boot_dir and lock_file), else the default; each checked."""
+    out = {}
+    for key in PATH_KEYS:
+        value = config.get(key)
+        if value is None and key not in CONFIG_ONLY:
+            value = pillar.get(key, lookup.get(key))
+        if value is None:
+            value = defaults.get(key, nf_paths.default(key))
+        bad = _safe_path(f"netflow:{key}", value)
+        if bad:
+            errors.append({"key": f"netflow:{key}", "comment": bad})
+        out[key] = value
+    return out
+
+
+def _lookup(raw: Any, errors: list) -> dict:
+    lookup = _mapping("netflow:lookup", raw, errors)
+    for key in lookup:
+        if key in CONFIG_ONLY:  # read by the state from config.get only: never silently ignored
+            errors.append(_error("netflow:lookup", f"{tojson(key)} is not read from lookup: set it at the top "
+                                 f"level (netflow:{key}) or in the minion config"))
+        elif not (isinstance(key, str) and key in LOOKUP_KEYS):
+            errors += _unknown("netflow:lookup", {key: None}, LOOKUP_KEYS)
+    return lookup
+
+
+def _tofs(raw: Any, errors: list) -> dict:
+    """netflow:tofs checked part by part (libtofs.jinja renders candidates from it)."""
+    bad: list = []
+    tofs = raw if isinstance(raw, dict) else {}
+    if raw is not None and not isinstance(raw, dict):
+        bad.append(_error("netflow:tofs", "must be a mapping"))
+    bad += _unknown("netflow:tofs", tofs, TOFS_KEYS)
+    switches = tofs.get("files_switch", ["id", "os_family"])
+    if not isinstance(switches, list):
+        bad.append(_error("netflow:tofs:files_switch", "must be a list of config keys (e.g. [id, os_family])"))
+    else:
+        bad += [_error("netflow:tofs:files_switch", f"{tojson(s)} is not a config key") for s in switches
+                if not (isinstance(s, str) and _SWITCH_RE.fullmatch(s))]
+    prefix = tofs.get("path_prefix", "netflow")
+    if not _relpath(prefix):
+        bad.append(_error("netflow:tofs:path_prefix", f"{tojson(prefix)} is not a relative salt:// path"))
+    dirs = tofs.get("dirs", {})
+    if not isinstance(dirs, dict):
+        bad.append(_error("netflow:tofs:dirs", "must be a mapping (files, default)"))
+    else:
+        bad += [_error(f"netflow:tofs:dirs:{tojson(k)}", f"{tojson(v)} is not one of files/default with a plain "
+                       "directory name") for k, v in dirs.items()
+                if k not in ("files", "default") or not (isinstance(v, str) and _SEGMENT_RE.fullmatch(v) and v != "..")]
+    sources = tofs.get("source_files", {})
+    if not isinstance(sources, dict):
+        bad.append(_error("netflow:tofs:source_files", "must be a mapping of state ID to a list of file names"))
+    else:
+        for sid, files in sources.items():
+            where = f"netflow:tofs:source_files:{tojson(sid)}"
+            if not isinstance(sid, str) or not isinstance(files, list):
+                bad.append(_error(where, "must be a list of file names under a state ID"))
+            else:
+                bad += [_error(where, f"{tojson(f)} is not a relative file name of [A-Za-z0-9_.-]") for f in files
+                        if not _relpath(f)]
+    errors += bad
+    return {} if bad else tofs
+
+
+def _relpath(value: Any) -> bool:
+    return isinstance(value, str) and bool(_RELPATH_RE.fullmatch(value)) and ".." not in value.split("/")
+
+
+def _metrics(raw: Any, errors: list) -> dict:
+    """netflow:metrics with its defaults, every value checked (metrics.sls renders it)."""
+    bad: list = []
+    given = _mapping("netflow:metrics", raw, bad)
+    bad += _unknown("netflow:metrics", given, tuple(METRICS_DEFAULTS))
+    m = {**METRICS_DEFAULTS, **{k: v for k, v in given.items() if isinstance(k, str) and k in METRICS_DEFAULTS}}
+    if not isinstance(m["enabled"], bool):
+        bad.append(_error("netflow:metrics:enabled", f"{tojson(m['enabled'])} is not true or false"))
+    if not (isinstance(m["textfile_dir"], str) and re.fullmatch(r"/[A-Za-z0-9_./+-]{0,1000}", m["textfile_dir"])
+            and ".." not in m["textfile_dir"].split("/")):
+        bad.append(_error("netflow:metrics:textfile_dir", f"{tojson(m['textfile_dir'])} is not a safe absolute "
+                          "path (letters, digits and _ . / + -, no .. component)"))
+    if not (isinstance(m["file"], str) and _PROM_RE.fullmatch(m["file"])):
+        bad.append(_error("netflow:metrics:file", f"{tojson(m['file'])} is not a file name ending in .prom"))
+    interval = m["interval"]
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 10 <= interval <= 86400:
+        bad.append(_error("netflow:metrics:interval", f"{tojson(interval)} is not an integer 10..86400"))
+    errors += bad
+    return m if not bad else dict(METRICS_DEFAULTS)
+
+
+def _exporter(name: Any, params: Any, persist: bool) -> tuple[dict | None, list]:
+    """(the state's keyword arguments for exporter ``name``, or None; its errors). Names
+    and keys first (they become state IDs and argument names), then every value through
+    nf_model.validate, exactly as the state will check it."""
+    where = f"netflow:exporters:{tojson(name)}"
+    if not (isinstance(name, str) and nf_model.NAME_RE.fullmatch(name)):
+        return None, [_error(where, "not a valid exporter name (a letter, then letters, digits, _ or -; at most 25 "
+                             "characters)")]
+    if params is not None and not isinstance(params, dict):
+        return None, [_error(where, f"its parameters must be a mapping, got {tojson(params)}")]
+    params = params or {}
+    known = sorted(nf_model.PARAM_KEYS)
+    bad = [tojson(k) for k in params if not (isinstance(k, str) and k in nf_model.PARAM_KEYS)]
+    if bad:
+        return None, [_error(where, f"unknown parameter key(s) {', '.join(bad)} (known: {', '.join(known)})")]
+    if "persist" in params and not isinstance(params["persist"], bool):
+        return None, [_error(f"{where}:persist", f"{tojson(params['persist'])} is not true or false")]
+    kwargs = {**params, "persist": params.get("persist", persist)}
+    try:
+        nf_model.validate({**kwargs, "name": name})
+    except nf_model.ValidationError as exc:
+        return None, [_error(where, e) for e in exc.errors]
+    return kwargs, []
+
+
+def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persisted=()) -> dict:
+    """The formula's decisions from pillar ``netflow``.
+
+    ``defaults``: parameters/defaults.yaml (FORMULA_DEFAULTS when None); ``config``: the
+    paths as config.get finds them (key -> value, None when unset); ``persisted``: the
+    exporter names with a boot file in boot_dir. Returns ``{errors: [{key, comment}],
+    mapdata, exporters: [[name, state kwargs]] sorted by name, absent: [names], persisted,
+    tofs, metrics}``; ``exporters`` and ``absent`` are empty when there is any error.
+    """
+    errors: list = []
+    pillar = _mapping("netflow", pillar, errors, "the pillar must be a mapping")
+    defaults = {**FORMULA_DEFAULTS, **(defaults if isinstance(defaults, dict) else {})}
+    errors += _unknown("netflow", pillar, TOP_KEYS)
+    lookup = _lookup(pillar.get("lookup"), errors)
+    mapdata = {**defaults, **{k: v for k, v in pillar.items() if isinstance(k, str) and k in TOP_KEYS}}
+    mapdata.pop("lookup", None)
+    mapdata.update(_paths(pillar, lookup, config or {}, defaults, errors))
+    persist = mapdata["persist"]
+    if not isinstance(persist, bool):
+        errors.append(_error("netflow:persist", f"{tojson(persist)} is not true or false"))
+    tofs = _tofs(pillar.get("tofs"), errors)
+    metrics = _metrics(pillar.get("metrics"), errors)
+    declared = _mapping("netflow:exporters", mapdata.get("exporters"), errors,
+                        "must be a mapping of exporter name to parameters")
+    exporters = {}
+    for name, params in declared.items():
+        kwargs, bad = _exporter(name, params, persist if isinstance(persist, bool) else False)
+        errors += bad
+        if kwargs is not None:
+            exporters[name] = kwargs
+    persisted = sorted({n for n in persisted if isinstance(n, str) and nf_model.NAME_RE.fullmatch(n)})
+    if errors:  # refused whole: nothing applied, nothing removed
+        exporters, absent = {}, []
+    else:
+        absent = [n for n in persisted if n not in exporters]
+    mapdata["exporters"] = exporters
+    return {"errors": errors, "mapdata": mapdata, "exporters": [[n, exporters[n]] for n in sorted(exporters)],
+            "absent": absent, "persisted": persisted, "tofs": tofs, "metrics": metrics}
