@@ -318,3 +318,51 @@ def test_beacon_keeps_its_state_in_context(beacon, monkeypatch):
     assert beacon.beacon(config) == [{"tag": "lan", "exporter": "lan"}]
     beacon.beacon(config)
     assert calls == [({}, {"stall_intervals": 3}), ({"n": 1}, {"stall_intervals": 3})]
+
+
+# ------------------------------------------------------------------ after a heal (issue 19, class 10)
+def _heal_lines(cfg: dict, nodes: set) -> str:
+    """What exporter_present does for the broken nodes: the boot script's lines that make
+    or set them (the whole script when the netflow node itself is gone)."""
+    lines = nf_plan.build_script(cfg)["ngctl"]
+    if "lan_nf" not in nodes:
+        lines = [ln for ln in lines if any(n in ln for n in nodes) or "export9" in ln]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("broken", [{"lan_v9"}, {"lan_nf", "lan_v9"}], ids=["collector-socket", "netflow-node"])
+def test_quiet_right_after_a_heal_that_made_nodes_again(lan, broken):
+    """A heal that re-creates a node (the collector's ksocket, or the netflow node and its
+    socket) is read in full by the very next interval: no "down" report of a socket the
+    read did not ask about because the last graph did not have it."""
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    assert b.step() == []
+    host.ngctl("shutdown", "lan_nf:" if "lan_nf" in broken else "lan_v9:")
+    [ev] = b.step()
+    assert ev["heal"] is True and ev["health"] == "down", ev  # positive control: the break is seen
+    assert set(b.state["graph"]["nodes"]).isdisjoint(broken), "the last graph lacks the broken nodes"
+    run = host.ngctl("-f", "-", stdin=_heal_lines(cfg, broken))
+    assert run.returncode == 0, run.stderr
+    assert b.step() == [], "quiet on the first read after the heal"
+    assert b.step() == []
+    assert b.state["exporters"]["lan"]["sample"]["counters"] is not None
+
+
+def test_a_new_break_after_recovery_is_healed_at_once(lan):
+    """The backoff is for a drift that a heal does not fix; once the exporter is seen
+    healthy again, the next break asks for a heal at once (attempt 1)."""
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    b.step()
+    host.ngctl("shutdown", "lan_v9:")
+    [first] = b.step()
+    assert first["heal"] is True and first["attempt"] == 1
+    host.ngctl("-f", "-", stdin=_heal_lines(cfg, {"lan_v9"}))
+    assert b.step() == []
+    host.ngctl("shutdown", "lan_v9:")  # 20 s after the first heal: well inside heal_backoff (60)
+    [second] = b.step()
+    assert second["heal"] is True and second["attempt"] == 1 and second["retry_in"] == 60, second
+    assert b.step(10) == [], "a drift that persists still waits for the backoff"
+    [third] = b.step(60)
+    assert third["heal"] is True and third["attempt"] == 2
