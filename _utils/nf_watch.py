@@ -419,7 +419,10 @@ def _exporter_step(name: str, cfg: dict, snap: dict, prev: dict, now: float, opt
         # once; the backoff only spaces heals that do not fix the exporter.
         state["heal"] = {}
         return None, state
-    wanted = bool(drift) or view["health"] == "down"
+    # A re-apply refuses an exporter whose interface does not exist: while one is missing,
+    # report without healing (and without spending the backoff); heal once it is back.
+    gone = any(i["kind"] == "interface_missing" for i in drift)
+    wanted = (bool(drift) or view["health"] == "down") and not gone
     allowed, wait = _backoff(state["heal"], now, opts)
     allowed = allowed and wanted and opts["heal"]
     if sig == prev.get("signature") and not allowed:

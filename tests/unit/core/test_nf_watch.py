@@ -366,3 +366,17 @@ def test_a_new_break_after_recovery_is_healed_at_once(lan):
     assert b.step(10) == [], "a drift that persists still waits for the backoff"
     [third] = b.step(60)
     assert third["heal"] is True and third["attempt"] == 2
+
+
+def test_a_missing_interface_is_reported_and_healed_once_it_is_back(lan):
+    """A re-apply refuses an exporter whose interface does not exist, so a heal then can
+    only fail and spend the backoff: reported with heal false, healed when it is back."""
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    b.step()
+    ngsim("ifdestroy", host.root, "em0")
+    [gone] = b.step()
+    assert gone["heal"] is False and gone["drift"][0]["kind"] == "interface_missing", gone
+    ngsim("ifcreate", host.root, "em0")
+    [back] = b.step(1)
+    assert back["heal"] is True and back["attempt"] == 1 and back["interfaces"] == ["em0"], back
