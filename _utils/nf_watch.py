@@ -59,6 +59,19 @@ def declaration_load(text: str, name: str) -> dict:
     return nf_model.validate({**data["params"], "name": name})
 
 
+def declared_params(directory: str, name: str) -> dict:
+    """The parameters (pillar terms, ``persist`` included) that the last successful
+    present of ``name`` applied, as recorded in ``directory``; ValueError when there is
+    no usable record."""
+    if not nf_model.NAME_RE.fullmatch(name):
+        raise ValueError(f"not an exporter name: {name!r}")
+    text = read_text(os.path.join(directory, f"{name}.json"))
+    if text is None:
+        raise ValueError(f"exporter {name} has no recorded declaration (no successful present on this minion)")
+    declaration_load(text, name)  # a record that no longer validates is refused, never applied
+    return dict(json.loads(text)["params"])
+
+
 def declared_dir(cachedir: str) -> str:
     """Where the declarations are recorded: ``<cachedir>/netflow``."""
     return os.path.join(cachedir, "netflow")
