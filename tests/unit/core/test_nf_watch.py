@@ -380,3 +380,29 @@ def test_a_missing_interface_is_reported_and_healed_once_it_is_back(lan):
     ngsim("ifcreate", host.root, "em0")
     [back] = b.step(1)
     assert back["heal"] is True and back["attempt"] == 1 and back["interfaces"] == ["em0"], back
+
+
+def test_beacon_heals_only_what_watch_marks_and_reports_failures(beacon, monkeypatch):
+    from salt.exceptions import CommandExecutionError
+
+    healed, outcome = [], {}
+
+    def heal(name):
+        healed.append(name)
+        if isinstance(outcome.get(name), Exception):
+            raise outcome[name]
+        return outcome.get(name, {"result": True, "comment": "updated (2 ngctl command(s) in one batch)"})
+
+    events = [{"tag": "lan", "exporter": "lan", "heal": True}, {"tag": "wan", "exporter": "wan", "heal": False},
+              {"tag": "dmz", "exporter": "dmz", "heal": True}, {"tag": "lab", "exporter": "lab", "heal": True}]
+    outcome.update(dmz=CommandExecutionError("netflow: cannot take the netflow lock: busy"),
+                   lab={"result": False, "comment": "ngctl failed at line 1"})
+    monkeypatch.setattr(beacon, "__salt__", {"netflow.watch": lambda state=None, **o: {"events": events, "state": {}},
+                                             "netflow.heal": heal}, raising=False)
+    monkeypatch.setattr(beacon, "__context__", {}, raising=False)
+    out = {e["exporter"]: e for e in beacon.beacon([{"interval": 5}])}
+    assert healed == ["lan", "dmz", "lab"], "only the events marked heal: true"
+    assert out["lan"]["healed"] is True and out["lan"]["heal_comment"].startswith("updated")
+    assert "healed" not in out["wan"]
+    assert out["dmz"] == {**out["dmz"], "healed": False, "heal_comment": "netflow: cannot take the netflow lock: busy"}
+    assert out["lab"]["healed"] is False and out["lab"]["heal_comment"] == "ngctl failed at line 1"
