@@ -8,7 +8,7 @@ exporter drifts (an interface destroyed and re-created: a fresh ng_ether node wi
 hooks; a node gone; a hook cut; a collector re-pointed; settings changed), when its health
 degrades (failed exports rising, packets arriving unaccounted) or when an interface's
 counter stalls. It is quiet while everything is as declared, and fires once per problem,
-again only when the heal backoff allows the next heal request.
+again only when the heal backoff allows the next heal.
 
 Event data::
 
@@ -16,11 +16,17 @@ Event data::
      "drift": [{"kind": "interface_recreated", "interface": "em0", "node": "em0",
                 "old_id": 1, "new_id": 18}],
      "interfaces": ["em0"], "collectors": [], "stalled": [],
-     "heal": true, "attempt": 1, "retry_in": 60, "id": "fw1"}
+     "heal": true, "attempt": 1, "retry_in": 60,
+     "healed": true, "heal_comment": "updated (4 ngctl command(s) in one batch)", "id": "fw1"}
 
-``heal: true`` asks the reactor (formula/netflow/reactor/heal.sls) to re-apply ``netflow``;
-a drift that persists asks again after ``heal_backoff`` seconds, doubling up to
-``heal_backoff_max``, so a flapping interface cannot make Salt spin.
+The heal happens HERE, on this minion, before the event is sent: ``heal: true`` means the
+beacon ran ``netflow.heal`` (``converge`` to the exporter's recorded declaration) in this
+interval, ``healed`` whether it succeeded. The event only reports. No reactor acts on it:
+Salt authenticates the minion that sends a ``_minion_event`` load, not the tags and data of
+its ``events`` (salt/daemons/masterapi.py), so a reactor acting on a beacon event would let
+any minion aim a state run at any other (docs/DESIGN-NOTES.md, "The heal is the minion's
+own"). A drift that persists is healed again after ``heal_backoff`` seconds, doubling up to
+``heal_backoff_max``; the streak starts over once the exporter is seen healthy again.
 
 Configuration (minion config or pillar), Salt's list form:
 
@@ -31,7 +37,7 @@ Configuration (minion config or pillar), Salt's list form:
         - interval: 10                  # seconds between two reads
         - disable_during_state_run: true
         - stall_intervals: 5            # intervals without a new packet (0: off)
-        - heal: true                    # may ask for a heal at all
+        - heal: true                    # heal here (false: only report)
         - heal_backoff: 60
         - heal_backoff_max: 3600
         - exporters: [lan]              # default: every declared exporter
@@ -104,11 +110,28 @@ def validate(config):
     return True, "Valid beacon configuration"
 
 
+def _heal(name):
+    """Heal exporter ``name`` here (``netflow.heal``): what the event reports of it."""
+    try:
+        ret = __salt__["netflow.heal"](name)  # noqa: F821
+    except Exception as exc:  # pylint: disable=broad-except - a raising beacon loses the interval's events
+        log.error("netflow beacon: healing exporter %s failed: %s", name, exc)
+        return {"healed": False, "heal_comment": str(exc)}
+    if ret.get("result") is not True:
+        log.error("netflow beacon: healing exporter %s failed: %s", name, ret.get("comment"))
+    return {"healed": ret.get("result") is True, "heal_comment": str(ret.get("comment") or "")}
+
+
 def beacon(config):
-    """One interval: the events of ``netflow.watch``; its state kept in ``__context__``."""
+    """One interval: the events of ``netflow.watch``, each exporter marked ``heal``
+    healed here first; the watch's state kept in ``__context__``."""
     opts = _merged(config)
     ret = __salt__["netflow.watch"](state=__context__.get(_CONTEXT_KEY) or {}, **opts)  # noqa: F821
     __context__[_CONTEXT_KEY] = ret.get("state") or {}  # noqa: F821
     for name, why in sorted((ret.get("errors") or {}).items()):
         log.warning("netflow beacon: exporter %s is not watched: %s", name, why)
-    return ret.get("events") or []
+    events = ret.get("events") or []
+    for event in events:
+        if event.get("heal") is True:
+            event.update(_heal(event["exporter"]))
+    return events

@@ -448,14 +448,28 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
         salt fw1 netflow.converge lan declared=True interfaces='[em0]' \\
             collectors='[{host: 192.0.2.10, port: 2055}]' test=True
     """
-    cfg = _converge_args(name, declared, test, persist, kwargs)
-    lock = _path("lock_file")
+    return _converge_held(name, _converge_args(name, declared, test, persist, kwargs), kwargs, test, persist, wait=60)
+
+
+def _converge_held(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float) -> dict:
+    """converge under the netflow lock, waited for at most ``wait`` seconds."""
     try:
-        with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(lock, timeout=60):
+        with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(_path("lock_file"), timeout=wait):
             ret = _converge_locked(name, cfg, test=test, persist=persist)
             return _remember(name, nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None, test, ret)
     except nf_lock.LockTimeout as exc:
         raise CommandExecutionError(f"cannot take the netflow lock: {exc.strerror}") from None
+
+
+def heal(name) -> dict:
+    """``converge`` to exporter ``name``'s recorded declaration (its last successful present):
+    what the ``netflow`` beacon runs on its own minion when the exporter drifts. Needs no
+    master or event data; waits at most 5 s for the lock. CLI Example: ``salt fw1 netflow.heal lan``"""
+    _check_name(name)
+    params = _checked(nf_watch.declared_params, nf_watch.declared_dir(__opts__["cachedir"]), name,  # noqa: F821
+                      error=CommandExecutionError)
+    persist = params.pop("persist", False)
+    return _converge_held(name, _converge_args(name, True, False, persist, params), params, False, persist, wait=5)
 
 
 def _converge_locked(name: str, cfg: dict | None, test: bool, persist: bool) -> dict:

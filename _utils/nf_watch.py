@@ -59,6 +59,19 @@ def declaration_load(text: str, name: str) -> dict:
     return nf_model.validate({**data["params"], "name": name})
 
 
+def declared_params(directory: str, name: str) -> dict:
+    """The parameters (pillar terms, ``persist`` included) that the last successful
+    present of ``name`` applied, as recorded in ``directory``; ValueError when there is
+    no usable record."""
+    if not nf_model.NAME_RE.fullmatch(name):
+        raise ValueError(f"not an exporter name: {name!r}")
+    text = read_text(os.path.join(directory, f"{name}.json"))
+    if text is None:
+        raise ValueError(f"exporter {name} has no recorded declaration (no successful present on this minion)")
+    declaration_load(text, name)  # a record that no longer validates is refused, never applied
+    return dict(json.loads(text)["params"])
+
+
 def declared_dir(cachedir: str) -> str:
     """Where the declarations are recorded: ``<cachedir>/netflow``."""
     return os.path.join(cachedir, "netflow")
@@ -167,15 +180,20 @@ def _ordered(queries: list) -> list:
 
 def requests(declared: dict, graph: dict | None) -> list[list[str]]:
     """The read-only messages for the declared exporters (``{name: cfg}``): those of the
-    nodes each one had in the last graph seen (``graph``), or at first (None) those of
-    the graph it declares."""
+    nodes each one had in the last graph seen (``graph``; at first, None, none), then
+    those of the graph it declares that the last graph did not have. The read is planned
+    before its graph is seen, so a node a heal has just made again (a collector's
+    ksocket, the netflow node) must be asked about too, or the first read after the heal
+    takes its unread socket for an unconnected one. Those lines fail while the node is
+    still missing, so they come last."""
     out: list[list[str]] = []
+    later: list[list[str]] = []
     for name in sorted(declared):
-        if graph is None:
-            out += settings_queries({"nodes": nf_model.desired(declared[name], {"nodes": {}})["nodes"]}, name)
-        else:
-            out += settings_queries(graph, name)
-    return _ordered(out)
+        seen = settings_queries(graph, name) if graph is not None else []
+        want = settings_queries({"nodes": nf_model.desired(declared[name], graph or {"nodes": {}})["nodes"]}, name)
+        out += seen
+        later += [q for q in want if q not in seen]
+    return _ordered(out) + _ordered(later)
 
 
 def snapshot(graph: dict, replies: list, reqs: list) -> dict:
@@ -410,8 +428,14 @@ def _exporter_step(name: str, cfg: dict, snap: dict, prev: dict, now: float, opt
     state = {"seen": attached_ids(cfg, graph, drift, prev.get("seen") or {}), "sample": sample, "still": still,
              "heal": dict(prev.get("heal") or {}), "signature": sig or None}
     if not sig:
+        # Seen healthy: the last heal worked, so a new break is a new problem, healed at
+        # once; the backoff only spaces heals that do not fix the exporter.
+        state["heal"] = {}
         return None, state
-    wanted = bool(drift) or view["health"] == "down"
+    # A re-apply refuses an exporter whose interface does not exist: while one is missing,
+    # report without healing (and without spending the backoff); heal once it is back.
+    gone = any(i["kind"] == "interface_missing" for i in drift)
+    wanted = (bool(drift) or view["health"] == "down") and not gone
     allowed, wait = _backoff(state["heal"], now, opts)
     allowed = allowed and wanted and opts["heal"]
     if sig == prev.get("signature") and not allowed:
@@ -443,7 +467,8 @@ def step(declared: dict, snap: dict, state: dict | None, now: float, opts: dict)
     per interval) when a problem appears (a drift item, a health reason, a stalled
     interface) or, while a drift persists, when its heal backoff allows the next heal
     request (``heal: true``; after heal_backoff, doubling up to heal_backoff_max; the
-    streak starts over after 2 x heal_backoff_max without a request). Quiet otherwise."""
+    streak starts over once the exporter is seen healthy again, or after 2 x
+    heal_backoff_max without a request). Quiet otherwise."""
     state = state if isinstance(state, dict) and state.get("format") == STATE_FORMAT else {}
     old = state.get("exporters") or {}
     snap = {**snap, "settings": _carried(snap, state)}

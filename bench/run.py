@@ -319,8 +319,8 @@ class Bench:
                 "ms": statistics.median(times)}
 
     def heal_time(self) -> dict:
-        """tests/integration/test_self_heal.py (real salt-master, salt-minion with the beacon,
-        the reactor, nfcapd): seconds from the interface's re-creation to its packets being
+        """tests/integration/test_self_heal.py (real salt-master, salt-minion whose beacon heals,
+        nfcapd): seconds from the interface's re-creation to its packets being
         accounted again. None when it cannot run here (no nfcapd) or fails."""
         out = self.work / "heal.json"
         env = {**os.environ, "NETFLOW_BENCH_OUT": str(out)}

@@ -1,42 +1,21 @@
 # -*- coding: utf-8 -*-
 # vim: ft=sls
 {#-
-  Reactor: re-apply the netflow formula on the minion whose `netflow` beacon asked for a
-  heal (an exporter drifted: an interface re-created, a node gone, a hook cut, a collector
-  re-pointed). Master config:
+  Reactor for `salt/beacon/*/netflow/*`: deliberately does NOTHING, and need not be
+  configured any more (remove it from the master's `reactor:`; it stays so that a master
+  still configured with it renders an empty reaction instead of an error).
 
-    reactor:
-      - 'salt/beacon/*/netflow/*':
-        - salt://netflow/reactor/heal.sls
+  The `netflow` beacon heals on its own minion (`netflow.heal`: converge to the exporter's
+  recorded declaration, with the beacon's backoff), before its event is sent; the event
+  only reports (`heal`, `healed`, `heal_comment`).
 
-  Rate limit, two layers (docs/DESIGN-NOTES.md, "Self-healing"):
-  * the beacon sets `heal: true` only when its per-exporter backoff allows (first request
-    at once, then after heal_backoff seconds, doubling up to heal_backoff_max);
-  * here, at most one heal per minion every `netflow_reactor:min_interval` seconds (master
-    config, default 30), remembered in the master's data store (data.get/data.update);
-    events are acted on only when the tag is salt/beacon/<id>/netflow/<exporter> with
-    data.id == <id>, a valid exporter name and heal exactly true.
+  Why not here: a beacon event reaches the master inside a `_minion_event` load. Salt
+  checks that the load's `id` belongs to the minion whose key signed the request, but the
+  `events` list it carries is fired on the master bus as written by that minion, tags and
+  data alike (salt/daemons/masterapi.py `_minion_event`; salt/beacons/__init__.py sets
+  `data.id` on the minion). Any minion can therefore send `salt/beacon/<other>/netflow/lan`
+  with `{"id": "<other>", "heal": true}`, and no reactor can tell it from the real one: a
+  reactor that re-applied a state on `data.id` or on the tag's minion let any minion make
+  the master run `state.apply` on any other. tests/integration/test_self_heal.py forges
+  such events and checks that nothing runs on the minion they name.
 #}
-{%- set parts = tag.split('/') %}
-{%- set minion = data.get('id') %}
-{%- set exporter = data.get('exporter') %}
-{%- set valid = parts | length == 5 and parts[0] == 'salt' and parts[1] == 'beacon' and parts[3] == 'netflow'
-                and minion is string and minion is match('[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\\Z') and parts[2] == minion
-                and exporter is string and exporter is match('[A-Za-z][A-Za-z0-9_-]{0,24}\\Z') and parts[4] == exporter
-                and data.get('heal') is sameas true %}
-{%- if valid %}
-{%-   set gap = salt['config.get']('netflow_reactor:min_interval', 30) | int %}
-{%-   set now = None | strftime('%s') | int %}
-{%-   set key = 'netflow_heal:' ~ minion %}
-{%-   set last = salt['data.get'](key) | int %}
-{%-   if now - last >= gap %}
-{%-     do salt['data.update'](key, now) %}
-
-netflow-reactor-heal-{{ minion }}:
-  local.state.apply:
-    - tgt: {{ [minion] | tojson }}
-    - tgt_type: list
-    - args:
-      - mods: netflow
-{%-   endif %}
-{%- endif %}

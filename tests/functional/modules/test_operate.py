@@ -237,11 +237,44 @@ def test_beacon_quiet_fires_on_recreation_and_is_quiet_after_the_heal(rig):
     assert data["exporter"] == "lan" and data["interfaces"] == ["em0"] and data["id"] == "fw1"
     assert data["drift"][0]["kind"] == "interface_recreated" and data["heal"] is True
     assert data["health"] == "degraded"
-    assert beacons.process(BEACON, grains) == [], "one event per problem (backoff)"
-    rig.present()  # what the reactor's state.apply does
-    assert beacons.process(BEACON, grains) == []
+    # healed here, by the beacon itself, before the event was returned
+    assert data["healed"] is True and data["heal_comment"].startswith("updated"), data
+    assert rig.traffic("em0", 2)["accounted_by"] == ["lan_nf"]
+    assert beacons.process(BEACON, grains) == [], "quiet after the heal"
     assert beacons.process(BEACON, grains) == []
     assert rig.nf.watch() == {"events": [], "errors": {}}
+
+
+def test_beacon_with_heal_false_only_reports(rig):
+    rig.present()
+    beacons, grains = rig.beacons(), rig.loaders.grains
+    config = {"netflow": [{"stall_intervals": 0}, {"heal": False}]}
+    assert beacons.process(config, grains) == []
+    rig.host.ngctl("shutdown", "lan_v9:")
+    rig.host.clear_log()
+    [event] = beacons.process(config, grains)
+    assert event["data"]["heal"] is False and "healed" not in event["data"]
+    assert rig.host.mutating() == [], "nothing changed"
+
+
+def test_heal_applies_the_recorded_declaration_only(rig):
+    with pytest.raises(CommandExecutionError, match="no recorded declaration"):
+        rig.nf.heal("lan")
+    for bad in ("lan;x", "../lan", 3):
+        with pytest.raises(SaltInvocationError):
+            rig.nf.heal(bad)
+    rig.present(mtu=1400)
+    assert rig.nf.heal("lan")["comment"] == "is in the declared state"
+    rig.host.ngctl("shutdown", "lan_v9:")
+    rig.host.ngctl("msg", "lan_nf:", "setmtu", "{ mtu=1500 }")
+    ret = rig.nf.heal("lan")
+    assert ret["result"] is True, ret
+    assert rig.nf.status("lan")["health"] == "ok" and rig.nf.status("lan")["settings"]["mtu"] == 1400
+    (rig.declared / "lan.json").write_text('{"format": 1, "name": "lan", "params": {"interfaces": ["em0;reboot"]}}')
+    rig.host.clear_log()
+    with pytest.raises(CommandExecutionError, match="not a valid FreeBSD interface name"):
+        rig.nf.heal("lan")
+    assert rig.host.spawns() == [], "a record that does not validate is never applied"
 
 
 def test_beacon_config_is_validated_by_salt(rig):

@@ -318,3 +318,91 @@ def test_beacon_keeps_its_state_in_context(beacon, monkeypatch):
     assert beacon.beacon(config) == [{"tag": "lan", "exporter": "lan"}]
     beacon.beacon(config)
     assert calls == [({}, {"stall_intervals": 3}), ({"n": 1}, {"stall_intervals": 3})]
+
+
+# ------------------------------------------------------------------ after a heal (issue 19, class 10)
+def _heal_lines(cfg: dict, nodes: set) -> str:
+    """What exporter_present does for the broken nodes: the boot script's lines that make
+    or set them (the whole script when the netflow node itself is gone)."""
+    lines = nf_plan.build_script(cfg)["ngctl"]
+    if "lan_nf" not in nodes:
+        lines = [ln for ln in lines if any(n in ln for n in nodes) or "export9" in ln]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("broken", [{"lan_v9"}, {"lan_nf", "lan_v9"}], ids=["collector-socket", "netflow-node"])
+def test_quiet_right_after_a_heal_that_made_nodes_again(lan, broken):
+    """A heal that re-creates a node (the collector's ksocket, or the netflow node and its
+    socket) is read in full by the very next interval: no "down" report of a socket the
+    read did not ask about because the last graph did not have it."""
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    assert b.step() == []
+    host.ngctl("shutdown", "lan_nf:" if "lan_nf" in broken else "lan_v9:")
+    [ev] = b.step()
+    assert ev["heal"] is True and ev["health"] == "down", ev  # positive control: the break is seen
+    assert set(b.state["graph"]["nodes"]).isdisjoint(broken), "the last graph lacks the broken nodes"
+    run = host.ngctl("-f", "-", stdin=_heal_lines(cfg, broken))
+    assert run.returncode == 0, run.stderr
+    assert b.step() == [], "quiet on the first read after the heal"
+    assert b.step() == []
+    assert b.state["exporters"]["lan"]["sample"]["counters"] is not None
+
+
+def test_a_new_break_after_recovery_is_healed_at_once(lan):
+    """The backoff is for a drift that a heal does not fix; once the exporter is seen
+    healthy again, the next break asks for a heal at once (attempt 1)."""
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    b.step()
+    host.ngctl("shutdown", "lan_v9:")
+    [first] = b.step()
+    assert first["heal"] is True and first["attempt"] == 1
+    host.ngctl("-f", "-", stdin=_heal_lines(cfg, {"lan_v9"}))
+    assert b.step() == []
+    host.ngctl("shutdown", "lan_v9:")  # 20 s after the first heal: well inside heal_backoff (60)
+    [second] = b.step()
+    assert second["heal"] is True and second["attempt"] == 1 and second["retry_in"] == 60, second
+    assert b.step(10) == [], "a drift that persists still waits for the backoff"
+    [third] = b.step(60)
+    assert third["heal"] is True and third["attempt"] == 2
+
+
+def test_a_missing_interface_is_reported_and_healed_once_it_is_back(lan):
+    """A re-apply refuses an exporter whose interface does not exist, so a heal then can
+    only fail and spend the backoff: reported with heal false, healed when it is back."""
+    host, cfg = lan
+    b = Beacon(host, {"lan": cfg})
+    b.step()
+    ngsim("ifdestroy", host.root, "em0")
+    [gone] = b.step()
+    assert gone["heal"] is False and gone["drift"][0]["kind"] == "interface_missing", gone
+    ngsim("ifcreate", host.root, "em0")
+    [back] = b.step(1)
+    assert back["heal"] is True and back["attempt"] == 1 and back["interfaces"] == ["em0"], back
+
+
+def test_beacon_heals_only_what_watch_marks_and_reports_failures(beacon, monkeypatch):
+    from salt.exceptions import CommandExecutionError
+
+    healed, outcome = [], {}
+
+    def heal(name):
+        healed.append(name)
+        if isinstance(outcome.get(name), Exception):
+            raise outcome[name]
+        return outcome.get(name, {"result": True, "comment": "updated (2 ngctl command(s) in one batch)"})
+
+    events = [{"tag": "lan", "exporter": "lan", "heal": True}, {"tag": "wan", "exporter": "wan", "heal": False},
+              {"tag": "dmz", "exporter": "dmz", "heal": True}, {"tag": "lab", "exporter": "lab", "heal": True}]
+    outcome.update(dmz=CommandExecutionError("netflow: cannot take the netflow lock: busy"),
+                   lab={"result": False, "comment": "ngctl failed at line 1"})
+    monkeypatch.setattr(beacon, "__salt__", {"netflow.watch": lambda state=None, **o: {"events": events, "state": {}},
+                                             "netflow.heal": heal}, raising=False)
+    monkeypatch.setattr(beacon, "__context__", {}, raising=False)
+    out = {e["exporter"]: e for e in beacon.beacon([{"interval": 5}])}
+    assert healed == ["lan", "dmz", "lab"], "only the events marked heal: true"
+    assert out["lan"]["healed"] is True and out["lan"]["heal_comment"].startswith("updated")
+    assert "healed" not in out["wan"]
+    assert out["dmz"] == {**out["dmz"], "healed": False, "heal_comment": "netflow: cannot take the netflow lock: busy"}
+    assert out["lab"]["healed"] is False and out["lab"]["heal_comment"] == "ngctl failed at line 1"
