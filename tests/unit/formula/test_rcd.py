@@ -648,6 +648,44 @@ def test_failing_ipfw_add_removes_the_replay(host, tmp_path):
     assert all_pass(host)
 
 
+# What "another program" (mpd5, a tunnel) builds while our replay runs: an unnamed netflow
+# node on em3 (which no boot file attaches), an unnamed one2many and ksocket under it, and
+# a named ksocket. All of a netflow-ish type, all new: none of them is ours.
+ANOTHER_PROGRAM = """mkpeer em3: netflow lower iface0
+connect em3: em3:lower upper out0
+mkpeer em3:lower one2many export9 one
+mkpeer em3:lower.export9 ksocket many0 inet/dgram/udp
+mkpeer em3:lower ksocket export inet/dgram/udp
+name em3:lower.export mpd99-ks
+"""
+
+
+def test_failed_replay_leaves_nodes_another_program_made_meanwhile(tmp_path):
+    """Issue 19, class 4: the cleanup of a failed replay removes only what its own file
+    creates (its names, or unnamed nodes at the places its mkpeer lines make), never a
+    node merely because it is new and of type netflow/ksocket/one2many."""
+    host = RcHost(tmp_path)
+    host.write("lan", LAN)
+    real = host.root / "bin" / "ngctl"
+    wrapper = _executable(tmp_path / "ngctl-with-neighbour", (
+        '#!/bin/sh\n'
+        f'"{real}" "$@"\nrc=$?\n'
+        # between our failing batch and its cleanup, another program builds its graph
+        f'[ "$1" = -f ] && printf \'%s\' \'{ANOTHER_PROGRAM}\' | "{real}" -f - >/dev/null\n'
+        'exit $rc\n'))
+    host.configure(netflow_ngctl=str(wrapper))
+    host.fail_at(2)  # `name em0:lower lan_nf`: an UNNAMED netflow node of ours holds em0:lower
+    proc = host.rc("start")
+    assert proc.returncode != 0 and "removing what it created" in proc.stderr
+    assert any(e["argv"][1:3] == ["-f", "-"] and "mpd99-ks" in (e.get("script") or "") for e in host.log())
+    left = sorted((n, t) for n, t, _ in host.ours())
+    assert left == [("<unnamed>", "ksocket"), ("<unnamed>", "netflow"), ("<unnamed>", "one2many"),
+                    ("mpd99-ks", "ksocket")], left  # all of the other program's, none of ours
+    assert all_pass(host)
+    em0 = host.ngctl("show", "em0:").stdout
+    assert "netflow" not in em0  # our unnamed node at em0:lower went
+
+
 def test_an_ipfw_rule_number_held_by_a_foreign_rule_is_not_replaced(host):
     host.run_bin("ipfw", "-q", "add", "2100", "count", "ip", "from", "any", "to", "any")
     proc = host.rc("start")
@@ -708,6 +746,35 @@ def test_stop_removes_an_unnamed_netflow_node_a_killed_replay_left(host):
     assert host.links()["em0"] == "pass"
     assert [t for n, t, _ in host.nodes() if n == "<unnamed>"] == ["netflow"]  # em3's stays
     assert host.links()["em3"] == "blackhole"
+
+
+def _splice_tee(host: RcHost, iface: str, ether_hook: str, our_hook: str, tee_name: str) -> None:
+    """Splice a tee (a tap another program added) between IFACE:ETHER_HOOK and our node:
+    IFACE:ETHER_HOOK -> tee:right, tee:left -> lan_nf:OUR_HOOK."""
+    host.ngctl("rmhook", f"{iface}:", ether_hook)
+    host.ngctl("mkpeer", f"{iface}:", "tee", ether_hook, "right")
+    host.ngctl("name", f"{iface}:{ether_hook}", tee_name)
+    host.ngctl("connect", f"{tee_name}:", "lan_nf:", "left", our_hook)
+
+
+def test_stop_rejoins_a_foreign_node_spliced_between_ether_and_ours(host):
+    """Issue 19, class 2: with a tap spliced between ng_ether and our netflow node (on
+    em0's lower side, and on em1's upper side), stop re-joins the foreign chain around the
+    removed node: every interface passes and the taps stay."""
+    assert host.rc("start").returncode == 0
+    host.run_bin("kldload", "ng_tee")
+    _splice_tee(host, "em0", "lower", "iface0", "tap0")
+    _splice_tee(host, "em1", "upper", "out1", "tap1")
+    assert all_pass(host)  # the spliced graph passes before stop
+    proc = host.rc("stop")
+    assert proc.returncode == 0, proc.stderr
+    assert not host.ours()  # stop did run
+    assert host.links()["em0"] == "pass" and host.links()["em1"] == "pass", host.links()
+    assert all_pass(host)
+    assert host.named()["tap0"] == "tee" and host.named()["tap1"] == "tee"
+    show = host.ngctl("show", "tap0:").stdout
+    assert re.search(r"left\s+em0\s+ether\s+\S+\s+upper", show) and re.search(r"right\s+em0\s+ether\s+\S+\s+lower", show)
+    assert "re-joined" in proc.stderr and "tap0" in proc.stderr
 
 
 def test_stop_of_an_incomplete_file_still_removes_nodes_ours_by_name_and_type(host):
