@@ -290,8 +290,8 @@ class RcHost:
         return path
 
     # --- running ---------------------------------------------------------------------
-    def rc(self, arg: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        return rc_command(arg, self.rc_conf, self.workdir, env=env)
+    def rc(self, arg: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return rc_command(arg, self.rc_conf, self.workdir, env=env, timeout=timeout)
 
     def rc_background(self, arg: str) -> subprocess.Popen:
         return rc_popen(arg, self.rc_conf, self.workdir)
@@ -446,6 +446,8 @@ def test_defaults_without_rc_conf(tmp_path):
         ': "${netflow_lock:=/var/run/netflow.lock}"',
         ': "${netflow_lock_timeout:=60}"',
         ': "${netflow_script:=/usr/local/etc/rc.d/netflow}"',
+        ': "${netflow_timeout:=/usr/bin/timeout}"',
+        ': "${netflow_spawn_timeout:=30}"',
     ):
         assert default in text
 
@@ -929,3 +931,60 @@ def test_sourced_by_etc_rc_re_runs_the_installed_script_under_the_lock(host):
                           env=_env(host.rc_conf, None), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert {"lan_nf", "tun_nf"} <= set(host.named())
+
+
+# --------------------------------------------------------------------------------------
+# time bounds: a hung ngctl, kldload or ipfw cannot hang the boot
+# --------------------------------------------------------------------------------------
+HANGS = {
+    # binary -> a stand-in that hangs where the real one would be stuck in the kernel
+    "ngctl": (  # the replay runs its first line (our unnamed netflow node on em0:lower), then hangs
+        '[ "$1" = -f ] && {{ grep -v "^#" "$2" | head -n 1 | "{real}" -f - >/dev/null; exec sleep 40; }}\n'
+        'exec "{real}" "$@"\n'),
+    "ipfw": '[ "$2" = add ] && exec sleep 40\nexec "{real}" "$@"\n',  # `ipfw -q add ...` after the replay
+    "kldload": 'exec sleep 40\n',
+}
+
+
+@pytest.mark.parametrize("binary", sorted(HANGS))
+def test_a_hung_binary_is_killed_and_the_start_cleaned_up(host, tmp_path, binary):
+    """Every spawn runs under timeout(1) with netflow_spawn_timeout: a hung ngctl -f or
+    ipfw add fails that exporter's start, which is cleaned up as a failed one is, and the
+    warning names the binary that hung; a hung kldload only costs its bound."""
+    (host.boot_dir / "lan.ngctl").unlink()  # tun alone: one exporter, attached to em2 and ipfw
+    real = host.root / "bin" / binary
+    (tmp_path / "hang").mkdir()
+    stand_in = _executable(tmp_path / "hang" / binary, "#!/bin/sh\n" + HANGS[binary].format(real=real))
+    host.configure(**{f"netflow_{binary}": str(stand_in), "netflow_spawn_timeout": "2"})
+    t0 = time.monotonic()
+    proc = host.rc("start", timeout=30)
+    took = time.monotonic() - t0
+    assert f"{binary} " in proc.stderr and "did not finish within 2 s: killed" in proc.stderr, proc.stderr
+    assert took < 25
+    if binary == "kldload":  # the modules are not loaded: ng_netflow is missing, the replay fails
+        assert "cannot load every kernel module" in proc.stderr
+    if binary == "ngctl":
+        assert any(e["argv"][1:3] == ["-f", "-"] and "mkpeer em2:" in (e.get("script") or "") for e in host.log())
+    assert proc.returncode != 0 and "removing what" in proc.stderr
+    assert not host.ours() and all_pass(host)
+    assert not [r for r in host.ipfw_rules() if "ngtee" in r]
+    host.configure()
+    assert host.rc("start").returncode == 0 and "tun_nf" in host.named()
+
+
+@pytest.mark.parametrize("value", ["30s", "0", "-1", "1e3", "", "99999", "3 0"])
+def test_spawn_timeout_must_be_a_number_of_seconds(host, value):
+    host.configure(netflow_spawn_timeout=value)
+    proc = host.rc("start")
+    if value == "":  # unset: the default
+        assert "netflow_spawn_timeout" not in proc.stderr
+    else:
+        assert f"netflow_spawn_timeout '{value}' is not a number of seconds (1-9999); using 30" in proc.stderr
+    assert proc.returncode == 0 and {"lan_nf", "tun_nf"} <= set(host.named())
+
+
+def test_without_timeout_nothing_runs(host, tmp_path):
+    host.configure(netflow_timeout=str(tmp_path / "no-timeout"))
+    proc = host.rc("start")
+    assert proc.returncode != 0 and "(timeout(1)) is missing" in proc.stderr
+    assert host.log() == []
