@@ -972,6 +972,22 @@ def test_a_hung_binary_is_killed_and_the_start_cleaned_up(host, tmp_path, binary
     assert host.rc("start").returncode == 0 and "tun_nf" in host.named()
 
 
+def test_a_hung_shutdown_fails_stop_naming_it(host, tmp_path):
+    """A hung `ngctl shutdown` is killed after the bound (its warning is not swallowed
+    with the binary's stderr), and stop does not claim the exporter stopped."""
+    (host.boot_dir / "lan.ngctl").unlink()
+    assert host.rc("start").returncode == 0
+    real = host.root / "bin" / "ngctl"
+    stand_in = _executable(tmp_path / "ngctl", f'#!/bin/sh\n[ "$1" = shutdown ] && exec sleep 40\nexec "{real}" "$@"\n')
+    host.configure(netflow_ngctl=str(stand_in), netflow_spawn_timeout="1")
+    proc = host.rc("stop", timeout=30)
+    assert re.search(r"ngctl shutdown \[[0-9a-f]+\]: did not finish within 1 s: killed", proc.stderr), proc.stderr
+    assert proc.returncode != 0 and "exporter tun not completely stopped: ngctl hung" in proc.stderr
+    assert "Stopped netflow exporter tun." not in proc.stdout
+    host.configure()
+    assert host.rc("stop").returncode == 0 and not host.ours() and all_pass(host)
+
+
 @pytest.mark.parametrize("value", ["30s", "0", "-1", "1e3", "", "99999", "3 0"])
 def test_spawn_timeout_must_be_a_number_of_seconds(host, value):
     host.configure(netflow_spawn_timeout=value)
