@@ -290,8 +290,8 @@ class RcHost:
         return path
 
     # --- running ---------------------------------------------------------------------
-    def rc(self, arg: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        return rc_command(arg, self.rc_conf, self.workdir, env=env)
+    def rc(self, arg: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return rc_command(arg, self.rc_conf, self.workdir, env=env, timeout=timeout)
 
     def rc_background(self, arg: str) -> subprocess.Popen:
         return rc_popen(arg, self.rc_conf, self.workdir)
@@ -446,6 +446,8 @@ def test_defaults_without_rc_conf(tmp_path):
         ': "${netflow_lock:=/var/run/netflow.lock}"',
         ': "${netflow_lock_timeout:=60}"',
         ': "${netflow_script:=/usr/local/etc/rc.d/netflow}"',
+        ': "${netflow_timeout:=/usr/bin/timeout}"',
+        ': "${netflow_spawn_timeout:=30}"',
     ):
         assert default in text
 
@@ -648,6 +650,44 @@ def test_failing_ipfw_add_removes_the_replay(host, tmp_path):
     assert all_pass(host)
 
 
+# What "another program" (mpd5, a tunnel) builds while our replay runs: an unnamed netflow
+# node on em3 (which no boot file attaches), an unnamed one2many and ksocket under it, and
+# a named ksocket. All of a netflow-ish type, all new: none of them is ours.
+ANOTHER_PROGRAM = """mkpeer em3: netflow lower iface0
+connect em3: em3:lower upper out0
+mkpeer em3:lower one2many export9 one
+mkpeer em3:lower.export9 ksocket many0 inet/dgram/udp
+mkpeer em3:lower ksocket export inet/dgram/udp
+name em3:lower.export mpd99-ks
+"""
+
+
+def test_failed_replay_leaves_nodes_another_program_made_meanwhile(tmp_path):
+    """Issue 19, class 4: the cleanup of a failed replay removes only what its own file
+    creates (its names, or unnamed nodes at the places its mkpeer lines make), never a
+    node merely because it is new and of type netflow/ksocket/one2many."""
+    host = RcHost(tmp_path)
+    host.write("lan", LAN)
+    real = host.root / "bin" / "ngctl"
+    wrapper = _executable(tmp_path / "ngctl-with-neighbour", (
+        '#!/bin/sh\n'
+        f'"{real}" "$@"\nrc=$?\n'
+        # between our failing batch and its cleanup, another program builds its graph
+        f'[ "$1" = -f ] && printf \'%s\' \'{ANOTHER_PROGRAM}\' | "{real}" -f - >/dev/null\n'
+        'exit $rc\n'))
+    host.configure(netflow_ngctl=str(wrapper))
+    host.fail_at(2)  # `name em0:lower lan_nf`: an UNNAMED netflow node of ours holds em0:lower
+    proc = host.rc("start")
+    assert proc.returncode != 0 and "removing what it created" in proc.stderr
+    assert any(e["argv"][1:3] == ["-f", "-"] and "mpd99-ks" in (e.get("script") or "") for e in host.log())
+    left = sorted((n, t) for n, t, _ in host.ours())
+    assert left == [("<unnamed>", "ksocket"), ("<unnamed>", "netflow"), ("<unnamed>", "one2many"),
+                    ("mpd99-ks", "ksocket")], left  # all of the other program's, none of ours
+    assert all_pass(host)
+    em0 = host.ngctl("show", "em0:").stdout
+    assert "netflow" not in em0  # our unnamed node at em0:lower went
+
+
 def test_an_ipfw_rule_number_held_by_a_foreign_rule_is_not_replaced(host):
     host.run_bin("ipfw", "-q", "add", "2100", "count", "ip", "from", "any", "to", "any")
     proc = host.rc("start")
@@ -708,6 +748,35 @@ def test_stop_removes_an_unnamed_netflow_node_a_killed_replay_left(host):
     assert host.links()["em0"] == "pass"
     assert [t for n, t, _ in host.nodes() if n == "<unnamed>"] == ["netflow"]  # em3's stays
     assert host.links()["em3"] == "blackhole"
+
+
+def _splice_tee(host: RcHost, iface: str, ether_hook: str, our_hook: str, tee_name: str) -> None:
+    """Splice a tee (a tap another program added) between IFACE:ETHER_HOOK and our node:
+    IFACE:ETHER_HOOK -> tee:right, tee:left -> lan_nf:OUR_HOOK."""
+    host.ngctl("rmhook", f"{iface}:", ether_hook)
+    host.ngctl("mkpeer", f"{iface}:", "tee", ether_hook, "right")
+    host.ngctl("name", f"{iface}:{ether_hook}", tee_name)
+    host.ngctl("connect", f"{tee_name}:", "lan_nf:", "left", our_hook)
+
+
+def test_stop_rejoins_a_foreign_node_spliced_between_ether_and_ours(host):
+    """Issue 19, class 2: with a tap spliced between ng_ether and our netflow node (on
+    em0's lower side, and on em1's upper side), stop re-joins the foreign chain around the
+    removed node: every interface passes and the taps stay."""
+    assert host.rc("start").returncode == 0
+    host.run_bin("kldload", "ng_tee")
+    _splice_tee(host, "em0", "lower", "iface0", "tap0")
+    _splice_tee(host, "em1", "upper", "out1", "tap1")
+    assert all_pass(host)  # the spliced graph passes before stop
+    proc = host.rc("stop")
+    assert proc.returncode == 0, proc.stderr
+    assert not host.ours()  # stop did run
+    assert host.links()["em0"] == "pass" and host.links()["em1"] == "pass", host.links()
+    assert all_pass(host)
+    assert host.named()["tap0"] == "tee" and host.named()["tap1"] == "tee"
+    show = host.ngctl("show", "tap0:").stdout
+    assert re.search(r"left\s+em0\s+ether\s+\S+\s+upper", show) and re.search(r"right\s+em0\s+ether\s+\S+\s+lower", show)
+    assert "re-joined" in proc.stderr and "tap0" in proc.stderr
 
 
 def test_stop_of_an_incomplete_file_still_removes_nodes_ours_by_name_and_type(host):
@@ -862,3 +931,76 @@ def test_sourced_by_etc_rc_re_runs_the_installed_script_under_the_lock(host):
                           env=_env(host.rc_conf, None), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert {"lan_nf", "tun_nf"} <= set(host.named())
+
+
+# --------------------------------------------------------------------------------------
+# time bounds: a hung ngctl, kldload or ipfw cannot hang the boot
+# --------------------------------------------------------------------------------------
+HANGS = {
+    # binary -> a stand-in that hangs where the real one would be stuck in the kernel
+    "ngctl": (  # the replay runs its first line (our unnamed netflow node on em0:lower), then hangs
+        '[ "$1" = -f ] && {{ grep -v "^#" "$2" | head -n 1 | "{real}" -f - >/dev/null; exec sleep 40; }}\n'
+        'exec "{real}" "$@"\n'),
+    "ipfw": '[ "$2" = add ] && exec sleep 40\nexec "{real}" "$@"\n',  # `ipfw -q add ...` after the replay
+    "kldload": 'exec sleep 40\n',
+}
+
+
+@pytest.mark.parametrize("binary", sorted(HANGS))
+def test_a_hung_binary_is_killed_and_the_start_cleaned_up(host, tmp_path, binary):
+    """Every spawn runs under timeout(1) with netflow_spawn_timeout: a hung ngctl -f or
+    ipfw add fails that exporter's start, which is cleaned up as a failed one is, and the
+    warning names the binary that hung; a hung kldload only costs its bound."""
+    (host.boot_dir / "lan.ngctl").unlink()  # tun alone: one exporter, attached to em2 and ipfw
+    real = host.root / "bin" / binary
+    (tmp_path / "hang").mkdir()
+    stand_in = _executable(tmp_path / "hang" / binary, "#!/bin/sh\n" + HANGS[binary].format(real=real))
+    host.configure(**{f"netflow_{binary}": str(stand_in), "netflow_spawn_timeout": "2"})
+    t0 = time.monotonic()
+    proc = host.rc("start", timeout=30)
+    took = time.monotonic() - t0
+    assert f"{binary} " in proc.stderr and "did not finish within 2 s: killed" in proc.stderr, proc.stderr
+    assert took < 25
+    if binary == "kldload":  # the modules are not loaded: ng_netflow is missing, the replay fails
+        assert "cannot load every kernel module" in proc.stderr
+    if binary == "ngctl":
+        assert any(e["argv"][1:3] == ["-f", "-"] and "mkpeer em2:" in (e.get("script") or "") for e in host.log())
+    assert proc.returncode != 0 and "removing what" in proc.stderr
+    assert not host.ours() and all_pass(host)
+    assert not [r for r in host.ipfw_rules() if "ngtee" in r]
+    host.configure()
+    assert host.rc("start").returncode == 0 and "tun_nf" in host.named()
+
+
+def test_a_hung_shutdown_fails_stop_naming_it(host, tmp_path):
+    """A hung `ngctl shutdown` is killed after the bound (its warning is not swallowed
+    with the binary's stderr), and stop does not claim the exporter stopped."""
+    (host.boot_dir / "lan.ngctl").unlink()
+    assert host.rc("start").returncode == 0
+    real = host.root / "bin" / "ngctl"
+    stand_in = _executable(tmp_path / "ngctl", f'#!/bin/sh\n[ "$1" = shutdown ] && exec sleep 40\nexec "{real}" "$@"\n')
+    host.configure(netflow_ngctl=str(stand_in), netflow_spawn_timeout="1")
+    proc = host.rc("stop", timeout=30)
+    assert re.search(r"ngctl shutdown \[[0-9a-f]+\]: did not finish within 1 s: killed", proc.stderr), proc.stderr
+    assert proc.returncode != 0 and "exporter tun not completely stopped: ngctl hung" in proc.stderr
+    assert "Stopped netflow exporter tun." not in proc.stdout
+    host.configure()
+    assert host.rc("stop").returncode == 0 and not host.ours() and all_pass(host)
+
+
+@pytest.mark.parametrize("value", ["30s", "0", "-1", "1e3", "", "99999", "3 0"])
+def test_spawn_timeout_must_be_a_number_of_seconds(host, value):
+    host.configure(netflow_spawn_timeout=value)
+    proc = host.rc("start")
+    if value == "":  # unset: the default
+        assert "netflow_spawn_timeout" not in proc.stderr
+    else:
+        assert f"netflow_spawn_timeout '{value}' is not a number of seconds (1-9999); using 30" in proc.stderr
+    assert proc.returncode == 0 and {"lan_nf", "tun_nf"} <= set(host.named())
+
+
+def test_without_timeout_nothing_runs(host, tmp_path):
+    host.configure(netflow_timeout=str(tmp_path / "no-timeout"))
+    proc = host.rc("start")
+    assert proc.returncode != 0 and "(timeout(1)) is missing" in proc.stderr
+    assert host.log() == []
