@@ -17,9 +17,8 @@ defaults in ``_utils/nf_paths.py``)::
     netgraph.ifconfig: /sbin/ifconfig
     netgraph.flowctl: /usr/sbin/flowctl
 
-Every spawn is bounded by ``netgraph.timeout`` (seconds, 1..3600, default 60; the beacon's
-read by ``netgraph.watch_timeout``, default 10): a binary still running then is killed and
-the call raises CommandExecutionError naming the binary and the bound.
+Every spawn is bounded by ``netgraph.timeout`` (s, 1..3600, default 60; the beacon's read by
+``netgraph.watch_timeout``, 10): then killed, raising CommandExecutionError naming it.
 
 The module loads where the ``kernel`` grain is ``FreeBSD`` or where the
 configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
