@@ -117,6 +117,7 @@ def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
         cfg = None
     for key in _RUN_PATHS + (("boot_dir",) if persist else ()):
         _path(key)
+    _bound("timeout")
     return cfg
 
 
@@ -124,6 +125,15 @@ def _path(key: str) -> str:
     config_key, fallback = nf_paths.PATHS[key]
     try:
         return nf_paths.check_path(config_key, __salt__["config.get"](config_key, fallback))  # noqa: F821
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+
+
+def _bound(kind: str) -> float:
+    """A time bound (nf_paths.TIMEOUTS), checked before the lock is taken or anything runs."""
+    key, fallback = nf_paths.TIMEOUTS[kind]
+    try:
+        return nf_paths.check_timeout(key, __salt__["config.get"](key, fallback), fallback)  # noqa: F821
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
 
@@ -708,7 +718,8 @@ def watch(state=None, **kwargs) -> dict:
     events, new = [], state
     if declared:
         reqs = nf_watch.requests(declared, (state or {}).get("graph"))
-        read = __salt__["netgraph.snapshot"](reqs)  # noqa: F821
+        # the beacon runs in the minion's own loop: its one read has the shorter bound
+        read = __salt__["netgraph.snapshot"](reqs, timeout=_bound("watch_timeout"))  # noqa: F821
         snap = nf_watch.snapshot(read["graph"], read["replies"], reqs)
         events, new = nf_watch.step(declared, snap, state, time.time(), opts)
     return {"events": events, "errors": bad, **({"state": new} if state is not None else {})}

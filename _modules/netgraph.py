@@ -17,12 +17,16 @@ defaults in ``_utils/nf_paths.py``)::
     netgraph.ifconfig: /sbin/ifconfig
     netgraph.flowctl: /usr/sbin/flowctl
 
+Every spawn is bounded by ``netgraph.timeout`` (s, 1..3600, default 60; the beacon's read by
+``netgraph.watch_timeout``, 10): then killed, raising CommandExecutionError naming it.
+
 The module loads where the ``kernel`` grain is ``FreeBSD`` or where the
 configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
 """
 import logging
 import os
 import tempfile
+import time
 
 import ng_ascii
 import ng_text
@@ -65,12 +69,25 @@ def _binary(name):
         raise SaltInvocationError(str(exc)) from None
 
 
-def _spawn(tool, args, stdin=None):
+def _bound(kind="timeout"):
+    """The time bound ``netgraph.timeout`` (or ``netgraph.watch_timeout``), validated."""
+    key, fallback = nf_paths.TIMEOUTS[kind]
+    return _arg(nf_paths.check_timeout, key, __salt__["config.get"](key, fallback), fallback)
+
+
+def _spawn(tool, args, stdin=None, timeout=None):
     argv = [_binary(tool)] + [str(arg) for arg in args]
-    kwargs = {"python_shell": False, "ignore_retcode": True}
+    bound = _bound() if timeout is None else timeout
+    kwargs = {"python_shell": False, "ignore_retcode": True, "timeout": bound}
     if stdin is not None:
         kwargs["stdin"] = stdin
-    return __salt__["cmd.run_all"](argv, **kwargs)
+    started = time.monotonic()
+    result = __salt__["cmd.run_all"](argv, **kwargs)
+    if nf_paths.timed_out(result, bound, time.monotonic() - started):
+        words = " ".join(str(a) for a in args[:4]) + (" ..." if len(args) > 4 else "")
+        # no info=: Salt would print it into every comment that carries this error
+        raise CommandExecutionError(f"{tool} ({argv[0]}) did not finish within {bound} s and was killed: {tool} {words}")
+    return result
 
 
 def _error_text(result):
@@ -357,7 +374,7 @@ def query(requests):
     return results
 
 
-def snapshot(requests):
+def snapshot(requests, timeout=None):
     """
     The whole graph and the replies to read-only control messages in ONE ngctl spawn
     (``list -l``, ``types``, then one ``msg`` line per request): what the ``netflow``
@@ -365,6 +382,8 @@ def snapshot(requests):
 
     requests
         A list of ``[path, cmd]`` or ``[path, cmd, arg, ...]`` of read-only messages.
+    timeout
+        The read's bound in seconds (1..3600; default ``netgraph.timeout``).
 
     Returns ``{"graph": <as netgraph.graph>, "replies": [...]}``: ``replies[i]`` is
     ``{"ok": True, "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that
@@ -378,8 +397,9 @@ def snapshot(requests):
     """
     if not isinstance(requests, (list, tuple)):
         raise SaltInvocationError("requests: must be a list of [path, cmd, arg, ...]")
+    bound = _arg(nf_paths.check_timeout, "timeout", timeout, _bound())
     script = _arg(ng_text.snapshot_script, requests)
-    result = _spawn("ngctl", ["-f", "-"], stdin=script)
+    result = _spawn("ngctl", ["-f", "-"], stdin=script, timeout=bound)
     try:
         graph, replies = ng_text.parse_snapshot(result.get("stdout"), result.get("stderr"),
                                                 result.get("retcode"), requests)

@@ -65,6 +65,8 @@ class _Diff:
         if cur is None or cur == want_peer:
             return
         occupant = cur[0]
+        if node == "ipfw" and not self.is_owned(occupant):  # a hook number is one exporter's, takeover or not
+            raise ConflictError(ipfw_hook_taken(self.current, self.name, hook, self.ifnames.get(f"ipfw:{hook}", "?")))
         other = other_exporter(self.current, self.name, occupant) if not self.is_owned(node) else None
         if other:
             where = self.ifnames.get(f"{node}:{hook}", node)
@@ -338,34 +340,74 @@ def created_before(planned: dict, failed_line: int | None) -> list[str]:
 _COOKIE_RE = re.compile(r"(?:ngtee|netgraph) (\d+) ")
 
 
+def ipfw_hook_taken(current: dict, name: str, hook: str, iface: str) -> str:
+    """Why exporter ``name`` may not use ipfw hook ``hook`` (for ``iface``): it is connected
+    to a node that is not ours, named here with its real owner."""
+    peer = current.get("nodes", {}).get("ipfw", {}).get("hooks", {}).get(hook) or {}
+    occupant = peer.get("peer", "?")
+    other = other_exporter(current, name, occupant)
+    if other:
+        owner = f"exporter {other}'s netflow node {occupant} (its hook {peer.get('peer_hook')})"
+    else:
+        otype = current.get("nodes", {}).get(occupant, {}).get("type", "?")
+        owner = f"node {occupant} ({otype}) hook {peer.get('peer_hook')}, which is not exporter {name}'s"
+    return (f"ipfw hook {hook} (ipfw:{hook}), which exporter {name} declares for interface {iface}, is "
+            f"connected to {owner}: one ipfw hook feeds one netflow node, so exporter {name} never takes it "
+            f"or the rules that tee into it, takeover or not; give interface {iface} another ipfw_hook")
+
+
+# A rule that ends the search for every packet (ipfw(8): allow/accept/pass/permit,
+# deny/drop, reject, unreach, reset are terminal): an ngtee after it sees nothing.
+_CATCH_ALL_RE = re.compile(r"(?:allow|accept|pass|permit|deny|drop|reject|reset|unreach \S+) (?:ip|all) from any to any")
+
+
 def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name: str, takeover: bool = False) -> dict:
     """ipfw rule changes: delete stale rules first, add missing ones after the ngctl batch.
 
-    A rule is ours only when it is ``ngtee N``/``netgraph N`` and its cookie N is an ipfw
-    hook connected to our netflow node (nf_graph.owned_nodes) or a hook we declare. Only
-    our rules are ever deleted or replaced, ``takeover`` or not (it is accepted and has no
-    effect here): any other rule at a declared number is a ConflictError naming the number
-    and its text, and so is a number where ours shares ``ipfw delete N`` with another rule.
+    A rule is exporter ``name``'s only when it is ``ngtee N``/``netgraph N`` and either the
+    ipfw hook N is connected to its netflow node (read from the graph), or the rule sits at
+    a number it declares, N is a hook it declares, and no other node holds hook N. A
+    declared hook held by any other node (another exporter's or a foreign one), or fed by
+    a rule that is not ours, is a ConflictError naming that owner or rule. Only our rules are ever deleted or replaced,
+    ``takeover`` or not (accepted, no effect here): any other rule at a declared number is
+    a ConflictError naming the number and its text, and so is a number where ours shares
+    ``ipfw delete N`` with another rule, and a declared rule placed after a rule that
+    accepts or denies every packet (the tee would copy nothing).
     Returns ``{"delete": [N], "add": [[N, words...]]}``; ``ipfw_texts`` gives the deleted
     rules' texts.
     """
     wanted = (want or {}).get("ipfw", {})
     ours = owned_nodes(current, name)
     ipfw_hooks = current.get("nodes", {}).get("ipfw", {}).get("hooks", {})
-    hooks = {h for h, p in ipfw_hooks.items() if p["peer"] in ours}
-    hooks |= {text.split()[1] for text in wanted.values()}
+    hooked = {h for h, p in ipfw_hooks.items() if p["peer"] in ours}
+    taken = {h for h in ipfw_hooks if h not in hooked}
+    declared = {text.split()[1] for text in wanted.values()}
+    for num, text in sorted(wanted.items()):
+        if text.split()[1] in taken:
+            raise ConflictError(ipfw_hook_taken(current, name, text.split()[1], text.split()[-1]))
     by_num: dict[int, list[str]] = {}
     for r in current_rules:
         if r["rule"] < 65535:  # the default rule is the kernel's
             by_num.setdefault(r["rule"], []).append(r["text"])
 
-    def mine(text: str) -> bool:
+    def mine(num: int, text: str) -> bool:
         m = _COOKIE_RE.match(text)
-        return bool(m and m.group(1) in hooks)
+        return bool(m) and (m.group(1) in hooked or (num in wanted and m.group(1) in declared))
 
+    for num, texts in sorted(by_num.items()):
+        for t in texts:
+            m = _COOKIE_RE.match(t)
+            if m and m.group(1) in declared - hooked and not mine(num, t):
+                # connecting the hook would feed that rule's packets to us, and make it "ours"
+                raise ConflictError(
+                    f"ipfw hook {m.group(1)}, which exporter {name} declares, is fed by ipfw rule {num} '{t}', "
+                    f"which is not exporter {name}'s (not at a number it declares, and the hook is not on its "
+                    f"netflow node): it is never taken or deleted; give the interface another ipfw_hook, or "
+                    f"delete rule {num} if it is a leftover"
+                )
     delete = []
     for num, texts in sorted(by_num.items()):
-        foreign = [t for t in texts if not mine(t)]
+        foreign = [t for t in texts if not mine(num, t)]
         if num in wanted and foreign:
             raise ConflictError(
                 f"ipfw rule {num} is already used by '{foreign[0]}', which is not a rule of exporter {name} "
@@ -374,12 +416,20 @@ def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name:
             )
         if foreign and len(foreign) < len(texts):
             raise ConflictError(
-                f"ipfw rule number {num} holds exporter {name}'s stale rule '{next(t for t in texts if mine(t))}' "
+                f"ipfw rule number {num} holds exporter {name}'s stale rule '{next(t for t in texts if mine(num, t))}' "
                 f"and '{foreign[0]}', which is not its own; 'ipfw delete {num}' would delete both: "
                 "renumber the other rule first"
             )
         if not foreign and texts != ([wanted[num]] if num in wanted else None):
             delete.append(num)
+    for num, text in sorted(wanted.items()):
+        shadow = next(((n, t) for n, ts in sorted(by_num.items()) if n < num for t in ts if _CATCH_ALL_RE.fullmatch(t)), None)
+        if shadow:
+            raise ConflictError(
+                f"interfaces.{text.split()[-1]}.ipfw_rule: rule {num} would come after ipfw rule {shadow[0]} "
+                f"'{shadow[1]}', which already accepts or denies every packet, so its ngtee would copy nothing; "
+                f"pick an ipfw_rule below {shadow[0]}"
+            )
     add = [[str(num)] + text.split() for num, text in sorted(wanted.items())
            if num in delete or by_num.get(num) != [text]]
     return {"delete": delete, "add": add}

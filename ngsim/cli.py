@@ -184,6 +184,20 @@ def cmd_die(a: argparse.Namespace) -> int:
     return _mutate(a.root, fn)
 
 
+def cmd_hang(a: argparse.Namespace) -> int:
+    from ngsim.tool import BINARIES
+
+    if a.binary not in BINARIES:
+        raise SystemExit("ngsim: BINARY must be one of %s, not %s" % (", ".join(BINARIES), a.binary))
+
+    def fn(st: dict) -> int:
+        names = [b for b in st.get("hang") or [] if b != a.binary]
+        st["hang"] = sorted(names if a.off else names + [a.binary])
+        return 0
+
+    return _mutate(a.root, fn)
+
+
 def cmd_state(a: argparse.Namespace) -> int:
     return _print_json(a.root, lambda st: st, indent=1)
 
@@ -270,6 +284,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("root")
     s.add_argument("--after", type=int, required=True, metavar="N")
     s.set_defaults(fn=cmd_die)
+    s = sub.add_parser("hang", help="from now on BINARY hangs (sleeps without the host lock, "
+                                    "then fails) until --off; state.json key \"hang\"")
+    s.add_argument("root")
+    s.add_argument("binary", metavar="BINARY")
+    s.add_argument("--off", action="store_true")
+    s.set_defaults(fn=cmd_hang)
     s = sub.add_parser("traffic", help="push IPv4 or IPv6 packets through an interface (JSON summary)")
     s.add_argument("root")
     s.add_argument("iface")

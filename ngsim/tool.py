@@ -3,6 +3,10 @@
 Each run holds the host lock for load -> run -> save -> log, then prints. Keep imports
 light: this runs once per spawned command.
 
+A binary that ``ngsim hang`` names sleeps before it takes the lock (other runs go on, as
+with a real ngctl stuck in the kernel), until ``ngsim hang --off`` or HANG_SECONDS, and then
+fails without running (``main``).
+
 An ngctl batch that ``ngsim die`` ends is saved and logged like any run, the lock is
 released, and only then does the process SIGKILL itself (``main``): the state file and
 the lock are never left half-written or held.
@@ -10,14 +14,38 @@ the lock are never left half-written or held.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
+import time
 
 from ngsim import state
 
 BINARIES = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "flowctl")
 KILLED = -9  # rc of a run ended by ``ngsim die`` (ngsim.ngctl.KILLED)
 STDIO_BUFSIZ = 4096  # FreeBSD stdio buffer of a pipe (st_blksize = PAGE_SIZE)
+HANG_SECONDS = 600  # a hung binary gives up after this long: nothing leaks for ever
+EX_TEMPFAIL = 75  # exit status of a hung run that gave up
+
+
+def hung(binary: str, root: str) -> bool:
+    """Is ``binary`` in ROOT/state.json's ``"hang"`` list (``ngsim hang``)? Read without the
+    lock: the state file is replaced atomically."""
+    try:
+        with open(state.state_path(root), encoding="utf-8") as fh:
+            return binary in (json.load(fh).get("hang") or [])
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def hang(binary: str, root: str) -> int:
+    """Sleep WITHOUT the host lock while ``binary`` is hung (at most HANG_SECONDS), then
+    fail having run nothing: a caller without a time bound waits all that time."""
+    deadline = time.monotonic() + HANG_SECONDS
+    while time.monotonic() < deadline and hung(binary, root):
+        time.sleep(0.2)
+    sys.stderr.write("%s: hung (ngsim hang), gave up without running\n" % binary)
+    return EX_TEMPFAIL
 
 
 def read_all(stream) -> str:
@@ -118,6 +146,8 @@ def die(out: str, err: str) -> None:
 
 def main(binary: str, root: str, argv: list[str]) -> int:
     """Run and print; the return value is the process exit status."""
+    if hung(binary, root):
+        return hang(binary, root)
     try:
         rc, out, err = run(binary, root, argv)
     except FileNotFoundError as e:

@@ -259,6 +259,69 @@ def test_test_mode_shows_every_ipfw_deletion_with_its_text(rig):
     assert gone.changes["ipfw"] == {"delete": [1000], "delete_rules": ["1000 ngtee 1000 ip from any to any via tun0"]}
 
 
+# ------------------------------------------------------------------ 3b. ipfw: the hook's real owner
+def test_a_hook_of_another_exporter_is_refused_naming_that_exporter(rig):
+    """Exporter a tees tun0 into hook 1000; exporter b declares hook 1000 for em1. The old
+    message said "interface em1 (ipfw:1000) belongs to exporter a" (em1 is not a's)."""
+    host = rig.fresh(firewall=True)
+    assert rig.present(name="a", interfaces={"tun0": TUN}).result is True
+    rules = host.ipfw_list()
+    host.mark()
+    for test in (True, False):
+        ret = rig.present(name="b", test=test, interfaces={"em1": {**TUN, "ipfw_rule": 1100}}, collectors=[C2])
+        assert ret.result is False
+        assert "ipfw hook 1000" in ret.comment and "exporter a's netflow node a_nf" in ret.comment, ret.comment
+        assert "interface em1" in ret.comment, ret.comment
+    assert host.mutating() == [] and host.ipfw_list() == rules
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_a_rule_left_by_another_exporter_is_never_deleted_or_fed_to_us(rig, test):
+    """Exporter a's netflow node was shut down by hand; its rule 1000 (ngtee 1000 via tun0)
+    stays. Exporter b declaring hook 1000 at rule 1100: the old apply deleted a's rule and
+    took the hook. Refused, naming rule 1000, nothing run."""
+    host = rig.fresh(firewall=True)
+    assert rig.present(name="a", interfaces={"tun0": TUN}).result is True
+    host.ngctl("shutdown", "a_nf:")
+    rules = host.ipfw_list()
+    assert "01000 ngtee 1000 ip from any to any via tun0" in rules  # positive control: a's rule is there
+    host.mark()
+    ret = rig.present(name="b", test=test, interfaces={"tun0": {**TUN, "ipfw_rule": 1100}}, collectors=[C2])
+    assert ret.result is False and "fed by ipfw rule 1000" in ret.comment, ret.comment
+    assert host.mutating() == [] and host.ipfw_list() == rules and "b_nf" not in host.listing()
+
+
+def test_a_hook_held_by_a_foreign_node_is_never_taken_over(rig):
+    """A hand-built ng_netflow node on ipfw:1000 fed by the firewall's rule 500 (the
+    rc.d/ipfw_netflow pattern). With takeover the old apply deleted rule 500 and took the
+    hook. Refused, naming the node, takeover or not; nothing run."""
+    host = rig.fresh(firewall=True)
+    host.run("kldload", "ng_ipfw")
+    host.ngctl("-f", "-", stdin="mkpeer ipfw: netflow 1000 iface0\nname ipfw:1000 netflow\n")
+    host.run("ipfw", "-q", "add", "500", "ngtee", "1000", "ip", "from", "any", "to", "any", "via", "tun0")
+    rules, nodes = host.ipfw_list(), graph(rig)
+    host.mark()
+    for takeover in (False, True):
+        ret = rig.present(takeover=takeover, interfaces={"tun0": TUN})
+        assert ret.result is False
+        assert "connected to node netflow (netflow) hook iface0" in ret.comment, ret.comment
+    assert host.mutating() == [] and host.ipfw_list() == rules and graph(rig) == nodes
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_a_tee_after_the_firewalls_allow_all_is_refused(rig, test):
+    """``ipfw_rule: 65100`` after the firewall's ``65000 allow ip from any to any``: ipfw
+    stops at 65000 for every packet, so the tee would account nothing (the old apply added
+    it and reported success). Refused, naming rule 65000, nothing run."""
+    host = rig.fresh(firewall=True)
+    rules = host.ipfw_list()
+    ret = rig.present(test=test, interfaces={"em0": None, "tun0": {**TUN, "ipfw_rule": 65100}})
+    assert ret.result is False, ret.comment
+    assert "rule 65100 would come after ipfw rule 65000 'allow ip from any to any'" in ret.comment, ret.comment
+    assert host.mutating() == [] and host.ipfw_list() == rules
+    assert rig.present(test=test, interfaces={"em0": None, "tun0": {**TUN, "ipfw_rule": 64000}}).result is not False
+
+
 # ------------------------------------------------------------------ 4. ipfw rollback
 def test_a_failed_batch_puts_the_deleted_ipfw_rule_back(rig):
     """A direction change on tun0 (ipfw) deletes rule 1000 before the batch; the batch

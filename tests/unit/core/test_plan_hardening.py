@@ -143,7 +143,8 @@ def test_an_ipfw_hook_of_another_exporter_is_refused_naming_the_interface():
     g = host("em0", ipfw=True)
     g["nodes"]["a_nf"] = node("netflow", 10, "a_nf")
     link(g, "ipfw", "1000", "a_nf", "iface0")
-    with pytest.raises(nf_model.ConflictError, match=r"interface tun0 \(ipfw:1000\) belongs to exporter a"):
+    with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000 \(ipfw:1000\), which exporter b declares for "
+                       r"interface tun0, is connected to exporter a's netflow node a_nf"):
         plan(g, takeover=True, name="b", interfaces={"tun0": {"attach": "ipfw", "ipfw_hook": 1000}})
 
 
@@ -206,10 +207,74 @@ def test_a_hook_of_another_exporter_does_not_make_its_rule_ours():
 
 
 def test_a_number_shared_by_our_rule_and_a_foreign_one_is_refused():
+    g = host(ipfw=True)  # our rule: it tees into hook 1000, connected to our netflow node
+    g["nodes"]["lan_nf"] = node("netflow", 10, "lan_nf")
+    link(g, "ipfw", "1000", "lan_nf", "iface0")
     rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"},
              {"rule": 1000, "text": "count ip from any to any via em1"}]
     with pytest.raises(nf_model.ConflictError, match="'ipfw delete 1000' would delete both"):
-        nf_plan.ipfw_diff(rules, host(ipfw=True), _want_tun(rule=1100), "lan")
+        nf_plan.ipfw_diff(rules, g, _want_tun(rule=1100), "lan")
+
+
+# ----------------------------------------------------------------- 3b. ipfw: ownership by the hook's real owner
+def _tun1_b(hook=1000, rule=1100):
+    return nf_model.desired(cfg_of(name="b", interfaces={"tun1": {"attach": "ipfw", "ipfw_hook": hook, "ipfw_rule": rule}}),
+                            host(ipfw=True))
+
+
+@pytest.mark.parametrize("takeover", [False, True])
+def test_a_hook_connected_to_another_exporter_is_refused_and_its_rule_kept(takeover):
+    """Exporter a tees tun0 into hook 1000 (rule 1000); exporter b declares the same hook
+    for tun1 at rule 1100. The old ipfw_diff counted a's rule as b's (it tees into a hook
+    b declares) and planned ``ipfw delete 1000``. Refused, naming exporter a."""
+    g = host(ipfw=True)
+    g["nodes"]["a_nf"] = node("netflow", 10, "a_nf")
+    link(g, "ipfw", "1000", "a_nf", "iface0")
+    rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"}]
+    with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000 \(ipfw:1000\), which exporter b declares for "
+                       r"interface tun1, is connected to exporter a's netflow node a_nf"):
+        nf_plan.ipfw_diff(rules, g, _tun1_b(), "b", takeover=takeover)
+
+
+@pytest.mark.parametrize("takeover", [False, True])
+def test_a_hook_connected_to_a_foreign_node_is_refused_naming_it(takeover):
+    """A hand-built ng_netflow node ``netflow`` on ipfw:1000 fed by the firewall's rule 500:
+    the old code counted rule 500 as ours and deleted it (takeover then took the hook)."""
+    g = host(ipfw=True)
+    g["nodes"]["netflow"] = node("netflow", 10, "netflow")
+    link(g, "ipfw", "1000", "netflow", "iface0")
+    rules = [{"rule": 500, "text": "ngtee 1000 ip from any to any via tun1"}]
+    with pytest.raises(nf_model.ConflictError, match=r"connected to node netflow \(netflow\) hook iface0, which is not exporter b's"):
+        nf_plan.ipfw_diff(rules, g, _tun1_b(rule=1000), "b", takeover=takeover)
+    with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000 .*connected to node netflow"):
+        plan(g, takeover=True, name="b", interfaces={"tun1": {"attach": "ipfw", "ipfw_hook": 1000}})
+
+
+def test_an_unhooked_rule_is_ours_only_at_a_number_we_declare():
+    """Exporter a's netflow node is gone but its rule 1000 (ngtee 1000) stays: exporter b,
+    declaring hook 1000 at rule 1100, never deletes rule 1000 (the old code did), and does
+    not take the hook that rule feeds either (its packets would go to b, and the rule would
+    then be b's by its hook): refused, naming the rule."""
+    rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"}]
+    with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000, which exporter b declares, is fed by ipfw rule 1000 "
+                       r"'ngtee 1000 ip from any to any via tun0', which is not exporter b's"):
+        nf_plan.ipfw_diff(rules, host(ipfw=True), _tun1_b(), "b")
+    # positive control: at a number b declares, into its hook, nobody's graph using it: b's own (stale) rule
+    stale = [{"rule": 1100, "text": "ngtee 1000 ip from any to any in via tun1"}]
+    assert nf_plan.ipfw_diff(stale, host(ipfw=True), _tun1_b(), "b") == {
+        "delete": [1100], "add": [["1100", "ngtee", "1000", "ip", "from", "any", "to", "any", "via", "tun1"]]}
+
+
+@pytest.mark.parametrize("text", ["allow ip from any to any", "deny ip from any to any", "pass all from any to any"])
+def test_a_tee_after_a_rule_that_takes_every_packet_is_refused(text):
+    """``ipfw_rule: 1100`` after ``1050 allow ip from any to any``: ipfw stops at rule 1050
+    for every packet, so the tee would account nothing. Refused, naming that rule."""
+    rules = [{"rule": 1050, "text": text}, {"rule": 65535, "text": "deny ip from any to any"}]
+    with pytest.raises(nf_model.ConflictError, match=rf"interfaces.tun1.ipfw_rule: rule 1100 would come after ipfw rule 1050 '{text}'"):
+        nf_plan.ipfw_diff(rules, host(ipfw=True), _tun1_b(), "b")
+    # positive control: the same rule set, the tee before it (and a rule that is not catch-all before it)
+    narrow = [{"rule": 900, "text": "allow ip from any to any via em1"}] + rules
+    assert nf_plan.ipfw_diff(narrow, host(ipfw=True), _tun1_b(rule=1000), "b")["add"][0][0] == "1000"
 
 
 # ----------------------------------------------------------------- 4. ipfw rollback

@@ -264,3 +264,28 @@ def test_die_keeps_what_stdio_had_flushed(tmp_path):
     assert r.returncode == -9
     assert r.stdout == full[: len(full) // 4096 * 4096]
     assert "a" not in _names(host)
+
+
+def test_hang_sleeps_without_the_host_lock_until_off_then_fails(tmp_path):
+    """``ngsim hang ROOT ngctl``: ROOT/state.json lists it under "hang"; an ngctl run sleeps
+    while other binaries (and ngsim itself) go on, and once ``--off`` it fails having run
+    nothing (exit 75)."""
+    host = Host.create(str(tmp_path / "h"), ifaces=("em0",), loaded=("ng_ether",))
+    ngsim("hang", host.root, "ngctl")
+    ngsim("hang", host.root, "ipfw")
+    assert host.state()["hang"] == ["ipfw", "ngctl"]
+    proc = subprocess.Popen([os.path.join(host.root, "bin", "ngctl"), "mkpeer", "em0:", "netflow", "lower", "iface0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        assert proc.poll() is None, "hung"
+        assert host.kldstat().returncode == 0, "the hung ngctl holds no lock"
+        ngsim("hang", host.root, "ngctl", "--off")
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 75 and err == "ngctl: hung (ngsim hang), gave up without running\n"
+    assert host.state()["hang"] == ["ipfw"]
+    assert "Type: netflow" not in host.ngctl("list").stdout  # it ran nothing
+    assert host.ngctl("list").returncode == 0  # positive control: ngctl answers again
+    assert ngsim("hang", host.root, "bogus", check=False).returncode != 0
