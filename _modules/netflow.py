@@ -305,7 +305,8 @@ def _undo_ngctl(name: str, planned: dict, info: dict) -> tuple:
     undo = []
     try:
         graph = __salt__["netgraph.graph"]()  # noqa: F821
-        undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), journal=planned.get("journal"))
+        undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), journal=planned.get("journal"),
+                                     restore=planned.get("restore"))
         if undo:
             __salt__["netgraph.batch"](undo)  # noqa: F821
     except CommandExecutionError as exc:

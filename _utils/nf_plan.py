@@ -429,7 +429,7 @@ def ipfw_restore(before_rules: list[dict], now_rules: list[dict], touched) -> di
 
 
 def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] | None = None,
-                  journal: dict | None = None) -> list[list[str]]:
+                  journal: dict | None = None, restore: dict | None = None) -> list[list[str]]:
     """Commands that leave every interface passing traffic after a failed batch.
 
     ``graph`` is the graph re-read after the failure. Nodes the failed batch created are
@@ -442,6 +442,11 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
     batch. Then an interface still half-attached is detached: from our node, or, when the
     journal lists the interface as one the batch attaches (so takeover allowed freeing it),
     from whatever is left on its other hook.
+
+    With ``restore`` (the plan's, ``nf_links.restore_info``) every link the batch removed
+    whose two ends remain is connected again first (a takeover's ``rmhook``s: the foreign
+    exporter is back on its interfaces, as before the batch), then every foreign re-join
+    it had not made yet; an interface still cut off after all this is detached.
     """
     undo = list(created)
     if journal is not None:
@@ -457,8 +462,11 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
     for node in dict.fromkeys(undo):
         if sim.exists(node):
             sim.shutdown(node)
+    for links in ((restore or {}).get("unlinked"), (restore or {}).get("rejoin")):
+        nf_links.relink(sim, links)
+        attached |= {end for link in links or () for end in link[::2]}
     for ether in sorted(n for n, d in sim.nodes.items() if d["type"] == "ether"):
-        if ether_passes(sim, ether):
+        if nf_links.passes(sim, ether):
             continue
         for hook in ("lower", "upper"):
             peer = sim.peer(ether, hook)

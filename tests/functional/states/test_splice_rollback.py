@@ -18,7 +18,7 @@ import pathlib
 
 import pytest
 
-from ngsim.testing import load_file
+from ngsim.testing import load_file, script_lines
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -90,6 +90,22 @@ def test_absent_with_a_tee_spliced_rejoins_it_and_keeps_the_interface_passing(ri
     assert rig.absent().changes == {}
 
 
+@pytest.mark.parametrize("splice", list(SPLICES))
+def test_absent_fault_at_every_line_leaves_every_interface_passing(rig, splice):
+    host = spliced(rig, splice)
+    count = len(rig.loaders.modules.netflow.absent_plan("lan")["commands"])
+    assert count == 2
+    for k in range(1, count + 1):
+        host = spliced(rig, splice)
+        host.fail_at(k)
+        ret = rig.absent()
+        assert ret.result is False and f"line {k}" in ret.comment and "rolled back" in ret.comment, (k, ret.comment)
+        assert set(links(rig).values()) == {"pass"}, (k, links(rig), ret.comment)
+        again = rig.absent()
+        assert again.result is True and set(links(rig).values()) == {"pass"}, (k, again.comment)
+        assert_taps_kept(rig, splice)
+
+
 def test_dropping_a_spliced_interface_rejoins_it(rig):
     """em0 and em1 declared, a tap spliced on em1's inbound side, then em1 dropped from
     the pillar: the old plan cut lan_nf's iface1/out1 and left em1 blackholed."""
@@ -99,7 +115,7 @@ def test_dropping_a_spliced_interface_rejoins_it(rig):
     host.ngctl("-f", "-", stdin="rmhook em1: lower\nmkpeer em1: tee lower right\nname em1:lower tap\n"
                "connect tap: lan_nf: left iface1\n")
     assert set(links(rig).values()) == {"pass"}
-    for k in (None,):
+    for k in (2, 3, None):  # a fault after each cut, then the real thing
         if k:
             host.fail_at(k)
         ret = rig.present(interfaces=["em0"], collectors=[C1])
@@ -129,3 +145,40 @@ def test_a_splice_that_cannot_be_rejoined_is_refused_naming_the_foreign_node(rig
     ret = rig.absent(test=test)
     assert ret.result is False and "xf (netflow)" in ret.comment and "em0" in ret.comment, ret.comment
     assert host.mutating() == [] and wiring(rig) == before
+
+
+# ------------------------------------------------------------------ class 3: takeover rollback
+OPNSENSE = script_lines(REPO / "tests" / "data" / "opnsense_rc_netflow.ngctl")[1:]  # its shutdown fails here
+HAND_BUILT = script_lines(REPO / "tests" / "data" / "hand_built_exporter.ngctl")
+SEEDS = {"opnsense": OPNSENSE, "hand_built": HAND_BUILT}
+
+
+def seeded(rig, seed: str):
+    host = rig.fresh()
+    for line in SEEDS[seed]:  # one ngctl per line, as the rc.d scripts run them
+        host.ngctl(*line.split())
+    host.mark()
+    return host
+
+
+@pytest.mark.parametrize("seed", list(SEEDS))
+def test_a_failed_takeover_puts_the_foreign_exporter_back(rig, seed):
+    """A takeover failing at any line after its first ``rmhook``: the old rollback shut
+    down what the batch made and left the foreign exporter detached (em0 passing, but no
+    exporter accounting it). Now the host is as it was before the batch: same nodes, same
+    links, every interface passing; the next apply still takes over."""
+    params = {"interfaces": ["em0"], "collectors": [C1], "takeover": True}
+    seeded(rig, seed)
+    before = wiring(rig)
+    plan = rig.plan(**params)["commands"]
+    first = next(i for i, line in enumerate(plan, 1) if line.startswith("rmhook"))
+    assert plan[first - 1] == "rmhook em0: lower"
+    for k in range(first + 1, len(plan) + 1):
+        seeded(rig, seed)
+        rig.host.fail_at(k)
+        ret = rig.present(**params)
+        assert ret.result is False and f"line {k}" in ret.comment, (k, ret.comment)
+        assert set(links(rig).values()) == {"pass"}, (k, links(rig), ret.comment)
+        assert wiring(rig) == before, (k, plan[k - 1], ret.comment)
+        assert not rig.journal().exists()
+    _hp.assert_converges(rig, **params)

@@ -167,6 +167,59 @@ def test_a_taken_over_node_still_serving_another_interface_through_a_tee_is_kept
     assert lines(plan(g, takeover=True))[-1] == "shutdown netflow:"
 
 
+# ----------------------------------------------------------------- rollback restores
+def _seed_hand_built():
+    g = host("em0")
+    g["nodes"]["netflow"] = node("netflow", 5, "netflow")
+    g["nodes"]["nfsock"] = node("ksocket", 6, "nfsock")
+    link(g, "em0", "lower", "netflow", "iface0")
+    link(g, "em0", "upper", "netflow", "out0")
+    link(g, "netflow", "export9", "nfsock", "inet/dgram/udp")
+    return g
+
+
+def test_rollback_of_a_takeover_reconnects_the_foreign_exporter():
+    """Failed at ``rmhook em0: upper`` (line 2): only em0:lower was cut. The rollback puts
+    it back on the foreign node, as the graph was before the batch."""
+    g = _seed_hand_built()
+    res = plan(g, takeover=True)
+    now = copy.deepcopy(g)
+    now["nodes"]["em0"]["hooks"].pop("lower")
+    now["nodes"]["netflow"]["hooks"].pop("iface0")
+    journal = nf_plan.journal(g, "lan", nf_plan.attach_points(cfg_of()))
+    undo = nf_plan.rollback_plan(now, "lan", [], journal=journal, restore=res["restore"])
+    assert lines(undo) == ["connect em0: netflow: lower iface0"]
+    # without restore (the old rollback): em0 is detached, the foreign exporter left idle
+    assert lines(nf_plan.rollback_plan(now, "lan", [], journal=journal)) == ["rmhook em0: upper"]
+
+
+def test_rollback_after_our_node_was_made_shuts_it_down_then_reconnects():
+    g = _seed_hand_built()
+    res = plan(g, takeover=True)
+    now = copy.deepcopy(g)
+    for h in ("lower", "upper"):
+        now["nodes"]["em0"]["hooks"].pop(h)
+    now["nodes"]["netflow"]["hooks"] = {"export9": {"peer": "nfsock", "peer_hook": "inet/dgram/udp"}}
+    now["nodes"]["lan_nf"] = node("netflow", 9, "lan_nf")
+    link(now, "em0", "lower", "lan_nf", "iface0")
+    link(now, "em0", "upper", "lan_nf", "out0")
+    undo = nf_plan.rollback_plan(now, "lan", ["lan_nf"], journal=None, restore=res["restore"])
+    assert lines(undo) == ["shutdown lan_nf:", "connect em0: netflow: lower iface0", "connect em0: netflow: upper out0"]
+
+
+def test_rollback_of_a_removal_stopped_before_its_rejoin_makes_it():
+    g = tee_spliced("lower")
+    res = nf_plan.absent_plan(g, "lan")
+    now = copy.deepcopy(g)
+    s = sim(now)
+    s.shutdown("lan_nf")
+    now = {"nodes": {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
+                     for k, v in s.nodes.items()}}
+    assert nf_links.blackholed(now) == ["em0"]
+    undo = nf_plan.rollback_plan(now, "lan", [], journal={"ids": [], "attach": []}, restore=res["restore"])
+    assert lines(undo) == ["connect tap: em0: left upper"]
+
+
 def test_unlinked_lists_links_the_plan_removes_once():
     before = sim(exporter(host("em0")))
     after = sim(exporter(host("em0")))
