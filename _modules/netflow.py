@@ -211,14 +211,17 @@ def _plan_absent(name: str) -> dict:
     graph = _read(name)  # with the settings: the changes name the collectors that go
     old, found = _journal_read(name)
     left = nf_plan.leftovers(graph, name, old, named=False)
-    absent = nf_plan.absent_plan(graph, name, extra_owned=left)
+    absent = _core(nf_plan.absent_plan, graph, name, extra_owned=left)
     rules = _ipfw_rules_if_needed(None, name, graph)
     result = {"commands": absent["commands"], "ipfw": _core(nf_plan.ipfw_diff, rules, graph, None, name),
               "changes": {"nodes_removed": absent["removed"]} if absent["removed"] else {}, "created": [],
+              "restore": absent["restore"], "cut_before": absent["cut_before"],
               "before": sorted(graph.get("nodes", {})), "stale_journal": found and not left,
               "journal": nf_plan.journal(graph, name, [], old, _boot_time())}
     _ipfw_changes(result, rules)
     result["changes"] = nf_changes.pillar_changes(graph, None, result, rules, name=name)
+    if absent["rejoined"]:  # foreign links the removal makes, shown before it runs
+        result["changes"]["rejoined"] = absent["rejoined"]
     return result
 
 
@@ -313,7 +316,8 @@ def _undo_ngctl(name: str, planned: dict, info: dict) -> tuple:
     undo = []
     try:
         graph = __salt__["netgraph.graph"]()  # noqa: F821
-        undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), journal=planned.get("journal"))
+        undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), journal=planned.get("journal"),
+                                     restore=planned.get("restore"))
         if undo:
             __salt__["netgraph.batch"](undo)  # noqa: F821
     except CommandExecutionError as exc:
@@ -430,12 +434,14 @@ def _pending(planned: dict, files: dict) -> dict:
     return changes
 
 
-def _verify(name: str, cfg: dict | None) -> str | None:
-    """Re-read after applying: what still differs, or None."""
+def _verify(name: str, cfg: dict | None, planned: dict) -> str | None:
+    """Re-read after applying: what still differs, or an interface that passed traffic
+    before and does not now (nf_links), or None."""
     again = _plan_present(cfg) if cfg else _plan_absent(name)
     if again["commands"] or again["ipfw"]["delete"] or again["ipfw"]["add"]:
         return f"{[' '.join(c) for c in again['commands']] or again['ipfw']}"
-    return None
+    cut = sorted(set(again.get("cut_before", [])) - set(planned.get("cut_before", [])))
+    return f"interface node(s) {', '.join(cut)} no longer pass traffic" if cut else None
 
 
 def converge(name, declared=None, test: bool = False, persist: bool = False, **kwargs) -> dict:
@@ -502,7 +508,7 @@ def _converge_locked(name: str, cfg: dict | None, test: bool, persist: bool) -> 
     except CommandExecutionError as exc:
         return {**out, "result": False, "comment": str(exc),
                 "changes": {"rollback": (exc.info or {}).get("rollback", [])} if getattr(exc, "info", None) else {}}
-    differs = _verify(name, cfg)
+    differs = _verify(name, cfg, planned)
     if differs:
         return {**out, "result": False, "comment": f"applied, but the graph still differs: {differs}"}
     if files:

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
+import nf_links
 import nf_sockaddr
 from nf_model import ConflictError, desired, node_names, required_modules
 
@@ -42,7 +43,8 @@ class _Diff:
         self.touched_foreign: set[str] = set()
         self.replaced: dict[str, dict] = {}  # ksocket -> its settings before _stale_socket replaced it
         self.changes: dict[str, Any] = {"nodes_added": [], "nodes_removed": [], "hooks_added": [],
-                                        "hooks_removed": [], "settings": {}}
+                                        "hooks_removed": [], "settings": {}, "rejoined": []}
+        self.rejoined: list[list[str]] = []
 
     def is_owned(self, node: str) -> bool:
         """Ours by name, type and position in the live graph (nf_graph.owned_nodes), a
@@ -271,6 +273,9 @@ class _Diff:
         if not sim.exists(nf):
             return
         stale = sorted((h for h in sim.nodes[nf]["hooks"] if h not in self.dnodes[nf]["hooks"]), key=hook_order)
+        # a foreign chain spliced in front of (or behind) a stale pair, e.g. an ng_tee tap
+        # em0:lower -> tap, tap:left -> iface1: joined to what it reached through us
+        pairs = nf_links.rejoins(sim, nf, set(stale))
         for hook in stale:
             if not sim.exists(nf) or sim.peer(nf, hook) is None:
                 continue
@@ -280,16 +285,27 @@ class _Diff:
                 self._shutdown(peer[0])
             else:
                 sim.rmhook(nf, hook)
+            self._rejoin(pairs)
+
+    def _rejoin(self, pairs: list) -> None:
+        """Connect the re-join pairs whose two hooks are free now (adjacent to the cut)."""
+        for link in nf_links.relink(self.sim, pairs):
+            self.rejoined.append(link)
+            self.changes["rejoined"].append(nf_links.link_text(link))
 
     # 6 ---------------------------------------------------------------------------------
     def retire_taken_over(self) -> None:
-        """Foreign nodes taken over: shut down those left serving no interface."""
-        sim = self.sim
-        for node in sorted(self.touched_foreign):
-            if not sim.exists(node) or sim.nodes[node]["type"] in ("ether", "ipfw"):
-                continue
-            if not any(sim.nodes.get(p[0], {}).get("type") in ("ether", "ipfw") for p in sim.nodes[node]["hooks"].values()):
-                self._shutdown(node)
+        """Foreign nodes taken over: shut down those left serving no interface (on no
+        interface's path, nf_links.serving: one behind an ng_tee of another interface
+        still serves it), until none is left."""
+        sim, retired = self.sim, True
+        while retired:
+            retired, serving = False, nf_links.serving(sim)
+            for node in sorted(self.touched_foreign):
+                if sim.exists(node) and sim.nodes[node]["type"] not in ("ether", "ipfw") and node not in serving:
+                    self._shutdown(node)
+                    retired = True
+                    break
 
     def result(self) -> dict:
         sim = self.sim
@@ -297,10 +313,13 @@ class _Diff:
         for ether in [n for n, d in sim.nodes.items() if d["type"] == "ether"]:
             if ether in attached and not ether_passes(sim, ether):
                 raise AssertionError(f"planner bug: {ether} would not pass traffic")  # pragma: no cover
+        before = PlanGraph(self.current, {})
+        nf_links.check_no_new_cut(before, sim, self.name, self.ours)
         planned = {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
                    for k, v in sim.nodes.items()}
         return {"commands": sim.commands, "created": sim.created, "named_at": sim.named_at,
-                "changes": {k: v for k, v in self.changes.items() if v}, "planned": planned}
+                "changes": {k: v for k, v in self.changes.items() if v}, "planned": planned,
+                "restore": nf_links.restore_info(before, sim, self.rejoined), "cut_before": nf_links.cut_off(before)}
 
 
 PHASES = ("check_names", "remove_undeclared", "attach_interfaces", "set_netflow", "build_collectors",
@@ -460,7 +479,7 @@ def ipfw_restore(before_rules: list[dict], now_rules: list[dict], touched) -> di
 
 
 def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] | None = None,
-                  journal: dict | None = None) -> list[list[str]]:
+                  journal: dict | None = None, restore: dict | None = None) -> list[list[str]]:
     """Commands that leave every interface passing traffic after a failed batch.
 
     ``graph`` is the graph re-read after the failure. Nodes the failed batch created are
@@ -473,6 +492,11 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
     batch. Then an interface still half-attached is detached: from our node, or, when the
     journal lists the interface as one the batch attaches (so takeover allowed freeing it),
     from whatever is left on its other hook.
+
+    With ``restore`` (the plan's, ``nf_links.restore_info``) every link the batch removed
+    whose two ends remain is connected again first (a takeover's ``rmhook``s: the foreign
+    exporter is back on its interfaces, as before the batch), then every foreign re-join
+    it had not made yet; an interface still cut off after all this is detached.
     """
     undo = list(created)
     if journal is not None:
@@ -488,8 +512,11 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
     for node in dict.fromkeys(undo):
         if sim.exists(node):
             sim.shutdown(node)
+    for links in ((restore or {}).get("unlinked"), (restore or {}).get("rejoin")):
+        nf_links.relink(sim, links)
+        attached |= {end for link in links or () for end in link[::2]}
     for ether in sorted(n for n, d in sim.nodes.items() if d["type"] == "ether"):
-        if ether_passes(sim, ether):
+        if nf_links.passes(sim, ether):
             continue
         for hook in ("lower", "upper"):
             peer = sim.peer(ether, hook)
@@ -660,16 +687,24 @@ def local_address(args) -> dict:
 def absent_plan(graph: dict, name: str, extra_owned=()) -> dict:
     """The batch that removes exporter ``name``'s nodes from ``graph`` (nf_graph.owned_nodes,
     plus unnamed leftovers a journal proves ours): the netflow node first (its shutdown
-    restores ng_ether passthrough at once), then what is left."""
+    restores ng_ether passthrough at once), then what is left. A foreign chain spliced
+    around a netflow node of ours (an ng_tee tap between em0:lower and iface0) is
+    re-joined on the line after its shutdown (``rejoined``); a plan that would still cut
+    an interface off is refused (ConflictError naming the foreign nodes). ``restore`` and
+    ``cut_before`` are for the rollback and the verification."""
     owned = owned_nodes(graph, name) | set(extra_owned)
-    sim = PlanGraph(graph, {})
+    before, sim = PlanGraph(graph, {}), PlanGraph(graph, {})
     nf = node_names(name)["netflow"]
-    removed = []
+    removed, rejoined = [], []
     for node in sorted(owned, key=lambda n: (n != nf, not n.startswith("["), n)):
         if sim.exists(node):
+            pairs = nf_links.rejoins(sim, node) if sim.nodes[node]["type"] == "netflow" else []
             removed.append(node)
             sim.shutdown(node)
-    return {"commands": sim.commands, "removed": removed}
+            rejoined += nf_links.relink(sim, pairs)
+    nf_links.check_no_new_cut(before, sim, name, owned)
+    return {"commands": sim.commands, "removed": removed, "rejoined": [nf_links.link_text(r) for r in rejoined],
+            "restore": nf_links.restore_info(before, sim, rejoined), "cut_before": nf_links.cut_off(before)}
 
 
 def build_script(cfg: dict) -> dict:
