@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # typing only
 
     from ngsim.base import Kernel
 
+from ngsim.options import GetOpt
+
 NG_PATHSIZ = 512
 NG_NODESIZ = 32
 USAGE = "usage: flowctl [-d level] nodename command\n"
@@ -67,33 +69,15 @@ SH_VERB_FLOW6 = ("%-14s %-30s %-14s %-30s %2u %3x %4x %6u\n"
 
 
 def _getopt(argv: list[str], err) -> tuple[list[str], int]:
-    """BSD getopt(argc, argv, "d:"): (operands, debug level). Complaints go to stderr
-    and are otherwise ignored, as flowctl's switch has no default case."""
-    i, debug = 0, 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--":
-            i += 1
-            break
-        if not a.startswith("-") or a == "-":
-            break
-        i += 1
-        j = 1
-        while j < len(a):
-            c = a[j]
-            if c == "d":
-                val = a[j + 1:]
-                if not val:
-                    if i >= len(argv):
-                        err.write("flowctl: option requires an argument -- d\n")
-                        break
-                    val = argv[i]
-                    i += 1
-                debug = _atoi(val)
-                break
-            err.write("flowctl: illegal option -- %s\n" % c)
-            j += 1
-    return argv[i:], debug
+    """getopt(argc, argv, "d:"): (operands, debug level). Complaints go to stderr and
+    are otherwise ignored, as flowctl's switch has no default case."""
+    opts, debug = GetOpt(argv, "d:"), 0
+    for c, arg in opts:
+        if c == "?":
+            err.write("flowctl: %s\n" % arg)
+        else:
+            debug = _atoi(arg)
+    return opts.operands, debug
 
 
 def _atoi(s: str) -> int:
