@@ -2,7 +2,8 @@
 
 Loading a file allocates its id first, then loads missing dependencies (so ng_ether.ko
 gets id N and netgraph.ko N+1). Netgraph type modules register their types (newest
-first) and have side effects: ng_ether makes ether nodes, ng_ipfw makes the ipfw node.
+first; the Python type modules, ``ngsim.types``, are imported here, and each declares
+with ``netgraph_init`` which module registers it) and have side effects: ng_ether makes ether nodes, ng_ipfw makes the ipfw node.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
 
 from ngsim.base import Kernel
 from ngsim.errors import NgError
+from ngsim.nodetype import MODULE_TYPES
 from ngsim.options import GetOpt
-from ngsim.types import MODULE_TYPES
+import ngsim.types  # noqa: F401  (the type modules: each registers its type on import)
 
 KERNEL_ADDR = 0xFFFFFFFF80200000
 KERNEL_SIZE = 0x1F3C6C0

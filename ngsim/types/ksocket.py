@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
 from ngsim.errors import NgError
 from ngsim.ngparse import (ParseType, composite_positions, get_token, kstrtol, T_LBRACE, UINT8,
                            decode_string, encode_string)
-from ngsim.nodetype import Cmd, SelfDestructType
+from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
 
 PF_LOCAL, PF_INET, PF_INET6, PF_ATM, PF_DIVERT = 1, 2, 28, 30, 44
 # ng_ksocket_families[] (main/14: local, inet, inet6, atm, divert)
@@ -614,4 +614,4 @@ class KsocketType(SelfDestructType):
         del last[:-KSOCKET_KEEP]
 
 
-TYPE = KsocketType()
+TYPE = netgraph_init(KsocketType())  # NETGRAPH_INIT

@@ -30,7 +30,7 @@ from ngsim import flow
 from ngsim.datapath import Ctx, Pkt, send, unix_time, uptime
 from ngsim.errors import NgError
 from ngsim.ngparse import StructType, UINT8, UINT16, UINT32, UINT64
-from ngsim.nodetype import Cmd, RO_REPLY, SelfDestructType
+from ngsim.nodetype import Cmd, RO_REPLY, SelfDestructType, netgraph_init
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only
@@ -229,7 +229,7 @@ class NetflowType(SelfDestructType):
         return flow_show(node, data)
 
 
-TYPE = NetflowType()
+TYPE = netgraph_init(NetflowType())  # NETGRAPH_INIT
 
 
 # ----- data path ---------------------------------------------------------------------
