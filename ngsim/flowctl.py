@@ -104,7 +104,7 @@ def _ifname(k: Kernel, index: int) -> str:
 def _print4(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
     import socket
 
-    from ngsim.types.netflow import FLOW_ENTRY_SIZE
+    from ngsim.flow import FLOW_ENTRY_SIZE
 
     _print(k, out, reply, verbose, human, 4, "flow_cache_print", FLOW_ENTRY_SIZE,
            "<4x4x4s4s2s2sBBH4sHBBQQqqB", socket.inet_ntoa,
@@ -116,7 +116,7 @@ def _print6(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
     """flow_cache_print6 / flow_cache_print6_verbose: struct flow6_entry_data entries,
     addresses by FreeBSD's inet_ntop (``ngsim.inet6.ntop``), next hop included."""
     from ngsim import inet6
-    from ngsim.types.netflow import FLOW6_ENTRY_SIZE
+    from ngsim.flow import FLOW6_ENTRY_SIZE
 
     _print(k, out, reply, verbose, human, 6, "flow_cache_print6", FLOW6_ENTRY_SIZE,
            "<4x4x16s16s2s2sBBH16sHBB4xQQqqB", inet6.ntop,
@@ -131,7 +131,7 @@ def _print(k: Kernel, out, reply: bytes, verbose: bool, human: bool, want: int, 
     line, line)."""
     import struct
 
-    from ngsim.types.netflow import SHOW_HEADER_SIZE
+    from ngsim.flow import SHOW_HEADER_SIZE
 
     verb_header, hheader, header, verb_line, hline, line = formats
     version, _, _, n = struct.unpack_from("<B3xIII", reply)

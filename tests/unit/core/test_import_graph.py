@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 import textwrap
 
 import pytest
@@ -292,6 +293,30 @@ def test_known_edges_are_seen():
     assert "ngsim.types.netflow" in graph["ngsim.types"]
     if "_utils/nf_model" in graph and "_modules/netflow" in graph:
         assert "_utils/nf_model" in graph["_modules/netflow"]
+
+
+NETFLOW_SPLIT = {  # module -> the FreeBSD file (sys/netgraph/netflow/) it follows
+    "ngsim.types.netflow": "ng_netflow.c",  # the node: hooks, control messages, rcvdata
+    "ngsim.netflow_cache": "netflow.c",  # the flow cache, expiry, v5 export, SHOW walk
+    "ngsim.netflow_v9": "netflow_v9.c",  # v9 export
+    "ngsim.flow": "ng_netflow.h",  # what the three share
+}
+
+
+def test_ng_netflow_is_split_as_freebsd_sources_are():
+    """Each part of ng_netflow names in its docstring the C file it follows, stays a
+    readable size, and the calls go one way: the node into the cache, the cache into
+    the v9 export, never back."""
+    mods = collect(REPO)
+    graph, _ = analyse(REPO)
+    for name, cfile in NETFLOW_SPLIT.items():
+        doc = ast.get_docstring(mods[name].tree) or ""
+        assert re.search(r"(?<![\w.])%s" % re.escape(cfile), doc), (name, cfile)
+        assert len(mods[name].path.read_text(encoding="utf-8").splitlines()) <= 700, name
+    assert "ngsim.netflow_cache" in graph["ngsim.types.netflow"]
+    assert "ngsim.netflow_v9" in graph["ngsim.netflow_cache"]
+    assert not graph["ngsim.netflow_v9"] & {"ngsim.netflow_cache", "ngsim.types.netflow"}
+    assert "ngsim.types.netflow" not in graph["ngsim.netflow_cache"]
 
 
 # ----- the detector on fake trees ------------------------------------------------------------
