@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any, Optional
 
 from ngsim.errors import NgError
-from ngsim.types import TYPES, NodeType
+from ngsim.nodetype import TYPES, NodeType
 
 NG_NODESIZ = 32
 NG_PATHSIZ = 512

@@ -1,5 +1,6 @@
 """Shared pieces of the data path: the emulated clock, the mbuf (``Pkt``), the record of
-one run (``Ctx``) and ``send`` (NG_FWD_ITEM_HOOK).
+one run (``Ctx``), ``send`` (NG_FWD_ITEM_HOOK) and ``send_datagram`` (the same for an
+export datagram, recorded in the run).
 
 What a node does with a packet lives with its type (``NodeType.rcvdata`` in
 ``ngsim/types/*.py``); ``send`` only finds the peer and hands the packet to the peer's
@@ -115,3 +116,19 @@ def send(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
 def rcvdata(ctx: Ctx, node: dict, hook: str, pkt: Pkt) -> None:
     """Hand ``pkt`` arriving on ``node``'s ``hook`` to the node's type."""
     ctx.k.ntype(node).rcvdata(ctx, node, hook, pkt)
+
+
+def send_datagram(ctx: Ctx, node: dict, hook: str, data: bytes, info: dict) -> None:
+    """NG_FWD_ITEM_HOOK of an export datagram a node built (ng_netflow's v5 and v9):
+    ``info`` goes to ``ctx.datagrams`` and, while the peer handles the datagram, is
+    ``ctx.cur``, so what the peer does with it (a ksocket sends it) is recorded there."""
+    info.update({"node": ctx.key(node), "hook": hook, "length": len(data), "sent": []})
+    ctx.datagrams.append(info)
+    if ctx.k.find_hook(node, hook) is None:
+        info["dropped"] = "%s not connected" % hook
+        return
+    prev, ctx.cur = ctx.cur, info
+    try:
+        send(ctx, node, hook, Pkt(data))
+    finally:
+        ctx.cur = prev

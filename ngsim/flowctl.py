@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # typing only
 
     from ngsim.base import Kernel
 
+from ngsim.options import GetOpt
+
 NG_PATHSIZ = 512
 NG_NODESIZ = 32
 USAGE = "usage: flowctl [-d level] nodename command\n"
@@ -67,33 +69,15 @@ SH_VERB_FLOW6 = ("%-14s %-30s %-14s %-30s %2u %3x %4x %6u\n"
 
 
 def _getopt(argv: list[str], err) -> tuple[list[str], int]:
-    """BSD getopt(argc, argv, "d:"): (operands, debug level). Complaints go to stderr
-    and are otherwise ignored, as flowctl's switch has no default case."""
-    i, debug = 0, 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--":
-            i += 1
-            break
-        if not a.startswith("-") or a == "-":
-            break
-        i += 1
-        j = 1
-        while j < len(a):
-            c = a[j]
-            if c == "d":
-                val = a[j + 1:]
-                if not val:
-                    if i >= len(argv):
-                        err.write("flowctl: option requires an argument -- d\n")
-                        break
-                    val = argv[i]
-                    i += 1
-                debug = _atoi(val)
-                break
-            err.write("flowctl: illegal option -- %s\n" % c)
-            j += 1
-    return argv[i:], debug
+    """getopt(argc, argv, "d:"): (operands, debug level). Complaints go to stderr and
+    are otherwise ignored, as flowctl's switch has no default case."""
+    opts, debug = GetOpt(argv, "d:"), 0
+    for c, arg in opts:
+        if c == "?":
+            err.write("flowctl: %s\n" % arg)
+        else:
+            debug = _atoi(arg)
+    return opts.operands, debug
 
 
 def _atoi(s: str) -> int:
@@ -120,7 +104,7 @@ def _ifname(k: Kernel, index: int) -> str:
 def _print4(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
     import socket
 
-    from ngsim.types.netflow import FLOW_ENTRY_SIZE
+    from ngsim.flow import FLOW_ENTRY_SIZE
 
     _print(k, out, reply, verbose, human, 4, "flow_cache_print", FLOW_ENTRY_SIZE,
            "<4x4x4s4s2s2sBBH4sHBBQQqqB", socket.inet_ntoa,
@@ -132,7 +116,7 @@ def _print6(k: Kernel, out, reply: bytes, verbose: bool, human: bool) -> None:
     """flow_cache_print6 / flow_cache_print6_verbose: struct flow6_entry_data entries,
     addresses by FreeBSD's inet_ntop (``ngsim.inet6.ntop``), next hop included."""
     from ngsim import inet6
-    from ngsim.types.netflow import FLOW6_ENTRY_SIZE
+    from ngsim.flow import FLOW6_ENTRY_SIZE
 
     _print(k, out, reply, verbose, human, 6, "flow_cache_print6", FLOW6_ENTRY_SIZE,
            "<4x4x16s16s2s2sBBH16sHBB4xQQqqB", inet6.ntop,
@@ -147,7 +131,7 @@ def _print(k: Kernel, out, reply: bytes, verbose: bool, human: bool, want: int, 
     line, line)."""
     import struct
 
-    from ngsim.types.netflow import SHOW_HEADER_SIZE
+    from ngsim.flow import SHOW_HEADER_SIZE
 
     verb_header, hheader, header, verb_line, hline, line = formats
     version, _, _, n = struct.unpack_from("<B3xIII", reply)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # typing only
 
     from ngsim.base import Kernel
 
+from ngsim.options import GetOpt
+
 OPTSTRING = "G:adDf:j:klmnuvg:CL"  # base options, then the opts list g:, C, L
 OPT_USAGE = "[-g groupname] [-C] [-L] "  # opt_usage of that list, each followed by a blank
 USAGE = (
@@ -52,38 +54,15 @@ class _Usage(Exception):
 
 
 def _getopt(argv: list[str], err) -> tuple[list[tuple[str, str]], list[str]]:
-    """BSD getopt(3) over OPTSTRING: ([(option, argument)], operands). A complaint is
+    """getopt(3) over OPTSTRING: ([(option, argument)], operands). A complaint is
     printed and raises _Usage (ifconfig's '?' case ends in usage())."""
-    opts: list[tuple[str, str]] = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--":
-            i += 1
-            break
-        if not a.startswith("-") or a == "-":
-            break
-        i += 1
-        j = 1
-        while j < len(a):
-            c = a[j]
-            k = OPTSTRING.find(c)
-            if c == ":" or k < 0:
-                err.write("ifconfig: illegal option -- %s\n" % c)
-                raise _Usage()
-            if k + 1 < len(OPTSTRING) and OPTSTRING[k + 1] == ":":
-                val = a[j + 1:]
-                if not val:
-                    if i >= len(argv):
-                        err.write("ifconfig: option requires an argument -- %s\n" % c)
-                        raise _Usage()
-                    val = argv[i]
-                    i += 1
-                opts.append((c, val))
-                break
-            opts.append((c, ""))
-            j += 1
-    return opts, argv[i:]
+    opts, found = GetOpt(argv, OPTSTRING), []
+    for c, arg in opts:
+        if c == "?":
+            err.write("ifconfig: %s\n" % arg)
+            raise _Usage()
+        found.append((c, arg))
+    return found, opts.operands
 
 
 def _not_emulated(err, what: str) -> int:

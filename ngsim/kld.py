@@ -2,7 +2,8 @@
 
 Loading a file allocates its id first, then loads missing dependencies (so ng_ether.ko
 gets id N and netgraph.ko N+1). Netgraph type modules register their types (newest
-first) and have side effects: ng_ether makes ether nodes, ng_ipfw makes the ipfw node.
+first; the Python type modules, ``ngsim.types``, are imported here, and each declares
+with ``netgraph_init`` which module registers it) and have side effects: ng_ether makes ether nodes, ng_ipfw makes the ipfw node.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
 
 from ngsim.base import Kernel
 from ngsim.errors import NgError
-from ngsim.types import MODULE_TYPES
+from ngsim.nodetype import MODULE_TYPES
+from ngsim.options import GetOpt
+import ngsim.types  # noqa: F401  (the type modules: each registers its type on import)
 
 KERNEL_ADDR = 0xFFFFFFFF80200000
 KERNEL_SIZE = 0x1F3C6C0
@@ -134,23 +137,13 @@ def refs(st: dict[str, Any], rec: dict) -> int:
 
 def kldload_main(k: Kernel, argv: list[str], out: io.StringIO, err: io.StringIO) -> int:
     """kldload [-nqv] file ..."""
-    check, quiet, verbose = False, False, False
-    args = list(argv)
-    while args and args[0].startswith("-") and args[0] != "-":
-        a = args.pop(0)
-        if a == "--":
-            break
-        for c in a[1:]:
-            if c == "n":
-                check = True
-            elif c == "q":
-                quiet = True
-            elif c == "v":
-                verbose = True
-            else:
-                err.write("kldload: illegal option -- %s\n" % c)
-                err.write("usage: kldload [-nqv] file ...\n")
-                return 1
+    opts = GetOpt(argv, "nqv")
+    given = opts.given("kldload", err)
+    if given is None:
+        err.write("usage: kldload [-nqv] file ...\n")
+        return 1
+    check, quiet, verbose = "n" in given, "q" in given, "v" in given
+    args = opts.operands
     if not args:
         err.write("usage: kldload [-nqv] file ...\n")
         return 1
@@ -202,41 +195,16 @@ KLDSTAT_USAGE = ("usage: kldstat [-hv] [-i id] [-n filename]\n"
 def kldstat_main(k: Kernel, argv: list[str], out: io.StringIO, err: io.StringIO) -> int:
     """kldstat [-hqv] [-i id] [-n filename] [-m modname]"""
     st = k.st
-    human = quiet = verbose = False
-    fid: Optional[str] = None
-    fname: Optional[str] = None
-    modname: Optional[str] = None
-    args = list(argv)
-    while args and args[0].startswith("-") and args[0] != "-":
-        a = args.pop(0)
-        if a == "--":
-            break
-        i = 1
-        while i < len(a):
-            c = a[i]
-            if c in "hqv":
-                human |= c == "h"
-                quiet |= c == "q"
-                verbose |= c == "v"
-                i += 1
-                continue
-            if c in "imn":
-                val = a[i + 1:] or (args.pop(0) if args else None)
-                if val is None:
-                    err.write("kldstat: option requires an argument -- %s\n" % c)
-                    err.write(KLDSTAT_USAGE)
-                    return 1
-                if c == "i":
-                    fid = val
-                elif c == "m":
-                    modname = val
-                else:
-                    fname = val
-                break
-            err.write("kldstat: illegal option -- %s\n" % c)
-            err.write(KLDSTAT_USAGE)
-            return 1
-    if args:
+    opts = GetOpt(argv, "hi:m:n:qv")
+    given = opts.given("kldstat", err)
+    if given is None:
+        err.write(KLDSTAT_USAGE)
+        return 1
+    human, quiet, verbose = "h" in given, "q" in given, "v" in given
+    fid: Optional[str] = given.get("i")
+    fname: Optional[str] = given.get("n")
+    modname: Optional[str] = given.get("m")
+    if opts.operands:
         err.write(KLDSTAT_USAGE)
         return 1
     if modname is not None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
 from ngsim import kld
 from ngsim.base import Kernel
 from ngsim.errors import NgError, strerror
+from ngsim.options import GetOpt
 
 CMDRTN_OK, CMDRTN_USAGE, CMDRTN_ERROR, CMDRTN_QUIT = 0, 1, 2, 3
 CMDRTN_KILLED = -1  # emulator only: ``ngsim die`` ended the process between two lines
@@ -197,45 +198,26 @@ class Ngctl:
         """Run ``ngctl argv...``; returns the exit status."""
         sockname: Optional[str] = None
         fp_text: Optional[str] = None
-        args = list(argv)
-        while args:
-            a = args[0]
-            if a == "--":
-                args.pop(0)
-                break
-            if not a.startswith("-") or a == "-":
-                break
-            args.pop(0)
-            i = 1
-            while i < len(a):
-                c = a[i]
-                if c == "d":
-                    self.debug += 1
-                    i += 1
-                    continue
-                if c in "fjn":
-                    val = a[i + 1:]
-                    if not val:
-                        if not args:
-                            self.warnx("option requires an argument -- %s" % c)
-                            self.err.write(USAGE)
-                            return 64
-                        val = args.pop(0)
-                    if c == "f":
-                        if val == "-":
-                            fp_text = self.read_stdin()
-                        else:
-                            try:
-                                fp_text = read_text(val)
-                            except OSError as e:
-                                self.warnx("%s: %s" % (val, _oserr(e)))
-                                return EX_NOINPUT
-                    elif c == "n":
-                        sockname = val
-                    break
-                self.warnx("illegal option -- %s" % c)
+        opts = GetOpt(argv, "df:j:n:")
+        for c, arg in opts:
+            if c == "?":
+                self.warnx(arg)
                 self.err.write(USAGE)
                 return 64
+            if c == "d":
+                self.debug += 1
+            elif c == "f":
+                if arg == "-":
+                    fp_text = self.read_stdin()
+                else:
+                    try:
+                        fp_text = read_text(arg)
+                    except OSError as e:
+                        self.warnx("%s: %s" % (arg, _oserr(e)))
+                        return EX_NOINPUT
+            elif c == "n":
+                sockname = arg
+        args = opts.operands
         try:
             kld.ensure(self.k, "ng_socket")
             sock = self.k.make_node_common("socket")
@@ -615,22 +597,11 @@ def _path_and_three(av: list[str]):
 
 
 def _getopt(args: list[str], optstring: str) -> tuple[set[str], list[str], bool]:
-    """Tiny getopt for flag-only option strings; returns (flags, operands, bad)."""
-    flags: set[str] = set()
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            i += 1
-            break
-        if not a.startswith("-") or a == "-":
-            break
-        for c in a[1:]:
-            if c not in optstring:
-                return flags, args[i:], True
-            flags.add(c)
-        i += 1
-    return flags, args[i:], False
+    """getopt(3) over a command's words, flag-only options, no complaint printed:
+    (flags, operands, bad)."""
+    opts = GetOpt(args, optstring)
+    flags = {c for c, _ in opts}
+    return flags - {"?"}, opts.operands, "?" in flags
 
 
 def _fgets(text: str) -> list[str]:

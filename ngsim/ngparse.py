@@ -2,8 +2,10 @@
 
 Parsing works on the raw string with offsets like the kernel does, so trailing junk is
 ignored and integers follow the kernel's strtol/strtoul in base 0 (``0x`` hex, leading
-``0`` octal). Struct/array errors: unknown field ENOENT, repeated field EALREADY,
-index out of range E2BIG, anything malformed EINVAL. Unparse leaves out fields equal to
+``0`` octal). Structs and arrays are read in ng_parse_composite()'s two passes
+(``composite_positions``, then each value where it starts, in declared order). Errors:
+unknown field ENOENT, repeated field EALREADY, index out of range E2BIG, anything
+malformed EINVAL. Unparse leaves out fields equal to
 their default, prints ``{}``/``[]`` when nothing is left, and labels array elements that
 follow skipped ones with ``N=``.
 """
@@ -162,6 +164,71 @@ def kstrtol(s: str, off: int, base: int = 0) -> tuple[int, int]:
     return (-acc if neg else acc), i
 
 
+ULONG_MAX = (1 << 64) - 1
+
+
+def composite_positions(s: str, off: int, names=None, length: int = 0) -> tuple[dict[int, int], int]:
+    """The first pass of ng_parse_composite(): where the value of each field of a struct
+    (``names``, its field names in declared order) or each element of an array (of
+    ``length``) starts, as {index: offset}, and the offset after the closing brace or
+    bracket. A struct field is ``name=value``, an unknown name ENOENT. An array element
+    is ``value`` (the next index) or ``N=value``: N read by strtoul (ULONG_MAX EINVAL) and
+    cut to a u_int, the next index N+1; the blanks before its ``=`` are not skipped, so
+    in ``N =v`` the value starts at the ``=``. An index past the end E2BIG, a repeat
+    EALREADY, anything else malformed EINVAL. The second pass is the caller's: each
+    value parsed at its offset in declared order, the default where none was given."""
+    struct = names is not None
+    opener, closer = (T_LBRACE, T_RBRACE) if struct else (T_LBRACKET, T_RBRACKET)
+    num = len(names) if struct else length
+    tok, start, ln = get_token(s, off)
+    if tok != opener:
+        raise NgError("EINVAL")
+    off = start + ln
+    foff: dict[int, int] = {}
+    next_index = 0
+    while True:
+        tok, start, ln = get_token(s, off)
+        if tok == closer:
+            return foff, start + ln
+        off = start
+        if struct:
+            if tok != T_WORD:
+                raise NgError("EINVAL")
+            word = s[start:start + ln]
+            if word not in names:
+                raise NgError("ENOENT")
+            index = names.index(word)
+            tok, start, ln = get_token(s, start + ln)
+            if tok != T_EQUALS:
+                raise NgError("EINVAL")
+            off = start + ln
+        elif tok in (T_LBRACE, T_LBRACKET):
+            index = next_index
+            next_index += 1
+        elif tok != T_WORD:
+            raise NgError("EINVAL")
+        else:
+            tok2, _start2, ln2 = get_token(s, start + ln)
+            if tok2 != T_EQUALS:
+                index = next_index
+                next_index += 1
+            else:
+                val, end = kstrtol(s, start, 0)
+                ul = ULONG_MAX if abs(val) > ULONG_MAX else val % (1 << 64)
+                if end - start != ln or ul == ULONG_MAX:
+                    raise NgError("EINVAL")
+                index = ul & 0xFFFFFFFF
+                next_index = index + 1
+                off = start + ln + ln2  # *off += len + len2
+        if index >= num:
+            raise NgError("E2BIG")
+        if index in foff:
+            raise NgError("EALREADY")
+        off = get_token(s, off)[1]  # the blanks before the value
+        foff[index] = off
+        off += skip_value(s, off)
+
+
 class ParseType:
     """Base of the ASCII types; values are plain JSON-able Python data."""
 
@@ -273,32 +340,9 @@ class StructType(ParseType):
         return {name: t.default() for name, t in self.fields}
 
     def parse(self, s: str, off: int) -> tuple[dict[str, Any], int]:
-        tok, start, ln = get_token(s, off)
-        if tok != T_LBRACE:
-            raise NgError("EINVAL")
-        off = start + ln
-        value = self.default()
-        seen: set[str] = set()
-        while True:
-            tok, start, ln = get_token(s, off)
-            if tok == T_RBRACE:
-                return value, start + ln
-            if tok != T_WORD:
-                raise NgError("EINVAL")
-            word = s[start:start + ln]
-            match = [(n, t) for n, t in self.fields if n == word]
-            if not match:
-                raise NgError("ENOENT")
-            name, ftype = match[0]
-            off = start + ln
-            tok, start, ln = get_token(s, off)
-            if tok != T_EQUALS:
-                raise NgError("EINVAL")
-            off = start + ln
-            if name in seen:
-                raise NgError("EALREADY")
-            seen.add(name)
-            value[name], off = ftype.parse(s, off)
+        foff, end = composite_positions(s, off, names=[name for name, _ in self.fields])
+        return {name: t.parse(s, foff[i])[0] if i in foff else t.default()
+                for i, (name, t) in enumerate(self.fields)}, end
 
     def unparse(self, v: dict[str, Any]) -> str:
         parts = []
@@ -321,42 +365,9 @@ class ArrayType(ParseType):
         return [self.elem.default() for _ in range(self.length)]
 
     def parse(self, s: str, off: int) -> tuple[list[Any], int]:
-        tok, start, ln = get_token(s, off)
-        if tok != T_LBRACKET:
-            raise NgError("EINVAL")
-        off = start + ln
-        value = self.default()
-        seen: set[int] = set()
-        next_index = 0
-        while True:
-            tok, start, ln = get_token(s, off)
-            if tok == T_RBRACKET:
-                return value, start + ln
-            if tok in (T_LBRACE, T_LBRACKET):
-                index = next_index
-                next_index += 1
-                off = start
-            elif tok != T_WORD:
-                raise NgError("EINVAL")
-            else:
-                tok2, start2, ln2 = get_token(s, start + ln)
-                if tok2 != T_EQUALS:
-                    index = next_index
-                    next_index += 1
-                    off = start
-                else:
-                    val, end = kstrtol(s, start, 0)
-                    if end - start != ln or val < 0:
-                        raise NgError("EINVAL")
-                    index = val
-                    next_index = index + 1
-                    off = start2 + ln2
-            if index >= self.length:
-                raise NgError("E2BIG")
-            if index in seen:
-                raise NgError("EALREADY")
-            seen.add(index)
-            value[index], off = self.elem.parse(s, off)
+        foff, end = composite_positions(s, off, length=self.length)
+        return [self.elem.parse(s, foff[i])[0] if i in foff else self.elem.default()
+                for i in range(self.length)], end
 
     def unparse(self, v: list[Any]) -> str:
         parts = []

@@ -1,10 +1,13 @@
-"""What every netgraph node type is made of: control messages (``Cmd``) and the
-``NodeType`` base class with ng_base's defaults, including the default data path.
+"""What every netgraph node type is made of: control messages (``Cmd``), the ``NodeType``
+base class with ng_base's defaults (the default data path included), and the registry of
+types, which each type fills itself as NETGRAPH_INIT does (``netgraph_init``).
 
-The type modules (``ngsim/types/*.py``) subclass ``NodeType``; the registry of types is
-``ngsim.types``. This module imports only ``ngsim.datapath`` (shared, imports nothing of
-ngsim) and, when a binary message is refused, the leaf ``ngsim.errors``, so no type module
-and no registry can form an import circle through it.
+The type modules (``ngsim/types/*.py``) subclass ``NodeType`` and end with ``TYPE =
+netgraph_init(XType())``; importing the ``ngsim.types`` package (the kernel linker,
+``ngsim.kld``, does) loads every one. ng_base (``ngsim.base``) reads ``TYPES`` and knows
+no type. This module imports only ``ngsim.datapath`` (shared, imports nothing of ngsim)
+and, when a binary message is refused, the leaf ``ngsim.errors``, so no type module can
+form an import circle through it (tests/unit/core/test_import_graph.py).
 """
 from __future__ import annotations
 
@@ -94,3 +97,19 @@ class SelfDestructType(NodeType):
     def disconnect(self, k: "Kernel", node: dict, hook: str) -> None:
         if not node["hooks"] and k.is_valid(node):
             k.rmnode(node)
+
+
+TYPES: dict[str, NodeType] = {}  # type name -> its singleton (the code ng_findtype finds)
+MODULE_TYPES: dict[str, list[str]] = {}  # kernel module -> the types its load registers
+
+
+def netgraph_init(t: NodeType) -> NodeType:
+    """NETGRAPH_INIT(name, &typestruct): declare that loading ``t.module`` registers
+    ``t``. A second, different type of the same name is refused, as ng_newtype's EEXIST."""
+    if TYPES.get(t.name, t) is not t:
+        raise ValueError("netgraph type %r registered twice" % t.name)
+    TYPES[t.name] = t
+    names = MODULE_TYPES.setdefault(t.module, [])
+    if t.name not in names:
+        names.append(t.name)
+    return t

@@ -22,8 +22,8 @@ from ngsim import ipfw as ipfw_mod
 from ngsim import kld
 from ngsim.base import Kernel
 from ngsim.datapath import Ctx, Pkt, clock, iface_rec, rcvdata, send, unix_time, uptime
-from ngsim.types.netflow import (callout_running, flow_hash, netflow_expire, netflow_flush,
-                                 next_expiry, pending)
+from ngsim.netflow_cache import flow_hash, netflow_expire, netflow_flush, next_expiry, pending
+from ngsim.types.netflow import callout_running
 
 __all__ = [  # names kept importable from here (older callers and tests)
     "Ctx", "Pkt", "clock", "rcvdata", "send", "unix_time", "uptime", "flow_hash",

@@ -21,7 +21,7 @@ from ngsim.datapath import send, uptime
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, HOOKBUF, UINT8, UINT16, UINT32, UINT64, StructType, \
     VarArrayType
-from ngsim.nodetype import Cmd, NodeType
+from ngsim.nodetype import Cmd, NodeType, netgraph_init
 
 MIN_BUCKETS, MAX_BUCKETS = 1 << 5, 1 << 14
 BCAST = "ff:ff:ff:ff:ff:ff"
@@ -345,4 +345,4 @@ class BridgeType(NodeType):
         send(ctx, node, hook, pkt)
 
 
-TYPE = BridgeType()
+TYPE = netgraph_init(BridgeType())  # NETGRAPH_INIT

@@ -20,7 +20,7 @@ from ngsim import state
 from ngsim.datapath import iface_rec
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, STRING
-from ngsim.nodetype import Cmd, NodeType
+from ngsim.nodetype import Cmd, NodeType, netgraph_init
 from ngsim.types import ether
 
 HOOK = "ether"
@@ -101,4 +101,4 @@ class EifaceType(NodeType):
         ctx.host.append((ifname, pkt))
 
 
-TYPE = EifaceType()
+TYPE = netgraph_init(EifaceType())  # NETGRAPH_INIT

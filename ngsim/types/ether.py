@@ -10,7 +10,7 @@ from __future__ import annotations
 from ngsim.datapath import iface_rec
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, INT32, STRING
-from ngsim.nodetype import Cmd, NodeType
+from ngsim.nodetype import Cmd, NodeType, netgraph_init
 
 HOOKS = ("lower", "upper", "orphans", "divert")
 
@@ -147,4 +147,4 @@ class EtherType(NodeType):
             ctx.wire.append((ifname, pkt))
 
 
-TYPE = EtherType()
+TYPE = netgraph_init(EtherType())  # NETGRAPH_INIT

@@ -1,5 +1,5 @@
 """ng_hub (``hub``): any hook name; frames are copied to every other hook."""
-from ngsim.nodetype import SelfDestructType
+from ngsim.nodetype import SelfDestructType, netgraph_init
 
 
 class HubType(SelfDestructType):
@@ -10,4 +10,4 @@ class HubType(SelfDestructType):
         return [h[0] for h in node["hooks"] if h[0] != hook]
 
 
-TYPE = HubType()
+TYPE = netgraph_init(HubType())  # NETGRAPH_INIT

@@ -7,7 +7,7 @@ the graph into the node carries that tag.
 from __future__ import annotations
 
 from ngsim.errors import NgError
-from ngsim.nodetype import NodeType
+from ngsim.nodetype import NodeType, netgraph_init
 
 
 class IpfwType(NodeType):
@@ -38,4 +38,4 @@ class IpfwType(NodeType):
         tag["token"]["returned"] = pkt
 
 
-TYPE = IpfwType()
+TYPE = netgraph_init(IpfwType())  # NETGRAPH_INIT

@@ -34,10 +34,9 @@ if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any, Optional
 
 from ngsim.errors import NgError
-from ngsim.ngparse import (ParseType, get_token, kstrtol, skip_value, T_EQUALS, T_LBRACE,
-                           T_LBRACKET, T_RBRACE, T_RBRACKET, T_WORD, UINT8, decode_string,
-                           encode_string)
-from ngsim.nodetype import Cmd, SelfDestructType
+from ngsim.ngparse import (ParseType, composite_positions, get_token, kstrtol, T_LBRACE, UINT8,
+                           decode_string, encode_string)
+from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
 
 PF_LOCAL, PF_INET, PF_INET6, PF_ATM, PF_DIVERT = 1, 2, 28, 30, 44
 # ng_ksocket_families[] (main/14: local, inet, inet6, atm, divert)
@@ -196,39 +195,19 @@ def _skipws(s: str, off: int) -> int:
     return off
 
 
+GENERIC_FIELDS = ("len", "family", "data")  # struct sockaddr as ng_ksocket_generic_sockaddr_type
+
+
 def _parse_generic(s: str, off: int) -> tuple[bytes, int]:
     """ng_parse_composite() for ng_ksocket_generic_sockaddr_type: the field positions are
     collected first (ENOENT unknown name, EALREADY repeated, EINVAL malformed), then the
     struct is built in declared order, so ``data`` is as long as the ``len`` given (minus
     2; 0 when len < 2), whatever the order the fields were written in."""
-    tok, start, ln = get_token(s, off)
-    if tok != T_LBRACE:
-        raise NgError("EINVAL")
-    off = start + ln
-    pos: dict[str, int] = {}
-    while True:
-        tok, start, ln = get_token(s, off)
-        if tok == T_RBRACE:
-            end = start + ln
-            break
-        if tok != T_WORD:
-            raise NgError("EINVAL")
-        name = s[start:start + ln]
-        if name not in ("len", "family", "data"):
-            raise NgError("ENOENT")
-        off = start + ln
-        tok, start, ln = get_token(s, off)
-        if tok != T_EQUALS:
-            raise NgError("EINVAL")
-        off = _skipws(s, start + ln)
-        if name in pos:
-            raise NgError("EALREADY")
-        pos[name] = off
-        off += skip_value(s, off)
-    sa_len = UINT8.parse(s, pos["len"])[0] if "len" in pos else 0
-    fam = UINT8.parse(s, pos["family"])[0] if "family" in pos else 0
+    foff, end = composite_positions(s, off, names=GENERIC_FIELDS)
+    sa_len = UINT8.parse(s, foff[0])[0] if 0 in foff else 0
+    fam = UINT8.parse(s, foff[1])[0] if 1 in foff else 0
     dlen = 0 if sa_len < SADATA_OFFSET else sa_len - SADATA_OFFSET
-    data = _parse_bytearray(s, pos["data"], dlen) if "data" in pos else b"\0" * dlen
+    data = _parse_bytearray(s, foff[2], dlen) if 2 in foff else b"\0" * dlen
     return bytes([sa_len, fam]) + data, end
 
 
@@ -247,45 +226,10 @@ def _parse_bytearray(s: str, off: int, arraylen: int) -> bytes:
             if len(raw) > arraylen:
                 raise NgError("E2BIG")
             return raw + b"\0" * (arraylen - len(raw))
-    tok, start, ln = get_token(s, off)
-    if tok != T_LBRACKET:
-        raise NgError("EINVAL")
-    off = start + ln
-    foff: dict[int, int] = {}
-    nxt = 0
-    while True:
-        tok, start, ln = get_token(s, off)
-        if tok == T_RBRACKET:
-            break
-        if tok in (T_LBRACE, T_LBRACKET):
-            index = nxt
-            nxt += 1
-            off = start
-        elif tok != T_WORD:
-            raise NgError("EINVAL")
-        else:
-            tok2, start2, ln2 = get_token(s, start + ln)
-            if tok2 != T_EQUALS:
-                index = nxt
-                nxt += 1
-                off = start
-            else:
-                val, end = kstrtol(s, start, 0)
-                if end - start != ln or val < 0 or val >= (1 << 64) - 1:
-                    raise NgError("EINVAL")
-                index = val & 0xFFFFFFFF
-                nxt = index + 1
-                off = start + ln + ln2  # *off += len + len2 (blanks before '=' not skipped)
-        if index >= arraylen:
-            raise NgError("E2BIG")
-        if index in foff:
-            raise NgError("EALREADY")
-        off = _skipws(s, off)
-        foff[index] = off
-        off += skip_value(s, off)
+    foff, _ = composite_positions(s, off, length=arraylen)
     out = bytearray(arraylen)
-    for index, p in foff.items():
-        out[index] = UINT8.parse(s, p)[0]  # ng_int8_parse: strtol base 0, -128..255
+    for index in sorted(foff):  # the second pass, in index order
+        out[index] = UINT8.parse(s, foff[index])[0]  # ng_int8_parse: strtol base 0, -128..255
     return bytes(out)
 
 
@@ -670,4 +614,4 @@ class KsocketType(SelfDestructType):
         del last[:-KSOCKET_KEEP]
 
 
-TYPE = KsocketType()
+TYPE = netgraph_init(KsocketType())  # NETGRAPH_INIT

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import ArrayType, INT32, StructType, UINT8, UINT32, UINT64
-from ngsim.nodetype import Cmd, SelfDestructType
+from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
 
 MAX_LINKS = 64
 XMIT_ROUNDROBIN, XMIT_ALL, XMIT_FAILOVER = 1, 2, 3
@@ -131,4 +131,4 @@ class One2ManyType(SelfDestructType):
             send(ctx, node, "many%d" % active[nxt], pkt)
 
 
-TYPE = One2ManyType()
+TYPE = netgraph_init(One2ManyType())  # NETGRAPH_INIT

@@ -28,7 +28,7 @@ from __future__ import annotations
 from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, HOOKBUF, STRING, UINT16, StructType
-from ngsim.nodetype import Cmd, NodeType
+from ngsim.nodetype import Cmd, NodeType, netgraph_init
 
 ETHERNET, DEBUG = "ethernet", "debug"
 SERVICE_NAME_SIZE = 64
@@ -252,4 +252,4 @@ def _match_service(priv: dict, service: bytes):
     return None
 
 
-TYPE = PppoeType()
+TYPE = netgraph_init(PppoeType())  # NETGRAPH_INIT

@@ -1,5 +1,5 @@
 """ng_socket (``socket``): ngctl's own node; mkpeer cannot create one (EINVAL)."""
-from ngsim.nodetype import NodeType
+from ngsim.nodetype import NodeType, netgraph_init
 
 
 class SocketType(NodeType):
@@ -8,4 +8,4 @@ class SocketType(NodeType):
     constructible = False
 
 
-TYPE = SocketType()
+TYPE = netgraph_init(SocketType())  # NETGRAPH_INIT

@@ -1,6 +1,6 @@
 """ng_tee (``tee``): left/right/left2right/right2left; splices left and right on shutdown."""
 from ngsim.errors import NgError
-from ngsim.nodetype import SelfDestructType
+from ngsim.nodetype import SelfDestructType, netgraph_init
 
 HOOKS = ("left", "right", "left2right", "right2left")
 
@@ -27,4 +27,4 @@ class TeeType(SelfDestructType):
         }.get(hook, [])
 
 
-TYPE = TeeType()
+TYPE = netgraph_init(TeeType())  # NETGRAPH_INIT

@@ -24,7 +24,7 @@ from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import HINT16, HINT32, HOOKBUF, UINT8, UINT16, UINT32, StructType, \
     VarArrayType
-from ngsim.nodetype import Cmd, SelfDestructType
+from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
 
 DOWNSTREAM, NOMATCH = "downstream", "nomatch"
 ETHERTYPE_VLAN = 0x8100
@@ -182,4 +182,4 @@ class VlanType(SelfDestructType):
         send(ctx, node, DOWNSTREAM, pkt)
 
 
-TYPE = VlanType()
+TYPE = netgraph_init(VlanType())  # NETGRAPH_INIT

@@ -1,7 +1,10 @@
 """The import graph of ngsim/ and of the product (_modules, _states, _utils, _beacons), read
 with ``ast`` (nothing is imported): no import cycle, ngsim never imports the product (nor
 Salt), _utils modules never import Salt nor use a Salt dunder, and no module imports a
-private (``_``-prefixed) name of another local module.
+private (``_``-prefixed) name of another local module. Node types register themselves as
+NETGRAPH_INIT does: each module under ngsim/types/ calls ``netgraph_init`` at module level,
+the ``ngsim.types`` package loads every one of them, and ng_base (``ngsim.base``) and the
+registry (``ngsim.nodetype``) reach no type module, directly or through another module.
 
 Edges: every ``import``/``from ... import`` anywhere in a file, function-level (lazy)
 imports included (they close a circle at run time just the same), except those under
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 import textwrap
 
 import pytest
@@ -23,6 +27,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[3]
 PRODUCT_DIRS = ("_modules", "_states", "_utils", "_beacons")
 SALT_DUNDERS = {"__salt__", "__opts__", "__grains__", "__pillar__", "__context__"}
+TYPES_PKG = "ngsim.types"  # the type modules; each registers itself (NETGRAPH_INIT)
+TYPE_BLIND = ("ngsim.base", "ngsim.nodetype")  # ng_base and the registry know no type
+REGISTER = "netgraph_init"
 
 
 class Module:
@@ -142,9 +149,60 @@ def analyse(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
                 if used:
                     problems.append("%s uses the Salt dunder %s (line %d)"
                                     % (where, used, node.lineno))
+    problems += type_registration(mods, graph, root)
     for cycle in cycles(graph):
         problems.append("import cycle: " + " -> ".join(cycle + [cycle[0]]))
     return graph, problems
+
+
+def _registers(tree: ast.Module) -> bool:
+    """A statement that runs on import calls ``netgraph_init`` (``TYPE =
+    netgraph_init(T())``); calls inside a function or lambda run only when called."""
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Call):
+            f = node.func
+            if (f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)) == REGISTER:
+                return True
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def type_registration(mods: dict[str, Module], graph: dict[str, set[str]],
+                      root: pathlib.Path) -> list[str]:
+    """The NETGRAPH_INIT rule: every type module registers itself, the types package loads
+    each, and nothing ng_base or the registry imports (however indirectly) is a type."""
+    if TYPES_PKG not in mods:
+        return []
+    problems = []
+    type_mods = sorted(n for n in mods if n.startswith(TYPES_PKG + "."))
+    for name in type_mods:
+        if not _registers(mods[name].tree):
+            problems.append("%s (%s) does not register its type (%s at module level)"
+                            % (name, mods[name].path.relative_to(root), REGISTER))
+        if name not in graph[TYPES_PKG]:
+            problems.append("%s does not load %s" % (TYPES_PKG, name))
+    for blind in TYPE_BLIND:
+        if blind not in graph:
+            continue
+        prev: dict[str, str] = {blind: ""}
+        todo = [blind]
+        while todo:  # breadth-first: the shortest way to each module
+            v = todo.pop(0)
+            for w in sorted(graph[v]):
+                if w not in prev:
+                    prev[w] = v
+                    todo.append(w)
+        for hit in sorted(w for w in prev if w == TYPES_PKG or w.startswith(TYPES_PKG + ".")):
+            path = [hit]
+            while path[-1] != blind:
+                path.append(prev[path[-1]])
+            problems.append("%s reaches the node types: %s" % (blind, " -> ".join(reversed(path))))
+            break
+    return problems
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -230,8 +288,35 @@ def test_known_edges_are_seen():
     assert "ngsim.traffic" not in graph["ngsim.types.netflow"]
     assert "ngsim.ipfw" in graph["ngsim.links"]  # a function-level import counts
     assert "ngsim.base" not in graph["ngsim.nodetype"]  # TYPE_CHECKING-only import
+    assert "ngsim.nodetype" in graph["ngsim.base"]  # the registry
+    assert "ngsim.types" in graph["ngsim.kld"]  # the kernel linker loads the type modules
+    assert "ngsim.types.netflow" in graph["ngsim.types"]
     if "_utils/nf_model" in graph and "_modules/netflow" in graph:
         assert "_utils/nf_model" in graph["_modules/netflow"]
+
+
+NETFLOW_SPLIT = {  # module -> the FreeBSD file (sys/netgraph/netflow/) it follows
+    "ngsim.types.netflow": "ng_netflow.c",  # the node: hooks, control messages, rcvdata
+    "ngsim.netflow_cache": "netflow.c",  # the flow cache, expiry, v5 export, SHOW walk
+    "ngsim.netflow_v9": "netflow_v9.c",  # v9 export
+    "ngsim.flow": "ng_netflow.h",  # what the three share
+}
+
+
+def test_ng_netflow_is_split_as_freebsd_sources_are():
+    """Each part of ng_netflow names in its docstring the C file it follows, stays a
+    readable size, and the calls go one way: the node into the cache, the cache into
+    the v9 export, never back."""
+    mods = collect(REPO)
+    graph, _ = analyse(REPO)
+    for name, cfile in NETFLOW_SPLIT.items():
+        doc = ast.get_docstring(mods[name].tree) or ""
+        assert re.search(r"(?<![\w.])%s" % re.escape(cfile), doc), (name, cfile)
+        assert len(mods[name].path.read_text(encoding="utf-8").splitlines()) <= 700, name
+    assert "ngsim.netflow_cache" in graph["ngsim.types.netflow"]
+    assert "ngsim.netflow_v9" in graph["ngsim.netflow_cache"]
+    assert not graph["ngsim.netflow_v9"] & {"ngsim.netflow_cache", "ngsim.types.netflow"}
+    assert "ngsim.types.netflow" not in graph["ngsim.netflow_cache"]
 
 
 # ----- the detector on fake trees ------------------------------------------------------------
@@ -291,6 +376,44 @@ CASES = {
     "_utils reaches __opts__ by name": ({
         "_utils/nf_x.py": "def f():\n    return globals()['__opts__']\n",
     }, "_utils/nf_x (_utils/nf_x.py) uses the Salt dunder __opts__ (line 2)"),
+    "ng_base imports a type module": ({
+        "ngsim/__init__.py": "",
+        "ngsim/base.py": "from ngsim.types.ether import TYPE\n",
+        "ngsim/nodetype.py": "",
+        "ngsim/types/__init__.py": "from ngsim.types import ether\n",
+        "ngsim/types/ether.py": "from ngsim.nodetype import netgraph_init\nTYPE = netgraph_init(1)\n",
+    }, "ngsim.base reaches the node types: ngsim.base -> ngsim.types.ether"),
+    "ng_base reaches the types package through another module": ({
+        "ngsim/__init__.py": "",
+        "ngsim/base.py": "def f():\n    from ngsim import kld\n",
+        "ngsim/kld.py": "import ngsim.types\n",
+        "ngsim/nodetype.py": "",
+        "ngsim/types/__init__.py": "",
+    }, "ngsim.base reaches the node types: ngsim.base -> ngsim.kld -> ngsim.types"),
+    "the registry imports a type module": ({
+        "ngsim/__init__.py": "",
+        "ngsim/nodetype.py": "def load():\n    from ngsim.types import hub\n",
+        "ngsim/types/__init__.py": "from ngsim.types import hub\n",
+        "ngsim/types/hub.py": "from ngsim import nodetype\nTYPE = nodetype.netgraph_init(1)\n",
+    }, "ngsim.nodetype reaches the node types: ngsim.nodetype -> ngsim.types.hub"),
+    "a type module that does not register": ({
+        "ngsim/__init__.py": "",
+        "ngsim/types/__init__.py": "from ngsim.types import tee\n",
+        "ngsim/types/tee.py": "class TeeType: pass\nTYPE = TeeType()\n",
+    }, "ngsim.types.tee (ngsim/types/tee.py) does not register its type (netgraph_init at "
+       "module level)"),
+    "registering inside a function only": ({
+        "ngsim/__init__.py": "",
+        "ngsim/types/__init__.py": "from ngsim.types import tee\n",
+        "ngsim/types/tee.py": "def later():\n    return netgraph_init(1)\n",
+    }, "ngsim.types.tee (ngsim/types/tee.py) does not register its type (netgraph_init at "
+       "module level)"),
+    "a type module the package does not load": ({
+        "ngsim/__init__.py": "",
+        "ngsim/types/__init__.py": "from ngsim.types import tee\n",
+        "ngsim/types/tee.py": "TYPE = netgraph_init(1)\n",
+        "ngsim/types/hub.py": "TYPE = netgraph_init(2)\n",
+    }, "ngsim.types does not load ngsim.types.hub"),
     "private name from another ngsim module": ({
         "ngsim/__init__.py": "",
         "ngsim/a.py": "def _helper(): pass\n",
@@ -321,15 +444,19 @@ def test_detector_reports(tmp_path, case):
 def test_detector_passes_a_clean_tree(tmp_path):
     """What must not be reported: TYPE_CHECKING-only imports, stdlib and third-party
     imports, Salt in _modules/_states, dunders in _modules, a module's own private names,
-    ``from package import name`` without a way back, relative imports without a cycle."""
+    ``from package import name`` without a way back, relative imports without a cycle,
+    types registering themselves with a registry ng_base reads, the linker loading them."""
     files = {
         "ngsim/__init__.py": "",
-        "ngsim/base.py": "from ngsim.types import TYPES\n",
+        "ngsim/base.py": "from ngsim.nodetype import TYPES\n",
+        "ngsim/kld.py": "from ngsim.base import Kernel\nimport ngsim.types\n",
         "ngsim/nodetype.py": ("TYPE_CHECKING = False\nif TYPE_CHECKING:\n"
-                              "    from ngsim.base import Kernel\nclass NodeType: pass\n"),
-        "ngsim/types/__init__.py": "from ngsim.types import ether\nTYPES = {}\n",
-        "ngsim/types/ether.py": "import os, json\nfrom ngsim.nodetype import NodeType\n"
-                                "from ..nodetype import NodeType as N2\n",
+                              "    from ngsim.base import Kernel\n"
+                              "    from ngsim.types import ether\nclass NodeType: pass\n"),
+        "ngsim/types/__init__.py": "from ngsim.types import ether\n",
+        "ngsim/types/ether.py": "import os, json\nfrom ngsim.nodetype import NodeType, netgraph_init\n"
+                                "from ..nodetype import NodeType as N2\n"
+                                "TYPE = netgraph_init(NodeType())\n",
         "_utils/nf_model.py": "import re\n_PRIVATE = 1\ndef f():\n    return _PRIVATE\n",
         "_utils/nf_plan.py": "from nf_model import f\nimport ipaddress\n",
         "_modules/netflow.py": ("import nf_plan\nfrom salt.exceptions import CommandExecutionError\n"
@@ -343,3 +470,4 @@ def test_detector_passes_a_clean_tree(tmp_path):
     assert graph["ngsim.types.ether"] == {"ngsim.nodetype"}
     assert graph["ngsim.nodetype"] == set()
     assert graph["ngsim.types"] == {"ngsim.types.ether"}
+    assert graph["ngsim.base"] == {"ngsim.nodetype"}

@@ -2,11 +2,16 @@
 reversal, name hash for `list -n`, names, paths, cascades."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 from ngsim import kld, state
 from ngsim.base import Kernel, decode_idname, hash32_str
 from ngsim.errors import NgError
+from ngsim.testing import REPO_DIR
 
 
 @pytest.fixture
@@ -142,3 +147,42 @@ def test_failed_mkpeer_destroys_node_and_keeps_id(k):
     with pytest.raises(NgError):
         k.mkpeer(em0, "lower", "netflow", "bogus")
     assert k.st["next_id"] == before + 1 and len(k.st["nodes"]) == 2
+
+
+TYPE_NAMES = ["bridge", "eiface", "ether", "hub", "ipfw", "ksocket", "netflow", "one2many",
+              "pppoe", "socket", "tee", "vlan"]
+
+
+def test_types_register_themselves_with_the_base():
+    """NETGRAPH_INIT: ng_base imports no type; the kernel linker loads the type modules and
+    each registers its type (and the module that carries it). In a fresh interpreter, so
+    what importing ngsim.base alone loads is seen."""
+    code = textwrap.dedent("""
+        import sys
+        from ngsim import base, nodetype
+        print(sorted(m for m in sys.modules if m.startswith("ngsim.types")), sorted(base.TYPES))
+        from ngsim import kld
+        print(sorted(nodetype.TYPES), sorted(nodetype.MODULE_TYPES.items()))
+        print(all(kld.CATALOG[m][2] == [m] for m in nodetype.MODULE_TYPES))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=REPO_DIR, check=True)
+    alone, loaded, catalogued = r.stdout.splitlines()
+    assert alone == "[] []"
+    assert loaded == "%s %s" % (TYPE_NAMES, sorted(("ng_" + t, [t]) for t in TYPE_NAMES))
+    assert catalogued == "True"  # every registering module is a file kldload can load
+
+
+def test_netgraph_init_refuses_a_second_type_of_a_name():
+    from ngsim.nodetype import MODULE_TYPES, TYPES, NodeType, netgraph_init
+
+    hub = TYPES["hub"]
+    assert netgraph_init(hub) is hub  # the same type again (a re-import) changes nothing
+    assert MODULE_TYPES["ng_hub"] == ["hub"]
+
+    class Other(NodeType):
+        name, module = "hub", "ng_hub2"
+
+    with pytest.raises(ValueError):
+        netgraph_init(Other())
+    assert TYPES["hub"] is hub and "ng_hub2" not in MODULE_TYPES

@@ -13,12 +13,12 @@ import struct
 import nf_flows
 import pytest
 
-from ngsim import state
+from ngsim import netflow_cache as nfc, state
 from ngsim.base import Kernel
 from ngsim.errors import NgError
 from ngsim.testing import Host, ngsim
 from ngsim.types import netflow as nfm
-from ngsim.types.netflow import flow_hash
+from ngsim.netflow_cache import flow_hash
 
 GRAPH = "mkpeer em0: netflow lower iface0\nname em0:lower nf\nconnect em0: nf: upper out0\n"
 
@@ -74,7 +74,7 @@ def test_ngctl_msg_show_is_enosys(host, args):
 def test_binary_reply_round_trips_through_nf_flows(host):
     send_traffic(host)
     _, node = node_of(host)
-    data = nfm.flow_show(node, nf_flows.show_request())
+    data = nfc.flow_show(node, nf_flows.show_request())
     assert len(data) == nf_flows.NGRESP_SIZE
     r = nf_flows.parse_show_reply(data)
     assert r["more"] is False and r["next"] is None
@@ -90,9 +90,9 @@ def test_binary_reply_round_trips_through_nf_flows(host):
     assert buckets == sorted(buckets)
     assert buckets == [flow_hash(f["src"], f["dst"], f["proto"], f["sport"], f["dport"])
                        for f in r["flows"]]
-    assert nf_flows.walk(lambda req: nfm.flow_show(node, req)) == r["flows"]
+    assert nf_flows.walk(lambda req: nfc.flow_show(node, req)) == r["flows"]
     # no IPv6 traffic was sent: an empty version-6 walk (test_ngsim_ipv6.py has IPv6 flows)
-    r6 = nf_flows.parse_show_reply(nfm.flow_show(node, nf_flows.show_request(6)))
+    r6 = nf_flows.parse_show_reply(nfc.flow_show(node, nf_flows.show_request(6)))
     assert (r6["version"], r6["flows"], r6["more"]) == (6, [], False)
 
 
@@ -106,7 +106,7 @@ def test_binary_reply_round_trips_through_nf_flows(host):
 def test_binary_request_errors(host, req):
     _, node = node_of(host)
     with pytest.raises(NgError) as e:
-        nfm.flow_show(node, req)
+        nfc.flow_show(node, req)
     assert e.value.errno == "EINVAL"
 
 
@@ -124,13 +124,13 @@ def test_more_than_1000_flows_kernel_walk_and_list_id_carry_over(host):
     _, node = node_of(host)
     cache = node["priv"]["cache"]
     assert sum(len(v) for v in cache.values()) == 1500
-    first = nf_flows.parse_show_reply(nfm.flow_show(node, nf_flows.show_request()))
+    first = nf_flows.parse_show_reply(nfc.flow_show(node, nf_flows.show_request()))
     assert len(first["flows"]) == 1000 and first["more"]
     b = sorted(int(x) for x in cache)[999]
     assert first["next"] == {"version": 4, "hash_id": b, "list_id": len(cache[str(b)]) + 1}
     # the kernel's answer to (B, P+1) when bucket B had P flows: positions below P+1 are
     # skipped in every following bucket too
-    second = nf_flows.parse_show_reply(nfm.flow_show(node, nf_flows.show_request(
+    second = nf_flows.parse_show_reply(nfc.flow_show(node, nf_flows.show_request(
         4, first["next"]["hash_id"], first["next"]["list_id"])))
     want, predicted = first["next"]["list_id"], []
     for x in sorted((x for x in cache if int(x) >= b), key=int):  # netflow.c's loop, read
@@ -143,7 +143,7 @@ def test_more_than_1000_flows_kernel_walk_and_list_id_carry_over(host):
     assert [f["sport"] for f in second["flows"]] == predicted
     assert len(first["flows"]) + len(second["flows"]) < 1500  # flows lost
     # walk() repairs it and gets all 1500; flowctl prints what the kernel walk gives
-    got = nf_flows.walk(lambda req: nfm.flow_show(node, req))
+    got = nf_flows.walk(lambda req: nfc.flow_show(node, req))
     assert sorted(f["sport"] for f in got) == list(range(1000, 2500))
     shown = nf_flows.parse_flowctl(host.flowctl("nf:", "show", "ipv4").stdout)["flows"]
     assert [f["sport"] for f in shown] == [f["sport"] for f in first["flows"] + second["flows"]]
@@ -175,7 +175,7 @@ def test_flowctl_output_round_trips_through_nf_flows(host, style):
             assert (f["nexthop"], f["src_mask"], f["dst_mask"]) == ("0.0.0.0", 0, 0)
     # same order as the kernel's reply
     _, node = node_of(host)
-    kernel = nf_flows.parse_show_reply(nfm.flow_show(node, nf_flows.show_request()))["flows"]
+    kernel = nf_flows.parse_show_reply(nfc.flow_show(node, nf_flows.show_request()))["flows"]
     assert [f["sport"] for f in parsed["flows"]] == [f["sport"] for f in kernel]
 
 

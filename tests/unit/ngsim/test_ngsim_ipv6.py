@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from ngsim import cli, export as nfx, inet6, state, traffic
+from ngsim import cli, export as nfx, flow, inet6, netflow_cache as nfc, state, traffic
 from ngsim.base import Kernel
 from ngsim.errors import NgError
 from ngsim.flowctl import flowctl_main
@@ -217,10 +217,10 @@ def test_flow6_hash_uses_the_low_32_bits():
     # FULL_HASH(addr32[3] of src, addr32[3] of dst, r_sport, r_dport) on little-endian:
     # a1 = 0x10000000, a2 = 0x20000000; a1 ^ a1>>16 = 0x10001000; htons(a2 ^ a2>>16) =
     # htons(0x2000) = 0x0020; port1 = r_sport as memory = 0xd204, htons(r_dport) = 443
-    assert nfm.flow6_hash("2001:db8::10", "2001:db8::20", 6, 1234, 443) == \
+    assert nfc.flow6_hash("2001:db8::10", "2001:db8::20", 6, 1234, 443) == \
         (0x1020 ^ 0xd204 ^ 0x01bb) == 50079
-    assert nfm.flow6_hash("2001:db8::10", "2001:db8::20", 58, 0, 0) == 0x1020  # ADDR_HASH
-    assert nfm.flow6_hash("2001:db8:1::10", "fd00::20", 6, 1234, 443) == 50079  # low bits
+    assert nfc.flow6_hash("2001:db8::10", "2001:db8::20", 58, 0, 0) == 0x1020  # ADDR_HASH
+    assert nfc.flow6_hash("2001:db8:1::10", "fd00::20", 6, 1234, 443) == 50079  # low bits
 
 
 def test_build_ip6_is_a_valid_ipv6_packet():
@@ -289,7 +289,7 @@ def test_ipv6_flow_is_accounted_in_the_ipv6_cache():
     (fle,) = cache6(st)
     assert fle == ["2001:db8::10", "2001:db8::20", 1234, 443, 6, 0, 1, 0, 3, 600, 1, 1, 0x02]
     node = Kernel(st).find_name("nf")
-    assert list(node["priv"]["cache6"]) == [str(nfm.flow6_hash("2001:db8::10", "2001:db8::20",
+    assert list(node["priv"]["cache6"]) == [str(nfc.flow6_hash("2001:db8::10", "2001:db8::20",
                                                                6, 1234, 443))]
     assert not node["priv"].get("cache")
     assert info(st) == ("Args:\t{ IPv6 bytes=600 IPv6 packets=3 IPv6 records used=1 "
@@ -350,7 +350,7 @@ def test_shutdown_flushes_ipv6_flows_to_v9():
     push(st, packets=5, bytes=500)
     push(st, src="10.0.0.1", dst="10.0.0.2", packets=5, bytes=500)
     k = Kernel(st)
-    ctx = nfm.netflow_flush(k, k.find_name("nf"))
+    ctx = nfc.netflow_flush(k, k.find_name("nf"))
     (d,) = ctx.datagrams
     assert (d["version"], d["records"], d["ipv6 records"], d["templates"]) == (9, 2, 1, True)
     data = nfx.decode_v9(__import__("base64").b64decode(
@@ -376,8 +376,8 @@ def test_show_v6_reply_is_flow6_entry_data():
     ng(st, BASE + V9)
     push(st, proto="tcp", sport=1234, dport=443, packets=3, bytes=600, tcp_flags=0x1A)  # no FIN
     node = Kernel(st).find_name("nf")
-    data = nfm.flow_show(node, struct.pack("<B3xIII", 6, 0, 0, 0))
-    assert len(data) == nfm.NGRESP_SIZE
+    data = nfc.flow_show(node, struct.pack("<B3xIII", 6, 0, 0, 0))
+    assert len(data) == flow.NGRESP_SIZE
     assert data[:16] == struct.pack("<B3xIII", 6, 0, 0, 1)
     # struct flow6_entry_data (ng_netflow.h), LP64 little-endian
     expected = h("""
@@ -396,10 +396,10 @@ def test_show_v6_reply_is_flow6_entry_data():
         0100000000000000                   last
         1a 00000000000000                  tcp_flags, pad
     """)
-    assert len(expected) == 112 == nfm.FLOW6_ENTRY_SIZE
+    assert len(expected) == 112 == flow.FLOW6_ENTRY_SIZE
     assert data[16:128] == expected
     assert data[128:] == bytes(len(data) - 128)
-    assert nfm.flow_show(node, struct.pack("<B3xIII", 4, 0, 0, 0))[:16] == \
+    assert nfc.flow_show(node, struct.pack("<B3xIII", 4, 0, 0, 0))[:16] == \
         struct.pack("<B3xIII", 4, 0, 0, 0)
 
 
@@ -408,9 +408,9 @@ def test_show_v6_walk_stops_at_nrec6_at_once():
     ng(st, BASE + V9)
     push(st, sport=1, flows=700)
     node = Kernel(st).find_name("nf")
-    first = nfm.flow_show(node, struct.pack("<B3xIII", 6, 0, 0, 0))
+    first = nfc.flow_show(node, struct.pack("<B3xIII", 6, 0, 0, 0))
     _, hid, lid, n = struct.unpack_from("<B3xIII", first)
-    assert n == nfm.NREC6_AT_ONCE == 642 and hid != 0
+    assert n == flow.NREC6_AT_ONCE == 642 and hid != 0
 
 
 def test_show_v6_matches_the_product_parser():
@@ -422,7 +422,7 @@ def test_show_v6_matches_the_product_parser():
     ng(st, BASE + V9)
     push(st, proto="tcp", sport=1234, dport=443, packets=3, bytes=600, tcp_flags=0x1A)  # no FIN
     node = Kernel(st).find_name("nf")
-    r = nf_flows.parse_show_reply(nfm.flow_show(node, nf_flows.show_request(6)))
+    r = nf_flows.parse_show_reply(nfc.flow_show(node, nf_flows.show_request(6)))
     (f,) = r["flows"]
     assert (f["version"], f["src"], f["dst"], f["sport"], f["dport"], f["proto"],
             f["packets"], f["bytes"], f["tcp_flags"]) == (

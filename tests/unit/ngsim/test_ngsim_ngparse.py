@@ -20,6 +20,10 @@ T = StructType([("inactive", UINT32), ("active", UINT32)])
     ("{ inactive=-1 }", {"inactive": 0xFFFFFFFF, "active": 0}),  # signed range accepted
     ("{ inactive=1 } junk", {"inactive": 1, "active": 0}),  # trailing junk ignored
     ("{}", {"inactive": 0, "active": 0}),
+    # ng_parse_composite() skips each value as a whole word first, then strtol reads what
+    # it can of it: the rest of the word is not a field name
+    ("{ inactive=08 }", {"inactive": 0, "active": 0}),
+    ("{ inactive=5x active=0x1fz }", {"inactive": 5, "active": 31}),
 ])
 def test_struct_parse(text, value):
     assert T.parse(text, 0)[0] == value
@@ -30,7 +34,9 @@ def test_struct_parse(text, value):
     ("{ inactive=1 inactive=2 }", "EALREADY"),
     ("inactive=1", "EINVAL"), ("{ inactive 1 }", "EINVAL"), ("{ inactive=1", "EINVAL"),
     ("{ inactive= }", "EINVAL"), ("{ inactive=0x }", "EINVAL"), ("", "EINVAL"),
-    ("{ inactive=4294967296 }", "EINVAL"), ("{ inactive=08 }", "ENOENT"),
+    ("{ inactive=4294967296 }", "EINVAL"),
+    ("{ inactive=x foo=1 }", "ENOENT"),  # every name is found before any value is read
+    ("{ active=x inactive=y }", "EINVAL"),
 ])
 def test_struct_errors(text, err):
     with pytest.raises(NgError) as e:
@@ -69,8 +75,29 @@ def test_arrays():
         a.parse("[ 8=1 ]", 0)
     assert e.value.errno == "E2BIG"
     s = StructType([("x", UINT32), ("l", a)])
+    assert s.parse("{ l=[ 2=7 ] x=3 }", 0)[0] == {"x": 3, "l": [0, 0, 7, 0, 0, 0, 0, 0]}
     assert s.unparse({"x": 1, "l": [0] * 8}) == "{ x=1 }"
     assert s.unparse({"x": 1, "l": [0, 1] + [0] * 6}) == "{ x=1 l=[ 1=1 ] }"
+
+
+@pytest.mark.parametrize("text,value", [  # ng_parse_composite()'s explicit array index
+    ("[ 4294967298=9 ]", [0, 0, 9, 0]),  # strtoul, then cut to a u_int
+    ("[ 0x1=9 7 ]", [0, 9, 7, 0]),  # strtoul base 0; the next index follows it
+    ("[ 1 =9 ]", "EINVAL"),  # *off += len + len2: the value read from the "="
+    ("[ -1=9 ]", "EINVAL"),  # ULONG_MAX
+    ("[ -2=9 ]", "E2BIG"),  # ULONG_MAX - 1
+    ("[ 1=9 1=8 ]", "EALREADY"),
+    ("[ 1x=9 ]", "EINVAL"),
+    ("[ 1 2 3 4 5 ]", "E2BIG"),
+])
+def test_array_index(text, value):
+    a = ArrayType(UINT8, 4)
+    if isinstance(value, str):
+        with pytest.raises(NgError) as e:
+            a.parse(text, 0)
+        assert e.value.errno == value
+    else:
+        assert a.parse(text, 0)[0] == value
 
 
 def test_strings_and_enaddr():
