@@ -228,3 +228,22 @@ def test_a_failure_at_every_line_of_the_move_rolls_back_to_the_previous_graph(lo
     ok = host_state(loaders, after)
     assert ok.result is True, ok.comment
     assert_accounted(loaders, host, after)
+
+
+def test_an_ipfw_attached_interface_moves_with_its_rule(loaders, host):
+    """tun0 (ngtee into ng_ipfw hook 1000, rule 1000) moves from zzz to aaa: the rule is
+    one host-level diff, so it is neither deleted (as zzz's stale rule) nor added twice."""
+    host.run("kldload", "ipfw")  # rc.d/ipfw with firewall_type=open
+    host.run("ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any")
+    tun = {"tun0": {"attach": "ipfw", "ipfw_hook": 1000}}
+    before = {"aaa": {"interfaces": {"em0": None}, "collectors": [C1]},
+              "zzz": {"interfaces": {"em1": None, **tun}, "collectors": [C2]}}
+    assert host_state(loaders, before).result is True
+    after = {"aaa": {"interfaces": {"em0": None, **tun}, "collectors": [C1]},
+             "zzz": {"interfaces": {"em1": None}, "collectors": [C2]}}
+    ret = host_state(loaders, after)
+    assert ret.result is True, ret.comment
+    rules = [line for line in host.run("ipfw", "list").stdout.splitlines() if "ngtee 1000" in line]
+    assert len(rules) == 1, rules
+    assert loaders.modules.netgraph.graph()["nodes"]["ipfw"]["hooks"]["1000"]["peer"] == "aaa_nf"
+    assert host_state(loaders, after).changes == {}
