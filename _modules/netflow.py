@@ -23,8 +23,8 @@ import socket
 import time
 
 import nf_boot
-import nf_changes
 import nf_dot
+import nf_host
 import nf_lock
 import nf_metrics
 import nf_model
@@ -121,6 +121,26 @@ def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
     return cfg
 
 
+def _host_args(exporters, absent, test: bool, persist: bool) -> tuple:
+    """converge_host's arguments checked, nothing run yet: (name -> validated config,
+    sorted names to remove). Every exporter's errors are reported together, each named."""
+    _check_flags(test=test, persist=persist)
+    exporters, absent, errors = _core(nf_host.arguments, exporters, absent)
+    cfgs = {}
+    for name, params in exporters.items():
+        try:
+            cfgs[name] = _validated(name, {"persist": persist, **params})
+        except SaltInvocationError as exc:
+            errors.append(f"exporters.{name}: {exc}")
+    if errors:
+        raise SaltInvocationError("; ".join(errors))
+    _core(nf_host.check, cfgs, absent)
+    for key in _RUN_PATHS + ("boot_dir",):
+        _path(key)
+    _bound("timeout")
+    return cfgs, sorted(set(absent))
+
+
 def _path(key: str) -> str:
     config_key, fallback = nf_paths.PATHS[key]
     try:
@@ -138,18 +158,19 @@ def _bound(kind: str) -> float:
         raise SaltInvocationError(str(exc)) from None
 
 
-def _read(name: str) -> dict:
+def _read(names: list[str]) -> dict:
+    """The live graph and the settings of every named exporter's nodes: two spawns."""
     graph = __salt__["netgraph.graph"]()  # noqa: F821
-    queries = nf_plan.settings_queries(graph, name)
+    queries = [q for name in names for q in nf_plan.settings_queries(graph, name)]
     replies = __salt__["netgraph.query"](queries) if queries else []  # noqa: F821
     graph["settings"] = nf_plan.settings_from_replies(queries, replies)
     return graph
 
 
-def _ipfw_rules_if_needed(cfg: dict | None, name: str, graph: dict) -> list[dict]:
-    nf = nf_model.node_names(name)["netflow"]
-    uses_ipfw = bool(cfg and any(i["attach"] == "ipfw" for i in cfg["interfaces"]))
-    hooked = any(p["peer"] == nf for p in graph.get("nodes", {}).get("ipfw", {}).get("hooks", {}).values())
+def _ipfw_rules_if_needed(cfgs: dict, names: list[str], graph: dict) -> list[dict]:
+    nfs = {nf_model.node_names(n)["netflow"] for n in names}
+    uses_ipfw = any(i["attach"] == "ipfw" for cfg in cfgs.values() for i in cfg["interfaces"])
+    hooked = any(p["peer"] in nfs for p in graph.get("nodes", {}).get("ipfw", {}).get("hooks", {}).values())
     if uses_ipfw or hooked:
         return __salt__["netgraph.ipfw_rules"]()  # noqa: F821
     return []
@@ -164,65 +185,50 @@ def _core(fn, *args, **kwargs):
 
 
 # --------------------------------------------------------------------------------------
-# Planning (read-only)
+# Planning (read-only): the host is the unit, one exporter its smallest case
 # --------------------------------------------------------------------------------------
-def _plan_present(cfg: dict, load_modules: bool = False) -> dict:
-    name = cfg["name"]
-    graph = _read(name)
+def _modules_first(cfgs: dict, names: list[str], graph: dict, load_modules: bool) -> tuple:
+    """(the graph to plan against, each exporter's missing modules, the ipfw rules): the
+    modules loaded first when ``load_modules``, else the graph as it will be once they are."""
     # kldstat only when ng_ipfw is wanted and absent: is the firewall itself loaded?
-    loaded = __salt__["netgraph.modules"]() if nf_model.wants_ng_ipfw(cfg, graph) else None  # noqa: F821
-    missing = _core(nf_model.missing_modules, cfg, graph, loaded)
-    rules = _ipfw_rules_if_needed(cfg, name, graph)
+    loaded = __salt__["netgraph.modules"]() if any(nf_model.wants_ng_ipfw(c, graph) for c in cfgs.values()) else None  # noqa: F821
+    need = {n: _core(nf_model.missing_modules, c, graph, loaded) for n, c in cfgs.items()}
+    missing = [m for m in ("ng_ether", "ng_ipfw") if any(m in v for v in need.values())]
+    rules = _ipfw_rules_if_needed(cfgs, names, graph)
     if rules:  # a rule at a declared number that is not ours: refused before anything is loaded
-        _core(nf_plan.ipfw_diff, rules, graph, {"ipfw": _core(nf_model.desired, cfg, graph)["ipfw"]}, name)
+        _core(nf_host.ipfw_plan, rules, graph, {n: _core(nf_model.desired, c, graph) for n, c in cfgs.items()}, names)
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
-        graph = _read(name)
+        graph = _read(names)
     elif missing:  # a preview before they are loaded: plan against the graph as it will be
         ether = [i["name"] for i in __salt__["netgraph.interfaces"]()] if "ng_ether" in missing else []  # noqa: F821
         graph = nf_model.projected(graph, missing, ether)
-    _core(nf_model.check_interfaces, cfg, graph)
-    want = _core(nf_model.desired, cfg, graph)
-    old, found = _journal_read(name)
-    left = nf_plan.leftovers(graph, name, old, named=False)
-    points = nf_plan.attach_points(cfg)
-    result = _core(nf_plan.diff, graph, want, takeover=cfg["takeover"], extra_owned=left, ifnames=points)
-    result["ipfw"] = _core(nf_plan.ipfw_diff, rules, graph, want, name)
-    _ipfw_changes(result, rules)
-    result.update(modules=[], before=sorted(graph.get("nodes", {})), stale_journal=found and not left,
-                  journal=nf_plan.journal(graph, name, points, old, _boot_time()))
-    result["changes"] = nf_changes.pillar_changes(graph, cfg, result, rules, missing)
-    result["modules"] = missing  # loaded first by the apply (already, when load_modules)
-    result["dot"] = nf_dot.plan_dot(graph, result.pop("planned"), name)
-    return result
+    return graph, need, missing, rules
 
 
-def _ipfw_changes(result: dict, rules: list[dict]) -> None:
-    """The plan's ipfw part as ``changes.ipfw``: every rule it deletes (numbers and texts)
-    and every rule it adds."""
-    result["ipfw_rules"] = rules
-    delete, add = result["ipfw"]["delete"], result["ipfw"]["add"]
-    ipfw = {"delete": delete, "delete_rules": nf_plan.ipfw_texts(rules, delete), "add": [" ".join(a) for a in add]}
-    if delete or add:
-        result["changes"]["ipfw"] = {k: v for k, v in ipfw.items() if v}
-
-
-def _plan_absent(name: str) -> dict:
-    graph = _read(name)  # with the settings: the changes name the collectors that go
-    old, found = _journal_read(name)
-    left = nf_plan.leftovers(graph, name, old, named=False)
-    absent = _core(nf_plan.absent_plan, graph, name, extra_owned=left)
-    rules = _ipfw_rules_if_needed(None, name, graph)
-    result = {"commands": absent["commands"], "ipfw": _core(nf_plan.ipfw_diff, rules, graph, None, name),
-              "changes": {"nodes_removed": absent["removed"]} if absent["removed"] else {}, "created": [],
-              "restore": absent["restore"], "cut_before": absent["cut_before"],
-              "before": sorted(graph.get("nodes", {})), "stale_journal": found and not left,
-              "journal": nf_plan.journal(graph, name, [], old, _boot_time())}
-    _ipfw_changes(result, rules)
-    result["changes"] = nf_changes.pillar_changes(graph, None, result, rules, name=name)
-    if absent["rejoined"]:  # foreign links the removal makes, shown before it runs
-        result["changes"]["rejoined"] = absent["rejoined"]
-    return result
+def _plan(cfgs: dict, absent=(), load_modules: bool = False) -> dict:
+    """Read once and plan every exporter of ``cfgs`` (name -> validated config) and the
+    removal of those of ``absent`` as ONE batch (nf_host.plan): commands, ipfw, journals,
+    and ``changes`` keyed by exporter (nf_changes, in the pillar's terms)."""
+    names = sorted(cfgs) + sorted(set(absent))
+    graph, need, missing, rules = _modules_first(cfgs, names, _read(names), load_modules)
+    for cfg in cfgs.values():
+        _core(nf_model.check_interfaces, cfg, graph)
+    wants = {n: _core(nf_model.desired, c, graph) for n, c in cfgs.items()}
+    boot, journals, left, stale = _boot_time(), {}, {}, []
+    for n in names:
+        old, found = _journal_read(n)
+        left[n] = nf_plan.leftovers(graph, n, old, named=False)
+        journals[n] = nf_plan.journal(graph, n, nf_plan.attach_points(cfgs[n]) if n in cfgs else [], old, boot)
+        stale += [n] if found and not left[n] else []
+    present = [{"want": wants[n], "takeover": cfgs[n]["takeover"], "extra_owned": left[n],
+                "ifnames": nf_plan.attach_points(cfgs[n])} for n in sorted(cfgs)]
+    host = _core(nf_host.plan, graph, present, {n: left[n] for n in sorted(set(absent))})
+    host["ipfw"] = _core(nf_host.ipfw_plan, rules, graph, wants, names)
+    host.update(names=names, graph=graph, ipfw_rules=rules, journals=journals, stale=stale, modules=missing,
+                changes=nf_host.exporter_changes(graph, cfgs, names, host, rules, need),
+                dot=nf_dot.plan_dot(graph, host.pop("planned"), names) if cfgs else None)
+    return host
 
 
 # --------------------------------------------------------------------------------------
@@ -262,15 +268,17 @@ def _journal_write(name: str, entry: dict | None) -> None:
         log.warning("netflow: cannot remove the journal %s: %s", path, exc)
 
 
-def _public(planned: dict) -> dict:
-    """The part of a plan a person (or ``test=True``) reads."""
+def _public(planned: dict, name: str | None = None) -> dict:
+    """The part of a plan a person (or ``test=True``) reads; ``changes`` of exporter
+    ``name`` only, or keyed by exporter."""
+    changes = planned["changes"][name] if name else {n: c for n, c in planned["changes"].items() if c}
     out = {
         "commands": [" ".join(c) for c in planned["commands"]],
         "ipfw": {"delete": planned["ipfw"]["delete"], "add": [" ".join(a) for a in planned["ipfw"]["add"]]},
-        "changes": planned["changes"],
+        "changes": changes,
         "modules": planned.get("modules", []),
     }
-    if "dot" in planned:
+    if planned.get("dot") is not None:
         out["dot"] = planned["dot"]
     return out
 
@@ -289,7 +297,7 @@ def plan(name, load_modules: bool = False, **kwargs) -> dict:
         salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'
     """
     _check_flags(load_modules=load_modules)
-    return _public(_plan_present(_validated(name, kwargs), load_modules=load_modules))
+    return _public(_plan({name: _validated(name, kwargs)}, load_modules=load_modules), name)
 
 
 def absent_plan(name) -> dict:
@@ -303,21 +311,21 @@ def absent_plan(name) -> dict:
         salt fw1 netflow.absent_plan lan
     """
     _check_name(name)
-    return _public(_plan_absent(name))
+    return _public(_plan({}, [name]), name)
 
 
 # --------------------------------------------------------------------------------------
 # Applying
 # --------------------------------------------------------------------------------------
-def _undo_ngctl(name: str, planned: dict, info: dict) -> tuple:
-    """Shut down what the failed batch made and detach any half-attached interface:
-    (the undo lines, the error of the undo batch or None)."""
+def _undo_ngctl(planned: dict, info: dict) -> tuple:
+    """Shut down what the failed batch made and put every interface it moved back
+    (nf_host.rollback): (the undo lines, the error of the undo batch or None)."""
     line = info.get("line") if isinstance(info.get("line"), int) else None
     undo = []
     try:
         graph = __salt__["netgraph.graph"]()  # noqa: F821
-        undo = nf_plan.rollback_plan(graph, name, nf_plan.created_before(planned, line), journal=planned.get("journal"),
-                                     restore=planned.get("restore"))
+        undo = nf_host.rollback(graph, planned["names"], nf_plan.created_before(planned, line), planned["journals"],
+                                planned["graph"], restore=planned.get("restore"))
         if undo:
             __salt__["netgraph.batch"](undo)  # noqa: F821
     except CommandExecutionError as exc:
@@ -344,47 +352,33 @@ def _undo_ipfw(planned: dict, touched: list[int]) -> tuple:
     return done, None
 
 
-def _rollback(name: str, planned: dict, exc: CommandExecutionError, step: str, done: dict) -> CommandExecutionError:
+def _rollback(planned: dict, exc: CommandExecutionError, step: str, done: dict) -> CommandExecutionError:
     """After a failed step of ``_apply``: undo what this run did so every interface passes
-    traffic and every ipfw rule it deleted is back; the error says what failed and what
-    was undone."""
+    traffic (on its old exporter) and every ipfw rule it deleted is back; the error says
+    what failed and what was undone."""
     info = getattr(exc, "info", None) or {}
-    count = len(planned["commands"])
-    undo, undo_error = [], None
-    if step == "ngctl":
-        undo, undo_error = _undo_ngctl(name, planned, info)
-        if isinstance(info.get("line"), int):
-            failed = f"ngctl failed at line {info['line']} ({info.get('command')}): {info.get('error')}"
-        else:
-            failed = (f"the ngctl batch of {count} line(s) did not finish ({info.get('error') or exc}) and named no "
-                      "failing line (killed?), so which of its lines ran is unknown")
-    else:
-        failed = f"{step} failed: {exc}"
-        if done["batch"]:
-            failed += f" (after the ngctl batch of {count} line(s) had succeeded: it stays applied)"
+    undo, undo_error = _undo_ngctl(planned, info) if step == "ngctl" else ([], None)
     touched = done["deleted"] + done["added"] + ([done["rule"]] if step != "ngctl" else [])
     restored, ipfw_error = _undo_ipfw(planned, touched)
-    what = ([f"ngctl: {'; '.join(' '.join(c) for c in undo)}"] if undo else []) + (
-        [f"ipfw: {'; '.join(restored)}"] if restored else [])
-    msg = f"{failed}; rolled back: {', '.join(what) if what else 'nothing needed undoing'}"
-    for label, err in (("ngctl", undo_error), ("ipfw", ipfw_error)):
-        if err:
-            msg += f"; ROLLBACK FAILED ({label}): {err}"
     if not undo_error and planned["commands"]:
-        _journal_write(name, None)  # nothing unnamed of this run is left to recognise
+        for name in planned["journals"]:
+            _journal_write(name, None)  # nothing unnamed of this run is left to recognise
+    msg = nf_host.failure_text(step, info, str(exc), len(planned["commands"]), done["batch"])
+    msg += nf_host.rollback_text(undo, restored, undo_error, ipfw_error)
     rollback = [" ".join(c) for c in undo] + [f"ipfw {r}" for r in restored]
     return CommandExecutionError(msg, info={"failed": info, "rollback": rollback})
 
 
-def _apply(name: str, planned: dict) -> None:
-    """Journal, ipfw deletions, ONE ngctl batch, ipfw additions; a failure at any step is
+def _apply(planned: dict) -> None:
+    """Journals, ipfw deletions, ONE ngctl batch, ipfw additions; a failure at any step is
     rolled back (``_rollback``) and raised."""
     done = {"deleted": [], "added": [], "batch": False, "rule": None}
     step = "journal"
     try:
         if planned["commands"]:
             try:
-                _journal_write(name, planned["journal"])
+                for name, entry in planned["journals"].items():
+                    _journal_write(name, entry)
             except OSError as exc:
                 raise CommandExecutionError(f"cannot write the journal: {exc}") from None
         for rule in planned["ipfw"]["delete"]:
@@ -395,7 +389,8 @@ def _apply(name: str, planned: dict) -> None:
             step = "ngctl"
             __salt__["netgraph.batch"](planned["commands"])  # noqa: F821
             done["batch"] = True
-            _journal_write(name, None)
+            for name in planned["journals"]:
+                _journal_write(name, None)
         for words in planned["ipfw"]["add"]:
             step, done["rule"] = f"ipfw add {' '.join(words)}", int(words[0])
             __salt__["netgraph.ipfw_add"](int(words[0]), words[1:])  # noqa: F821
@@ -403,45 +398,23 @@ def _apply(name: str, planned: dict) -> None:
     except CommandExecutionError as exc:
         if step == "journal":
             raise
-        raise _rollback(name, planned, exc, step, done) from None
+        raise _rollback(planned, exc, step, done) from None
 
 
 def _boot_files(name: str, cfg: dict | None) -> dict:
     """Boot files to write (text) or remove (None) so that ``boot_dir`` says ``cfg``."""
-    base = os.path.join(_path("boot_dir"), name)
-    want = {f"{base}.ngctl": nf_boot.render(name, nf_plan.build_script(cfg)) if cfg else None}
-    for old in (".modules", ".ipfw"):  # the three-file format of earlier releases
-        want[f"{base}{old}"] = None
-    files = {}
-    for path, text in want.items():
-        try:
-            with open(path, encoding="utf-8") as fh:
-                old_text = fh.read()
-        except OSError:
-            old_text = None
-        if old_text != text:
-            files[path] = text
-    return files
+    return nf_boot.changed_files(_path("boot_dir"), name, nf_boot.render(name, nf_plan.build_script(cfg)) if cfg else None)
 
 
-def _pending(planned: dict, files: dict) -> dict:
-    """The state's ``changes``: the readable diff, the ngctl lines, the boot files."""
-    changes = dict(planned["changes"])
-    if planned["commands"]:
-        changes["ngctl"] = [" ".join(c) for c in planned["commands"]]
-    if files:
-        changes["boot_files"] = {p: ("write" if t is not None else "remove") for p, t in sorted(files.items())}
-    return changes
-
-
-def _verify(name: str, cfg: dict | None, planned: dict) -> str | None:
-    """Re-read after applying: what still differs, or an interface that passed traffic
-    before and does not now (nf_links), or None."""
-    again = _plan_present(cfg) if cfg else _plan_absent(name)
-    if again["commands"] or again["ipfw"]["delete"] or again["ipfw"]["add"]:
-        return f"{[' '.join(c) for c in again['commands']] or again['ipfw']}"
-    cut = sorted(set(again.get("cut_before", [])) - set(planned.get("cut_before", [])))
-    return f"interface node(s) {', '.join(cut)} no longer pass traffic" if cut else None
+def _locked(run, test: bool, wait: float = 60):
+    """``run()`` under the netflow lock, which the rc.d script takes too, waited for at
+    most ``wait`` seconds. A preview (``test``) writes nothing, so it holds the lock shared
+    and only if its file exists (nf_lock.shared_if_exists)."""
+    try:
+        with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(_path("lock_file"), timeout=wait):
+            return run()
+    except nf_lock.LockTimeout as exc:
+        raise CommandExecutionError(f"cannot take the netflow lock: {exc.strerror}") from None
 
 
 def converge(name, declared=None, test: bool = False, persist: bool = False, **kwargs) -> dict:
@@ -449,9 +422,9 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
     Make exporter ``name`` what is declared (``declared=True`` with its parameters as
     keyword arguments) or absent (``declared=False``): plan, and unless ``test``, apply
     the plan in one batch (rolled back on failure), verify by re-reading, and write or
-    remove its boot files when ``persist``. Holds the netflow lock throughout, so the
-    rc.d script never replays while this applies; ``test`` writes nothing, so it holds the
-    lock shared and only if its file exists (nf_lock.shared_if_exists).
+    remove its boot files when ``persist``, under the netflow lock (the rc.d script's
+    too). The one-exporter case of ``converge_host``: another exporter's interface is
+    refused, never taken.
 
     Returns ``{"result": True|None|False, "changes": {...}, "comment": "...",
     "plan": <what netflow.plan returns>}``; bad arguments raise SaltInvocationError and
@@ -464,17 +437,19 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, **k
         salt fw1 netflow.converge lan declared=True interfaces='[em0]' \\
             collectors='[{host: 192.0.2.10, port: 2055}]' test=True
     """
-    return _converge_held(name, _converge_args(name, declared, test, persist, kwargs), kwargs, test, persist, wait=60)
+    return _converge_one(name, _converge_args(name, declared, test, persist, kwargs), kwargs, test, persist)
 
 
-def _converge_held(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float) -> dict:
-    """converge under the netflow lock, waited for at most ``wait`` seconds."""
-    try:
-        with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(_path("lock_file"), timeout=wait):
-            ret = _converge_locked(name, cfg, test=test, persist=persist)
-            return _remember(name, nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None, test, ret)
-    except nf_lock.LockTimeout as exc:
-        raise CommandExecutionError(f"cannot take the netflow lock: {exc.strerror}") from None
+def _converge_one(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float = 60) -> dict:
+    """converge of one exporter (``cfg`` validated, None to remove it) under the lock."""
+    def run():
+        out = _converge_locked({name: cfg} if cfg else {}, [] if cfg else [name], test, {name: persist})
+        out["plan"]["changes"] = out.pop("planned")[name]
+        out["changes"] = out["changes"] if out.pop("rolled", False) else out["changes"].get(name, {})
+        out["comment"] = out["comment"] or nf_host.comment(out, test, None if cfg else name)
+        return _remember(name, nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None, test, out)
+
+    return _locked(run, test, wait)
 
 
 def heal(name) -> dict:
@@ -485,39 +460,75 @@ def heal(name) -> dict:
     params = _checked(nf_watch.declared_params, nf_watch.declared_dir(__opts__["cachedir"]), name,  # noqa: F821
                       error=CommandExecutionError)
     persist = params.pop("persist", False)
-    return _converge_held(name, _converge_args(name, True, False, persist, params), params, False, persist, wait=5)
+    return _converge_one(name, _converge_args(name, True, False, persist, params), params, False, persist, wait=5)
 
 
-def _converge_locked(name: str, cfg: dict | None, test: bool, persist: bool) -> dict:
-    planned = _plan_present(cfg, load_modules=not test) if cfg else _plan_absent(name)
-    if planned.get("stale_journal") and not test:
-        _journal_write(name, None)  # it proves nothing any more: never let it prove something later
-    files = _boot_files(name, cfg) if persist else {}
-    changes = _pending(planned, files)
-    out = {"result": True, "changes": changes, "comment": "", "plan": _public(planned)}
-    count = len(planned["commands"])
-    if not changes:
-        out["comment"] = "is in the declared state" if cfg else "is already absent"
+def converge_host(exporters=None, absent=None, test: bool = False, persist: bool = False) -> dict:
+    """
+    Make this host's exporters what is declared, all together (the state
+    ``netflow.exporters_present`` documents the arguments): ``exporters`` name ->
+    ``exporter_present``'s parameters, ``absent`` names to remove (boot files too).
+    Validated as a whole, then one read, one plan, ONE batch, one rollback (interfaces
+    back where they were), one verification, the boot files of those with ``persist``.
+    Returns ``{"result", "comment", "changes": {exporter: {...}}, "plan"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt fw1 netflow.converge_host exporters='{lan: {interfaces: [em1], collectors: [{host: 192.0.2.10, port: 2055}]},
+            wan: {interfaces: [em0], collectors: [{host: 192.0.2.10, port: 2056}]}}' absent='[old]' test=True
+    """
+    cfgs, gone = _host_args(exporters, absent, test, persist)
+
+    def run():
+        out = _converge_locked(cfgs, gone, test, {**{n: c["persist"] for n, c in cfgs.items()}, **dict.fromkeys(gone, True)})
+        del out["planned"]
+        out.pop("rolled", None)
+        out["comment"] = out["comment"] or nf_host.comment(out, test, len(cfgs))
+        for name in list(cfgs) + gone:
+            params = nf_resolve.pinned({"persist": persist, **(exporters[name] or {})}, cfgs[name]) if name in cfgs else None
+            _remember(name, params, test, out)
         return out
-    if test:
-        out["result"] = None
-        out["comment"] = f"would change ({count} ngctl command(s))" if cfg else "would be removed"
+
+    return _locked(run, test)
+
+
+def _converge_locked(cfgs: dict, absent: list, test: bool, persist: dict) -> dict:
+    """Plan; unless ``test``, apply, verify and write the boot files of every exporter
+    whose ``persist`` is true. ``changes`` keyed by exporter; a failure's comment says
+    what failed and what the rollback did."""
+    planned = _plan(cfgs, absent, load_modules=not test)
+    if planned["stale"] and not test:
+        for name in planned["stale"]:
+            _journal_write(name, None)  # it proves nothing any more: never let it prove something later
+    files = {n: _boot_files(n, cfgs.get(n)) if persist.get(n) else {} for n in planned["names"]}
+    changes = {n: c for n in planned["names"] if (c := nf_host.pending(planned, n, files[n]))}
+    out = {"result": True, "changes": changes, "comment": "", "plan": _public(planned),
+           "planned": planned["changes"]}
+    if not changes or test:
+        out["result"] = None if changes else True
         return out
     try:
-        _apply(name, planned)
+        _apply(planned)
     except CommandExecutionError as exc:
-        return {**out, "result": False, "comment": str(exc),
-                "changes": {"rollback": (exc.info or {}).get("rollback", [])} if getattr(exc, "info", None) else {}}
-    differs = _verify(name, cfg, planned)
+        info = getattr(exc, "info", None)  # changes: what the rollback did, not keyed by exporter
+        return {**out, "result": False, "comment": str(exc), "rolled": True,
+                "changes": {"rollback": info.get("rollback", [])} if info else {}}
+    again = _plan(cfgs, absent)  # verify: re-read, and nothing may differ any more
+    differs = [" ".join(c) for c in again["commands"]] or {k: v for k, v in again["ipfw"].items() if k != "exporters" and v}
+    cut = sorted(set(again.get("cut_before", [])) - set(planned.get("cut_before", [])))
+    if cut and not differs:  # an interface that passed before the batch and does not now (nf_links)
+        differs = f"interface node(s) {', '.join(cut)} no longer pass traffic"
     if differs:
         return {**out, "result": False, "comment": f"applied, but the graph still differs: {differs}"}
-    if files:
+    writes = {p: t for f in files.values() for p, t in f.items()}
+    if writes:
         try:
             os.makedirs(_path("boot_dir"), mode=0o755, exist_ok=True)
-            nf_boot.write_atomic(files)
+            nf_boot.write_atomic(writes)
         except OSError as exc:
             return {**out, "result": False, "comment": f"graph applied, boot files not written: {exc}"}
-    out["comment"] = f"updated ({count} ngctl command(s) in one batch)" if cfg else "removed"
     return out
 
 

@@ -93,13 +93,17 @@ def _worded(out: dict) -> str:
     return comment
 
 
+def _module_loaded(function: str) -> None:
+    if function not in __salt__:  # noqa: F821
+        raise CommandExecutionError("the netflow execution module is not loaded (it needs FreeBSD or an "
+                                    "executable netgraph.ngctl)")
+
+
 def _converge(name, declared: bool, persist, params: dict, dot=False) -> dict:
     """The one skeleton of both states: converge (or preview), then shape Salt's return."""
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     test = bool(__opts__.get("test", False))  # noqa: F821
-    if "netflow.converge" not in __salt__:  # noqa: F821
-        raise CommandExecutionError("the netflow execution module is not loaded (it needs FreeBSD or an "
-                                    "executable netgraph.ngctl)")
+    _module_loaded("netflow.converge")
     out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)  # noqa: F821
     ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {_worded(out)}")
     if out["result"] is False:
@@ -199,3 +203,61 @@ def refused(name, comment):
             - comment: 'unknown parameter key(s) "colectors"'
     """
     return {"name": name, "changes": {}, "result": False, "comment": str(comment)}
+
+
+def exporters_present(name, exporters=None, absent=None, persist=False, **kwargs):
+    """
+    Ensure this host's NetFlow exporters are exactly as declared, all in ONE run: one
+    read, one plan over every exporter, one ``ngctl -f`` batch, one rollback, one
+    verification (``netflow.converge_host``). An interface moved from one exporter to
+    another in one pillar change is one change (detached from the old exporter's
+    netflow node and attached to the new one's on adjacent lines), whatever the
+    exporters' names; ``exporter_present`` applied per exporter would refuse it when the
+    gaining exporter came first.
+
+    name
+        The state's ID (any text; it names no exporter).
+
+    exporters
+        Mapping of exporter name -> its parameters, exactly ``exporter_present``'s
+        keyword arguments: ``interfaces``, ``collectors``, ``timeouts``, ``template``,
+        ``mtu``, ``takeover``, ``persist`` (overrides the state's ``persist`` for that
+        exporter). An empty mapping (or None) declares no exporter. Refused before
+        anything runs: any exporter's invalid parameter, one interface declared by two
+        exporters, one ``ipfw_hook`` or ``ipfw_rule`` number declared by two.
+
+    absent
+        List of exporter names to remove (their nodes, ipfw rules and boot files), e.g.
+        those recorded or with a boot file but no longer in the pillar. A name both in
+        ``exporters`` and here is refused.
+
+    persist
+        Write each declared exporter's boot file (replayed by the rc.d script at boot).
+
+    ``changes`` is keyed by exporter name, each as ``exporter_present`` reports it
+    (``exporter: created|updated|removed``, ``interfaces``, ..., ``ngctl``: that
+    exporter's lines of the one batch); after a failed batch, ``rollback``. Honours
+    ``test=True``: the preview writes nothing.
+
+    .. code-block:: yaml
+
+        netflow-exporters:
+          netflow.exporters_present:
+            - exporters:
+                lan: {interfaces: [em1], collectors: [{host: 192.0.2.10, port: 2055}]}
+                wan: {interfaces: [em0], collectors: [{host: 192.0.2.10, port: 2056}]}
+            - absent: [old]
+            - persist: true
+    """
+    def run():
+        _no_unknown(kwargs, ("exporters", "absent", "persist"))
+        test = bool(__opts__.get("test", False))  # noqa: F821
+        _module_loaded("netflow.converge_host")
+        out = __salt__["netflow.converge_host"](exporters=exporters, absent=absent, test=test, persist=persist)  # noqa: F821
+        comment = out["comment"] if out["result"] is not False else f"failed: {out['comment']}"
+        return {"name": name, "changes": out["changes"], "result": out["result"], "comment": f"Exporters: {comment}"}
+
+    ret = _guarded(name, run)
+    if ret["result"] is False and ret["comment"].startswith("Exporter "):
+        ret["comment"] = "Exporters" + ret["comment"][len(f"Exporter {_label(name)}"):]
+    return ret

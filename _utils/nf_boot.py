@@ -261,6 +261,23 @@ def _undo(done: list[str], files: dict, backups: dict) -> None:
             pass
 
 
+def changed_files(boot_dir: str, name: str, text: str | None) -> dict:
+    """Exporter ``name``'s boot files to write (``text``) or remove (None) so that
+    ``boot_dir`` says what is declared: only those whose content differs."""
+    base = os.path.join(boot_dir, name)
+    want = {f"{base}.ngctl": text, f"{base}.modules": None, f"{base}.ipfw": None}  # the last two: an older format
+    files = {}
+    for path, new in want.items():
+        try:
+            with open(path, encoding="utf-8") as fh:
+                old = fh.read()
+        except OSError:
+            old = None
+        if old != new:
+            files[path] = new
+    return files
+
+
 def write_atomic(files: dict, mode: int = 0o644) -> None:
     """Write (str value) or remove (None value) every file of ``files``, atomically and
     durably, all together as far as POSIX allows.

@@ -31,6 +31,13 @@ class PlanGraph:
         self.named_at: dict[str, int] = {}
         self.removed: list[str] = []
 
+    def copy(self) -> "PlanGraph":
+        """The graph as planned so far, without its commands: the ``before`` of a plan's
+        later phase (a host plan shares one graph between its exporters)."""
+        other = PlanGraph({"nodes": {}}, self.settings)
+        other.nodes = {k: {"type": v["type"], "hooks": dict(v["hooks"])} for k, v in self.nodes.items()}
+        return other
+
     def exists(self, node: str) -> bool:
         return node in self.nodes
 

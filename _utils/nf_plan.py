@@ -27,15 +27,20 @@ import nf_sockaddr
 from nf_model import ConflictError, desired, node_names, required_modules
 
 
-class _Diff:
-    """One planning run: the simulated graph, the declared graph, the readable changes."""
+class Diff:
+    """One exporter's planning run: the simulated graph, the declared graph, the readable
+    changes. A host plan (nf_host) runs several on one shared ``sim``; ``released(other,
+    "node:hook")`` says whether exporter ``other`` of the same plan gives that attach point
+    up (an interface moved between exporters), so this run may take it."""
 
-    def __init__(self, current: dict, want: dict, takeover: bool, extra_owned=(), ifnames=None):
+    def __init__(self, current: dict, want: dict, takeover: bool, extra_owned=(), ifnames=None,
+                 sim: PlanGraph | None = None, released=None):
         self.name = want["name"]
         self.current = current
         self.ours = owned_nodes(current, self.name) | set(extra_owned)
         self.ifnames = ifnames or {}
-        self.sim = PlanGraph(current, current.get("settings", {}))
+        self.sim = sim or PlanGraph(current, current.get("settings", {}))
+        self.released = released or (lambda other, point: False)
         self.nf = node_names(self.name)["netflow"]
         self.want = want
         self.dnodes = want["nodes"]
@@ -48,8 +53,9 @@ class _Diff:
 
     def is_owned(self, node: str) -> bool:
         """Ours by name, type and position in the live graph (nf_graph.owned_nodes), a
-        journal-proven leftover, or made by this plan."""
-        return node in self.ours or node in self.sim.created
+        journal-proven leftover, or made by this run (one of its declared nodes: the sim
+        may be shared with other exporters' runs)."""
+        return node in self.ours or (node in self.sim.created and not self.dnodes.get(node, {"foreign": True}).get("foreign"))
 
     def _setting(self, key: str, old, new) -> None:
         self.changes["settings"][key] = {"old": old, "new": new}
@@ -70,14 +76,16 @@ class _Diff:
         if node == "ipfw" and not self.is_owned(occupant):  # a hook number is one exporter's, takeover or not
             raise ConflictError(ipfw_hook_taken(self.current, self.name, hook, self.ifnames.get(f"ipfw:{hook}", "?")))
         other = other_exporter(self.current, self.name, occupant) if not self.is_owned(node) else None
-        if other:
+        if other and self.released(other, f"{node}:{hook}"):
+            other = None  # moved here from an exporter of the same host plan that gives it up
+        elif other:
             where = self.ifnames.get(f"{node}:{hook}", node)
             raise ConflictError(
                 f"interface {where} ({node}:{hook}) belongs to exporter {other} (node {occupant}); one "
                 f"interface belongs to one exporter, so exporter {self.name} never takes it, takeover or "
                 f"not: remove {where} from exporter {other} first"
             )
-        if not self.is_owned(occupant) and not self.is_owned(node):
+        elif not self.is_owned(occupant) and not self.is_owned(node):
             otype = sim.nodes.get(occupant, {}).get("type", "?")
             if not self.takeover:
                 raise ConflictError(
@@ -338,7 +346,7 @@ def diff(current: dict, want: dict, takeover: bool = False, extra_owned=(), ifna
     Interface attachments are created with their two hooks on adjacent lines, so no
     ``ngctl -f`` boundary ever leaves an interface half-connected.
     """
-    run = _Diff(current, want, takeover, extra_owned, ifnames)
+    run = Diff(current, want, takeover, extra_owned, ifnames)
     for phase in PHASES:
         getattr(run, phase)()
     return run.result()
@@ -393,10 +401,13 @@ def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name:
     ``ipfw delete N`` with another rule, and a declared rule placed after a rule that
     accepts or denies every packet (the tee would copy nothing).
     Returns ``{"delete": [N], "add": [[N, words...]]}``; ``ipfw_texts`` gives the deleted
-    rules' texts.
+    rules' texts. ``name`` may be a list: the exporters of a host plan, ``want["ipfw"]``
+    then holding all their rules.
     """
     wanted = (want or {}).get("ipfw", {})
-    ours = owned_nodes(current, name)
+    names = [name] if isinstance(name, str) else list(name)
+    ours = set().union(*(owned_nodes(current, n) for n in names))
+    name = " or ".join(names)
     ipfw_hooks = current.get("nodes", {}).get("ipfw", {}).get("hooks", {})
     hooked = {h for h, p in ipfw_hooks.items() if p["peer"] in ours}
     taken = {h for h in ipfw_hooks if h not in hooked}
@@ -684,16 +695,18 @@ def local_address(args) -> dict:
     return {"local": nf_sockaddr.canonical(args), "source": None if wildcard else found["address"]}
 
 
-def absent_plan(graph: dict, name: str, extra_owned=()) -> dict:
+def absent_plan(graph: dict, name: str, extra_owned=(), sim: PlanGraph | None = None) -> dict:
     """The batch that removes exporter ``name``'s nodes from ``graph`` (nf_graph.owned_nodes,
     plus unnamed leftovers a journal proves ours): the netflow node first (its shutdown
     restores ng_ether passthrough at once), then what is left. A foreign chain spliced
     around a netflow node of ours (an ng_tee tap between em0:lower and iface0) is
     re-joined on the line after its shutdown (``rejoined``); a plan that would still cut
     an interface off is refused (ConflictError naming the foreign nodes). ``restore`` and
-    ``cut_before`` are for the rollback and the verification."""
+    ``cut_before`` are for the rollback and the verification. A host plan passes its
+    shared ``sim`` (then ``commands`` are all of the plan's so far)."""
     owned = owned_nodes(graph, name) | set(extra_owned)
-    before, sim = PlanGraph(graph, {}), PlanGraph(graph, {})
+    sim = sim or PlanGraph(graph, {})
+    before = sim.copy()
     nf = node_names(name)["netflow"]
     removed, rejoined = [], []
     for node in sorted(owned, key=lambda n: (n != nf, not n.startswith("["), n)):
