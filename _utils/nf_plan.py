@@ -73,11 +73,11 @@ class Diff:
         if cur is None or cur == want_peer:
             return
         occupant = cur[0]
-        if node == "ipfw" and not self.is_owned(occupant):  # a hook number is one exporter's, takeover or not
-            raise ConflictError(ipfw_hook_taken(self.current, self.name, hook, self.ifnames.get(f"ipfw:{hook}", "?")))
         other = other_exporter(self.current, self.name, occupant) if not self.is_owned(node) else None
         if other and self.released(other, f"{node}:{hook}"):
             other = None  # moved here from an exporter of the same host plan that gives it up
+        elif node == "ipfw" and not self.is_owned(occupant):  # a hook number is one exporter's, takeover or not
+            raise ConflictError(ipfw_hook_taken(self.current, self.name, hook, self.ifnames.get(f"ipfw:{hook}", "?")))
         elif other:
             where = self.ifnames.get(f"{node}:{hook}", node)
             raise ConflictError(
