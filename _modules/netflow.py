@@ -25,6 +25,7 @@ import time
 import nf_boot
 import nf_dot
 import nf_host
+import nf_journal
 import nf_lock
 import nf_metrics
 import nf_model
@@ -32,6 +33,7 @@ import nf_paths
 import nf_pillar
 import nf_plan
 import nf_resolve
+import nf_settings
 import nf_status
 import nf_watch
 from ng_words import shown
@@ -161,9 +163,9 @@ def _bound(kind: str) -> float:
 def _read(names: list[str]) -> dict:
     """The live graph and the settings of every named exporter's nodes: two spawns."""
     graph = __salt__["netgraph.graph"]()  # noqa: F821
-    queries = [q for name in names for q in nf_plan.settings_queries(graph, name)]
+    queries = [q for name in names for q in nf_settings.settings_queries(graph, name)]
     replies = __salt__["netgraph.query"](queries) if queries else []  # noqa: F821
-    graph["settings"] = nf_plan.settings_from_replies(queries, replies)
+    graph["settings"] = nf_settings.settings_from_replies(queries, replies)
     return graph
 
 
@@ -215,11 +217,11 @@ def _plan(cfgs: dict, absent=(), load_modules: bool = False) -> dict:
     for cfg in cfgs.values():
         _core(nf_model.check_interfaces, cfg, graph)
     wants = {n: _core(nf_model.desired, c, graph) for n, c in cfgs.items()}
-    boot, journals, left, stale = _boot_time(), {}, {}, []
+    boot, journals, left, stale = nf_journal.boot_time(), {}, {}, []
     for n in names:
         old, found = _journal_read(n)
-        left[n] = nf_plan.leftovers(graph, n, old, named=False)
-        journals[n] = nf_plan.journal(graph, n, nf_plan.attach_points(cfgs[n]) if n in cfgs else [], old, boot)
+        left[n] = nf_journal.leftovers(graph, n, old, named=False)
+        journals[n] = nf_journal.journal(graph, n, nf_plan.attach_points(cfgs[n]) if n in cfgs else [], old, boot)
         stale += [n] if found and not left[n] else []
     present = [{"want": wants[n], "takeover": cfgs[n]["takeover"], "extra_owned": left[n],
                 "ifnames": nf_plan.attach_points(cfgs[n])} for n in sorted(cfgs)]
@@ -232,28 +234,15 @@ def _plan(cfgs: dict, absent=(), load_modules: bool = False) -> dict:
 
 
 # --------------------------------------------------------------------------------------
-# The journal (nf_plan.journal): proof that an unnamed node a killed batch left is ours
+# The journal (nf_journal): proof that an unnamed node a killed batch left is ours
 # --------------------------------------------------------------------------------------
 def _journal_file(name: str) -> str:
-    return nf_plan.journal_path(_path("lock_file"), name)
-
-
-def _boot_time() -> float:
-    """When this host booted, as the clocks say (wall clock minus uptime): a journal of
-    another boot proves nothing, node IDs start again at a reboot."""
-    return round(time.time() - time.monotonic(), 3)
+    return nf_journal.journal_path(_path("lock_file"), name)
 
 
 def _journal_read(name: str) -> tuple:
     """(the journal if it proves something, whether a journal file exists at all)."""
-    try:
-        with open(_journal_file(name), encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return None, False
-    except (OSError, UnicodeDecodeError):
-        return None, True
-    return nf_plan.journal_load(text, name, _boot_time()), True
+    return nf_journal.read(_journal_file(name), name)
 
 
 def _journal_write(name: str, entry: dict | None) -> None:
@@ -261,26 +250,11 @@ def _journal_write(name: str, entry: dict | None) -> None:
     that fails is logged: the journal then proves only what is true of this run."""
     path = _journal_file(name)
     try:
-        nf_boot.write_atomic({path: nf_plan.journal_text(entry) if entry else None}, mode=0o600)
+        nf_boot.write_atomic({path: nf_journal.journal_text(entry) if entry else None}, mode=0o600)
     except OSError as exc:
         if entry:
             raise
         log.warning("netflow: cannot remove the journal %s: %s", path, exc)
-
-
-def _public(planned: dict, name: str | None = None) -> dict:
-    """The part of a plan a person (or ``test=True``) reads; ``changes`` of exporter
-    ``name`` only, or keyed by exporter."""
-    changes = planned["changes"][name] if name else {n: c for n, c in planned["changes"].items() if c}
-    out = {
-        "commands": [" ".join(c) for c in planned["commands"]],
-        "ipfw": {"delete": planned["ipfw"]["delete"], "add": [" ".join(a) for a in planned["ipfw"]["add"]]},
-        "changes": changes,
-        "modules": planned.get("modules", []),
-    }
-    if planned.get("dot") is not None:
-        out["dot"] = planned["dot"]
-    return out
 
 
 def plan(name, load_modules: bool = False, **kwargs) -> dict:
@@ -297,21 +271,16 @@ def plan(name, load_modules: bool = False, **kwargs) -> dict:
         salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'
     """
     _check_flags(load_modules=load_modules)
-    return _public(_plan({name: _validated(name, kwargs)}, load_modules=load_modules), name)
+    return nf_host.public(_plan({name: _validated(name, kwargs)}, load_modules=load_modules), name)
 
 
 def absent_plan(name) -> dict:
     """
     Compute (read-only) what ``netflow.exporter_absent`` would remove.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt fw1 netflow.absent_plan lan
+    CLI Example: ``salt fw1 netflow.absent_plan lan``
     """
     _check_name(name)
-    return _public(_plan({}, [name]), name)
+    return nf_host.public(_plan({}, [name]), name)
 
 
 # --------------------------------------------------------------------------------------
@@ -504,7 +473,7 @@ def _converge_locked(cfgs: dict, absent: list, test: bool, persist: dict) -> dic
             _journal_write(name, None)  # it proves nothing any more: never let it prove something later
     files = {n: _boot_files(n, cfgs.get(n)) if persist.get(n) else {} for n in planned["names"]}
     changes = {n: c for n in planned["names"] if (c := nf_host.pending(planned, n, files[n]))}
-    out = {"result": True, "changes": changes, "comment": "", "plan": _public(planned),
+    out = {"result": True, "changes": changes, "comment": "", "plan": nf_host.public(planned),
            "planned": planned["changes"]}
     if not changes or test:
         out["result"] = None if changes else True
@@ -564,13 +533,8 @@ def dot(names=None) -> str:
 def boot_script(name, **kwargs) -> str:
     """
     The boot file of an exporter (its full build from an empty graph, replayed by the
-    formula's rc.d script with ``ngctl -f``), as it would be written.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt fw1 netflow.boot_script lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'
+    formula's rc.d script with ``ngctl -f``), as it would be written. CLI Example:
+    ``salt fw1 netflow.boot_script lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'``
     """
     return nf_boot.render(name, nf_plan.build_script(_validated(name, kwargs)))
 
@@ -579,12 +543,7 @@ def defaults() -> dict:
     """
     The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d files, binaries),
     unvalidated: the one table the formula (netflow.mapdata) and the modules start from.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt fw1 netflow.defaults
+    CLI Example: ``salt fw1 netflow.defaults``
     """
     return {key: nf_paths.default(key) for key in nf_paths.PATHS}
 
@@ -607,12 +566,7 @@ def paths() -> dict:
     The paths the exporters use (boot files, lock, rc.d script, rc.conf.d file, binaries),
     from the minion config/pillar (``netflow:boot_dir``, ``netgraph.ngctl``, ...) or their
     defaults, each validated as a safe absolute path. The formula renders these.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt fw1 netflow.paths
+    CLI Example: ``salt fw1 netflow.paths``
     """
     return {key: _path(key) for key in nf_paths.PATHS}
 
@@ -648,7 +602,7 @@ def _views(names=None) -> dict:
     graph = __salt__["netgraph.graph"]()  # noqa: F821
     declared, _ = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), names)  # noqa: F821
     names = names or nf_status.names_on_host(graph, declared, nf_watch.boot_names(_path("boot_dir")))
-    queries = [q for name in names for q in nf_plan.settings_queries(graph, name)]
+    queries = [q for name in names for q in nf_settings.settings_queries(graph, name)]
     settings, raw = nf_watch.read_settings(queries, __salt__["netgraph.query"](queries) if queries else [])  # noqa: F821
     views = {n: nf_status.exporter_view(n, graph, settings, raw, declared.get(n)) for n in names}
     return {"graph": graph, "settings": settings, "raw": raw, "declared": declared, "views": views}

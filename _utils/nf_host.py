@@ -23,7 +23,8 @@ from nf_changes import pillar_changes
 from nf_graph import PlanGraph, owned_nodes
 from nf_model import NAME_RE, ValidationError, ether_node_name
 from ng_words import shown
-from nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts, leftovers
+from nf_journal import leftovers
+from nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts
 
 
 def arguments(exporters, absent) -> tuple:
@@ -217,7 +218,7 @@ def rollback_text(undo: list, restored: list, undo_error: str | None, ipfw_error
 def rollback(graph: dict, names, created: list[str], journals: dict, before: dict | None,
              restore: dict | None = None) -> list[list[str]]:
     """After a failed host batch, re-read as ``graph``: shut down what it made (``created``,
-    named, and every leftover a journal of ``journals`` proves: ``nf_plan.leftovers``),
+    named, and every leftover a journal of ``journals`` proves: ``nf_journal.leftovers``),
     put back every interface attachment it moved (an ng_ether/ng_ipfw hook that fed, in
     ``before``, a netflow node of ours that is still there), then detach any interface
     still half-attached to our nodes or to a hook the batch freed. Every interface ends
@@ -270,3 +271,17 @@ def _reattach(sim: PlanGraph, before: dict, ours_before: set) -> None:
         if sim.exists(fnode) and sim.exists(pnode) and sim.peer(fnode, hook) is None and sim.peer(pnode, phook) is None:
             sim.connect(fnode, hook, pnode, phook)
 
+
+def public(planned: dict, name: str | None = None) -> dict:
+    """The part of a plan a person (or ``test=True``) reads; ``changes`` of exporter
+    ``name`` only, or keyed by exporter."""
+    changes = planned["changes"][name] if name else {n: c for n, c in planned["changes"].items() if c}
+    out = {
+        "commands": [" ".join(c) for c in planned["commands"]],
+        "ipfw": {"delete": planned["ipfw"]["delete"], "add": [" ".join(a) for a in planned["ipfw"]["add"]]},
+        "changes": changes,
+        "modules": planned.get("modules", []),
+    }
+    if planned.get("dot") is not None:
+        out["dot"] = planned["dot"]
+    return out

@@ -16,14 +16,13 @@ graph that follows ng_base's rules), so each emitted line is valid where it stan
 from __future__ import annotations
 
 import copy
-import json
-import os
 import re
 from typing import Any
 
 from nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
 import nf_links
 import nf_sockaddr
+from nf_journal import leftovers
 from nf_model import ConflictError, desired, node_names, required_modules
 
 
@@ -536,13 +535,6 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
     return sim.commands
 
 
-# --------------------------------------------------------------------------------------
-# The journal: what proves an unnamed node is a leftover of ours
-# --------------------------------------------------------------------------------------
-JOURNAL_FORMAT = 1
-JOURNAL_BOOT_SLACK = 5.0  # seconds; a reboot moves the boot time by far more
-
-
 def attach_points(cfg: dict) -> dict:
     """``node:hook`` -> interface name for every hook the exporter attaches to:
     ``{"em0:lower": "em0", "em0:upper": "em0", "ipfw:1000": "tun0"}``."""
@@ -551,148 +543,6 @@ def attach_points(cfg: dict) -> dict:
         hooks = ("lower", "upper") if i["attach"] == "ether" else (str(i["ipfw_hook"]),)
         out.update({f"{i['node']}:{h}": i["name"] for h in hooks})
     return out
-
-
-def journal_path(lock_file: str, name: str) -> str:
-    """The journal of exporter ``name``: next to the lock (``/var/run`` by default)."""
-    return os.path.join(os.path.dirname(lock_file) or "/", f"netflow.{name}.journal")
-
-
-def journal(graph: dict, name: str, attach, previous: dict | None = None, boot: float | None = None) -> dict:
-    """The journal a run writes before its ngctl batch (and removes once the batch is done
-    or rolled back): the IDs of every node that exists before the batch, and the attach
-    points (``node:hook``) the batch may connect. Leftovers of a ``previous`` journal that
-    are still there keep their proof: their IDs stay out and its attach points stay in."""
-    old = set(leftovers(graph, name, previous)) if previous else set()
-    ids = sorted(n["id"] for k, n in graph.get("nodes", {}).items() if k not in old and isinstance(n.get("id"), int))
-    points = set(attach) | set((previous or {}).get("attach", []))
-    after = previous["after"] if old else max(ids, default=0)
-    return {"format": JOURNAL_FORMAT, "exporter": name, "boot": boot, "after": after, "ids": ids,
-            "attach": sorted(points)}
-
-
-def journal_text(entry: dict) -> str:
-    return json.dumps(entry, sort_keys=True) + "\n"
-
-
-def journal_load(text: str, name: str, boot: float | None) -> dict | None:
-    """A journal file's content, or None when it proves nothing: unreadable, of another
-    exporter or format, or written in another boot (node IDs start again at a reboot)."""
-    try:
-        entry = json.loads(text)
-    except ValueError:
-        return None
-    ok = (isinstance(entry, dict) and entry.get("format") == JOURNAL_FORMAT and entry.get("exporter") == name
-          and isinstance(entry.get("after"), int) and isinstance(entry.get("ids"), list) and all(isinstance(i, int) and not isinstance(i, bool) for i in entry["ids"])
-          and isinstance(entry.get("attach"), list) and all(isinstance(a, str) for a in entry["attach"]))
-    if not ok:
-        return None
-    then = entry.get("boot")
-    if boot is not None and (not isinstance(then, (int, float)) or abs(then - boot) > JOURNAL_BOOT_SLACK):
-        return None
-    return entry
-
-
-def leftovers(graph: dict, name: str, journal: dict | None, named: bool = True, new=None) -> list[str]:
-    """Nodes a journaled batch of exporter ``name`` made that are still in ``graph``, in
-    creation order (by ID). A node is new when its ID is not in the journal and above all
-    of the journal's ``after`` (netgraph never reuses IDs within a boot). New nodes of ours (owned_nodes) are
-    included when ``named``; a new UNNAMED netflow/ksocket/one2many node is included when
-    it is connected to an attach point the journal lists (e.g. ``em0:lower``: killed
-    between ``mkpeer`` and ``name``), to a node of ours, or to another such leftover."""
-    if not journal:
-        return []
-    nodes = graph.get("nodes", {})
-    ids = set(journal.get("ids", []))
-    after = journal.get("after", max(ids, default=-1))
-    if new is None:
-        def new(key, node):
-            return isinstance(node.get("id"), int) and node["id"] not in ids and node["id"] > after
-    ours = owned_nodes(graph, name)
-    points = set(journal.get("attach", []))
-    found = {k for k in ours if named and new(k, nodes[k])}
-    grown = True
-    while grown:
-        grown = False
-        for key, node in nodes.items():
-            if key in found or node.get("name") or not key.startswith("[") or not new(key, node):
-                continue
-            if node.get("type") not in ("netflow", "ksocket", "one2many"):
-                continue
-            if any(f"{p['peer']}:{p['peer_hook']}" in points or p["peer"] in ours or p["peer"] in found
-                   for p in node.get("hooks", {}).values()):
-                found.add(key)
-                grown = True
-    return sorted(found, key=lambda k: (nodes[k].get("id", 0), k))
-
-
-def settings_queries(graph: dict, name: str) -> list[list[str]]:
-    """Read-only messages that fetch the settings of an exporter's nodes (one spawn)."""
-    owned = owned_nodes(graph, name)
-    queries = []
-    for key, node in sorted(graph.get("nodes", {}).items()):
-        if key not in owned:
-            continue
-        if node["type"] == "netflow":
-            queries.append([f"{key}:", "info"])
-            queries.append([f"{key}:", "v9info"])
-            for hook in sorted(node.get("hooks", {}), key=hook_order):
-                m = re.fullmatch(r"iface(\d+)", hook)
-                if m:
-                    queries.append([f"{key}:", "ifinfo", m.group(1)])
-        elif node["type"] == "ksocket":
-            queries.append([f"{key}:", "getpeername"])
-            queries.append([f"{key}:", "getname"])
-        elif node["type"] == "one2many":
-            queries.append([f"{key}:", "getconfig"])
-    return queries
-
-
-def settings_from_replies(queries: list[list[str]], replies: list[dict]) -> dict:
-    """Turn netgraph.query replies into the ``settings`` part of the graph model."""
-    out: dict[str, dict] = {}
-    for q, r in zip(queries, replies):
-        node = q[0].rstrip(":")
-        st = out.setdefault(node, {})
-        args = (r.get("reply") or {}).get("args") if r.get("ok") else None
-        cmd = q[1]
-        if cmd == "info" and isinstance(args, dict):
-            st["timeouts"] = {"inactive": int(args.get("Inactive timeout", 0)), "active": int(args.get("Active timeout", 0))}
-        elif cmd == "v9info" and isinstance(args, dict):
-            st["template"] = {"time": int(args.get("v9 template time", 0)), "packets": int(args.get("v9 template packets", 0))}
-            st["mtu"] = int(args.get("v9 MTU", 0))
-        elif cmd == "ifinfo":
-            st.setdefault("ifaces", {})
-            if isinstance(args, dict):
-                st["ifaces"][int(q[2])] = {
-                    "dlt": int(args.get("data link type", 0)),
-                    "index": int(args.get("index", 0)),
-                    "conf": int(args.get("conf", 0)),
-                }
-        elif cmd == "getpeername":
-            st["peer"] = nf_sockaddr.canonical(args) if r.get("ok") else None
-        elif cmd == "getname" and r.get("ok"):
-            st.update(local_address(args))
-        elif cmd == "getconfig" and isinstance(args, dict):
-            st["config"] = {
-                "xmitAlg": int(args.get("xmitAlg", 0)),
-                "failAlg": int(args.get("failAlg", 0)),
-                "enabledLinks": links_norm(args.get("enabledLinks")),
-            }
-    return out
-
-
-
-
-def local_address(args) -> dict:
-    """A ksocket's ``getname`` reply as settings: ``local`` the text (the port included:
-    bind and connect take an ephemeral one) and ``source`` its address, None while it is
-    the wildcard (not bound, not connected)."""
-    found = nf_sockaddr.decode(args)
-    if found is None:
-        return {"local": nf_sockaddr.canonical(args), "source": None}
-    wildcard = found["address"] in ("0.0.0.0", "::")
-    return {"local": nf_sockaddr.canonical(args), "source": None if wildcard else found["address"]}
 
 
 def absent_plan(graph: dict, name: str, extra_owned=(), sim: PlanGraph | None = None) -> dict:

@@ -21,7 +21,7 @@ import re
 
 import nf_sockaddr
 from nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
-from nf_plan import settings_queries
+from nf_settings import settings_queries
 
 # (ng_parse name, our key, struct field): struct ng_netflow_info, in order.
 INFO_FIELDS = (
@@ -81,7 +81,7 @@ def exporter_names(graph: dict) -> list[str]:
 
 def owned(graph: dict, name: str) -> set:
     """The live nodes of exporter ``name``: those the planner reads the settings of
-    (``nf_plan.settings_queries``, which applies the one ownership predicate)."""
+    (``nf_settings.settings_queries``, which applies the one ownership predicate)."""
     return {q[0][:-1] for q in settings_queries(graph, name)}
 
 
@@ -218,7 +218,7 @@ def _collectors(name: str, graph: dict, settings: dict, cfg: dict | None) -> lis
 
 def exporter_view(name: str, graph: dict, settings: dict, raw: dict, cfg: dict | None = None) -> dict:
     """Exporter ``name`` in the pillar's terms, from a read of the graph (``graph``), the
-    settings (``nf_plan.settings_from_replies``) and the replies (:func:`raw_replies`);
+    settings (``nf_settings.settings_from_replies``) and the replies (:func:`raw_replies`);
     ``cfg`` is its last applied declaration (``nf_model.validate``'s dict) if known."""
     nf = node_names(name)["netflow"]
     present = graph.get("nodes", {}).get(nf, {}).get("type") == "netflow"

@@ -22,7 +22,8 @@ import nf_boot
 import nf_model
 import nf_sockaddr
 import ng_words
-from nf_plan import build_script, settings_from_replies, settings_queries
+from nf_plan import build_script
+from nf_settings import settings_from_replies, settings_queries
 from nf_status import exporter_view, health, owned, raw_replies
 
 DECLARATION_FORMAT = 1
@@ -204,7 +205,7 @@ def snapshot(graph: dict, replies: list, reqs: list) -> dict:
 
 
 def read_settings(reqs: list, replies: list) -> tuple[dict, dict]:
-    """(settings of ``nf_plan.settings_from_replies``, raw replies by node) of the lines
+    """(settings of ``nf_settings.settings_from_replies``, raw replies by node) of the lines
     that ran; a line that did not run leaves no trace (not even a zero)."""
     pairs = [(q, r) for q, r in zip(reqs, replies) if r is not None]
     settings = settings_from_replies([q for q, _ in pairs], [r for _, r in pairs])

@@ -7,6 +7,7 @@ import copy
 
 import nf_model
 import nf_plan
+import nf_settings
 import nf_resolve
 import ng_text
 import pytest
@@ -142,14 +143,14 @@ def test_settings_read_back_from_getname_and_getpeername_replies():
     def reply(cmd, num, args):
         return {"ok": True, "reply": ng_text.parse_reply(f'Rec\'d response "{cmd}" ({num}) from "[2b]:":\nArgs:\t{args}\n')}
 
-    queries = nf_plan.settings_queries(live([V6]), "lan")
+    queries = nf_settings.settings_queries(live([V6]), "lan")
     assert [q for q in queries if q[0] == "lan_v9:"] == [["lan_v9:", "getpeername"], ["lan_v9:", "getname"]]
     queries = [["lan_v9:", "getpeername"], ["lan_v9:", "getname"], ["lan_v5:", "getpeername"], ["lan_v5:", "getname"],
                ["x:", "getname"]]
     replies = [reply("getpeername", 6, PEER6), reply("getname", 5, "{ len=28 family=28 data=[ 0x27 0x10 6=0x20 0x1 0xd 0xb8 21=0x1 ] }"),
                {"ok": False, "error": "ngctl: send msg: Socket is not connected"}, reply("getname", 5, "inet/0.0.0.0"),
                reply("getname", 5, "{ len=28 family=28 }")]
-    st = nf_plan.settings_from_replies(queries, replies)
+    st = nf_settings.settings_from_replies(queries, replies)
     assert st["lan_v9"] == {"peer": PEER6, "source": "2001:db8::1",
                             "local": "{ len=28 family=28 data=[ 0x27 0x10 6=0x20 0x1 0xd 0xb8 21=0x1 ] }"}
     assert st["lan_v5"] == {"peer": None, "source": None, "local": "inet/0.0.0.0"}

@@ -10,6 +10,7 @@ import pathlib
 import nf_dot
 import nf_model
 import nf_plan
+import nf_settings
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -586,7 +587,7 @@ def test_settings_are_read_back_from_replies_by_key_not_position():
         {"ok": True, "reply": {"args": {"data link type": 1, "conf": 11}}},
         {"ok": False, "error": "ngctl: send msg: Socket is not connected"},
     ]
-    st = nf_plan.settings_from_replies(queries, replies)
+    st = nf_settings.settings_from_replies(queries, replies)
     assert st["lan_nf"] == {"timeouts": {"inactive": 15, "active": 1800}, "template": {"time": 600, "packets": 500},
                             "mtu": 1500, "ifaces": {0: {"dlt": 1, "index": 0, "conf": 11}}}
     assert st["lan_v9"] == {"peer": None}

@@ -10,6 +10,7 @@ import nf_graph
 import nf_links
 import nf_model
 import nf_plan
+import nf_journal
 import pytest
 
 from test_plan_hardening import cfg_of, exporter, host, link, lines, node, plan
@@ -186,7 +187,7 @@ def test_rollback_of_a_takeover_reconnects_the_foreign_exporter():
     now = copy.deepcopy(g)
     now["nodes"]["em0"]["hooks"].pop("lower")
     now["nodes"]["netflow"]["hooks"].pop("iface0")
-    journal = nf_plan.journal(g, "lan", nf_plan.attach_points(cfg_of()))
+    journal = nf_journal.journal(g, "lan", nf_plan.attach_points(cfg_of()))
     undo = nf_plan.rollback_plan(now, "lan", [], journal=journal, restore=res["restore"])
     assert lines(undo) == ["connect em0: netflow: lower iface0"]
     # without restore (the old rollback): em0 is detached, the foreign exporter left idle

@@ -11,7 +11,7 @@ import pytest
 
 import nf_metrics
 import nf_model
-import nf_plan
+import nf_settings
 import nf_flows
 import nf_status
 from ngsim.testing import Host, load_file, ngsim
@@ -31,9 +31,9 @@ NG_PARSE_IFINFO = ["packets", "data link type", "index", "conf"]
 
 def view_of(host: Host, cfg: dict | None, name: str = "lan") -> dict:
     graph = _watch.read(host, {})["graph"]  # the graph alone
-    queries = nf_plan.settings_queries(graph, name)
+    queries = nf_settings.settings_queries(graph, name)
     replies = [{"ok": True, "reply": r} for r in _replies(host, queries)]
-    settings = nf_plan.settings_from_replies(queries, replies)
+    settings = nf_settings.settings_from_replies(queries, replies)
     return nf_status.exporter_view(name, graph, settings, nf_status.raw_replies(queries, replies), cfg)
 
 

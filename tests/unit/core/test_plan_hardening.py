@@ -1,7 +1,7 @@
 """Unit tests of the planner's hardening (issue 12), pure functions only: ownership by name
 AND type AND position (nf_graph.owned_nodes), one interface for one exporter, only our
 ipfw rules ever deleted, rollback of ipfw and of killed batches, and the journal that
-proves an unnamed node is a leftover of ours (nf_plan.journal / leftovers)."""
+proves an unnamed node is a leftover of ours (nf_journal.journal / leftovers)."""
 from __future__ import annotations
 
 import copy
@@ -9,6 +9,8 @@ import copy
 import nf_graph
 import nf_model
 import nf_plan
+import nf_settings
+import nf_journal
 import pytest
 
 C1 = {"host": "192.0.2.10", "port": 2055}
@@ -116,7 +118,7 @@ def test_diff_never_shuts_down_an_interface_named_like_our_node():
 def test_absent_rollback_and_settings_leave_an_interface_named_like_ours_alone():
     g = _with_interface_lan_v9_0()
     assert lines(nf_plan.absent_plan(g, "lan")) == ["shutdown lan_nf:"]  # its ksocket goes with it
-    assert all(q[0] in ("lan_nf:", "lan_v9:") for q in nf_plan.settings_queries(g, "lan"))
+    assert all(q[0] in ("lan_nf:", "lan_v9:") for q in nf_settings.settings_queries(g, "lan"))
     # lan_v9_0 half-attached to other's node: not lan's to detach
     g["nodes"]["lan_v9_0"]["hooks"].pop("upper")
     g["nodes"]["other_nf"]["hooks"].pop("out0")
@@ -296,7 +298,7 @@ def test_rollback_after_a_takeover_detaches_what_is_left_on_a_freed_interface():
     g = host("em0")
     g["nodes"]["netflow"] = node("netflow", 5, "netflow")
     link(g, "em0", "upper", "netflow", "out0")
-    journal = nf_plan.journal(host("em0"), "lan", ["em0:lower", "em0:upper"])
+    journal = nf_journal.journal(host("em0"), "lan", ["em0:lower", "em0:upper"])
     assert nf_plan.rollback_plan(g, "lan", [], journal=journal) == [["rmhook", "em0:", "upper"]]
     assert nf_plan.rollback_plan(g, "lan", []) == []  # the old behaviour: em0 left cut off
 
@@ -305,7 +307,7 @@ def test_rollback_after_a_takeover_detaches_what_is_left_on_a_freed_interface():
 def _killed_after_mkpeer():
     """``mkpeer em0: netflow lower iface0`` ran, ``name em0:lower lan_nf`` did not."""
     before = host("em0", "em1")
-    journal = nf_plan.journal(before, "lan", nf_plan.attach_points(cfg_of()), boot=100.0)
+    journal = nf_journal.journal(before, "lan", nf_plan.attach_points(cfg_of()), boot=100.0)
     g = copy.deepcopy(before)
     g["nodes"]["[4]"] = node("netflow", 4)
     link(g, "em0", "lower", "[4]", "iface0")
@@ -316,8 +318,8 @@ def test_journal_lists_ids_before_and_attach_points():
     g, journal = _killed_after_mkpeer()
     assert journal == {"format": 1, "exporter": "lan", "boot": 100.0, "after": 2, "ids": [1, 2],
                        "attach": ["em0:lower", "em0:upper"]}
-    assert nf_plan.journal_load(nf_plan.journal_text(journal), "lan", 100.0 + 1) == journal
-    assert nf_plan.journal_path("/var/run/netflow.lock", "lan") == "/var/run/netflow.lan.journal"
+    assert nf_journal.journal_load(nf_journal.journal_text(journal), "lan", 100.0 + 1) == journal
+    assert nf_journal.journal_path("/var/run/netflow.lock", "lan") == "/var/run/netflow.lan.journal"
 
 
 @pytest.mark.parametrize("text,boot", [("{", 100.0), ('{"format": 1}', 100.0), ("[]", 100.0), (None, 160.0),
@@ -325,16 +327,16 @@ def test_journal_lists_ids_before_and_attach_points():
 def test_a_journal_that_proves_nothing_is_ignored(text, boot):
     _, journal = _killed_after_mkpeer()
     if text is None:
-        text = nf_plan.journal_text(journal)  # another boot: IDs start again at a reboot
+        text = nf_journal.journal_text(journal)  # another boot: IDs start again at a reboot
     elif text == "other":
-        text = nf_plan.journal_text({**journal, "exporter": "wan"})
-    assert nf_plan.journal_load(text, "lan", boot) is None
+        text = nf_journal.journal_text({**journal, "exporter": "wan"})
+    assert nf_journal.journal_load(text, "lan", boot) is None
 
 
 def test_an_unnamed_netflow_node_left_on_a_journaled_interface_is_ours():
     g, journal = _killed_after_mkpeer()
-    assert nf_plan.leftovers(g, "lan", journal) == ["[4]"]
-    res = plan(g, extra=nf_plan.leftovers(g, "lan", journal, named=False))
+    assert nf_journal.leftovers(g, "lan", journal) == ["[4]"]
+    res = plan(g, extra=nf_journal.leftovers(g, "lan", journal, named=False))
     assert lines(res)[:3] == ["shutdown [4]:", "mkpeer em0: netflow lower iface0", "name em0:lower lan_nf"]
     assert lines(nf_plan.absent_plan(g, "lan", extra_owned=["[4]"])) == ["shutdown [4]:"]
     assert lines(nf_plan.rollback_plan(g, "lan", [], journal=journal)) == ["shutdown [4]:"]
@@ -351,44 +353,44 @@ def test_an_unnamed_node_the_journal_does_not_prove_is_not_ours(case):
         g["nodes"]["[4]"]["type"] = "ether"
     elif case == "no_journal":
         journal = None
-    assert nf_plan.leftovers(g, "lan", journal) == []
+    assert nf_journal.leftovers(g, "lan", journal) == []
     if case != "ether":
         with pytest.raises(nf_model.ConflictError, match=r"em0:lower is connected to \[4\]"):
-            plan(g, extra=nf_plan.leftovers(g, "lan", journal, named=False))
+            plan(g, extra=nf_journal.leftovers(g, "lan", journal, named=False))
 
 
 def test_unnamed_ksockets_and_fanouts_under_our_nodes_are_leftovers_too():
     before = exporter(host("em0"))
     del before["nodes"]["lan_v9"], before["nodes"]["lan_nf"]["hooks"]["export9"]
-    journal = nf_plan.journal(before, "lan", ["em0:lower", "em0:upper"])
+    journal = nf_journal.journal(before, "lan", ["em0:lower", "em0:upper"])
     g = copy.deepcopy(before)
     g["nodes"]["[c]"] = node("one2many", 12)
     link(g, "lan_nf", "export9", "[c]", "one")
     g["nodes"]["[e]"] = node("ksocket", 14)
     link(g, "[c]", "many0", "[e]", "inet/dgram/udp")
-    assert nf_plan.leftovers(g, "lan", journal) == ["[c]", "[e]"]
-    assert nf_plan.leftovers(g, "lan", journal, named=False) == ["[c]", "[e]"]
+    assert nf_journal.leftovers(g, "lan", journal) == ["[c]", "[e]"]
+    assert nf_journal.leftovers(g, "lan", journal, named=False) == ["[c]", "[e]"]
 
 
 def test_a_killed_batch_is_rolled_back_by_ids_whatever_its_last_line():
     """ngctl killed: no failing line is known. Everything of ours with a new ID goes, the
     netflow node first; nodes that were there before stay."""
     before = host("em0", "em1")
-    journal = nf_plan.journal(before, "lan", ["em0:lower", "em0:upper", "em1:lower", "em1:upper"])
+    journal = nf_journal.journal(before, "lan", ["em0:lower", "em0:upper", "em1:lower", "em1:upper"])
     g = exporter(copy.deepcopy(before), nid=9)
-    assert nf_plan.leftovers(g, "lan", journal) == ["lan_nf", "lan_v9"]
+    assert nf_journal.leftovers(g, "lan", journal) == ["lan_nf", "lan_v9"]
     assert lines(nf_plan.rollback_plan(g, "lan", [], journal=journal)) == ["shutdown lan_nf:"]
     assert nf_plan.rollback_plan(exporter(host("em0", "em1"), nid=9), "lan", [],
-                                 journal=nf_plan.journal(exporter(host("em0", "em1"), nid=9), "lan", [])) == []
+                                 journal=nf_journal.journal(exporter(host("em0", "em1"), nid=9), "lan", [])) == []
 
 
 def test_a_new_journal_keeps_the_proof_of_earlier_leftovers():
     """A second run that is killed too must still recognise the first run's leftovers."""
     g, first = _killed_after_mkpeer()
     g["nodes"]["b_nf"] = node("netflow", 9, "b_nf")  # someone else's node made since
-    second = nf_plan.journal(g, "lan", ["em1:lower", "em1:upper"], first, boot=100.0)
+    second = nf_journal.journal(g, "lan", ["em1:lower", "em1:upper"], first, boot=100.0)
     assert 4 not in second["ids"] and 9 in second["ids"] and second["after"] == first["after"]
     assert second["attach"] == ["em0:lower", "em0:upper", "em1:lower", "em1:upper"]
-    assert nf_plan.leftovers(g, "lan", second) == ["[4]"]
-    fresh = nf_plan.journal(host("em0"), "lan", [], first)
+    assert nf_journal.leftovers(g, "lan", second) == ["[4]"]
+    fresh = nf_journal.journal(host("em0"), "lan", [], first)
     assert fresh["after"] == 1 and fresh["ids"] == [1]

@@ -1,0 +1,79 @@
+"""Reading the kernel's settings of an exporter's nodes (pure; no Salt): the read-only
+messages to send (one ``ngctl -f -`` spawn for all of them) and their replies turned into
+the ``settings`` part of the graph model that the planner and the status compare.
+"""
+from __future__ import annotations
+
+import re
+
+import nf_sockaddr
+from nf_graph import hook_order, links_norm, owned_nodes
+
+
+def settings_queries(graph: dict, name: str) -> list[list[str]]:
+    """Read-only messages that fetch the settings of an exporter's nodes (one spawn)."""
+    owned = owned_nodes(graph, name)
+    queries = []
+    for key, node in sorted(graph.get("nodes", {}).items()):
+        if key not in owned:
+            continue
+        if node["type"] == "netflow":
+            queries.append([f"{key}:", "info"])
+            queries.append([f"{key}:", "v9info"])
+            for hook in sorted(node.get("hooks", {}), key=hook_order):
+                m = re.fullmatch(r"iface(\d+)", hook)
+                if m:
+                    queries.append([f"{key}:", "ifinfo", m.group(1)])
+        elif node["type"] == "ksocket":
+            queries.append([f"{key}:", "getpeername"])
+            queries.append([f"{key}:", "getname"])
+        elif node["type"] == "one2many":
+            queries.append([f"{key}:", "getconfig"])
+    return queries
+
+
+def settings_from_replies(queries: list[list[str]], replies: list[dict]) -> dict:
+    """Turn netgraph.query replies into the ``settings`` part of the graph model."""
+    out: dict[str, dict] = {}
+    for q, r in zip(queries, replies):
+        node = q[0].rstrip(":")
+        st = out.setdefault(node, {})
+        args = (r.get("reply") or {}).get("args") if r.get("ok") else None
+        cmd = q[1]
+        if cmd == "info" and isinstance(args, dict):
+            st["timeouts"] = {"inactive": int(args.get("Inactive timeout", 0)), "active": int(args.get("Active timeout", 0))}
+        elif cmd == "v9info" and isinstance(args, dict):
+            st["template"] = {"time": int(args.get("v9 template time", 0)), "packets": int(args.get("v9 template packets", 0))}
+            st["mtu"] = int(args.get("v9 MTU", 0))
+        elif cmd == "ifinfo":
+            st.setdefault("ifaces", {})
+            if isinstance(args, dict):
+                st["ifaces"][int(q[2])] = {
+                    "dlt": int(args.get("data link type", 0)),
+                    "index": int(args.get("index", 0)),
+                    "conf": int(args.get("conf", 0)),
+                }
+        elif cmd == "getpeername":
+            st["peer"] = nf_sockaddr.canonical(args) if r.get("ok") else None
+        elif cmd == "getname" and r.get("ok"):
+            st.update(local_address(args))
+        elif cmd == "getconfig" and isinstance(args, dict):
+            st["config"] = {
+                "xmitAlg": int(args.get("xmitAlg", 0)),
+                "failAlg": int(args.get("failAlg", 0)),
+                "enabledLinks": links_norm(args.get("enabledLinks")),
+            }
+    return out
+
+
+
+
+def local_address(args) -> dict:
+    """A ksocket's ``getname`` reply as settings: ``local`` the text (the port included:
+    bind and connect take an ephemeral one) and ``source`` its address, None while it is
+    the wildcard (not bound, not connected)."""
+    found = nf_sockaddr.decode(args)
+    if found is None:
+        return {"local": nf_sockaddr.canonical(args), "source": None}
+    wildcard = found["address"] in ("0.0.0.0", "::")
+    return {"local": nf_sockaddr.canonical(args), "source": None if wildcard else found["address"]}
