@@ -1,0 +1,37 @@
+"""The simulation suite (issue 19's method) as part of `make test`: a bounded,
+derandomized number of random histories (tests/support/sim.py) against one emulated host
+in this process, every invariant checked after every step; the example database
+tests/sim/examples/ (written by `make soak`) is replayed first, read-only.
+
+Longer runs: ``make soak STEPS=N`` (tests/sim/soak.py).
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
+from hypothesis.stateful import run_state_machine_as_test
+
+HERE = pathlib.Path(__file__).resolve().parent
+EXAMPLES = 12  # x STEPS rules: about a minute on one core
+STEPS = 15
+
+
+@pytest.mark.xfail(strict=False, raises=AssertionError,
+                   reason="today's code breaks invariants the suite checks (defect classes 1, 2, 3 and 7 of "
+                          "issue 19; see tests/sim/test_regressions.py): remove once they are fixed")
+def test_random_histories_keep_every_invariant():
+    from tests.support import sim
+
+    logging.disable(logging.ERROR)
+    try:
+        run_state_machine_as_test(sim.NetflowMachine, settings=settings(
+            max_examples=EXAMPLES, stateful_step_count=STEPS, derandomize=True, deadline=None,
+            database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(str(HERE / "examples"))),
+            phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=list(HealthCheck),
+            print_blob=False))
+    finally:
+        logging.disable(logging.NOTSET)
