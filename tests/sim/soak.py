@@ -61,11 +61,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--no-store", action="store_true")
     p.add_argument("--no-shrink", action="store_true")
+    p.add_argument("--per-history", type=int, default=STEP_COUNT, help="rules per history (default %(default)s)")
     a = p.parse_args(argv)
     logging.disable(logging.CRITICAL)  # the product's own error logs: the report is the result
-    command = " ".join(filter(None, [f"NFSIM_RULES={os.environ['NFSIM_RULES']}" if os.environ.get("NFSIM_RULES") else "",
-                                     "python tests/sim/soak.py", str(a.steps),
-                                     f"--seed {a.seed}" if a.seed is not None else ""]))
+    env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS") if os.environ.get(k)]
+    command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
+        [f"--seed {a.seed}"] if a.seed is not None else []) + (
+        [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []))
     outdir = HERE / "regressions"
     db = None if a.no_store else DirectoryBasedExampleDatabase(str(HERE / "examples"))
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if a.no_shrink else [Phase.shrink])
@@ -74,7 +76,7 @@ def main(argv=None) -> int:
     while sim.STEPS[0] < a.steps:
         left = a.steps - sim.STEPS[0]
         batch += 1
-        conf = settings(max_examples=max(1, min(10, left // STEP_COUNT + 1)), stateful_step_count=STEP_COUNT,
+        conf = settings(max_examples=max(1, min(10, left // a.per_history + 1)), stateful_step_count=a.per_history,
                         deadline=None, database=db, phases=phases, suppress_health_check=list(HealthCheck),
                         derandomize=False, print_blob=False)
         if a.seed is not None:

@@ -28,10 +28,14 @@ from tests.support.simhost import REPO, SimHost, ngsim
 
 ETHERS = ("em0", "em1", "em2")
 IFACES = ETHERS + ("tun0",)
-NAMES = ("dmz", "lan", "wan")
+ALL_NAMES = ("dmz", "lan", "wan")
+# NFSIM_NAMES=lan: exporters drawn from fewer names (no interface moves between exporters);
+# NFSIM_TAKEOVER=N: one exporter in N declares takeover (default 8)
+NAMES = tuple(n for n in ALL_NAMES if n in os.environ.get("NFSIM_NAMES", ",".join(ALL_NAMES)).split(","))
+TAKEOVER_ONE_IN = int(os.environ.get("NFSIM_TAKEOVER", "8"))
 COLLECTORS = ({"host": "192.0.2.10", "port": 2055}, {"host": "192.0.2.11", "port": 2055},
               {"host": "192.0.2.12", "port": 9995, "version": 5})
-OUR_NODE = re.compile(r"(%s)_(nf|v9|v5|v9_\d+)\Z" % "|".join(NAMES))
+OUR_NODE = re.compile(r"(%s)_(nf|v9|v5|v9_\d+)\Z" % "|".join(ALL_NAMES))
 OUR_TYPES = {"nf": "netflow", "v9": "one2many", "v5": "ksocket"}
 RULES = ("edit", "typo", "move", "rename", "apply", "preview", "fail", "die", "kill", "hang", "reboot", "stop",
          "clean", "ifcycle", "beacon", "tee", "foreign", "hub")
@@ -86,13 +90,14 @@ def valid_exporters(draw) -> dict:
         if not mine:
             continue
         params = {"interfaces": {i: iface_params(i) for i in mine}, "collectors": [draw(st.sampled_from(COLLECTORS))]}
-        if draw(st.integers(0, 7)) == 0:
+        if draw(st.integers(1, TAKEOVER_ONE_IN)) == 1:
             params["takeover"] = True
         out[name] = params
     return out
 
 
-TYPOS = ("param_key", "exporter_persist_type", "global_persist_type", "exporters_list", "top_key")
+ALL_TYPOS = ("param_key", "exporter_persist_type", "global_persist_type", "exporters_list", "top_key")
+TYPOS = tuple(t for t in ALL_TYPOS if t in os.environ.get("NFSIM_TYPOS", ",".join(ALL_TYPOS)).split(","))
 
 
 def with_typo(pillar: dict, kind: str) -> dict:
@@ -285,8 +290,8 @@ class NetflowMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(TYPOS))
     def typo_pillar(self, kind):
         self._hit("typo")
-        if self.bad:
-            return
+        if self.bad or (kind in ("param_key", "exporter_persist_type") and not self._declared()):
+            return  # a typo in an exporter's parameters needs an exporter
         self.pillar = with_typo(self.pillar, kind)
         self.bad = True
         self._push_pillar()
