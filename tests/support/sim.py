@@ -224,14 +224,21 @@ class NetflowMachine(RuleBasedStateMachine):
         wanted = {i for p in self._declared().values() for i in p.get("interfaces", [])}
         return not self.bad and not self._faults_armed(state) and not self.foreign and wanted <= names
 
-    def _check_after(self, mark: dict, what: str, salt_step: bool = True) -> None:
-        """I1, I2, I8 after any step that is not a foreign actor's."""
+    def _check_after(self, mark: dict, what: str, salt_step: bool = True, took_over: bool = False) -> None:
+        """I1, I2, I8 after any step that is not a foreign actor's; ``took_over``: the step
+        was a successful apply that declares takeover, so foreign nodes may be gone."""
         links = self.h.links()
         cut = sorted(i for i, s in links.items() if s != "pass")
         check(not cut, "I1", f"after {what}, interface(s) {cut} blackholed: {self._describe()}")
         check(len(self.h.adapter.hangs) == mark["hangs"], "I8",
               f"{what} would hang forever: spawn without a timeout of a hung binary: {self.h.adapter.hangs[-1:]}")
-        if salt_step and not self._takeover():
+        if took_over:
+            nodes = self._state()["nodes"]
+            for nid in [n for n in self.foreign if str(n) not in nodes]:
+                del self.foreign[nid]
+            self.taps = {i: t for i, t in self.taps.items() if t in self.foreign}
+            self._refresh_foreign()
+        elif salt_step:
             self._check_foreign(f"after {what}")
 
     def _check_foreign(self, what: str) -> None:
@@ -335,7 +342,8 @@ class NetflowMachine(RuleBasedStateMachine):
             self.h.adapter.kill_after = None
             if hang is not None:
                 kernel.set_hang(str(self.h.root), hang, on=False)
-        self._check_after(mark, what)
+        took_over = self._takeover() and ret is not None and all(r.get("result") is True for r in ret.values())
+        self._check_after(mark, what, took_over=took_over)
         mutations = self._mutations(mark)
         files = files_snapshot(self.h)
         changed_files = sorted(p for p in set(files) | set(mark["files"]) if files.get(p) != mark["files"].get(p))
