@@ -546,6 +546,11 @@ class NetflowMachine(RuleBasedStateMachine):
             if node is not None:
                 info["hooks"] = sorted((h, p) for h, p, _ in node["hooks"] if not ours(nodes.get(str(p), {})))
 
+    def _kldload(self, module: str) -> None:
+        if module.removeprefix("ng_") not in self._state()["types"]:
+            with self._no_faults():
+                self.h.run("kldload", module)
+
     def _ether(self, iface: str):
         for n in self._state()["nodes"].values():
             if n["type"] == "ether" and n["priv"].get("ifname") == iface:
@@ -606,6 +611,7 @@ class NetflowMachine(RuleBasedStateMachine):
                     self.foreign.pop(nid, None)
             self._refresh_foreign()
             return
+        self._kldload("ng_ether")  # another program loads what it needs
         ether = self._ether(iface)
         if ether is None or not self._free(iface):
             return
@@ -628,6 +634,7 @@ class NetflowMachine(RuleBasedStateMachine):
             self.foreign.pop(gone[0])
             self._refresh_foreign()
             return
+        self._kldload("ng_ether")
         ether = self._ether(iface)
         if ether is None or not self._free(iface):
             return
