@@ -61,15 +61,16 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--no-store", action="store_true")
     p.add_argument("--no-shrink", action="store_true")
+    p.add_argument("--fresh", action="store_true", help="neither read nor write the example database")
     p.add_argument("--per-history", type=int, default=STEP_COUNT, help="rules per history (default %(default)s)")
     a = p.parse_args(argv)
     logging.disable(logging.CRITICAL)  # the product's own error logs: the report is the result
-    env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS") if os.environ.get(k)]
+    env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS", "NFSIM_PERSIST") if os.environ.get(k)]
     command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
         [f"--seed {a.seed}"] if a.seed is not None else []) + (
-        [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []))
+        [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []) + (["--fresh"] if a.fresh else []))
     outdir = HERE / "regressions"
-    db = None if a.no_store else DirectoryBasedExampleDatabase(str(HERE / "examples"))
+    db = None if a.no_store or a.fresh else DirectoryBasedExampleDatabase(str(HERE / "examples"))
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if a.no_shrink else [Phase.shrink])
     violations, started, batch = 0, time.monotonic(), 0
     sim.host()

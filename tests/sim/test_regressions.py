@@ -21,6 +21,12 @@ OPEN = {
                                  "remove it (a refused input changes the kernel)"),
     "class2_tee_spliced.txt": ("I1", "class 2: an ng_tee spliced between ng_ether and our netflow node; removing "
                               "the interface from the exporter reports success and blackholes it"),
+    **{f"class2_tee_then_{w}.txt": ("I1", f"class 2: {d} with an ng_tee spliced in front of our netflow node "
+                                           "reports success and blackholes the interface")
+       for w, d in (("absent", "exporter_absent"), ("clean", "netflow.clean"), ("service_stop", "service netflow stop"))},
+    "finding_unpersisted_exporter_dropped.txt": ("I4", "found by the suite, no class number yet: an exporter "
+                                                 "with persist: false dropped from pillar is never removed (the "
+                                                 "formula only knows exporters by their boot files)"),
 }
 
 

@@ -33,6 +33,7 @@ ALL_NAMES = ("dmz", "lan", "wan")
 # NFSIM_TAKEOVER=N: one exporter in N declares takeover (default 8)
 NAMES = tuple(n for n in ALL_NAMES if n in os.environ.get("NFSIM_NAMES", ",".join(ALL_NAMES)).split(","))
 TAKEOVER_ONE_IN = int(os.environ.get("NFSIM_TAKEOVER", "8"))
+PERSIST_FALSE = os.environ.get("NFSIM_PERSIST", "1") != "0"  # NFSIM_PERSIST=0: never `persist: false`
 COLLECTORS = ({"host": "192.0.2.10", "port": 2055}, {"host": "192.0.2.11", "port": 2055},
               {"host": "192.0.2.12", "port": 9995, "version": 5})
 OUR_NODE = re.compile(r"(%s)_(nf|v9|v5|v9_\d+)\Z" % "|".join(ALL_NAMES))
@@ -284,7 +285,7 @@ class NetflowMachine(RuleBasedStateMachine):
 
     # --- pillar --------------------------------------------------------------------
     @on("edit")
-    @rule(exporters=valid_exporters(), persist=st.sampled_from((None, None, None, False)))
+    @rule(exporters=valid_exporters(), persist=st.sampled_from((None, None, None, False) if PERSIST_FALSE else (None,)))
     def edit_pillar(self, exporters, persist):
         self._hit("edit")
         self.pillar = {"exporters": exporters}
