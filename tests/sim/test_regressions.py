@@ -24,6 +24,8 @@ OPEN = {
     **{f"class2_tee_then_{w}.txt": ("I1", f"class 2: {d} with an ng_tee spliced in front of our netflow node "
                                            "reports success and blackholes the interface")
        for w, d in (("absent", "exporter_absent"), ("clean", "netflow.clean"), ("service_stop", "service netflow stop"))},
+    "class3_failed_takeover.txt": ("I2", "class 3: a takeover batch failing after its rmhooks is rolled back "
+                                         "without reconnecting the foreign exporter (interface unaccounted)"),
     "finding_unpersisted_exporter_dropped.txt": ("I4", "found by the suite, no class number yet: an exporter "
                                                  "with persist: false dropped from pillar is never removed (the "
                                                  "formula only knows exporters by their boot files)"),
