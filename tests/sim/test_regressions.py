@@ -26,6 +26,12 @@ OPEN = {
        for w, d in (("absent", "exporter_absent"), ("clean", "netflow.clean"), ("service_stop", "service netflow stop"))},
     "class3_failed_takeover.txt": ("I2", "class 3: a takeover batch failing after its rmhooks is rolled back "
                                          "without reconnecting the foreign exporter (interface unaccounted)"),
+    "class7_swap.txt": ("I4", "class 7: interfaces swapped between two exporters in one pillar change do not "
+                              "converge (each exporter's state finds the other's interface still held)"),
+    "class7_move_to_earlier_name.txt": ("I4", "class 7: moving an interface to an exporter whose name sorts first "
+                                              "fails (the other way round converges: class7_move_to_later_name_control)"),
+    "finding_hung_ngctl_no_timeout.txt": ("I8", "found by the suite, no class number: spawns carry no timeout, so "
+                                                "a hung ngctl hangs the Salt job forever"),
     "finding_unpersisted_exporter_dropped.txt": ("I4", "found by the suite, no class number yet: an exporter "
                                                  "with persist: false dropped from pillar is never removed (the "
                                                  "formula only knows exporters by their boot files)"),
