@@ -32,6 +32,8 @@ OPEN = {
                                               "fails (the other way round converges: class7_move_to_later_name_control)"),
     "finding_hung_ngctl_no_timeout.txt": ("I8", "found by the suite, no class number: spawns carry no timeout, so "
                                                 "a hung ngctl hangs the Salt job forever"),
+    "finding_preview_creates_lock_file.txt": ("I5", "found by the suite, no class number: the first preview on a "
+                                                    "host creates the netflow lock file (a preview writes nothing)"),
     "finding_unpersisted_exporter_dropped.txt": ("I4", "found by the suite, no class number yet: an exporter "
                                                  "with persist: false dropped from pillar is never removed (the "
                                                  "formula only knows exporters by their boot files)"),
