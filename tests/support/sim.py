@@ -91,7 +91,7 @@ def valid_exporters(draw) -> dict:
         if not mine:
             continue
         params = {"interfaces": {i: iface_params(i) for i in mine}, "collectors": [draw(st.sampled_from(COLLECTORS))]}
-        if draw(st.integers(1, TAKEOVER_ONE_IN)) == 1:
+        if draw(st.integers(1, TAKEOVER_ONE_IN)) == TAKEOVER_ONE_IN:  # shrinks towards no takeover
             params["takeover"] = True
         out[name] = params
     return out
@@ -568,7 +568,6 @@ class NetflowMachine(RuleBasedStateMachine):
         """An ng_tee tap spliced between ng_ether and our netflow node (or, if one is
         there, taken out again with the link restored)."""
         self._hit("tee")
-        mark = self._mark()
         nodes = self._state()["nodes"]
         ether = self._ether(iface)
         if ether is None:
@@ -596,7 +595,6 @@ class NetflowMachine(RuleBasedStateMachine):
         self.taps[iface] = next(n for n, i in self.foreign.items() if i["kind"] == "tee" and i["iface"] == iface)
         check(not [i for i, s in self.h.links().items() if s != "pass" and i != iface] and
               self.h.links().get(iface) == "pass", "setup", f"the tee tap on {iface} cut traffic")
-        del mark
 
     @on("foreign")
     @rule(iface=st.sampled_from(ETHERS), kind=st.sampled_from(("opnsense", "hand_built")))
