@@ -21,6 +21,8 @@ OPEN = {
                                  "remove it (a refused input changes the kernel)"),
     "class2_tee_spliced.txt": ("I1", "class 2: an ng_tee spliced between ng_ether and our netflow node; removing "
                               "the interface from the exporter reports success and blackholes it"),
+    "class1_top_key_typo.txt": ("I3", "class 1: a misspelt top-level key (netflow:exporter) is acted on: the "
+                                      "formula writes the rc.d script and rc.conf.d for it"),
     **{f"class2_tee_then_{w}.txt": ("I1", f"class 2: {d} with an ng_tee spliced in front of our netflow node "
                                            "reports success and blackholes the interface")
        for w, d in (("absent", "exporter_absent"), ("clean", "netflow.clean"), ("service_stop", "service netflow stop"))},
