@@ -212,9 +212,6 @@ class NetflowMachine(RuleBasedStateMachine):
         ex = self.pillar.get("exporters")
         return ex if isinstance(ex, dict) else {}
 
-    def _takeover(self) -> bool:
-        return any(isinstance(p, dict) and p.get("takeover") for p in self._declared().values())
-
     def _faults_armed(self, state: dict) -> bool:
         return bool(state.get("fail") or state.get("die") or state.get("hang"))
 
@@ -343,7 +340,10 @@ class NetflowMachine(RuleBasedStateMachine):
             self.h.adapter.kill_after = None
             if hang is not None:
                 kernel.set_hang(str(self.h.root), hang, on=False)
-        took_over = self._takeover() and ret is not None and all(r.get("result") is True for r in ret.values())
+        took_over = ret is not None and any(  # an exporter declaring takeover converged: it may replace foreign nodes
+            isinstance(p, dict) and p.get("takeover")
+            and (ret.get(f"netflow-exporter-netflow-exporter_present-{n}") or {}).get("result") is True
+            for n, p in self._declared().items())
         self._check_after(mark, what, took_over=took_over)
         mutations = self._mutations(mark)
         files = files_snapshot(self.h)
