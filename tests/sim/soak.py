@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     outdir = HERE / "regressions"
     db = None if a.no_store or a.fresh else DirectoryBasedExampleDatabase(str(HERE / "examples"))
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if a.no_shrink else [Phase.shrink])
-    violations, started, batch = 0, time.monotonic(), 0
+    violations, started, batch, seen = 0, time.monotonic(), 0, set()
     sim.host()
     while sim.STEPS[0] < a.steps:
         left = a.steps - sim.STEPS[0]
@@ -87,8 +87,13 @@ def main(argv=None) -> int:
         try:
             run_state_machine_as_test(sim.NetflowMachine, settings=conf)
         except Exception as exc:  # pylint: disable=broad-except - a violation (or a bug of the suite)
-            violations += 1
+            # the database now holds it: later batches of this run generate new histories only
+            phases = [ph for ph in phases if ph is not Phase.reuse]
             program = failing_program(exc)
+            if program in seen:
+                continue
+            seen.add(program)
+            violations += 1
             print(f"violation: {str(exc).strip()[:2000]}\n{program}\n", flush=True)
             if program and not a.no_store:
                 print(f"stored as {store(program, exc, command, outdir).relative_to(REPO)}", flush=True)

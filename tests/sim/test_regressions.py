@@ -26,6 +26,9 @@ OPEN = {
     **{f"class2_tee_then_{w}.txt": ("I1", f"class 2: {d} with an ng_tee spliced in front of our netflow node "
                                            "reports success and blackholes the interface")
        for w, d in (("absent", "exporter_absent"), ("clean", "netflow.clean"), ("service_stop", "service netflow stop"))},
+    "class2_found_by_soak_service_stop.txt": ("I1", "class 2: service netflow stop with an ng_tee spliced in "
+                                                    "front of our netflow node blackholes the interface (unshrunk, "
+                                                    "as a 15-rule soak found it)"),
     "class3_failed_takeover.txt": ("I2", "class 3: a takeover batch failing after its rmhooks is rolled back "
                                          "without reconnecting the foreign exporter (interface unaccounted)"),
     "class7_swap.txt": ("I4", "class 7: interfaces swapped between two exporters in one pillar change do not "
