@@ -140,7 +140,7 @@ def graph_sig(state: dict) -> dict:
             for hook, peer_id, _ in n["hooks"]:
                 peer = nodes.get(str(peer_id))
                 peers[hook] = peer["name"] if peer and ours(peer) else "foreign"
-            if peers:
+            if peers and set(peers.values()) != {"foreign"}:  # an interface only a foreign user holds is not ours
                 sig["ifaces"][n["priv"].get("ifname")] = dict(sorted(peers.items()))
         if n["type"] == "ipfw":
             sig["ipfw"] = sorted(nodes[str(p)]["name"] for _, p, _ in n["hooks"] if ours(nodes[str(p)]))
@@ -222,9 +222,9 @@ class NetflowMachine(RuleBasedStateMachine):
         wanted = {i for p in self._declared().values() for i in p.get("interfaces", [])}
         return not self.bad and not self._faults_armed(state) and not self.foreign and wanted <= names
 
-    def _check_after(self, mark: dict, what: str, salt_step: bool = True, took_over: bool = False) -> None:
-        """I1, I2, I8 after any step that is not a foreign actor's; ``took_over``: the step
-        was a successful apply that declares takeover, so foreign nodes may be gone."""
+    def _check_after(self, mark: dict, what: str, salt_step: bool = True, took_over: frozenset = frozenset()) -> None:
+        """I1, I2, I8 after any step that is not a foreign actor's; ``took_over``: interfaces
+        a takeover may have taken in this step (foreign nodes there may be gone)."""
         links = self.h.links()
         cut = sorted(i for i, s in links.items() if s != "pass")
         check(not cut, "I1", f"after {what}, interface(s) {cut} blackholed: {self._describe()}")
@@ -232,11 +232,11 @@ class NetflowMachine(RuleBasedStateMachine):
               f"{what} would hang forever: spawn without a timeout of a hung binary: {self.h.adapter.hangs[-1:]}")
         if took_over:
             nodes = self._state()["nodes"]
-            for nid in [n for n in self.foreign if str(n) not in nodes]:
+            for nid in [n for n, i in self.foreign.items() if i["iface"] in took_over and str(n) not in nodes]:
                 del self.foreign[nid]
             self.taps = {i: t for i, t in self.taps.items() if t in self.foreign}
-            self._refresh_foreign()
-        elif salt_step:
+            self._refresh_foreign(took_over)
+        if salt_step:
             self._check_foreign(f"after {what}")
 
     def _check_foreign(self, what: str) -> None:
@@ -340,10 +340,12 @@ class NetflowMachine(RuleBasedStateMachine):
             self.h.adapter.kill_after = None
             if hang is not None:
                 kernel.set_hang(str(self.h.root), hang, on=False)
-        took_over = ret is not None and any(  # an exporter declaring takeover converged: it may replace foreign nodes
-            isinstance(p, dict) and p.get("takeover")
-            and (ret.get(f"netflow-exporter-netflow-exporter_present-{n}") or {}).get("result") is True
-            for n, p in self._declared().items())
+        # an exporter declaring takeover that converged (or a job killed or hung while one may
+        # have run) may have replaced foreign nodes on its interfaces; a failed one may not
+        took_over = frozenset(
+            i for n, p in self._declared().items() if isinstance(p, dict) and p.get("takeover")
+            and (ret is None or (ret.get(f"netflow-exporter-netflow-exporter_present-{n}") or {}).get("result") is True)
+            for i in p.get("interfaces", {}))
         self._check_after(mark, what, took_over=took_over)
         mutations = self._mutations(mark)
         files = files_snapshot(self.h)
@@ -385,8 +387,7 @@ class NetflowMachine(RuleBasedStateMachine):
             for i in params["interfaces"]:
                 if i in ETHERS:
                     want[i] = {"lower": f"{name}_nf", "upper": f"{name}_nf"}
-        got = {i: p for i, p in sig["ifaces"].items()
-               if i in ETHERS and (i in want or set(p.values()) != {"foreign"})}  # a foreign user's own interface
+        got = {i: p for i, p in sig["ifaces"].items() if i in ETHERS}
         said = {k: r.get("comment") for k, r in ret.items()}
         check(got == want, "I4", f"after {what}, interfaces {got} but declared {want} (the states said {said})")
 
@@ -540,11 +541,11 @@ class NetflowMachine(RuleBasedStateMachine):
         check(rc == 0, "setup", f"a foreign {kind} on {iface} could not be built: {err}")
         return True
 
-    def _refresh_foreign(self) -> None:
+    def _refresh_foreign(self, ifaces=None) -> None:
         nodes = self._state()["nodes"]
         for nid, info in self.foreign.items():
             node = nodes.get(str(nid))
-            if node is not None:
+            if node is not None and (ifaces is None or info["iface"] in ifaces):
                 info["hooks"] = sorted((h, p) for h, p, _ in node["hooks"] if not ours(nodes.get(str(p), {})))
 
     def _kldload(self, module: str) -> None:
