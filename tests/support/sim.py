@@ -245,7 +245,8 @@ class NetflowMachine(RuleBasedStateMachine):
         for nid, info in self.foreign.items():
             node = nodes.get(str(nid))
             check(node is not None, "I2", f"{what}: foreign {info['kind']} node [{nid:x}] was removed")
-            hooks = sorted((h, p) for h, p, _ in node["hooks"] if not ours(nodes.get(str(p), {})))
+            hooks = sorted((h, p) for h, p, _ in node["hooks"]
+                           if not ours(nodes.get(str(p), {})) and h not in info["shared"])
             check(hooks == info["hooks"], "I2", f"{what}: foreign {info['kind']} node [{nid:x}] rewired: "
                                                f"{info['hooks']} -> {hooks}")
 
@@ -536,7 +537,7 @@ class NetflowMachine(RuleBasedStateMachine):
         nodes = self._state()["nodes"]
         for nid in set(nodes) - before:
             if nodes[nid]["type"] != "socket":
-                self.foreign[int(nid)] = {"kind": kind, "iface": iface, "hooks": []}
+                self.foreign[int(nid)] = {"kind": kind, "iface": iface, "hooks": [], "shared": set()}
         self._refresh_foreign()
         check(rc == 0, "setup", f"a foreign {kind} on {iface} could not be built: {err}")
         return True
@@ -546,7 +547,12 @@ class NetflowMachine(RuleBasedStateMachine):
         for nid, info in self.foreign.items():
             node = nodes.get(str(nid))
             if node is not None and (ifaces is None or info["iface"] in ifaces):
-                info["hooks"] = sorted((h, p) for h, p, _ in node["hooks"] if not ours(nodes.get(str(p), {})))
+                # a hook joined to one of our nodes is the seam between the two graphs: removing
+                # ours may re-join it to where ours led (what keeps the interface passing)
+                info["shared"] = info.get("shared", set()) | {
+                    h for h, p, _ in node["hooks"] if ours(nodes.get(str(p), {}))}
+                info["hooks"] = sorted((h, p) for h, p, _ in node["hooks"]
+                                       if not ours(nodes.get(str(p), {})) and h not in info["shared"])
 
     def _kldload(self, module: str) -> None:
         if module.removeprefix("ng_") not in self._state()["types"]:
