@@ -6,8 +6,9 @@ file tests/sim/test_regressions.py replays; the examples go to the example datab
 tests/sim/examples/ (which `make test` reads, read-only). Ends with exactly the line
 ``<N> steps, <R> rules hit, <V> violations``.
 
-``NFSIM_RULES=edit,typo,apply`` limits the rules (names in tests/support/sim.py RULES);
-``--seed S`` makes a run repeatable; ``--no-store`` keeps the tree unchanged.
+``NFSIM_RULES=edit,typo,apply`` limits the rules (names in tests/support/sim.py RULES),
+``NFSIM_NAMES``, ``NFSIM_TAKEOVER``, ``NFSIM_TYPOS``, ``NFSIM_PERSIST`` narrow the pillars drawn;
+``--no-store`` keeps the tree unchanged, ``--fresh`` leaves the example database alone.
 """
 from __future__ import annotations
 
@@ -58,7 +59,6 @@ def store(program: str, exc: BaseException, command: str, outdir: pathlib.Path) 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("steps", type=int)
-    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--no-store", action="store_true")
     p.add_argument("--no-shrink", action="store_true")
     p.add_argument("--fresh", action="store_true", help="neither read nor write the example database")
@@ -67,7 +67,6 @@ def main(argv=None) -> int:
     logging.disable(logging.CRITICAL)  # the product's own error logs: the report is the result
     env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS", "NFSIM_PERSIST") if os.environ.get(k)]
     command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
-        [f"--seed {a.seed}"] if a.seed is not None else []) + (
         [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []) + (["--fresh"] if a.fresh else []))
     outdir = HERE / "regressions"
     db = None if a.no_store or a.fresh else DirectoryBasedExampleDatabase(str(HERE / "examples"))
@@ -80,10 +79,6 @@ def main(argv=None) -> int:
         conf = settings(max_examples=max(1, min(10, left // a.per_history + 1)), stateful_step_count=a.per_history,
                         deadline=None, database=db, phases=phases, suppress_health_check=list(HealthCheck),
                         derandomize=False, print_blob=False)
-        if a.seed is not None:
-            import random
-
-            random.seed(a.seed * 1000 + batch)
         try:
             run_state_machine_as_test(sim.NetflowMachine, settings=conf)
         except Exception as exc:  # pylint: disable=broad-except - a violation (or a bug of the suite)
