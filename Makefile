@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit bench lint clean
+.PHONY: demo test unit bench soak lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	# The project itself is NOT installed here: tests load it from the tree (module_dirs,
 	# utils_dirs, file_roots) and tests/functional/modules/test_extension.py builds and installs the
 	# wheel on its own, so the salt.loader entry point is proven by that test alone.
-	$(PY) -m pip install -q 'salt==3008.*' pyyaml prometheus_client setuptools wheel pytest 'pytest-salt-factories>=1.0.5' salt-lint
+	$(PY) -m pip install -q 'salt==3008.*' pyyaml prometheus_client setuptools wheel pytest 'pytest-salt-factories>=1.0.5' salt-lint hypothesis
 	-$(PY) -m pip uninstall -q -y salt-netgraph 2>/dev/null
 	touch $(STAMP)
 
@@ -29,6 +29,12 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# The simulation suite for as long as asked: random histories until STEPS rules have run;
+# a failure is shrunk, printed and stored under tests/sim/regressions/ (NFSIM_RULES=a,b limits the rules).
+STEPS ?= 2000
+soak: $(STAMP)
+	$(PY) tests/sim/soak.py $(STEPS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .demo

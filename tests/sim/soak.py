@@ -1,0 +1,102 @@
+"""Soak the simulation suite: ``make soak STEPS=N`` (or ``python tests/sim/soak.py N``).
+
+Runs random histories (tests/support/sim.py) until N rules have run, each failure shrunk
+by Hypothesis to a minimal sequence, printed, and stored under tests/sim/regressions/ as a
+file tests/sim/test_regressions.py replays; the examples go to the example database
+tests/sim/examples/ (which `make test` reads, read-only). Ends with exactly the line
+``<N> steps, <R> rules hit, <V> violations``.
+
+``NFSIM_RULES=edit,typo,apply`` limits the rules (names in tests/support/sim.py RULES),
+``NFSIM_NAMES``, ``NFSIM_TAKEOVER``, ``NFSIM_TYPOS``, ``NFSIM_PERSIST`` narrow the pillars drawn;
+``--no-store`` keeps the tree unchanged, ``--fresh`` leaves the example database alone.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import logging
+import os
+import pathlib
+import re
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+for path in (REPO, REPO / "_utils"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
+from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
+
+from tests.support import sim  # noqa: E402
+
+STEP_COUNT = 20  # rules per history
+
+
+def failing_program(exc: BaseException) -> str:
+    """The shrunk sequence as Hypothesis prints it (``state = NetflowMachine()`` ...)."""
+    text = "\n".join(getattr(exc, "__notes__", []) or [])
+    start = text.find("state = NetflowMachine()")
+    end = text.find("state.teardown()", start)
+    return text[start:end + len("state.teardown()")] if start >= 0 and end >= 0 else ""
+
+
+def store(program: str, exc: BaseException, command: str, outdir: pathlib.Path) -> pathlib.Path:
+    """Write the sequence where tests/sim/test_regressions.py replays it."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    inv = re.match(r"(I\d)", first)
+    digest = hashlib.sha256(program.encode()).hexdigest()[:10]
+    path = outdir / f"{(inv[1] if inv else 'error').lower()}_{digest}.txt"
+    header = [f"# {first[:300]}", f"# found by: {command}", f"# on {datetime.date.today().isoformat()}"]
+    path.write_text("\n".join(header) + "\n" + program + "\n")
+    return path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("steps", type=int)
+    p.add_argument("--no-store", action="store_true")
+    p.add_argument("--no-shrink", action="store_true")
+    p.add_argument("--fresh", action="store_true", help="neither read nor write the example database")
+    p.add_argument("--per-history", type=int, default=STEP_COUNT, help="rules per history (default %(default)s)")
+    a = p.parse_args(argv)
+    logging.disable(logging.CRITICAL)  # the product's own error logs: the report is the result
+    env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS", "NFSIM_PERSIST") if os.environ.get(k)]
+    command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
+        [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []) + (["--fresh"] if a.fresh else []))
+    outdir = HERE / "regressions"
+    db = None if a.no_store or a.fresh else DirectoryBasedExampleDatabase(str(HERE / "examples"))
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if a.no_shrink else [Phase.shrink])
+    violations, started, batch, seen = 0, time.monotonic(), 0, set()
+    sim.host()
+    while sim.STEPS[0] < a.steps:
+        left = a.steps - sim.STEPS[0]
+        batch += 1
+        conf = settings(max_examples=max(1, min(10, left // a.per_history + 1)), stateful_step_count=a.per_history,
+                        deadline=None, database=db, phases=phases, suppress_health_check=list(HealthCheck),
+                        derandomize=False, print_blob=False)
+        try:
+            run_state_machine_as_test(sim.NetflowMachine, settings=conf)
+        except Exception as exc:  # pylint: disable=broad-except - a violation (or a bug of the suite)
+            # the database now holds it: later batches of this run generate new histories only
+            phases = [ph for ph in phases if ph is not Phase.reuse]
+            program = failing_program(exc)
+            if program in seen:
+                continue
+            seen.add(program)
+            violations += 1
+            print(f"violation: {str(exc).strip()[:2000]}\n{program}\n", flush=True)
+            if program and not a.no_store:
+                print(f"stored as {store(program, exc, command, outdir).relative_to(REPO)}", flush=True)
+    rate = sim.STEPS[0] / max(time.monotonic() - started, 1e-9)
+    print(f"({rate:.1f} steps/s over {time.monotonic() - started:.0f} s)", flush=True)
+    print(f"{sim.STEPS[0]} steps, {len(sim.RULES_HIT)} rules hit, {violations} violations")
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
