@@ -558,6 +558,9 @@ def mapdata(formula_defaults=None) -> dict:
     config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}  # noqa: F821
     boot = nf_paths.default("boot_dir") if config["boot_dir"] is None else config["boot_dir"]
     names = nf_watch.boot_names(boot) if isinstance(boot, str) and boot.startswith("/") else []
+    # an exporter applied with persist: false has no boot file, only its record: ours too
+    recorded, unreadable = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]))  # noqa: F821
+    names = sorted(set(names) | set(recorded) | set(unreadable))
     return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names)  # noqa: F821
 
 

@@ -205,7 +205,8 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
 
     ``defaults``: parameters/defaults.yaml (FORMULA_DEFAULTS when None); ``config``: the
     paths as config.get finds them (key -> value, None when unset); ``persisted``: the
-    exporter names with a boot file in boot_dir. Returns ``{errors: [{key, comment}],
+    exporter names known to be ours: a boot file in boot_dir or a declaration this minion
+    recorded after applying it (an exporter with ``persist: false`` has only that). Returns ``{errors: [{key, comment}],
     mapdata, exporters: [[name, state kwargs]] sorted by name, absent: [names], persisted,
     tofs, metrics}``; ``exporters`` and ``absent`` are empty when there is any error.
     """

@@ -17,31 +17,10 @@ FILES = sorted((HERE / "regressions").glob("*.txt"))
 
 # file name -> (the invariant it breaks, the open defect class it shows: issue 19's numbering)
 OPEN = {
-    "class1_param_key_typo.txt": ("I3", "class 1: a misspelt parameter key of a running exporter makes the formula "
-                                 "remove it (a refused input changes the kernel)"),
-    "class2_tee_spliced.txt": ("I1", "class 2: an ng_tee spliced between ng_ether and our netflow node; removing "
-                              "the interface from the exporter reports success and blackholes it"),
-    "class1_top_key_typo.txt": ("I3", "class 1: a misspelt top-level key (netflow:exporter) is acted on: the "
-                                      "formula writes the rc.d script and rc.conf.d for it"),
-    **{f"class2_tee_then_{w}.txt": ("I1", f"class 2: {d} with an ng_tee spliced in front of our netflow node "
-                                           "reports success and blackholes the interface")
-       for w, d in (("absent", "exporter_absent"), ("clean", "netflow.clean"), ("service_stop", "service netflow stop"))},
-    "class2_found_by_soak_service_stop.txt": ("I1", "class 2: service netflow stop with an ng_tee spliced in "
-                                                    "front of our netflow node blackholes the interface (unshrunk, "
-                                                    "as a 15-rule soak found it)"),
-    "class3_failed_takeover.txt": ("I2", "class 3: a takeover batch failing after its rmhooks is rolled back "
-                                         "without reconnecting the foreign exporter (interface unaccounted)"),
     "class7_swap.txt": ("I4", "class 7: interfaces swapped between two exporters in one pillar change do not "
                               "converge (each exporter's state finds the other's interface still held)"),
     "class7_move_to_earlier_name.txt": ("I4", "class 7: moving an interface to an exporter whose name sorts first "
                                               "fails (the other way round converges: class7_move_to_later_name_control)"),
-    "finding_hung_ngctl_no_timeout.txt": ("I8", "found by the suite, no class number: spawns carry no timeout, so "
-                                                "a hung ngctl hangs the Salt job forever"),
-    "finding_preview_creates_lock_file.txt": ("I5", "found by the suite, no class number: the first preview on a "
-                                                    "host creates the netflow lock file (a preview writes nothing)"),
-    "finding_unpersisted_exporter_dropped.txt": ("I4", "found by the suite, no class number yet: an exporter "
-                                                 "with persist: false dropped from pillar is never removed (the "
-                                                 "formula only knows exporters by their boot files)"),
 }
 
 

@@ -147,10 +147,15 @@ class SimHost:
             live.update(copy.deepcopy(pillar))
 
     def _boot_files(self) -> tuple:
-        try:
-            return tuple(sorted(os.listdir(self.boot_dir)))
-        except FileNotFoundError:
-            return ()
+        """What the formula's render reads from disk: the boot files and the recorded
+        declarations (netflow.mapdata knows our exporters by both)."""
+        found = []
+        for where in (self.boot_dir, self.cachedir / "netflow"):
+            try:
+                found.append(tuple(sorted(os.listdir(where))))
+            except FileNotFoundError:
+                found.append(())
+        return tuple(found)
 
     def _state(self):
         import salt.loader
