@@ -2,12 +2,12 @@
 # vim: ft=sls
 {#-
   Boot persistence without Salt: rc.d/netflow replays <boot_dir>/<name>.ngctl (one file
-  per exporter, written by netflow.exporter_present with persist: true: the kernel modules,
+  per exporter, written by netflow.exporters_present with persist: true: the kernel modules,
   the ngctl lines, the ipfw rules and a closing checksum). It is enabled with a file under
   /etc/rc.conf.d/ (read by rc.subr's load_rc_config), so no sysrc/saltext-freebsd is needed.
   Every path comes from map.jinja (validated there: rc.conf.d is sourced by sh as root), so
-  tests can point them into a temporary root. rc.conf.d requires every exporter state: a
-  failed exporter (or boot file write) leaves it untouched.
+  tests can point them into a temporary root. rc.conf.d requires the host's exporter state
+  (netflow.exporters_present): a failed converge (or boot file write) leaves it untouched.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent, netflow_tofs with context %}
@@ -22,12 +22,10 @@ netflow-boot-netflow-refused-{{ loop.index }}:
 {%-   endfor %}
 {%- else %}
 {%-   set requisites = [] %}
-{%-   for name in netflow_absent %}
-{%-     do requisites.append('netflow: netflow-exporter-netflow-exporter_absent-' ~ name) %}
-{%-   endfor %}
-{%-   for name, params in netflow_exporters %}
-{%-     do requisites.append('netflow: netflow-exporter-netflow-exporter_present-' ~ name) %}
-{%-   endfor %}
+{%-   if netflow_exporters or netflow_absent %}
+{#-     exporter.sls renders its one host state exactly then #}
+{%-     do requisites.append('netflow: netflow-exporter-netflow-exporters_present') %}
+{%-   endif %}
 
 include:
   - {{ tplroot }}.exporter

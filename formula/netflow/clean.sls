@@ -8,7 +8,9 @@
        then its boot file <name>.ngctl removed (and <name>.modules / <name>.ipfw of the
        earlier three-file format);
     3. the rc.d script removed.
-  rc.d/netflow stop is not needed: Salt removes the nodes itself.
+  rc.d/netflow stop is not needed: Salt removes the nodes itself. One exporter_absent per
+  exporter (not the host state of exporter.sls): removing only, no interface moves between
+  exporters, so the order cannot matter, and each leaves every interface passing.
   Names come from pillar keys and file names: only valid exporter names are used. Any
   error in pillar (netflow.mapdata: a typo, a wrong type, a bad path) refuses the whole
   run: only failing states (netflow.refused) render and nothing is removed.

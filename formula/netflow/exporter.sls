@@ -1,20 +1,23 @@
 # -*- coding: utf-8 -*-
 # vim: ft=sls
 {#-
-  One netflow.exporter_present per pillar netflow:exporters:<name>; the entry's keys
-  (interfaces, collectors, timeouts, template, mtu, takeover, persist) are passed through
-  as the state's parameters, persist defaulting to netflow:persist.
-  Exporters that have boot files in boot_dir but are no longer declared were built by this
-  formula and are removed (nodes, ipfw rules, boot files), so pillar stays the truth and a
-  dropped exporter is not replayed at the next boot.
+  ONE netflow.exporters_present for the host: every pillar netflow:exporters:<name> (its
+  keys interfaces, collectors, timeouts, template, mtu, takeover, persist passed through
+  as that exporter's parameters, persist defaulting to netflow:persist), and as `absent`
+  the exporters that have boot files in boot_dir but are no longer declared (built by this
+  formula: their nodes, ipfw rules and boot files are removed, so pillar stays the truth
+  and a dropped exporter is not replayed at the next boot). One read, one plan, one ngctl
+  batch, one rollback for the whole host: an interface moved between exporters in one
+  pillar change is one change whatever the exporters' names (one state per exporter would
+  refuse it when the gaining exporter ran first).
   Names and parameter keys come from pillar keys: netflow.mapdata (map.jinja) validates the
-  whole pillar first, every exporter's parameters as its state will. Any error refuses the
+  whole pillar first, every exporter's parameters as the state will. Any error refuses the
   whole run: only failing states (netflow.refused, one per error, its key named and JSON-
   escaped) render, so a typo never removes an exporter, and nothing else is applied. State
   IDs are made only from validated names; every value is rendered as JSON with `| tojson`
   (Salt's json filter with ASCII escapes: no raw control, DEL or Unicode line-break
-  character reaches YAML; parameter values with sorted keys, as `| json` sorts them, so the
-  interface order and with it the boot file do not depend on how pillar was written).
+  character reaches YAML; sorted keys, as `| json` sorts them, so the interface order and
+  with it the boot file do not depend on how pillar was written).
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent with context %}
@@ -27,22 +30,20 @@ netflow-exporter-netflow-refused-{{ loop.index }}:
     - comment: {{ ('refused, nothing applied or removed: ' ~ error.comment) | tojson }}
 {%-   endfor %}
 {%- else %}
-
-{#- Undeclared first: a dropped exporter may hold an interface a new one needs. #}
-{%-   for name in netflow_absent %}
-
-netflow-exporter-netflow-exporter_absent-{{ name }}:
-  netflow.exporter_absent:
-    - name: {{ name | tojson }}
-{%-   endfor %}
+{%-   set declared = {} %}
 {%-   for name, params in netflow_exporters %}
+{%-     do declared.update({name: params}) %}
+{%-   endfor %}
+{#- Nothing declared nor to remove: no state, nothing spawned (e.g. only the rc.d script). #}
+{%-   if declared or netflow_absent %}
 
-netflow-exporter-netflow-exporter_present-{{ name }}:
-  netflow.exporter_present:
-    - name: {{ name | tojson }}
-{%-     for key, value in params | dictsort %}
-    - {{ key }}: {{ value | tojson(sort_keys=True) }}
-{%-     endfor %}
+netflow-exporter-netflow-exporters_present:
+  netflow.exporters_present:
+    - exporters: {{ declared | tojson(sort_keys=True) }}
+    - absent: {{ netflow_absent | tojson }}
+    - persist: {{ mapdata.persist | tojson }}
+{%-   endif %}
+{%-   for name, params in netflow_exporters %}
 {%-     if not params.persist %}
 
 {#- Not persisted: stale boot files would rebuild an outdated exporter at the next boot
@@ -54,7 +55,7 @@ netflow-exporter-file-absent-{{ name }}-boot-files:
       - {{ (mapdata.boot_dir ~ '/' ~ name ~ '.' ~ ext) | tojson }}
 {%-       endfor %}
     - require:
-      - netflow: netflow-exporter-netflow-exporter_present-{{ name }}
+      - netflow: netflow-exporter-netflow-exporters_present
 {%-     endif %}
 {%-   endfor %}
 {%- endif %}

@@ -45,7 +45,7 @@ FLEET = {
         "exporter": {"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 1000}}, "collectors": [C1]},
     },
 }
-STATE_ID = "netflow-exporter-netflow-exporter_present-flows"
+STATE_ID = "netflow-exporter-netflow-exporters_present"  # the host state: changes keyed by exporter
 
 
 def ngsim(*args: str) -> str:
@@ -128,12 +128,13 @@ def test_state_apply_converges_the_fleet_in_one_call(fleet):
     for mid, states in result.items():
         assert set(states) == {STATE_ID, "netflow-boot-file-managed-rc-script", "netflow-boot-file-managed-rc-conf-d"}
         assert set(changed(states)) == set(states), mid
+        assert set(states[STATE_ID]["changes"]) == {"flows"}, mid
         assert set(fleet.links(mid).values()) == {"pass"}, mid
         assert (fleet.roots[mid] / "etc" / "netflow" / "flows.ngctl").exists()
-    ngctl_b = result["nf-b"][STATE_ID]["changes"]["ngctl"]
+    ngctl_b = result["nf-b"][STATE_ID]["changes"]["flows"]["ngctl"]
     assert "mkpeer flows_nf: one2many export9 one" in ngctl_b
     assert [line for line in ngctl_b if "conf=10" in line], ngctl_b  # vlan0.100: egress only
-    ipfw_c = result["nf-c"][STATE_ID]["changes"]["ipfw"]["add"]
+    ipfw_c = result["nf-c"][STATE_ID]["changes"]["flows"]["ipfw"]["add"]
     assert ipfw_c == ["1000 ngtee 1000 ip from any to any via tun0"]
 
 
@@ -158,6 +159,8 @@ def test_test_mode_after_a_pillar_change_previews_exactly_the_change(fleet):
         diff = changed(result["nf-b"])
         assert set(diff) == {STATE_ID}
         assert result["nf-b"][STATE_ID]["result"] is None
+        assert set(diff[STATE_ID]) == {"flows"}
+        diff = {STATE_ID: diff[STATE_ID]["flows"]}  # the exporter's changes, as asserted below
         assert sorted(diff[STATE_ID]["ngctl"]) == sorted([
             "msg flows_nf: settimeouts { inactive=15 active=600 }",
             next(line for line in diff[STATE_ID]["ngctl"] if "conf=11" in line),

@@ -32,6 +32,7 @@ demo = _load("netflow_demo_run", REPO / "demo" / "run.py")
 rcd = _load("netflow_test_rcd", REPO / "tests" / "unit" / "formula" / "test_rcd.py")
 
 EXAMPLE = yaml.safe_load((REPO / "pillar.example").read_text())
+HOST_STATE = "netflow-exporter-netflow-exporters_present"  # the host is the unit: one state, changes by exporter
 EXPORTER_NODES = {"lan_nf", "lan_v9", "lan_v9_0", "lan_v9_1", "lan_v5", "uplink_nf", "uplink_v5"}
 
 
@@ -126,12 +127,13 @@ def test_first_apply_converges(minion):
     assert minion.links() == {"em0": "pass", "em1": "pass", "vlan0.100": "pass", "tun0": "pass"}
     result = minion.apply("netflow")
     assert set(result) == {
-        "netflow-exporter-netflow-exporter_present-lan",
-        "netflow-exporter-netflow-exporter_present-uplink",
+        HOST_STATE,
         "netflow-boot-file-managed-rc-script",
         "netflow-boot-file-managed-rc-conf-d",
     }
     assert set(changed(result)) == set(result)
+    assert set(result[HOST_STATE]["changes"]) == {"lan", "uplink"}
+    assert {c["exporter"] for c in result[HOST_STATE]["changes"].values()} == {"created"}
     nodes = minion.nodes()
     assert {n: t for n, t in nodes.items() if n in EXPORTER_NODES} == {
         "lan_nf": "netflow", "lan_v9": "one2many", "lan_v9_0": "ksocket", "lan_v9_1": "ksocket",
@@ -180,13 +182,12 @@ def test_test_mode_previews_exactly_a_pillar_change(minion):
         result = minion.apply("netflow", "test=True")
         assert minion.mutating() == [], "test=True must not change the host"
         diff = changed(result)
-        assert set(diff) == {"netflow-exporter-netflow-exporter_present-lan"}
-        lan = result["netflow-exporter-netflow-exporter_present-lan"]
-        assert lan["result"] is None
-        assert diff["netflow-exporter-netflow-exporter_present-lan"]["ngctl"] == [
-            "msg lan_nf: settimeouts { inactive=15 active=600 }"]
-        assert "boot_files" in lan["changes"]  # lan.ngctl would be rewritten too
-        assert all(r["result"] is True for sid, r in result.items() if sid != lan["__id__"])
+        assert set(diff) == {HOST_STATE}
+        assert set(diff[HOST_STATE]) == {"lan"}, "only lan would change"
+        assert result[HOST_STATE]["result"] is None
+        assert diff[HOST_STATE]["lan"]["ngctl"] == ["msg lan_nf: settimeouts { inactive=15 active=600 }"]
+        assert "boot_files" in diff[HOST_STATE]["lan"]  # lan.ngctl would be rewritten too
+        assert all(r["result"] is True for sid, r in result.items() if sid != HOST_STATE)
     finally:
         minion.set_pillar(EXAMPLE)
     assert changed(minion.apply("netflow", "test=True")) == {}
@@ -234,8 +235,8 @@ def test_rc_stop_works_after_the_service_is_disabled(minion, tmp_path):
     assert set(minion.links().values()) == {"pass"}
     # Salt repairs it (drift), and the next run changes nothing
     result = minion.apply("netflow")
-    assert set(changed(result)) == {"netflow-exporter-netflow-exporter_present-lan",
-                                    "netflow-exporter-netflow-exporter_present-uplink"}
+    assert set(changed(result)) == {HOST_STATE}
+    assert set(result[HOST_STATE]["changes"]) == {"lan", "uplink"}
     assert changed(minion.apply("netflow")) == {}
 
 
@@ -245,12 +246,13 @@ def test_dropped_exporter_is_removed(minion):
     minion.set_pillar(new)
     try:
         result = minion.apply("netflow")
-        absent = result["netflow-exporter-netflow-exporter_absent-uplink"]
-        assert absent["changes"]["exporter"] == "removed"
-        assert absent["changes"]["interfaces"] == {"em1": "removed"}
-        assert absent["changes"]["collectors"] == ["198.51.100.5:9996 v5 removed"]  # its ksocket goes with it
-        assert absent["changes"]["ngctl"][0] == "shutdown uplink_nf:"
-        assert set(changed(result)) == {absent["__id__"]}
+        assert set(changed(result)) == {HOST_STATE}
+        assert set(result[HOST_STATE]["changes"]) == {"uplink"}, "lan is untouched"
+        absent = result[HOST_STATE]["changes"]["uplink"]
+        assert absent["exporter"] == "removed"
+        assert absent["interfaces"] == {"em1": "removed"}
+        assert absent["collectors"] == ["198.51.100.5:9996 v5 removed"]  # its ksocket goes with it
+        assert absent["ngctl"][0] == "shutdown uplink_nf:"
         assert not {"uplink_nf", "uplink_v5"} & set(minion.nodes())
         assert not list((minion.etc / "netflow").glob("uplink.*"))
         assert minion.links()["em1"] == "pass"
@@ -332,9 +334,9 @@ def test_tofs_overrides_the_rc_script_per_minion_and_per_pillar(tmp_path):
         ({}, {"netflow-boot-file-managed-rc-script": True, "netflow-boot-file-managed-rc-conf-d": True}),
         ({"netflow": {"exporters": None, "persist": False}},
          {"netflow-boot-file-managed-rc-script": True, "netflow-boot-file-absent-rc-conf-d": True}),
-        # a failed exporter leaves rc.conf.d untouched (it requires every exporter state)
+        # a failed exporter fails the host state and leaves rc.conf.d untouched (it requires it)
         ({"netflow": {"exporters": {"x": {"interfaces": ["em0"], "collectors": [{"host": "example.org", "port": 2055}]}}}},
-         {"netflow-exporter-netflow-exporter_present-x": False, "netflow-boot-file-managed-rc-script": True,
+         {HOST_STATE: False, "netflow-boot-file-managed-rc-script": True,
           "netflow-boot-file-managed-rc-conf-d": False}),
     ],
     ids=["no-pillar", "no-exporters-no-persist", "bad-exporter"],
@@ -347,7 +349,7 @@ def test_formula_renders_edge_pillars(tmp_path, pillar, expect):
     assert {r["__id__"]: r["result"] for r in out.values()} == expect
     assert (proc.returncode == 0) == all(expect.values())
     if not all(expect.values()):
-        bad = next(r for r in out.values() if r["__id__"] == "netflow-exporter-netflow-exporter_present-x")
+        bad = next(r for r in out.values() if r["__id__"] == HOST_STATE)
         assert "collectors" in bad["comment"] and "example.org" in bad["comment"], bad["comment"]
         assert not (tmp_path / "salt" / "etc" / "rc.conf.d" / "netflow").exists()
         log = ngsim("log", str(host)).splitlines()

@@ -89,7 +89,7 @@ def test_pillar_example_documents_every_key():
     assert set(data["lookup"]) == formula_paths
     assert all(data["lookup"][k] == nf_paths.default(k) for k in formula_paths), "pillar.example shows the defaults"
     lan = data["exporters"]["lan"]
-    # every parameter of netflow.exporter_present appears at least once
+    # every parameter of netflow.exporter_present (an entry of exporters_present's exporters) appears
     assert {"interfaces", "collectors", "timeouts", "template", "mtu", "takeover"} <= set(lan)
     assert "persist" in data["exporters"]["uplink"]
     assert lan["interfaces"]["vlan0.100"] == {"direction": "egress"}
@@ -103,6 +103,24 @@ def test_pillar_example_documents_every_key():
     # interface options and collector keys are each explained in a comment
     for word in ("direction:", "once:", "ifindex:", "attach:", "ipfw_hook:", "ipfw_rule:", "host", "port", "version"):
         assert word in text, word
+
+
+def test_exporter_sls_renders_one_host_state_with_its_parameters():
+    """The host is the unit: one netflow.exporters_present, no per-exporter state, given
+    exactly its parameters (each exporter's entry is passed inside `exporters`)."""
+    import inspect
+    import re
+
+    from ngsim.testing import load_file
+
+    text = (FORMULA / "exporter.sls").read_text()
+    assert text.count("netflow.exporters_present:") == 1
+    assert "netflow.exporter_present:" not in text and "netflow.exporter_absent:" not in text
+    block = text.split("netflow.exporters_present:", 1)[1].split("{%", 1)[0]
+    given = re.findall(r"^    - (\w+): \{\{ .* \| tojson(?:\(sort_keys=True\))? \}\}$", block, re.M)
+    states = load_file(REPO / "_states" / "netflow.py", "netflow_states_static")
+    params = [p for p in inspect.signature(states.exporters_present).parameters if p not in ("name", "kwargs")]
+    assert sorted(given) == sorted(params) == ["absent", "exporters", "persist"]
 
 
 def test_failing_states_work_on_salt_3006():

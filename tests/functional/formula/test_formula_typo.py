@@ -140,8 +140,8 @@ def test_a_dropped_exporter_is_still_removed(running):
     try:
         rc, out, text = running.apply()
         assert rc == 0, text
-        absent = next(r for r in out.values() if r["__id__"] == "netflow-exporter-netflow-exporter_absent-uplink")
-        assert absent["changes"]["exporter"] == "removed"
+        host = next(r for r in out.values() if r["__id__"] == "netflow-exporter-netflow-exporters_present")
+        assert set(host["changes"]) == {"uplink"} and host["changes"]["uplink"]["exporter"] == "removed"
         assert not (running.etc / "netflow" / "uplink.ngctl").exists()
     finally:
         running.set_pillar(PILLAR)

@@ -53,10 +53,11 @@ def test_two_concurrent_applies_end_declared_and_report_honestly(tmp_path, round
     results = []
     for out, err in outs:
         ret = json.loads(out)["local"]
-        (state,) = [r for r in ret.values() if r["__id__"] == "netflow-exporter-netflow-exporter_present-lan"]
+        (state,) = [r for r in ret.values() if r["__id__"] == "netflow-exporter-netflow-exporters_present"]
         results.append(state)
     # No corruption: ngsim's state file parses and every interface passes traffic.
     assert json.loads(ngsim("links", str(host))) == {"em0": "pass", "em1": "pass"}
+    assert all(set(r["changes"]) <= {"lan", "rollback"} for r in results), [r["changes"] for r in results]
     # Honest results: a run reports success only if it changed nothing or applied its batch;
     # a loser reports False and names ngctl's error. At least one run succeeded.
     assert any(r["result"] is True for r in results)
