@@ -16,12 +16,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 FILES = sorted((HERE / "regressions").glob("*.txt"))
 
 # file name -> (the invariant it breaks, the open defect class it shows: issue 19's numbering)
-OPEN = {
-    "class7_swap.txt": ("I4", "class 7: interfaces swapped between two exporters in one pillar change do not "
-                              "converge (each exporter's state finds the other's interface still held)"),
-    "class7_move_to_earlier_name.txt": ("I4", "class 7: moving an interface to an exporter whose name sorts first "
-                                              "fails (the other way round converges: class7_move_to_later_name_control)"),
-}
+OPEN: dict = {}
 
 
 def replay(text: str) -> None:
