@@ -2,8 +2,9 @@
 
 Runs random histories (tests/support/sim.py) until N rules have run, each failure shrunk
 by Hypothesis to a minimal sequence, printed, and stored under tests/sim/regressions/ as a
-file tests/sim/test_regressions.py replays; the examples go to the example database
-tests/sim/examples/ (which `make test` reads, read-only). Ends with exactly the line
+file tests/sim/test_regressions.py replays (the stored examples `make test` runs); Hypothesis'
+own example database stays outside the tree (.hypothesis/soak, not committed: it is keyed
+by the machine's source, so it would go stale at the next edit). Ends with exactly the line
 ``<N> steps, <R> rules hit, <V> violations``.
 
 ``NFSIM_RULES=edit,typo,apply`` limits the rules (names in tests/support/sim.py RULES),
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
     command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
         [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []) + (["--fresh"] if a.fresh else []))
     outdir = HERE / "regressions"
-    db = None if a.no_store or a.fresh else DirectoryBasedExampleDatabase(str(HERE / "examples"))
+    db = None if a.no_store or a.fresh else DirectoryBasedExampleDatabase(str(REPO / ".hypothesis" / "soak"))
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if a.no_shrink else [Phase.shrink])
     violations, started, batch, seen = 0, time.monotonic(), 0, set()
     sim.host()
