@@ -24,7 +24,7 @@ from nf_graph import PlanGraph, owned_nodes
 from nf_model import NAME_RE, ValidationError, ether_node_name
 from ng_words import shown
 from nf_journal import leftovers
-from nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts
+from nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts, undo_commands
 
 
 def arguments(exporters, absent) -> tuple:
@@ -231,23 +231,9 @@ def rollback(graph: dict, names, created: list[str], journals: dict, before: dic
         undo += leftovers(graph, name, journals.get(name))
     ours = set(undo).union(*(owned_nodes(graph, n) for n in names))
     attached = {p.split(":")[0] for j in journals.values() if j for p in j.get("attach", [])}
-    sim = PlanGraph(graph, {})
-    for node in dict.fromkeys(undo):
-        if sim.exists(node):
-            sim.shutdown(node)
-    if before is not None:
-        _reattach(sim, before, set().union(*(owned_nodes(before, n) for n in names)))
-    for links in ((restore or {}).get("unlinked"), (restore or {}).get("rejoin")):
-        nf_links.relink(sim, links)
-        attached |= {end for link in links or () for end in link[::2]}
-    for ether in sorted(n for n, d in sim.nodes.items() if d["type"] == "ether"):
-        if nf_links.passes(sim, ether):
-            continue
-        for hook in ("lower", "upper"):
-            peer = sim.peer(ether, hook)
-            if peer and (peer[0] in ours or ether in attached):
-                sim.rmhook(ether, hook)
-    return sim.commands
+    mine_before = set().union(*(owned_nodes(before, n) for n in names)) if before is not None else set()
+    return undo_commands(graph, undo, ours, attached, restore,
+                         reattach=(lambda sim: _reattach(sim, before, mine_before)) if before is not None else None)
 
 
 def _reattach(sim: PlanGraph, before: dict, ours_before: set) -> None:

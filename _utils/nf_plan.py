@@ -518,10 +518,23 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
         undo += [k for k in leftovers(graph, name, fake, named=False, new=lambda k, n: k not in known)]
     ours = owned_nodes(graph, name) | set(undo)
     attached = {p.split(":")[0] for p in (journal or {}).get("attach", [])}
+    return undo_commands(graph, undo, ours, attached, restore)
+
+
+def undo_commands(graph: dict, undo: list[str], ours: set, attached: set, restore: dict | None,
+                  reattach=None) -> list[list[str]]:
+    """The rollback's lines on the re-read ``graph``: shut down ``undo`` (what the failed
+    batch made), ``reattach(sim)`` when given (a host plan puts moved interfaces back), then
+    connect every link of ``restore`` (``nf_links.restore_info``) whose two ends remain and
+    every re-join not made yet, and detach any interface still cut off from a node of
+    ``ours`` (or any interface of ``attached``, which the batch was allowed to free)."""
+    attached = set(attached)
     sim = PlanGraph(graph, {})
     for node in dict.fromkeys(undo):
         if sim.exists(node):
             sim.shutdown(node)
+    if reattach is not None:
+        reattach(sim)
     for links in ((restore or {}).get("unlinked"), (restore or {}).get("rejoin")):
         nf_links.relink(sim, links)
         attached |= {end for link in links or () for end in link[::2]}

@@ -3,8 +3,8 @@ Linux, as tests/unit/formula/test_rcd.py runs it: only the path of ``/etc/rc.sub
 replaced, by a stand-in keeping the parts of FreeBSD's rc.subr the script relies on;
 FreeBSD's ``sha256`` and ``lockf`` are stand-ins over sha256sum and flock(1).
 
-The stand-ins are the same text as test_rcd.py's (kept here so that suites import them
-instead of loading a test file by path).
+They live here once: tests/unit/formula/test_rcd.py, the formula's functional tests and
+the simulation suite import them.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ exec flock -E 75 "$file" "$@"
 '''
 
 
-def _executable(path: pathlib.Path, text: str) -> pathlib.Path:
+def executable(path: pathlib.Path, text: str) -> pathlib.Path:
     path.write_text(text)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
@@ -108,8 +108,8 @@ def write_standins(bindir: pathlib.Path) -> dict:
     """sha256 and lockf stand-ins in ``bindir``: {"sha256": path, "lockf": path}."""
     bindir.mkdir(parents=True, exist_ok=True)
     return {
-        "sha256": str(_executable(bindir / "sha256", STANDIN_SHA256)),
-        "lockf": str(_executable(bindir / "lockf", STANDIN_LOCKF)),
+        "sha256": str(executable(bindir / "sha256", STANDIN_SHA256)),
+        "lockf": str(executable(bindir / "lockf", STANDIN_LOCKF)),
     }
 
 
@@ -125,9 +125,23 @@ def prepared_script(workdir: pathlib.Path) -> pathlib.Path:
     return script
 
 
-def rc_command(arg: str, rc_conf: pathlib.Path, workdir: pathlib.Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def rc_env(rc_conf: pathlib.Path, env: dict | None) -> dict:
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RC_CONF": str(rc_conf)}
+    full_env.update(env or {})
+    return full_env
+
+
+def rc_command(arg: str, rc_conf: pathlib.Path, workdir: pathlib.Path, env: dict | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``rc.d/netflow ARG`` under the stand-in rc.subr, reading rc.conf.d from RC_CONF
     (raises subprocess.TimeoutExpired past ``timeout``)."""
     script = prepared_script(workdir)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RC_CONF": str(rc_conf)}
-    return subprocess.run(["sh", str(script), arg], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(["sh", str(script), arg], capture_output=True, text=True, env=rc_env(rc_conf, env),
+                          timeout=timeout)
+
+
+def rc_popen(arg: str, rc_conf: pathlib.Path, workdir: pathlib.Path, env: dict | None = None) -> subprocess.Popen:
+    """``rc_command`` started, not waited for (a test that kills it or runs beside it)."""
+    script = prepared_script(workdir)
+    return subprocess.Popen(["sh", str(script), arg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=rc_env(rc_conf, env))

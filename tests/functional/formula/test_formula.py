@@ -3,7 +3,7 @@
 The host starts as after a fresh boot (interfaces em0, em1, vlan0.100, tun0; no netgraph
 module loaded) and its pillar is pillar.example, as in `make demo` (whose minion config
 writer is reused), plus the host paths of FreeBSD's sha256/lockf stand-ins and of the lock
-(tests/unit/formula/test_rcd.py's write_standins). The tests run in order on one host: converge, idempotence, test-mode
+(tests/support/rcd.py's write_standins). The tests run in order on one host: converge, idempotence, test-mode
 preview of a pillar change, reboot + rc.d start (the real rc.d script, run by `sh` under a
 stand-in rc.subr), rc.d stop while disabled, a dropped exporter, and netflow.clean.
 """
@@ -18,6 +18,8 @@ import sys
 import pytest
 import yaml
 
+from tests.support import rcd
+
 import nf_boot
 from ngsim.testing import load_file
 
@@ -29,7 +31,6 @@ def _load(name: str, path: pathlib.Path):
 
 
 demo = _load("netflow_demo_run", REPO / "demo" / "run.py")
-rcd = _load("netflow_test_rcd", REPO / "tests" / "unit" / "formula" / "test_rcd.py")
 
 EXAMPLE = yaml.safe_load((REPO / "pillar.example").read_text())
 HOST_STATE = "netflow-exporter-netflow-exporters_present"  # the host is the unit: one state, changes by exporter

@@ -15,11 +15,9 @@ tests/functional/formula/test_formula.py and tests/functional/formula/test_rcd_f
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -28,136 +26,9 @@ import pytest
 
 import nf_boot
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-RC_SCRIPT = REPO / "formula" / "netflow" / "files" / "default" / "netflow.rc"
-
-# Modelled on FreeBSD's /etc/rc.subr (run_rc_command, checkyesno, load_rc_config); only
-# what rc.d/netflow uses. RC_CONF names the file load_rc_config reads (rc.conf.d/<name>).
-FAKE_RC_SUBR = r'''
-warn() { echo "${0##*/}: WARNING: $*" >&2; }
-err() { _e=$1; shift; echo "${0##*/}: ERROR: $*" >&2; exit "$_e"; }
-checkyesno()
-{
-	eval _value=\$${1}
-	case $_value in
-	[Yy][Ee][Ss]|[Tt][Rr][Uu][Ee]|[Oo][Nn]|1) return 0 ;;
-	[Nn][Oo]|[Ff][Aa][Ll][Ss][Ee]|[Oo][Ff][Ff]|0) return 1 ;;
-	*) warn "\$${1} is not set properly - see rc.conf(5)."; return 1 ;;
-	esac
-}
-load_rc_config()
-{
-	if [ -n "${RC_CONF}" ] && [ -r "${RC_CONF}" ]; then
-		. "${RC_CONF}"
-	fi
-}
-run_rc_command()
-{
-	rc_arg=$1
-	_rc_prefix=
-	case "$rc_arg" in
-	fast*) _rc_prefix=fast; rc_arg=${rc_arg#fast} ;;
-	force*) _rc_prefix=force; rc_arg=${rc_arg#force} ;;
-	one*) _rc_prefix=one; rc_arg=${rc_arg#one} ;;
-	quiet*) _rc_prefix=quiet; rc_arg=${rc_arg#quiet} ;;
-	esac
-	# rc.subr: every command but "rcvar" (and "stop" of a daemon with a pid; this
-	# script runs no daemon, so it has none) needs ${rcvar} YES unless prefixed "one".
-	if [ -n "$rcvar" ] && [ "$rc_arg" != rcvar ] && [ "$_rc_prefix" != one ] && [ "$_rc_prefix" != force ]; then
-		if ! checkyesno "$rcvar"; then
-			echo "Cannot '${rc_arg}' $name. Set ${rcvar} to YES in /etc/rc.conf or use 'one${rc_arg}' instead of '${rc_arg}'."
-			return 0
-		fi
-	fi
-	case "$rc_arg" in
-	restart)
-		run_rc_command "${_rc_prefix}stop"
-		run_rc_command "${_rc_prefix}start"
-		return $?
-		;;
-	esac
-	eval _cmd=\$${rc_arg}_cmd
-	eval _precmd=\$${rc_arg}_precmd
-	if [ -z "$_cmd" ]; then
-		echo "Usage: $0 [fast|force|one|quiet](start|stop|restart|rcvar|status)" >&2
-		return 1
-	fi
-	if [ -n "$_precmd" ]; then
-		$_precmd || { warn "failed precmd routine for ${name}"; return 1; }
-	fi
-	$_cmd
-}
-'''
-
-# FreeBSD's /sbin/sha256 reading stdin prints only the hex digest.
-STANDIN_SHA256 = "#!/bin/sh\nsha256sum | cut -d' ' -f1\n"
-# FreeBSD's lockf(1): lockf [-ks] [-t seconds] file command [arguments]; exit 75
-# (EX_TEMPFAIL) when the lock is not obtained in time. util-linux flock(1) takes the same
-# flock(2) lock.
-STANDIN_LOCKF = r'''#!/bin/sh
-timeout=
-while getopts kst:nw opt; do
-	case "$opt" in
-	t) timeout=$OPTARG ;;
-	k|s|n|w) ;;
-	*) echo "usage: lockf [-knsw] [-t seconds] file command [arguments]" >&2; exit 64 ;;
-	esac
-done
-shift $((OPTIND - 1))
-file=$1
-shift
-if [ -n "$timeout" ]; then
-	exec flock -E 75 -w "$timeout" "$file" "$@"
-fi
-exec flock -E 75 "$file" "$@"
-'''
-
-
-def _executable(path: pathlib.Path, text: str) -> pathlib.Path:
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
-
-
-def write_standins(bindir: pathlib.Path) -> dict:
-    """sha256 and lockf stand-ins in ``bindir``: {"sha256": path, "lockf": path}."""
-    bindir.mkdir(parents=True, exist_ok=True)
-    return {
-        "sha256": str(_executable(bindir / "sha256", STANDIN_SHA256)),
-        "lockf": str(_executable(bindir / "lockf", STANDIN_LOCKF)),
-    }
-
-
-def prepared_script(workdir: pathlib.Path) -> pathlib.Path:
-    """The rc.d script, with /etc/rc.subr replaced by the stand-in, as WORKDIR/netflow."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    subr = workdir / "rc.subr"
-    subr.write_text(FAKE_RC_SUBR)
-    text = RC_SCRIPT.read_text()
-    assert text.count("\n. /etc/rc.subr\n") == 1
-    script = workdir / "netflow"
-    script.write_text(text.replace("\n. /etc/rc.subr\n", f"\n. {subr}\n"))
-    return script
-
-
-def _env(rc_conf: pathlib.Path, env: dict | None) -> dict:
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RC_CONF": str(rc_conf)}
-    full_env.update(env or {})
-    return full_env
-
-
-def rc_command(arg: str, rc_conf: pathlib.Path, workdir: pathlib.Path, env: dict | None = None,
-               timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `rc.d/netflow ARG` under the fake rc.subr, reading rc.conf.d from RC_CONF."""
-    script = prepared_script(workdir)
-    return subprocess.run(["sh", str(script), arg], capture_output=True, text=True, env=_env(rc_conf, env),
-                          timeout=timeout)
-
-
-def rc_popen(arg: str, rc_conf: pathlib.Path, workdir: pathlib.Path, env: dict | None = None) -> subprocess.Popen:
-    script = prepared_script(workdir)
-    return subprocess.Popen(["sh", str(script), arg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(rc_conf, env))
+from tests.support.rcd import (  # noqa: F401 - test_rcd_faults.py reaches rc_command etc. through this module
+    RC_SCRIPT, REPO, executable, prepared_script, rc_command, rc_env, rc_popen, write_standins,
+)
 
 
 def _sq(value: str) -> str:
@@ -600,7 +471,7 @@ def test_nothing_read_from_a_boot_file_is_evaluated(host, tmp_path):
     (host.boot_dir / "lan.ngctl").write_text(text)
     (host.boot_dir / "tun.ngctl").unlink()
     proc = subprocess.run(["sh", str(prepared_script(host.workdir)), "start"], capture_output=True, text=True,
-                          env=_env(host.rc_conf, None), cwd=tmp_path, timeout=120)
+                          env=rc_env(host.rc_conf, None), cwd=tmp_path, timeout=120)
     assert not pwned.exists()
     assert "ignoring module line" in proc.stderr and "malformed ipfw line" in proc.stderr
     calls = _argvs(host.log())
@@ -641,7 +512,7 @@ def test_failed_replay_removes_exactly_what_it_created(tmp_path):
 
 def test_failing_ipfw_add_removes_the_replay(host, tmp_path):
     real = host.root / "bin" / "ipfw"
-    wrapper = _executable(tmp_path / "ipfw-add-fails", f'#!/bin/sh\n[ "$2" = add ] && {{ echo "ipfw: setsockopt(IP_FW_XADD): Invalid argument" >&2; exit 64; }}\nexec "{real}" "$@"\n')
+    wrapper = executable(tmp_path / "ipfw-add-fails", f'#!/bin/sh\n[ "$2" = add ] && {{ echo "ipfw: setsockopt(IP_FW_XADD): Invalid argument" >&2; exit 64; }}\nexec "{real}" "$@"\n')
     host.configure(netflow_ipfw=str(wrapper))
     proc = host.rc("start")
     assert proc.returncode != 0 and "ipfw add 2100 ngtee 2000 ip from any to any via tun0 failed" in proc.stderr
@@ -669,7 +540,7 @@ def test_failed_replay_leaves_nodes_another_program_made_meanwhile(tmp_path):
     host = RcHost(tmp_path)
     host.write("lan", LAN)
     real = host.root / "bin" / "ngctl"
-    wrapper = _executable(tmp_path / "ngctl-with-neighbour", (
+    wrapper = executable(tmp_path / "ngctl-with-neighbour", (
         '#!/bin/sh\n'
         f'"{real}" "$@"\nrc=$?\n'
         # between our failing batch and its cleanup, another program builds its graph
@@ -916,7 +787,7 @@ def test_stop_takes_the_lock_too(host):
 
 def test_internal_command_needs_the_lock_guard(host):
     proc = subprocess.run(["sh", str(prepared_script(host.workdir)), "_locked_start"], capture_output=True,
-                          text=True, env=_env(host.rc_conf, None), timeout=60)
+                          text=True, env=rc_env(host.rc_conf, None), timeout=60)
     assert proc.returncode == 64 and "internal" in proc.stderr
     assert host.log() == []
 
@@ -928,7 +799,7 @@ def test_sourced_by_etc_rc_re_runs_the_installed_script_under_the_lock(host):
     host.configure(netflow_script=str(script))
     wrapper = f'set -- start; . "{script}"'
     proc = subprocess.run(["sh", "-c", wrapper, "/etc/rc"], capture_output=True, text=True,
-                          env=_env(host.rc_conf, None), timeout=120)
+                          env=rc_env(host.rc_conf, None), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert {"lan_nf", "tun_nf"} <= set(host.named())
 
@@ -954,7 +825,7 @@ def test_a_hung_binary_is_killed_and_the_start_cleaned_up(host, tmp_path, binary
     (host.boot_dir / "lan.ngctl").unlink()  # tun alone: one exporter, attached to em2 and ipfw
     real = host.root / "bin" / binary
     (tmp_path / "hang").mkdir()
-    stand_in = _executable(tmp_path / "hang" / binary, "#!/bin/sh\n" + HANGS[binary].format(real=real))
+    stand_in = executable(tmp_path / "hang" / binary, "#!/bin/sh\n" + HANGS[binary].format(real=real))
     host.configure(**{f"netflow_{binary}": str(stand_in), "netflow_spawn_timeout": "2"})
     t0 = time.monotonic()
     proc = host.rc("start", timeout=30)
@@ -978,7 +849,7 @@ def test_a_hung_shutdown_fails_stop_naming_it(host, tmp_path):
     (host.boot_dir / "lan.ngctl").unlink()
     assert host.rc("start").returncode == 0
     real = host.root / "bin" / "ngctl"
-    stand_in = _executable(tmp_path / "ngctl", f'#!/bin/sh\n[ "$1" = shutdown ] && exec sleep 40\nexec "{real}" "$@"\n')
+    stand_in = executable(tmp_path / "ngctl", f'#!/bin/sh\n[ "$1" = shutdown ] && exec sleep 40\nexec "{real}" "$@"\n')
     host.configure(netflow_ngctl=str(stand_in), netflow_spawn_timeout="1")
     proc = host.rc("stop", timeout=30)
     assert re.search(r"ngctl shutdown \[[0-9a-f]+\]: did not finish within 1 s: killed", proc.stderr), proc.stderr
