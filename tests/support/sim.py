@@ -172,6 +172,18 @@ def check(cond: bool, inv: str, msg: str) -> None:
 # --------------------------------------------------------------------------------------
 # The machine
 # --------------------------------------------------------------------------------------
+def without_exporters(sig: dict | None, names: set) -> dict | None:
+    """``graph_sig`` with exporters ``names`` taken out (their nodes, attachments, ipfw hooks)."""
+    if not sig or not names:
+        return sig
+    ours = {f"{n}_nf" for n in names}
+    out = {**sig, "nodes": [n for n in sig["nodes"] if not any(str(n[0]).startswith(f"{x}_") for x in names)],
+           "ifaces": {i: h for i, h in sig["ifaces"].items() if not set(h.values()) & ours}}
+    if "ipfw" in sig:
+        out["ipfw"] = [p for p in sig["ipfw"] if p not in ours]
+    return out
+
+
 class NetflowMachine(RuleBasedStateMachine):
     """One firewall's history; every rule is one thing that happens to it."""
 
@@ -345,7 +357,8 @@ class NetflowMachine(RuleBasedStateMachine):
         # have run) may have replaced foreign nodes on its interfaces; a failed one may not
         took_over = frozenset(
             i for n, p in self._declared().items() if isinstance(p, dict) and p.get("takeover")
-            and (ret is None or (ret.get(f"netflow-exporter-netflow-exporter_present-{n}") or {}).get("result") is True)
+            and (ret is None or any((ret.get(sid) or {}).get("result") is True for sid in (
+                "netflow-exporter-netflow-exporters_present", f"netflow-exporter-netflow-exporter_present-{n}")))
             for i in p.get("interfaces", {}))
         self._check_after(mark, what, took_over=took_over)
         mutations = self._mutations(mark)
@@ -480,8 +493,17 @@ class NetflowMachine(RuleBasedStateMachine):
         check("Traceback" not in proc.stderr, "I6", f"rc.d start: {proc.stderr[-300:]}")
         if self.boot_sig is not None:
             got = graph_sig(self._state())
-            check(got == self.boot_sig, "I7", f"the replay built {got}, the last apply {self.boot_sig} "
+            want = without_exporters(self.boot_sig, self._gone_at_boot())
+            check(got == want, "I7", f"the replay built {got}, the last apply {self.boot_sig} "
                                               f"(rc {proc.returncode}: {proc.stderr.strip()[-300:]})")
+
+    def _gone_at_boot(self) -> set:
+        """Exporters of the last apply that attach an interface destroyed since: their boot
+        file cannot replay (its mkpeer finds no ng_ether node, as on FreeBSD), and the rc.d
+        script removes what it made, so the reboot builds every other exporter."""
+        ifaces = (self.boot_sig or {}).get("ifaces", {})
+        return {hooks[h][:-3] for i, hooks in ifaces.items() if i in self.destroyed
+                for h in ("lower", "upper") if str(hooks.get(h, "")).endswith("_nf")}
 
     @on("stop")
     @rule()
