@@ -16,7 +16,8 @@ except on an interface a converged takeover declared (only lower/upper users: a 
 never has cause to touch ``orphans``).
 
 Rules can be limited with ``NFSIM_RULES=edit,apply,...`` (comma-separated rule names, see
-RULES) so a soak run can aim at one area; the default is every rule.
+RULES) so a soak run can aim at one area; the default is every rule. A Salt job still
+running after ``NFSIM_STUCK`` seconds (default 120) is a loop in the product: an I8 violation.
 """
 from __future__ import annotations
 
