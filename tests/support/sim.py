@@ -298,7 +298,7 @@ class NetflowMachine(RuleBasedStateMachine):
     def _run_salt(self, sls: str, test: bool) -> dict | None:
         """state.sls in-process; a killed or hung job returns None."""
         old = signal.signal(signal.SIGALRM, _stuck)
-        signal.setitimer(signal.ITIMER_REAL, STUCK_AFTER)
+        signal.setitimer(signal.ITIMER_REAL, STUCK_AFTER, 1.0)  # again every second: a raise in a gc callback is lost
         try:
             return self.h.state_run(sls, test=test)
         except _Stuck:
