@@ -5,8 +5,19 @@ netflow.clean, interfaces destroyed and re-created, beacon ticks, foreign netgra
 arriving and leaving) against one emulated host in this process, with every invariant of
 docs (I1-I8) checked after every step.
 
+Foreign netgraph users (each arrives, and on its next draw leaves): ``tee`` (an ng_tee tap
+spliced into our exporter), ``foreign`` (OPNsense's or a hand-built exporter), ``hub`` (an
+ng_hub on lower/upper), ``pppoe`` (an mpd5-like PPPoE client on ``orphans`` with a session
+hook: beside our exporter, never in its way), ``vlan`` (an ng_vlan trunk on lower/upper,
+filters to ng_eiface nodes, as ng_vlan(4)'s example), ``jail`` (a VNET jail's ng_bridge on
+lower/upper with an ng_eiface on link2, as jng does). The last three hold an interface our
+exporters must refuse without ``takeover``; I2 keeps every foreign node and hook in place
+except on an interface a converged takeover declared (only lower/upper users: a takeover
+never has cause to touch ``orphans``).
+
 Rules can be limited with ``NFSIM_RULES=edit,apply,...`` (comma-separated rule names, see
-RULES) so a soak run can aim at one area; the default is every rule.
+RULES) so a soak run can aim at one area; the default is every rule. A Salt job still
+running after ``NFSIM_STUCK`` seconds (default 120) is a loop in the product: an I8 violation.
 """
 from __future__ import annotations
 
@@ -16,6 +27,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import tempfile
 from contextlib import contextmanager
 
@@ -39,9 +51,10 @@ COLLECTORS = ({"host": "192.0.2.10", "port": 2055}, {"host": "192.0.2.11", "port
 OUR_NODE = re.compile(r"(%s)_(nf|v9|v5|v9_\d+)\Z" % "|".join(ALL_NAMES))
 OUR_TYPES = {"nf": "netflow", "v9": "one2many", "v5": "ksocket"}
 RULES = ("edit", "typo", "move", "rename", "apply", "preview", "fail", "die", "kill", "hang", "reboot", "stop",
-         "clean", "ifcycle", "beacon", "tee", "foreign", "hub")
+         "clean", "ifcycle", "beacon", "tee", "foreign", "hub", "pppoe", "vlan", "jail")
 HUNG_BINARIES = ("ngctl", "kldload", "kldstat", "ipfw")
 DATA = REPO / "tests" / "data"
+STUCK_AFTER = float(os.environ.get("NFSIM_STUCK", "120"))  # s of one Salt job in this process: a loop, not work
 
 
 def enabled_rules() -> set:
@@ -139,6 +152,8 @@ def graph_sig(state: dict) -> dict:
             peers = {}
             for hook, peer_id, _ in n["hooks"]:
                 peer = nodes.get(str(peer_id))
+                if hook == "orphans" and not (peer and ours(peer)):
+                    continue  # a PPPoE client beside our exporter: not our part of the graph
                 peers[hook] = peer["name"] if peer and ours(peer) else "foreign"
             if peers and set(peers.values()) != {"foreign"}:  # an interface only a foreign user holds is not ours
                 sig["ifaces"][n["priv"].get("ifname")] = dict(sorted(peers.items()))
@@ -162,6 +177,15 @@ def files_snapshot(h: SimHost) -> dict:
 
 class Violation(AssertionError):
     """An invariant does not hold."""
+
+
+class _Stuck(BaseException):
+    """Raised by SIGALRM inside a Salt job that never returns (a BaseException: the
+    product's own ``except Exception`` must not turn it into a failed state)."""
+
+
+def _stuck(signum, frame):
+    raise _Stuck()
 
 
 def check(cond: bool, inv: str, msg: str) -> None:
@@ -248,7 +272,8 @@ class NetflowMachine(RuleBasedStateMachine):
               f"{what} would hang forever: spawn without a timeout of a hung binary: {self.h.adapter.hangs[-1:]}")
         if took_over:
             nodes = self._state()["nodes"]
-            for nid in [n for n, i in self.foreign.items() if i["iface"] in took_over and str(n) not in nodes]:
+            for nid in [n for n, i in self.foreign.items()
+                        if i["iface"] in took_over and i.get("held", True) and str(n) not in nodes]:
                 del self.foreign[nid]
             self.taps = {i: t for i, t in self.taps.items() if t in self.foreign}
             self._refresh_foreign(took_over)
@@ -288,14 +313,23 @@ class NetflowMachine(RuleBasedStateMachine):
 
     def _run_salt(self, sls: str, test: bool) -> dict | None:
         """state.sls in-process; a killed or hung job returns None."""
+        old = signal.signal(signal.SIGALRM, _stuck)
+        signal.setitimer(signal.ITIMER_REAL, STUCK_AFTER, 1.0)  # again every second: a raise in a gc callback is lost
         try:
             return self.h.state_run(sls, test=test)
+        except _Stuck:
+            self.h.forget_state()
+            raise Violation(f"I8: state.apply {sls} (test={test}) still running after {STUCK_AFTER:.0f} s "
+                            f"(a loop in the product, no spawn to time out): {self._describe()}") from None
         except kernel.JobKilled:
             self.h.forget_state()
             return None
         except kernel.HungForever:
             self.h.forget_state()
             return None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
     # --- pillar --------------------------------------------------------------------
     @on("edit")
@@ -560,7 +594,9 @@ class NetflowMachine(RuleBasedStateMachine):
                         s[k] = v
                 ngstate.save(root, s)
 
-    def _foreign_batch(self, kind: str, iface: str, lines: list, modules=()) -> bool:
+    def _foreign_batch(self, kind: str, iface: str, lines: list, modules=(), held: bool = True) -> bool:
+        """Another program's ``ngctl -f -``; the nodes it made are recorded as foreign (``held``:
+        they hold the interface's lower/upper, so a declared takeover may replace them)."""
         before = set(self._state()["nodes"])
         with self._no_faults():
             for m in modules:
@@ -569,16 +605,18 @@ class NetflowMachine(RuleBasedStateMachine):
         nodes = self._state()["nodes"]
         for nid in set(nodes) - before:
             if nodes[nid]["type"] != "socket":
-                self.foreign[int(nid)] = {"kind": kind, "iface": iface, "hooks": [], "shared": set()}
+                self.foreign[int(nid)] = {"kind": kind, "iface": iface, "hooks": [], "shared": set(), "held": held}
         self._refresh_foreign()
         check(rc == 0, "setup", f"a foreign {kind} on {iface} could not be built: {err}")
         return True
 
     def _refresh_foreign(self, ifaces=None) -> None:
+        """Re-read the hooks of the foreign nodes (all, or a takeover's interfaces' users of
+        lower/upper: one on ``orphans`` is never a takeover's to rewire)."""
         nodes = self._state()["nodes"]
         for nid, info in self.foreign.items():
             node = nodes.get(str(nid))
-            if node is not None and (ifaces is None or info["iface"] in ifaces):
+            if node is not None and (ifaces is None or (info["iface"] in ifaces and info.get("held", True))):
                 # a hook joined to one of our nodes is the seam between the two graphs: removing
                 # ours may re-join it to where ours led (what keeps the interface passing)
                 info["shared"] = info.get("shared", set()) | {
@@ -680,3 +718,91 @@ class NetflowMachine(RuleBasedStateMachine):
         self._foreign_batch("hub", iface, [f"mkpeer {eth}: hub lower l0", f"name {eth}:lower hub_{eth}",
                                            f"connect {eth}: hub_{eth}: upper u0"], modules=("ng_hub",))
 
+
+    def _leave(self, kind: str, iface: str) -> bool:
+        """The foreign ``kind`` on ``iface`` goes, if there: its nodes shut down (its
+        interfaces' ng_ether nodes go with their ng_eiface); True if it was there."""
+        mine = [n for n, i in self.foreign.items() if i["kind"] == kind and i["iface"] == iface]
+        if not mine:
+            return False
+        nodes = self._state()["nodes"]
+        first = sorted(mine, key=lambda n: (nodes.get(str(n), {}).get("type") != "eiface",
+                                            nodes.get(str(n), {}).get("type") == "ether"))
+        lines = [f"msg {self._ether(iface)['name']}: setpromisc 0",
+                 f"msg {self._ether(iface)['name']}: setautosrc 1"] if kind == "jail" and self._ether(iface) else []
+        with self._no_faults():
+            for nid in first:
+                if str(nid) in self._state()["nodes"]:
+                    self.h.run("ngctl", "shutdown", f"[{nid:x}]:")
+            if lines:
+                self.h.run("ngctl", "-f", "-", stdin="\n".join(lines) + "\n")
+        for nid in mine:
+            self.foreign.pop(nid, None)
+        self._refresh_foreign()
+        return True
+
+    def _links_kept(self, kind: str, iface: str, before: dict) -> None:
+        after = self.h.links()
+        check(all(after.get(i) == s for i, s in before.items() if i in IFACES), "setup",
+              f"the foreign {kind} on {iface} changed traffic: {before} -> {after}")
+
+    @on("pppoe")
+    @rule(iface=st.sampled_from(ETHERS))
+    def pppoe_client(self, iface):
+        """mpd5's PPPoE link on an interface's ``orphans`` hook, with a session hook being
+        connected (or, if there, gone); lower/upper (our exporter's) are left alone."""
+        self._hit("pppoe")
+        if self._leave("pppoe", iface):
+            return
+        self._kldload("ng_ether")
+        ether = self._ether(iface)
+        if ether is None or any(h[0] == "orphans" for h in ether["hooks"]):
+            return
+        eth, before = ether["name"], self.h.links()
+        self._foreign_batch("pppoe", iface, [
+            f"mkpeer {eth}: pppoe orphans ethernet", f"name {eth}:orphans mpd_{eth}",
+            f"mkpeer mpd_{eth}: tee mpd1234-{eth} left",
+            f'msg mpd_{eth}: pppoe_connect {{ hook="mpd1234-{eth}" data="\\\\isp|svc" }}'],
+            modules=("ng_pppoe", "ng_tee"), held=False)
+        self._links_kept("pppoe", iface, before)
+
+    @on("vlan")
+    @rule(iface=st.sampled_from(ETHERS))
+    def vlan_trunk(self, iface):
+        """ng_vlan(4)'s example: a trunk on an interface's lower (``downstream``), untagged
+        frames back to upper (``nomatch``), two VLANs filtered to ng_eiface nodes (or, if
+        there, all gone)."""
+        self._hit("vlan")
+        if self._leave("vlan", iface):
+            return
+        self._kldload("ng_ether")
+        ether = self._ether(iface)
+        if ether is None or not self._free(iface):
+            return
+        eth, before = ether["name"], self.h.links()
+        self._foreign_batch("vlan", iface, [
+            f"mkpeer {eth}: vlan lower downstream", f"name {eth}:lower vlan_{eth}",
+            f"connect {eth}: vlan_{eth}: upper nomatch",
+            f"mkpeer vlan_{eth}: eiface v100 ether", f'msg vlan_{eth}: addfilter {{ hook="v100" vid=100 }}',
+            f"mkpeer vlan_{eth}: eiface v200 ether", f'msg vlan_{eth}: addfilter {{ hook="v200" vid=200 }}'],
+            modules=("ng_vlan", "ng_eiface"))
+        self._links_kept("vlan", iface, before)
+
+    @on("jail")
+    @rule(iface=st.sampled_from(ETHERS))
+    def vnet_jail(self, iface):
+        """A VNET jail as jng builds it: ng_bridge on lower (link0) and upper (link1), the
+        jail's ng_eiface on link2 (or, if there, gone as jng shutdown does)."""
+        self._hit("jail")
+        if self._leave("jail", iface):
+            return
+        self._kldload("ng_ether")
+        ether = self._ether(iface)
+        if ether is None or not self._free(iface):
+            return
+        eth, before = ether["name"], self.h.links()
+        self._foreign_batch("jail", iface, [
+            f"mkpeer {eth}: bridge lower link0", f"name {eth}:lower {eth}bridge",
+            f"connect {eth}: {eth}bridge: upper link1", f"msg {eth}: setpromisc 1", f"msg {eth}: setautosrc 0",
+            f"mkpeer {eth}bridge: eiface link2 ether"], modules=("ng_bridge", "ng_eiface"))
+        self._links_kept("jail", iface, before)
