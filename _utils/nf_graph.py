@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 
-from nf_model import DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DLT_EN10MB, NAME_RE, SELF_DESTRUCTING, VERSIONS
+from nf_model import DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DLT_EN10MB, NAME_RE, PERSISTENT, SELF_DESTRUCTING, VERSIONS
 
 
 class PlanGraph:
@@ -71,7 +71,7 @@ class PlanGraph:
         for hook in list(n["hooks"]):
             if node in self.nodes:
                 self._cut(node, hook)
-        if node in self.nodes and n["type"] in SELF_DESTRUCTING:
+        if node in self.nodes and n["type"] not in PERSISTENT:  # a shut-down vlan or bridge is gone too
             del self.nodes[node]
             self.settings.pop(node, None)
             self.removed.append(node)

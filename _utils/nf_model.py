@@ -69,6 +69,9 @@ KSOCKET_HOOK = FAMILIES["inet"]["hook"]
 IPV_NAMES = {"inet": "IPv4", "inet6": "IPv6"}
 EXPORT_HOOK = {v: row["hook"] for v, row in VERSIONS.items()}
 SELF_DESTRUCTING = {"netflow", "ksocket", "one2many", "hub", "tee"}
+# ng_ether and ng_ipfw survive `shutdown` (they revive: hooks cut, node kept); every other
+# node is gone after it (docs/netgraph.md: ng_ether "Persistence"; ng_ipfw is persistent too).
+PERSISTENT = {"ether", "ipfw"}
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,24}")
 # FreeBSD interface names: IFNAMSIZ is 16 (15 characters). We accept the characters that
 # interface drivers and `ifconfig name` use in practice; ':' is refused (netgraph path).

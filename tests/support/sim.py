@@ -262,9 +262,11 @@ class NetflowMachine(RuleBasedStateMachine):
         wanted = {i for p in self._declared().values() for i in p.get("interfaces", [])}
         return not self.bad and not self._faults_armed(state) and not self.foreign and wanted <= names
 
-    def _check_after(self, mark: dict, what: str, salt_step: bool = True, took_over: frozenset = frozenset()) -> None:
+    def _check_after(self, mark: dict, what: str, salt_step: bool = True, took_over: frozenset = frozenset(),
+                     vanish: frozenset = frozenset()) -> None:
         """I1, I2, I8 after any step that is not a foreign actor's; ``took_over``: interfaces
-        a takeover may have taken in this step (foreign nodes there may be gone)."""
+        a takeover may have taken in this step (foreign nodes there may be gone); ``vanish``:
+        interfaces of a failed takeover, where only a self-destructing foreign node may be gone."""
         links = self.h.links()
         cut = sorted(i for i, s in links.items() if s != "pass" and i not in self.cut_owed)
         check(not cut, "I1", f"after {what}, interface(s) {cut} blackholed: {self._describe()}")
@@ -277,6 +279,12 @@ class NetflowMachine(RuleBasedStateMachine):
                 del self.foreign[nid]
             self.taps = {i: t for i, t in self.taps.items() if t in self.foreign}
             self._refresh_foreign(took_over)
+        if vanish:
+            nodes = self._state()["nodes"]
+            for nid in [n for n, i in self.foreign.items()
+                        if i["iface"] in vanish and i["kind"] in ("hub", "tee") and str(n) not in nodes]:
+                del self.foreign[nid]
+            self.taps = {i: t for i, t in self.taps.items() if t in self.foreign}
         if salt_step:
             self._check_foreign(f"after {what}")
 
@@ -380,8 +388,8 @@ class NetflowMachine(RuleBasedStateMachine):
     # --- Salt ------------------------------------------------------------------------
     def _apply(self, test: bool, what: str, kill_after=None, hang=None) -> None:
         mark = self._mark()
-        if not test and kill_after is None:
-            self.cut_owed = set()  # a whole apply must repair what a killed one left
+        if not test and kill_after is None and hang is None:
+            self.cut_owed = set()  # a whole apply (nothing killed, nothing hung) must repair what a killed one left
         clean = self._clean_conditions(mark["state"]) and kill_after is None and hang is None
         if kill_after is not None:
             self.h.adapter.kill_after = kill_after
@@ -402,7 +410,12 @@ class NetflowMachine(RuleBasedStateMachine):
             and (ret is None or any((ret.get(sid) or {}).get("result") is True for sid in (
                 "netflow-exporter-netflow-exporters_present", f"netflow-exporter-netflow-exporter_present-{n}")))
             for i in p.get("interfaces", {}))
-        self._check_after(mark, what, took_over=took_over)
+        # a failed takeover puts foreign nodes back (I2), except one that lived only on the
+        # interface's two hooks and is of a type FreeBSD destroys with its last hook (ng_hub,
+        # ng_tee): the batch's rmhooks destroyed it and nothing can recreate another's node
+        declared = frozenset(i for p in self._declared().values() if isinstance(p, dict) and p.get("takeover")
+                             for i in p.get("interfaces", {}))
+        self._check_after(mark, what, took_over=took_over, vanish=declared - took_over)
         mutations = self._mutations(mark)
         files = files_snapshot(self.h)
         changed_files = sorted(p for p in set(files) | set(mark["files"]) if files.get(p) != mark["files"].get(p))
