@@ -34,7 +34,7 @@ bench: $(STAMP)
 # a failure is shrunk, printed and stored under tests/sim/regressions/ (NFSIM_RULES=a,b limits the rules).
 STEPS ?= 2000
 soak: $(STAMP)
-	$(PY) tests/sim/soak.py $(STEPS)
+	$(PY) tests/sim/soak.py $(STEPS) --jobs $(or $(JOBS),1)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .demo

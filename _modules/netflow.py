@@ -35,6 +35,7 @@ import nf_plan
 import nf_resolve
 import nf_settings
 import nf_status
+import nf_record
 import nf_watch
 from ng_words import shown
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -74,7 +75,7 @@ def _validated(name, kwargs: dict) -> dict:
         cfg = nf_model.validate(params)
         cfg = nf_resolve.resolve(cfg, {host: _addresses(host) for host in nf_resolve.host_names(cfg)})
         cachedir = (globals().get("__opts__") or {}).get("cachedir")  # absent only outside Salt's loader
-        prior = nf_watch.load_declarations(nf_watch.declared_dir(cachedir), [name])[0] if cachedir else {}
+        prior = nf_record.load_declarations(nf_record.declared_dir(cachedir), [name])[0] if cachedir else {}
         return nf_resolve.unbound(cfg, prior.get(name))
     except nf_model.ValidationError as exc:
         raise SaltInvocationError(str(exc)) from None
@@ -426,7 +427,7 @@ def heal(name) -> dict:
     what the ``netflow`` beacon runs on its own minion when the exporter drifts. Needs no
     master or event data; waits at most 5 s for the lock. CLI Example: ``salt fw1 netflow.heal lan``"""
     _check_name(name)
-    params = _checked(nf_watch.declared_params, nf_watch.declared_dir(__opts__["cachedir"]), name,  # noqa: F821
+    params = _checked(nf_record.declared_params, nf_record.declared_dir(__opts__["cachedir"]), name,  # noqa: F821
                       error=CommandExecutionError)
     persist = params.pop("persist", False)
     return _converge_one(name, _converge_args(name, True, False, persist, params), params, False, persist, wait=5)
@@ -479,6 +480,10 @@ def _converge_locked(cfgs: dict, absent: list, test: bool, persist: dict) -> dic
         out["result"] = None if changes else True
         return out
     try:
+        for name in cfgs:  # write-ahead: a run killed after its batch still leaves them ours
+            if name in changes:
+                _checked(nf_record.claim, nf_record.declared_dir(__opts__["cachedir"]), name,  # noqa: F821
+                         error=CommandExecutionError)
         _apply(planned)
     except CommandExecutionError as exc:
         info = getattr(exc, "info", None)  # changes: what the rollback did, not keyed by exporter
@@ -557,10 +562,12 @@ def mapdata(formula_defaults=None) -> dict:
     """
     config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}  # noqa: F821
     boot = nf_paths.default("boot_dir") if config["boot_dir"] is None else config["boot_dir"]
-    names = nf_watch.boot_names(boot) if isinstance(boot, str) and boot.startswith("/") else []
-    # an exporter applied with persist: false has no boot file, only its record: ours too
-    recorded, unreadable = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]))  # noqa: F821
-    names = sorted(set(names) | set(recorded) | set(unreadable))
+    names = nf_record.boot_names(boot) if isinstance(boot, str) and boot.startswith("/") else []
+    # an exporter applied with persist: false has no boot file, only its record: ours too;
+    # and one whose run was killed before it recorded anything, only its claim (nf_record)
+    records = nf_record.declared_dir(__opts__["cachedir"])  # noqa: F821
+    recorded, unreadable = nf_record.load_declarations(records)
+    names = sorted(set(names) | set(recorded) | set(unreadable) | set(nf_record.claimed(records)))
     return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names)  # noqa: F821
 
 
@@ -593,7 +600,7 @@ def _remember(name: str, params: dict | None, test: bool, ret: dict) -> dict:
     declaration, for netflow.list/status and the beacon. Never fails the run."""
     if not test and ret.get("result") is True:
         try:
-            nf_watch.remember(nf_watch.declared_dir(__opts__["cachedir"]), name, params, time.time())  # noqa: F821
+            nf_record.remember(nf_record.declared_dir(__opts__["cachedir"]), name, params, time.time())  # noqa: F821
         except (OSError, ValueError) as exc:
             log.warning("netflow: cannot record the declaration of %s: %s", name, exc)
     return ret
@@ -603,8 +610,8 @@ def _views(names=None) -> dict:
     """netgraph.graph and ONE netgraph.query for every exporter, the recorded
     declarations, and each exporter's view (nf_status)."""
     graph = __salt__["netgraph.graph"]()  # noqa: F821
-    declared, _ = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), names)  # noqa: F821
-    names = names or nf_status.names_on_host(graph, declared, nf_watch.boot_names(_path("boot_dir")))
+    declared, _ = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), names)  # noqa: F821
+    names = names or nf_status.names_on_host(graph, declared, nf_record.boot_names(_path("boot_dir")))
     queries = [q for name in names for q in nf_settings.settings_queries(graph, name)]
     settings, raw = nf_watch.read_settings(queries, __salt__["netgraph.query"](queries) if queries else [])  # noqa: F821
     views = {n: nf_status.exporter_view(n, graph, settings, raw, declared.get(n)) for n in names}
@@ -619,7 +626,7 @@ def list_() -> dict:
     CLI Example: ``salt fw1 netflow.list``
     """
     read, boot = _views(), _path("boot_dir")
-    return {name: nf_watch.list_entry(view, read, nf_watch.read_text(os.path.join(boot, f"{name}.ngctl")))
+    return {name: nf_watch.list_entry(view, read, nf_record.read_text(os.path.join(boot, f"{name}.ngctl")))
             for name, view in read["views"].items()}
 
 
@@ -688,7 +695,7 @@ def watch(state=None, **kwargs) -> dict:
     opts = _checked(nf_watch.options, {k: v for k, v in kwargs.items() if not str(k).startswith("__")})
     if state is not None and not isinstance(state, dict):
         raise SaltInvocationError("state: must be what the last call returned (a mapping)")
-    declared, bad = nf_watch.load_declarations(nf_watch.declared_dir(__opts__["cachedir"]), opts["exporters"])  # noqa: F821
+    declared, bad = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), opts["exporters"])  # noqa: F821
     events, new = [], state
     if declared:
         reqs = nf_watch.requests(declared, (state or {}).get("graph"))

@@ -9,7 +9,9 @@ by the machine's source, so it would go stale at the next edit). Ends with exact
 
 ``NFSIM_RULES=edit,typo,apply`` limits the rules (names in tests/support/sim.py RULES),
 ``NFSIM_NAMES``, ``NFSIM_TAKEOVER``, ``NFSIM_TYPOS``, ``NFSIM_PERSIST`` narrow the pillars drawn;
-``--no-store`` keeps the tree unchanged, ``--fresh`` leaves the example database alone.
+``--no-store`` keeps the tree unchanged, ``--fresh`` leaves the example database alone;
+``--jobs J`` (``make soak STEPS=N JOBS=J``) splits the N steps over J processes, each with
+its own random histories, and sums their counts into the same final line.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ import logging
 import os
 import pathlib
 import re
+import subprocess
 import sys
+import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -57,6 +61,39 @@ def store(program: str, exc: BaseException, command: str, outdir: pathlib.Path) 
     return path
 
 
+def parallel(a: argparse.Namespace) -> int:
+    """Run ``a.jobs`` soaks of ``a.steps / a.jobs`` steps side by side; their output as it
+    comes, then the one summed line."""
+    share = [a.steps // a.jobs + (1 if i < a.steps % a.jobs else 0) for i in range(a.jobs)]
+    flags = ["--worker", "--per-history", str(a.per_history)] + [
+        f for f, on in (("--no-store", a.no_store), ("--no-shrink", a.no_shrink), ("--fresh", a.fresh)) if on]
+    procs = [subprocess.Popen([sys.executable, __file__, str(n), *flags], stdout=subprocess.PIPE, text=True)
+             for n in share if n]
+    totals = {"steps": 0, "violations": 0, "rules": set()}
+    lock = threading.Lock()
+
+    def relay(proc):
+        for line in proc.stdout:
+            m = re.fullmatch(r"(\d+) steps, (\d+) rules hit, (\d+) violations\n?", line)
+            with lock:
+                if m:
+                    totals["steps"] += int(m[1])
+                    totals["violations"] += int(m[3])
+                elif line.startswith("rules hit: "):
+                    totals["rules"] |= set(line[len("rules hit: "):].split())
+                else:
+                    print(line, end="", flush=True)
+        proc.wait()
+
+    threads = [threading.Thread(target=relay, args=(p,)) for p in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"{totals['steps']} steps, {len(totals['rules'])} rules hit, {totals['violations']} violations")
+    return 1 if totals["violations"] or any(p.returncode not in (0, 1) for p in procs) else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("steps", type=int)
@@ -64,7 +101,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-shrink", action="store_true")
     p.add_argument("--fresh", action="store_true", help="neither read nor write the example database")
     p.add_argument("--per-history", type=int, default=STEP_COUNT, help="rules per history (default %(default)s)")
+    p.add_argument("--jobs", type=int, default=1, help="processes side by side (default %(default)s)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.jobs > 1:
+        return parallel(a)
     logging.disable(logging.CRITICAL)  # the product's own error logs: the report is the result
     env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS", "NFSIM_PERSIST") if os.environ.get(k)]
     command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
@@ -95,6 +136,8 @@ def main(argv=None) -> int:
                 print(f"stored as {store(program, exc, command, outdir).relative_to(REPO)}", flush=True)
     rate = sim.STEPS[0] / max(time.monotonic() - started, 1e-9)
     print(f"({rate:.1f} steps/s over {time.monotonic() - started:.0f} s)", flush=True)
+    if a.worker:
+        print(f"rules hit: {' '.join(sorted(sim.RULES_HIT))}", flush=True)
     print(f"{sim.STEPS[0]} steps, {len(sim.RULES_HIT)} rules hit, {violations} violations")
     return 1 if violations else 0
 

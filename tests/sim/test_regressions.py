@@ -16,12 +16,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 FILES = sorted((HERE / "regressions").glob("*.txt"))
 
 # file name -> (the invariant it breaks, the open defect class it shows: issue 19's numbering)
-OPEN: dict = {
-    "open_i4_killed_before_record_then_dropped.txt": (
-        "I4", "open: an apply killed after its batch but before it recorded the declaration or wrote the boot "
-              "file, then the exporter dropped from pillar: nothing tells the formula the exporter is ours, so "
-              "neither the next apply nor netflow.clean removes its nodes (found by make soak, 2026-12-07)"),
-}
+OPEN: dict = {}  # file name -> (invariant, why): an open finding, expected to fail until fixed
 
 
 def replay(text: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 import nf_model
 import nf_plan
+import nf_record
 import nf_watch
 import ng_text
 from ngsim.testing import Host, load_file, ngsim
@@ -58,35 +59,35 @@ def lan(tmp_path):
 
 # ------------------------------------------------------------------ declarations
 def test_declaration_round_trip_and_refusals():
-    text = nf_watch.declaration_text("lan", {**PARAMS, "__pub_fun": "x", "persist": True}, 12.5)
+    text = nf_record.declaration_text("lan", {**PARAMS, "__pub_fun": "x", "persist": True}, 12.5)
     data = json.loads(text)
     assert data["format"] == 1 and data["name"] == "lan" and "__pub_fun" not in data["params"]
-    cfg = nf_watch.declaration_load(text, "lan")
+    cfg = nf_record.declaration_load(text, "lan")
     assert cfg == nf_model.validate({**PARAMS, "persist": True, "name": "lan"})
     for bad, name in ((text, "wan"), ("{", "lan"), ('{"format": 2, "name": "lan", "params": {}}', "lan"),
                       (json.dumps({"format": 1, "name": "lan", "params": {"interfaces": ["em0;x"]}}), "lan")):
         with pytest.raises(ValueError):
-            nf_watch.declaration_load(bad, name)
+            nf_record.declaration_load(bad, name)
 
 
 def test_remember_writes_once_and_forgets(tmp_path):
     d = tmp_path / "netflow"
-    assert nf_watch.remember(str(d), "lan", PARAMS, 1.0) is True
+    assert nf_record.remember(str(d), "lan", PARAMS, 1.0) is True
     path = d / "lan.json"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     inode = path.stat().st_ino
-    assert nf_watch.remember(str(d), "lan", dict(PARAMS), 2.0) is False, "same declaration: not rewritten"
+    assert nf_record.remember(str(d), "lan", dict(PARAMS), 2.0) is False, "same declaration: not rewritten"
     assert path.stat().st_ino == inode
-    assert nf_watch.remember(str(d), "lan", {**PARAMS, "mtu": 1400}, 3.0) is True
+    assert nf_record.remember(str(d), "lan", {**PARAMS, "mtu": 1400}, 3.0) is True
     (d / "bad.json").write_text("{")
     (d / "not a name.json").write_text("{}")
-    found, bad = nf_watch.load_declarations(str(d))
+    found, bad = nf_record.load_declarations(str(d))
     assert set(found) == {"lan"} and found["lan"]["mtu"] == 1400 and set(bad) == {"bad"}
-    assert nf_watch.load_declarations(str(d), ["other"]) == ({}, {})
-    assert nf_watch.remember(str(d), "lan", None, 4.0) is True and not path.exists()
-    assert nf_watch.remember(str(d), "lan", None, 5.0) is False
+    assert nf_record.load_declarations(str(d), ["other"]) == ({}, {})
+    assert nf_record.remember(str(d), "lan", None, 4.0) is True and not path.exists()
+    assert nf_record.remember(str(d), "lan", None, 5.0) is False
     with pytest.raises(ValueError):
-        nf_watch.remember(str(d), "../x", PARAMS, 1.0)
+        nf_record.remember(str(d), "../x", PARAMS, 1.0)
 
 
 def test_boot_file_state(tmp_path):

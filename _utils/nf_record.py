@@ -1,0 +1,151 @@
+"""The record of each exporter's last applied declaration (pure; no Salt), apart from the
+beacon that reads it.
+
+``netflow.converge`` records the parameters of every successful present
+(``<cachedir>/netflow/<name>.json``, :func:`declaration_text`) and removes the record after
+a successful absent. Before a batch that creates or changes exporter ``name`` it writes a
+*claim* (``<name>.claim``, :func:`claim`): a run killed between its batch and its record
+(or its boot file) leaves the claim, so the formula still knows the nodes are ours
+(``netflow.mapdata``'s ``persisted``) and removes them once the exporter leaves the
+pillar. A successful present or absent (:func:`remember`) removes the claim.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import nf_boot
+import nf_model
+
+DECLARATION_FORMAT = 1
+
+
+def declaration_text(name: str, params: dict, applied: float) -> str:
+    """The record of a successful present: the exporter's parameters in the pillar's
+    terms (validated again when read, so a record outlives a change of the model)."""
+    clean = {k: v for k, v in params.items() if isinstance(k, str) and not k.startswith("__")}
+    return json.dumps({"format": DECLARATION_FORMAT, "name": name, "applied": round(applied, 3),
+                       "params": clean}, sort_keys=True) + "\n"
+
+
+def declaration_load(text: str, name: str) -> dict:
+    """The validated exporter (``nf_model.validate``) that a record declares; ValueError
+    when the record is not one of ours, is for another name or no longer validates."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"declaration of {name}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != DECLARATION_FORMAT or data.get("name") != name \
+            or not isinstance(data.get("params"), dict):
+        raise ValueError(f"declaration of {name}: not a format-{DECLARATION_FORMAT} record of exporter {name}")
+    return nf_model.validate({**data["params"], "name": name})
+
+
+def declared_params(directory: str, name: str) -> dict:
+    """The parameters (pillar terms, ``persist`` included) that the last successful
+    present of ``name`` applied, as recorded in ``directory``; ValueError when there is
+    no usable record."""
+    if not nf_model.NAME_RE.fullmatch(name):
+        raise ValueError(f"not an exporter name: {name!r}")
+    text = read_text(os.path.join(directory, f"{name}.json"))
+    if text is None:
+        raise ValueError(f"exporter {name} has no recorded declaration (no successful present on this minion)")
+    declaration_load(text, name)  # a record that no longer validates is refused, never applied
+    return dict(json.loads(text)["params"])
+
+
+def declared_dir(cachedir: str) -> str:
+    """Where the declarations are recorded: ``<cachedir>/netflow``."""
+    return os.path.join(cachedir, "netflow")
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def remember(directory: str, name: str, params: dict | None, now: float) -> bool:
+    """Record the declaration ``params`` of exporter ``name`` in ``directory`` (atomically,
+    mode 0600; not rewritten when it says the same), or remove it (``params`` None).
+    Returns whether the file changed."""
+    if not nf_model.NAME_RE.fullmatch(name):
+        raise ValueError(f"not an exporter name: {name!r}")
+    path = os.path.join(directory, f"{name}.json")
+    if os.path.exists(_claim_path(directory, name)):
+        nf_boot.write_atomic({_claim_path(directory, name): None})  # its run finished: the record speaks now
+    old = read_text(path)
+    if params is not None:
+        params = {k: v for k, v in params.items() if isinstance(k, str) and not k.startswith("__")}
+    if params is None:
+        if old is None:
+            return False
+        nf_boot.write_atomic({path: None})
+        return True
+    if old is not None:
+        try:
+            if declaration_load(old, name) == nf_model.validate({**params, "name": name}):
+                return False
+        except ValueError:
+            pass
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    nf_boot.write_atomic({path: declaration_text(name, params, now)}, mode=0o600)
+    return True
+
+
+def load_declarations(directory: str, names=None) -> tuple[dict, dict]:
+    """({name: validated exporter} recorded in ``directory`` (only ``names`` if given),
+    {name: why its record cannot be used})."""
+    try:
+        files = sorted(os.listdir(directory))
+    except OSError:
+        files = []
+    found, bad = {}, {}
+    for file in files:
+        name = file[:-5]
+        if not file.endswith(".json") or not nf_model.NAME_RE.fullmatch(name) or (names and name not in names):
+            continue
+        try:
+            text = read_text(os.path.join(directory, file))
+            if text is None:
+                raise ValueError(f"declaration of {name}: cannot be read")
+            found[name] = declaration_load(text, name)
+        except ValueError as exc:
+            bad[name] = str(exc)
+    return found, bad
+
+
+def boot_names(boot_dir: str) -> list[str]:
+    """Exporters with a boot file ``<name>.ngctl`` in ``boot_dir``."""
+    try:
+        files = os.listdir(boot_dir)
+    except OSError:
+        return []
+    return sorted(f[:-6] for f in files if f.endswith(".ngctl") and nf_model.NAME_RE.fullmatch(f[:-6]))
+
+
+def _claim_path(directory: str, name: str) -> str:
+    if not nf_model.NAME_RE.fullmatch(name):
+        raise ValueError(f"not an exporter name: {name!r}")
+    return os.path.join(directory, f"{name}.claim")
+
+
+def claim(directory: str, name: str) -> None:
+    """Write-ahead: mark exporter ``name`` as ours before a batch creates or changes its
+    nodes (durably: a killed run must leave it). OSError when it cannot be written."""
+    path = _claim_path(directory, name)
+    if os.path.exists(path):
+        return
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    nf_boot.write_atomic({path: name + "\n"}, mode=0o600)
+
+
+def claimed(directory: str) -> list[str]:
+    """Exporters with a claim in ``directory``: a run that changed them did not finish."""
+    try:
+        files = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(f[:-6] for f in files if f.endswith(".claim") and nf_model.NAME_RE.fullmatch(f[:-6]))

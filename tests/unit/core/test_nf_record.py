@@ -1,0 +1,49 @@
+"""_utils/nf_record.py: the write-ahead claim that keeps an exporter ours when its run was
+killed between its batch and its record (issue 19, I4)."""
+from __future__ import annotations
+
+import pytest
+
+import nf_record
+
+PARAMS = {"interfaces": ["em0"], "collectors": [{"host": "127.0.0.1", "port": 2055}]}
+
+
+def test_a_claim_is_listed_until_a_present_records(tmp_path):
+    d = str(tmp_path / "netflow")
+    assert nf_record.claimed(d) == [], "positive control: nothing claimed, no directory"
+    nf_record.claim(d, "lan")
+    nf_record.claim(d, "lan")  # idempotent
+    assert nf_record.claimed(d) == ["lan"]
+    assert oct((tmp_path / "netflow" / "lan.claim").stat().st_mode & 0o777) == "0o600"
+    nf_record.remember(d, "lan", PARAMS, 1.0)
+    assert nf_record.claimed(d) == [] and set(nf_record.load_declarations(d)[0]) == {"lan"}
+
+
+def test_an_absent_removes_the_claim_even_without_a_record(tmp_path):
+    d = str(tmp_path / "netflow")
+    nf_record.claim(d, "dmz")
+    assert nf_record.remember(d, "dmz", None, 1.0) is False, "no record to remove"
+    assert nf_record.claimed(d) == []
+
+
+def test_an_unchanged_record_still_removes_the_claim(tmp_path):
+    d = str(tmp_path / "netflow")
+    nf_record.remember(d, "lan", PARAMS, 1.0)
+    nf_record.claim(d, "lan")
+    assert nf_record.remember(d, "lan", dict(PARAMS), 2.0) is False
+    assert nf_record.claimed(d) == []
+
+
+@pytest.mark.parametrize("name", ["../x", "a b", "", "x" * 200])
+def test_a_claim_names_only_an_exporter(tmp_path, name):
+    with pytest.raises(ValueError):
+        nf_record.claim(str(tmp_path), name)
+    assert not list(tmp_path.iterdir())
+
+
+def test_files_that_are_not_claims_are_ignored(tmp_path):
+    (tmp_path / "lan.json").write_text("{}")
+    (tmp_path / "bad name.claim").write_text("")
+    (tmp_path / "wan.claim").write_text("wan\n")
+    assert nf_record.claimed(str(tmp_path)) == ["wan"]
