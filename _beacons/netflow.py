@@ -51,7 +51,7 @@ _CONTEXT_KEY = "netflow.beacon.state"
 # Keys Salt's beacon machinery reads itself (salt/beacons/__init__.py).
 SALT_KEYS = {"interval", "enabled", "disable_during_state_run", "beacon_module", "run_once", "_beacon_name"}
 # Our keys: (low, high) for integers, bool, or "names" (a list of exporter names); the same
-# table as _utils/nf_watch.OPTIONS (tests/unit/core/test_nf_watch.py keeps the two equal).
+# table as _utils/netgraph_core/nf_watch.OPTIONS (tests/unit/core/test_nf_watch.py keeps the two equal).
 OPTIONS = {
     "stall_intervals": (0, 100000),
     "heal_backoff": (1, 86400),

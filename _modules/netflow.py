@@ -22,22 +22,22 @@ import os
 import socket
 import time
 
-import nf_boot
-import nf_dot
-import nf_host
-import nf_journal
-import nf_lock
-import nf_metrics
-import nf_model
-import nf_paths
-import nf_pillar
-import nf_plan
-import nf_resolve
-import nf_settings
-import nf_status
-import nf_record
-import nf_watch
-from ng_words import shown
+from netgraph_core import nf_boot
+from netgraph_core import nf_dot
+from netgraph_core import nf_host
+from netgraph_core import nf_journal
+from netgraph_core import nf_lock
+from netgraph_core import nf_metrics
+from netgraph_core import nf_model
+from netgraph_core import nf_paths
+from netgraph_core import nf_pillar
+from netgraph_core import nf_plan
+from netgraph_core import nf_resolve
+from netgraph_core import nf_settings
+from netgraph_core import nf_status
+from netgraph_core import nf_record
+from netgraph_core import nf_watch
+from netgraph_core.ng_words import shown
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,7 @@ def __virtual__():
     return (False, "netflow: needs FreeBSD or a configured netgraph.ngctl (e.g. ngsim's)")
 
 
-# --------------------------------------------------------------------------------------
 # Helpers: arguments, config, reading the graph
-# --------------------------------------------------------------------------------------
 def _validated(name, kwargs: dict) -> dict:
     """nf_model.validate, Salt's ``__pub_*`` keys dropped, host names resolved here and
     sources the last apply bound marked (nf_resolve); errors as SaltInvocationError."""
@@ -187,9 +185,7 @@ def _core(fn, *args, **kwargs):
         raise SaltInvocationError(str(exc)) from None
 
 
-# --------------------------------------------------------------------------------------
 # Planning (read-only): the host is the unit, one exporter its smallest case
-# --------------------------------------------------------------------------------------
 def _modules_first(cfgs: dict, names: list[str], graph: dict, load_modules: bool) -> tuple:
     """(the graph to plan against, each exporter's missing modules, the ipfw rules): the
     modules loaded first when ``load_modules``, else the graph as it will be once they are."""
@@ -234,9 +230,7 @@ def _plan(cfgs: dict, absent=(), load_modules: bool = False) -> dict:
     return host
 
 
-# --------------------------------------------------------------------------------------
 # The journal (nf_journal): proof that an unnamed node a killed batch left is ours
-# --------------------------------------------------------------------------------------
 def _journal_file(name: str) -> str:
     return nf_journal.journal_path(_path("lock_file"), name)
 
@@ -284,9 +278,7 @@ def absent_plan(name) -> dict:
     return nf_host.public(_plan({}, [name]), name)
 
 
-# --------------------------------------------------------------------------------------
 # Applying
-# --------------------------------------------------------------------------------------
 def _undo_ngctl(planned: dict, info: dict) -> tuple:
     """Shut down what the failed batch made and put every interface it moved back
     (nf_host.rollback): (the undo lines, the error of the undo batch or None)."""
@@ -506,9 +498,7 @@ def _converge_locked(cfgs: dict, absent: list, test: bool, persist: dict) -> dic
     return out
 
 
-# --------------------------------------------------------------------------------------
 # Reading
-# --------------------------------------------------------------------------------------
 def dot(names=None) -> str:
     """
     The live graph as Graphviz DOT with the nodes of the given exporters filled (all
@@ -546,7 +536,7 @@ def boot_script(name, **kwargs) -> str:
 
 def defaults() -> dict:
     """
-    The default paths of ``_utils/nf_paths.py`` (boot files, lock, rc.d files, binaries),
+    The default paths of ``_utils/netgraph_core/nf_paths.py`` (boot files, lock, rc.d files, binaries),
     unvalidated: the one table the formula (netflow.mapdata) and the modules start from.
     CLI Example: ``salt fw1 netflow.defaults``
     """
@@ -581,9 +571,7 @@ def paths() -> dict:
     return {key: _path(key) for key in nf_paths.PATHS}
 
 
-# --------------------------------------------------------------------------------------
 # Operating: list, status, flows, metrics, and watch (what the netflow beacon runs)
-# --------------------------------------------------------------------------------------
 __func_alias__ = {"list_": "list"}
 
 

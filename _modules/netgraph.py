@@ -8,7 +8,7 @@ pure core in ``_utils/`` (``ng_text``, ``ng_ascii``, ``ng_words``); this file is
 Salt glue around them.
 
 The binaries are configurable (minion config or pillar, read with ``config.get``;
-defaults in ``_utils/nf_paths.py``)::
+defaults in ``_utils/netgraph_core/nf_paths.py``)::
 
     netgraph.ngctl: /usr/sbin/ngctl
     netgraph.kldload: /sbin/kldload
@@ -28,11 +28,11 @@ import os
 import tempfile
 import time
 
-import ng_ascii
-import ng_text
-import ng_words
-import nf_flows
-import nf_paths
+from netgraph_core import ng_ascii
+from netgraph_core import ng_text
+from netgraph_core import ng_words
+from netgraph_core import nf_flows
+from netgraph_core import nf_paths
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)

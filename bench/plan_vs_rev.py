@@ -22,8 +22,8 @@ sys.path[:0] = [str(REPO), str(REPO / "_utils")]
 
 from ngsim.testing import load_file  # noqa: E402
 
-import nf_model  # noqa: E402
-import nf_plan  # noqa: E402
+from netgraph_core import nf_model  # noqa: E402
+from netgraph_core import nf_plan  # noqa: E402
 
 IFACES = [f"em{i}" for i in range(256)]
 PARAMS = {"name": "bench", "interfaces": IFACES,

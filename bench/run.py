@@ -28,8 +28,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "_utils"))  # the pure core, by its plain module names
 
-import nf_model  # noqa: E402
-import nf_plan  # noqa: E402
+from netgraph_core import nf_model  # noqa: E402
+from netgraph_core import nf_plan  # noqa: E402
 
 from ngsim.testing import Host, load_file  # noqa: E402
 

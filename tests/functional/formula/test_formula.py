@@ -20,7 +20,7 @@ import yaml
 
 from tests.support import rcd
 
-import nf_boot
+from netgraph_core import nf_boot
 from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]

@@ -61,18 +61,18 @@ def test_sls_use_tplroot_and_map():
 def test_defaults_yaml():
     """Only the formula's own keys: the path defaults come from the modules' one table;
     netflow.mapdata without the file (CLI) uses the same values."""
-    import nf_pillar
+    from netgraph_core import nf_pillar
 
     defaults = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())
     assert defaults == {"persist": True, "exporters": {}} == nf_pillar.FORMULA_DEFAULTS
 
 
 def test_path_defaults_are_one_table_read_by_formula_and_modules():
-    import nf_paths
+    from netgraph_core import nf_paths
 
     jinja = (FORMULA / "map.jinja").read_text()
     assert "salt['netflow.mapdata'](defaults)" in jinja  # nf_pillar fills the paths from nf_paths
-    assert "nf_paths.default(key)" in (REPO / "_utils" / "nf_pillar.py").read_text()
+    assert "nf_paths.default(key)" in (REPO / "_utils" / "netgraph_core" / "nf_pillar.py").read_text()
     assert set(nf_paths.PATHS) >= {"boot_dir", "lock_file", "rc_script", "rc_conf_d", "ngctl", "kldload",
                                    "kldstat", "ipfw", "sha256", "lockf"}
 
@@ -80,7 +80,7 @@ def test_path_defaults_are_one_table_read_by_formula_and_modules():
 def test_pillar_example_documents_every_key():
     text = (REPO / "pillar.example").read_text()
     data = yaml.safe_load(text)["netflow"]
-    import nf_paths
+    from netgraph_core import nf_paths
 
     # every formula key is present (boot_dir, lock_file, persist, exporters top level; the
     # other paths in lookup)

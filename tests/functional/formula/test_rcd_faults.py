@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-import nf_boot
+from netgraph_core import nf_boot
 from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]

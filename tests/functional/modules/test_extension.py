@@ -79,9 +79,11 @@ def _state(conf, **kw):
 
 def test_the_wheel_packages_the_tree_files_themselves(wheel_target):
     pkg = wheel_target / "saltext_netgraph"
-    for kind in ("_modules", "_states", "_utils"):
-        for src in (REPO / kind).glob("*.py"):
-            assert (pkg / kind / src.name).read_bytes() == src.read_bytes(), f"{kind}/{src.name} differs in the wheel"
+    files = [src for kind in ("_modules", "_states", "_utils", "_beacons") for src in (REPO / kind).rglob("*.py")]
+    assert any(src.parent.name == "netgraph_core" for src in files), "positive control: the core package is seen"
+    for src in files:
+        rel = src.relative_to(REPO)
+        assert (pkg / rel).read_bytes() == src.read_bytes(), f"{rel} differs in the wheel"
     eps = next(wheel_target.glob("salt_netgraph-*.dist-info")) / "entry_points.txt"
     assert "[salt.loader]" in eps.read_text()
 
@@ -114,7 +116,7 @@ def test_file_roots_route_formula_root_alone_and_sync_all(tmp_path):
     conf = _config(tmp_path, host, {"file_roots": {"base": [str(REPO / "formula")]}})
     synced = _local(salt_call(conf, "saltutil.sync_all"))
     assert "modules.netflow" in synced["modules"] and "states.netflow" in synced["states"]
-    assert "utils.nf_model" in synced["utils"]
+    assert "utils.netgraph_core.nf_model" in synced["utils"], "sync_all keeps the core package whole"
     (result,) = _local(_state(conf)).values()
     assert result["result"] is True, result["comment"]
     assert host.links() == {"em0": "pass"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pathlib
 
-import ng_text
+from netgraph_core import ng_text
 import pytest
 from salt.exceptions import CommandExecutionError
 

@@ -75,7 +75,7 @@ def test_msg_with_data_args_changes_settings(ng_loaders, seeded):
 def test_types_and_dot_agree_with_graph(ng_loaders, seeded):
     types = {row["type"] for row in ng_loaders.modules.netgraph.types()}
     assert {"ether", "netflow", "ksocket", "socket"} <= types
-    import ng_text
+    from netgraph_core import ng_text
 
     dot = ng_text.parse_dot(ng_loaders.modules.netgraph.dot())
     graph = ng_loaders.modules.netgraph.graph()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import copy
 
-import nf_model
-import nf_plan
-import nf_settings
-import nf_resolve
-import ng_text
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
+from netgraph_core import nf_settings
+from netgraph_core import nf_resolve
+from netgraph_core import ng_text
 import pytest
 
 V4 = {"host": "192.0.2.10", "port": 2055}

@@ -8,10 +8,11 @@ registry (``ngsim.nodetype``) reach no type module, directly or through another 
 
 Edges: every ``import``/``from ... import`` anywhere in a file, function-level (lazy)
 imports included (they close a circle at run time just the same), except those under
-``if TYPE_CHECKING:`` (never executed). Inside ngsim: absolute ``ngsim....`` and relative
-imports; ``from P import n`` is an edge to the module ``P.n`` when there is one, else to
-``P``. The product: Salt puts utils_dirs on sys.path, so a top-level name that matches
-``_utils/<name>.py`` (``import nf_model``, ``from nf_model import x``) is an edge to it.
+``if TYPE_CHECKING:`` (never executed). Inside ngsim and the core package: absolute and
+relative imports; ``from P import n`` is an edge to the module ``P.n`` when there is one,
+else to ``P``. The product: Salt puts utils_dirs on sys.path, so a name under ``_utils/``
+(``from netgraph_core import nf_model``, ``from .nf_graph import x`` inside the package)
+is an edge to it.
 
 The detector is tested on tiny fake trees (tmp_path) to show it reports what it should.
 """
@@ -56,9 +57,14 @@ def collect(root: pathlib.Path) -> dict[str, Module]:
             package = name if is_pkg else ".".join(parts[:-1])
             mods[name] = Module(name, path, "ngsim", package)
     for d in PRODUCT_DIRS:
-        for path in sorted((root / d).glob("*.py")) if (root / d).is_dir() else []:
-            name = "%s/%s" % (d, path.stem)
-            mods[name] = Module(name, path, d, None)
+        # _utils holds the core package (netgraph_core/): its modules by their path
+        found = (root / d).rglob("*.py") if d == "_utils" else (root / d).glob("*.py")
+        for path in sorted(found) if (root / d).is_dir() else []:
+            parts = list(path.relative_to(root / d).with_suffix("").parts)
+            is_pkg = parts[-1] == "__init__"
+            parts = parts[:-1] if is_pkg else parts
+            name = "%s/%s" % (d, "/".join(parts))
+            mods[name] = Module(name, path, d, ".".join(parts if is_pkg else parts[:-1]) or None)
     return mods
 
 
@@ -84,8 +90,8 @@ def _resolve_ngsim(mod: Module, node: ast.ImportFrom) -> str | None:
     """The absolute module a ``from`` import names (relative ones resolved in ngsim)."""
     if not node.level:
         return node.module
-    if mod.kind != "ngsim":
-        return node.module  # a relative import in the product: flat directories
+    if mod.kind != "ngsim" and not mod.package:
+        return node.module  # a relative import in a flat product directory
     base = mod.package.split(".")
     if node.level > 1:
         base = base[: -(node.level - 1)]
@@ -95,7 +101,7 @@ def _resolve_ngsim(mod: Module, node: ast.ImportFrom) -> str | None:
 def analyse(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
     """Returns (graph: module -> modules it imports, problems found)."""
     mods = collect(root)
-    utils = {m.path.stem for m in mods.values() if m.kind == "_utils"}
+    utils = {m.name.split("/")[1] for m in mods.values() if m.kind == "_utils"}  # top-level names
     graph: dict[str, set[str]] = {name: set() for name in mods}
     problems: list[str] = []
 
@@ -105,8 +111,11 @@ def analyse(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
             return None
         if mod.kind == "ngsim":
             return dotted if dotted in mods else None
-        top = dotted.split(".")[0]
-        return "_utils/" + top if top in utils else None
+        exact = "_utils/" + dotted.replace(".", "/")
+        if exact in mods:
+            return exact
+        top = "_utils/" + dotted.split(".")[0]
+        return top if top in mods else None
 
     for mod in mods.values():
         where = "%s (%s)" % (mod.name, mod.path.relative_to(root))
@@ -119,7 +128,7 @@ def analyse(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
                 targets = []
                 for alias in node.names:
                     sub = "%s.%s" % (base, alias.name) if base else alias.name
-                    if mod.kind == "ngsim" and sub in mods:
+                    if (sub in mods if mod.kind == "ngsim" else "_utils/" + sub.replace(".", "/") in mods):
                         targets.append((sub, None))  # from package import submodule
                     else:
                         targets.append((base, alias.name))
@@ -291,8 +300,9 @@ def test_known_edges_are_seen():
     assert "ngsim.nodetype" in graph["ngsim.base"]  # the registry
     assert "ngsim.types" in graph["ngsim.kld"]  # the kernel linker loads the type modules
     assert "ngsim.types.netflow" in graph["ngsim.types"]
-    if "_utils/nf_model" in graph and "_modules/netflow" in graph:
-        assert "_utils/nf_model" in graph["_modules/netflow"]
+    assert "_utils/netgraph_core/nf_model" in graph and "_modules/netflow" in graph
+    assert "_utils/netgraph_core/nf_model" in graph["_modules/netflow"]
+    assert "_utils/netgraph_core/nf_graph" in graph["_utils/netgraph_core/nf_plan"], "a relative import"
 
 
 NETFLOW_SPLIT = {  # module -> the FreeBSD file (sys/netgraph/netflow/) it follows

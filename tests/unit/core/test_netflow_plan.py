@@ -7,10 +7,10 @@ from __future__ import annotations
 import copy
 import pathlib
 
-import nf_dot
-import nf_model
-import nf_plan
-import nf_settings
+from netgraph_core import nf_dot
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
+from netgraph_core import nf_settings
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]

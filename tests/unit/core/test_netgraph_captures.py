@@ -5,8 +5,8 @@ The expected values below were read off the capture by eye, not computed by the 
 """
 import pathlib
 
-import ng_text
-import ng_words
+from netgraph_core import ng_text
+from netgraph_core import ng_words
 import pytest
 
 from ngsim.testing import load_file

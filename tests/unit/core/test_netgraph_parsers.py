@@ -1,9 +1,9 @@
 """Parsers on the reference's derived examples, messy pastes, and look-alikes that must raise."""
 import pathlib
 
-import ng_ascii
-import ng_text
-import ng_words
+from netgraph_core import ng_ascii
+from netgraph_core import ng_text
+from netgraph_core import ng_words
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]

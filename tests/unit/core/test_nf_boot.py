@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-import nf_boot
+from netgraph_core import nf_boot
 
 SCRIPT = {
     "ngctl": [

@@ -9,11 +9,11 @@ import itertools
 
 import pytest
 
-import nf_changes
-import nf_model
-import nf_plan
-import nf_resolve
-import ng_text
+from netgraph_core import nf_changes
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
+from netgraph_core import nf_resolve
+from netgraph_core import ng_text
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pathlib
 
-import nf_flows
+from netgraph_core import nf_flows
 import pytest
 
 CAPTURES = pathlib.Path(__file__).resolve().parents[2] / "data" / "captures"

@@ -4,10 +4,10 @@ exporters is detached and re-attached on adjacent lines whatever the names, and 
 rollback that puts a moved interface back on its old exporter."""
 from __future__ import annotations
 
-import nf_graph
-import nf_host
-import nf_model
-import nf_plan
+from netgraph_core import nf_graph
+from netgraph_core import nf_host
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
 import pytest
 
 C1 = {"host": "192.0.2.10", "port": 2055}

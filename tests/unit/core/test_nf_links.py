@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import copy
 
-import nf_graph
-import nf_links
-import nf_model
-import nf_plan
-import nf_journal
+from netgraph_core import nf_graph
+from netgraph_core import nf_links
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
+from netgraph_core import nf_journal
 import pytest
 
 from test_plan_hardening import cfg_of, exporter, host, link, lines, node, plan

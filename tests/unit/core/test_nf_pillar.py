@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-import nf_pillar
+from netgraph_core import nf_pillar
 import pytest
 
 LAN = {"interfaces": ["em0"], "collectors": [{"host": "192.0.2.10", "port": 2055}]}

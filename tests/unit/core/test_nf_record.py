@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import nf_record
+from netgraph_core import nf_record
 
 PARAMS = {"interfaces": ["em0"], "collectors": [{"host": "127.0.0.1", "port": 2055}]}
 

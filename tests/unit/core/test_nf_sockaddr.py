@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import ipaddress
 
-import nf_sockaddr as sa
-import ng_ascii
-import ng_text
+from netgraph_core import nf_sockaddr as sa
+from netgraph_core import ng_ascii
+from netgraph_core import ng_text
 import pytest
 
 from ngsim.types import ksocket as ngsim_ksocket

@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-import nf_metrics
-import nf_model
-import nf_settings
-import nf_flows
-import nf_status
+from netgraph_core import nf_metrics
+from netgraph_core import nf_model
+from netgraph_core import nf_settings
+from netgraph_core import nf_flows
+from netgraph_core import nf_status
 from ngsim.testing import Host, load_file, ngsim
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -38,7 +38,7 @@ def view_of(host: Host, cfg: dict | None, name: str = "lan") -> dict:
 
 
 def _replies(host: Host, queries: list) -> list:
-    from ng_text import split_replies
+    from netgraph_core.ng_text import split_replies
 
     run = host.ngctl("-f", "-", stdin="".join(" ".join(["msg", *q]) + "\n" for q in queries))
     assert run.returncode == 0, run.stderr

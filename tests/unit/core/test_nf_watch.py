@@ -8,11 +8,11 @@ import pathlib
 
 import pytest
 
-import nf_model
-import nf_plan
-import nf_record
-import nf_watch
-import ng_text
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
+from netgraph_core import nf_record
+from netgraph_core import nf_watch
+from netgraph_core import ng_text
 from ngsim.testing import Host, load_file, ngsim
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -92,7 +92,7 @@ def test_remember_writes_once_and_forgets(tmp_path):
 
 def test_boot_file_state(tmp_path):
     cfg = nf_model.validate({**PARAMS, "name": "lan", "persist": True})
-    from nf_boot import render
+    from netgraph_core.nf_boot import render
 
     good = render("lan", nf_plan.build_script(cfg))
     other = render("lan", nf_plan.build_script(nf_model.validate({**PARAMS, "name": "lan", "mtu": 1400})))

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import copy
 
-import nf_graph
-import nf_model
-import nf_plan
-import nf_settings
-import nf_journal
+from netgraph_core import nf_graph
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
+from netgraph_core import nf_settings
+from netgraph_core import nf_journal
 import pytest
 
 C1 = {"host": "192.0.2.10", "port": 2055}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import pathlib
 
-import nf_paths
-import ng_ascii
-import ng_words
+from netgraph_core import nf_paths
+from netgraph_core import ng_ascii
+from netgraph_core import ng_words
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -62,7 +62,7 @@ def test_patterns_are_fullmatched():
         with pytest.raises(ValueError):
             ng_words.check_node_name(text)
     assert ng_words.batch_failure("ngctl: line 2: error in file\n") == (2, "ngctl: line 2: error in file")
-    source = (REPO / "_utils" / "ng_words.py").read_text()
+    source = (REPO / "_utils" / "netgraph_core" / "ng_words.py").read_text()
     assert ".match(" not in source and '"^' not in source
 
 
@@ -210,7 +210,7 @@ VERIFIED_READONLY = {
 
 def test_readonly_table_is_the_verified_one():
     assert set(ng_words.READONLY_MESSAGES) == VERIFIED_READONLY
-    source = (REPO / "_utils" / "ng_words.py").read_text()
+    source = (REPO / "_utils" / "netgraph_core" / "ng_words.py").read_text()
     for name in ("ng_base.c", "ng_ether.c", "ng_netflow.c", "ng_ksocket.c", "ng_one2many.c", "ng_message.h"):
         assert name in source, f"the table names its source {name}"
 

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-import nf_boot
+from netgraph_core import nf_boot
 
 from tests.support.rcd import (  # noqa: F401 - test_rcd_faults.py reaches rc_command etc. through this module
     RC_SCRIPT, REPO, executable, prepared_script, rc_command, rc_env, rc_popen, write_standins,

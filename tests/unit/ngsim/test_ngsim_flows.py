@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-import nf_flows
+from netgraph_core import nf_flows
 import pytest
 
 from ngsim import netflow_cache as nfc, state

@@ -414,9 +414,9 @@ def test_show_v6_walk_stops_at_nrec6_at_once():
 
 
 def test_show_v6_matches_the_product_parser():
-    # cross-check with _utils/nf_flows (written from the same struct by another hand)
+    # cross-check with _utils/netgraph_core/nf_flows (written from the same struct by another hand)
     sys.path.insert(0, str(REPO / "_utils"))
-    import nf_flows
+    from netgraph_core import nf_flows
 
     st = host("em0")
     ng(st, BASE + V9)

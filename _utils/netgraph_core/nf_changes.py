@@ -20,9 +20,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import nf_sockaddr
-from nf_graph import owned_nodes
-from nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
+from . import nf_sockaddr
+from .nf_graph import owned_nodes
+from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
 
 ARROW = "→"
 SETTINGS = (("timeouts", "active"), ("timeouts", "inactive"), ("template", "time"), ("template", "packets"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from nf_status import HEALTH
+from .nf_status import HEALTH
 
 PREFIX = "netflow_"
 # nf_status counter key -> (metric name without prefix, "counter" | "gauge", extra labels, help)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 
-import nf_boot
-import nf_model
-import nf_sockaddr
-import ng_words
-from nf_plan import build_script
-from nf_settings import settings_from_replies, settings_queries
-from nf_status import exporter_view, health, owned, raw_replies
+from . import nf_boot
+from . import nf_model
+from . import nf_sockaddr
+from . import ng_words
+from .nf_plan import build_script
+from .nf_settings import settings_from_replies, settings_queries
+from .nf_status import exporter_view, health, owned, raw_replies
 
 STATE_FORMAT = 1
 # beacon options: key -> (default, lowest, highest); all integers (seconds or intervals)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ng_words import shown
+from .ng_words import shown
 
 # The defaults, by the config prefix each is read under: ``netflow:<key>`` (the formula's
 # and the state's own) and ``netgraph.<key>`` (the binaries _modules/netgraph.py runs).

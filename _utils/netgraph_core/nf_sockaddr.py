@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ng_ascii import parse_ascii
+from .ng_ascii import parse_ascii
 
 AF_INET, AF_INET6 = 2, 28            # sys/sys/socket.h
 SIN_LEN, SIN6_LEN = 16, 28           # sizeof(struct sockaddr_in), sizeof(struct sockaddr_in6)

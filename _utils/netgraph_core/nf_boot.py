@@ -36,7 +36,7 @@ import os
 import re
 import tempfile
 
-import nf_model
+from . import nf_model
 
 HEADER = "# salt-netgraph boot file of exporter {name}: written by netflow.exporter_present, do not edit"
 _HEADER_RE = re.compile(

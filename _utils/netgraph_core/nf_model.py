@@ -27,8 +27,8 @@ import ipaddress
 import re
 from typing import Any
 
-import nf_sockaddr
-from ng_words import shown
+from . import nf_sockaddr
+from .ng_words import shown
 
 # --------------------------------------------------------------------------------------
 # Constants (values from FreeBSD's sys/netgraph/netflow/ng_netflow.h and netflow_v9.h)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 
-import nf_sockaddr
-from nf_model import IPV_NAMES, ValidationError, collect_errors, duplicate_errors, source_errors, raise_errors
+from . import nf_sockaddr
+from .nf_model import IPV_NAMES, ValidationError, collect_errors, duplicate_errors, source_errors, raise_errors
 
 
 def host_names(cfg: dict) -> list[str]:

@@ -18,13 +18,13 @@ one-exporter case: another exporter's interface is never released to it.
 """
 from __future__ import annotations
 
-import nf_links
-from nf_changes import pillar_changes
-from nf_graph import PlanGraph, owned_nodes
-from nf_model import NAME_RE, ValidationError, ether_node_name
-from ng_words import shown
-from nf_journal import leftovers
-from nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts, undo_commands
+from . import nf_links
+from .nf_changes import pillar_changes
+from .nf_graph import PlanGraph, owned_nodes
+from .nf_model import NAME_RE, ValidationError, ether_node_name
+from .ng_words import shown
+from .nf_journal import leftovers
+from .nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts, undo_commands
 
 
 def arguments(exporters, absent) -> tuple:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-import ng_words
-from ng_ascii import parse_ascii
+from . import ng_words
+from .ng_ascii import parse_ascii
 
 MAX_NAME = 31  # NG_NODESIZ/NG_HOOKSIZ/NG_TYPESIZ/NG_CMDSTRSIZ - 1
 MAX_PATH = 511  # NG_PATHSIZ - 1

@@ -16,8 +16,8 @@ import json
 import re
 from typing import Any
 
-import nf_model
-import nf_paths
+from . import nf_model
+from . import nf_paths
 
 # parameters/defaults.yaml of the formula (map.jinja passes the file; these are the same
 # values, for `salt-call netflow.mapdata` without it; a test keeps them equal).

@@ -19,11 +19,11 @@ import copy
 import re
 from typing import Any
 
-from nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
-import nf_links
-import nf_sockaddr
-from nf_journal import leftovers
-from nf_model import ConflictError, desired, node_names, required_modules
+from .nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
+from . import nf_links
+from . import nf_sockaddr
+from .nf_journal import leftovers
+from .nf_model import ConflictError, desired, node_names, required_modules
 
 
 class Diff:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-import nf_sockaddr
-from nf_graph import hook_order, links_norm, owned_nodes
+from . import nf_sockaddr
+from .nf_graph import hook_order, links_norm, owned_nodes
 
 
 def settings_queries(graph: dict, name: str) -> list[list[str]]:

@@ -4,7 +4,7 @@ exporters' own nodes filled. (ngctl's own ``dot`` is ``netgraph.dot``.)
 """
 from __future__ import annotations
 
-from nf_model import owned_name_re
+from .nf_model import owned_name_re
 
 
 def _edges(nodes: dict) -> set:

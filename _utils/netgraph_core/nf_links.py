@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from nf_graph import PlanGraph
-from nf_model import ConflictError
+from .nf_graph import PlanGraph
+from .nf_model import ConflictError
 
 _TEE = {"left": ("right", "left2right"), "right": ("left", "right2left"), "left2right": ("right",),
         "right2left": ("left",)}

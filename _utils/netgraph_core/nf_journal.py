@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from nf_graph import owned_nodes
+from .nf_graph import owned_nodes
 
 JOURNAL_FORMAT = 1
 JOURNAL_BOOT_SLACK = 5.0  # seconds; a reboot moves the boot time by far more

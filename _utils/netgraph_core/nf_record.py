@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 
-import nf_boot
-import nf_model
+from . import nf_boot
+from . import nf_model
 
 DECLARATION_FORMAT = 1
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import nf_sockaddr
-from nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
-from nf_settings import settings_queries
+from . import nf_sockaddr
+from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
+from .nf_settings import settings_queries
 
 # (ng_parse name, our key, struct field): struct ng_netflow_info, in order.
 INFO_FIELDS = (
