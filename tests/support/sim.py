@@ -157,8 +157,9 @@ def graph_sig(state: dict) -> dict:
                 peers[hook] = peer["name"] if peer and ours(peer) else "foreign"
             if peers and set(peers.values()) != {"foreign"}:  # an interface only a foreign user holds is not ours
                 sig["ifaces"][n["priv"].get("ifname")] = dict(sorted(peers.items()))
-        if n["type"] == "ipfw":
-            sig["ipfw"] = sorted(nodes[str(p)]["name"] for _, p, _ in n["hooks"] if ours(nodes[str(p)]))
+        if n["type"] == "ipfw":  # ng_ipfw loaded for an earlier exporter is no part of ours
+            hooked = sorted(nodes[str(p)]["name"] for _, p, _ in n["hooks"] if ours(nodes[str(p)]))
+            sig.update({"ipfw": hooked} if hooked else {})
     return sig
 
 
