@@ -31,7 +31,7 @@ import time
 import pytest
 import yaml
 
-from ngsim.testing import load_file
+from tests.support.nfcapd import Nfcapd, free_udp_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,7 +40,6 @@ pytestmark = [
 ]
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-_e2e = load_file(REPO / "tests" / "functional" / "states" / "test_flows_e2e.py", "flows_e2e_for_self_heal")
 MINION = "heal-fw1"
 INTRUDER = "heal-fw2"
 BEACON_INTERVAL = 1
@@ -55,7 +54,7 @@ def ngsim(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def nfcapd(tmp_path_factory):
-    collector = _e2e.Nfcapd(tmp_path_factory.mktemp("nfcapd") / "v9", _e2e.free_udp_port())
+    collector = Nfcapd(tmp_path_factory.mktemp("nfcapd") / "v9", free_udp_port())
     yield collector
     collector.stop()
 

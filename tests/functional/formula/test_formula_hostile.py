@@ -1,4 +1,4 @@
-"""The netflow formula with hostile pillar KEYS and PATHS, through `salt-call --local`.
+"""The netflow formula with hostile pillar KEYS and PATHS.
 
 Pillar keys become state IDs and parameter names, and paths land in rc.conf.d/netflow,
 which sh sources as root at boot: nothing from pillar may be rendered raw. Every case runs
@@ -6,6 +6,11 @@ which sh sources as root at boot: nothing from pillar may be rendered raw. Every
 must give: a non-zero exit and a False result whose comment names the bad key, none of
 the payloads run (their marker files never appear), zero mutating ngsim calls, and nothing
 written (no boot file, no rc.conf.d, no rc.d script).
+
+The matrix runs `state.apply` in this process (tests/support/localminion.py: the demo's
+minion config and pillar files, Salt's renderers and state engine, the in-process kernel
+adapter); the cases set in the minion config, one hostile key and the good pillar run
+through the real `salt-call --local` on the same kind of minion.
 """
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ import pytest
 import yaml
 
 from ngsim.testing import load_file
+
+from tests.support import kernel
+from tests.support.localminion import LocalMinion
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 demo = load_file(REPO / "demo" / "run.py", "netflow_demo_run_hostile")
@@ -77,6 +85,36 @@ PATH_CASES = [("boot_dir-" + cid, "pillar", "boot_dir", value) for cid, value in
 ]
 
 
+def case_data(marks: pathlib.Path, base_minion: dict, base_paths: dict, exporters: dict | None = None,
+              where: str | None = None, key: str | None = None, value=None) -> tuple:
+    """(marker file, minion config, host_paths pillar, netflow pillar) of one case; the
+    marker directory emptied."""
+    if marks.exists():
+        shutil.rmtree(marks)
+    marks.mkdir()
+    mark = marks / "PWNED"
+
+    def sub(obj):
+        if isinstance(obj, str):
+            return obj.replace(PWN, str(mark))
+        if isinstance(obj, list):
+            return [sub(v) for v in obj]
+        if isinstance(obj, dict):
+            return {sub(k): sub(v) for k, v in obj.items()}
+        return obj
+
+    minion = json.loads(json.dumps(base_minion))
+    paths = json.loads(json.dumps(base_paths))
+    pillar = {"netflow": {"exporters": sub(exporters) if exporters is not None else {"lan": GOOD}}}
+    if where == "minion":
+        minion[f"netgraph.{key}"] = sub(value)
+    elif where == "lookup":
+        paths["netflow"]["lookup"][key] = sub(value)
+    elif where == "pillar":
+        paths["netflow"][key] = sub(value)
+    return mark, minion, paths, pillar
+
+
 class HostileMinion:
     def __init__(self, base: pathlib.Path):
         self.base = base
@@ -94,29 +132,8 @@ class HostileMinion:
     def setup(self, exporters: dict | None = None, where: str | None = None, key: str | None = None,
               value=None) -> pathlib.Path:
         """Write the case's pillar/minion config; return its marker file path."""
-        if self.marks.exists():
-            shutil.rmtree(self.marks)
-        self.marks.mkdir()
-        mark = self.marks / "PWNED"
-
-        def sub(obj):
-            if isinstance(obj, str):
-                return obj.replace(PWN, str(mark))
-            if isinstance(obj, list):
-                return [sub(v) for v in obj]
-            if isinstance(obj, dict):
-                return {sub(k): sub(v) for k, v in obj.items()}
-            return obj
-
-        minion = json.loads(json.dumps(self.base_minion))
-        paths = json.loads(json.dumps(self.base_paths))
-        pillar = {"netflow": {"exporters": sub(exporters) if exporters is not None else {"lan": GOOD}}}
-        if where == "minion":
-            minion[f"netgraph.{key}"] = sub(value)
-        elif where == "lookup":
-            paths["netflow"]["lookup"][key] = sub(value)
-        elif where == "pillar":
-            paths["netflow"][key] = sub(value)
+        mark, minion, paths, pillar = case_data(self.marks, self.base_minion, self.base_paths, exporters, where, key,
+                                                value)
         self.minion_conf.write_text(yaml.safe_dump(minion, default_flow_style=False))
         self.paths_file.write_text(yaml.safe_dump(paths, default_flow_style=False))
         # `#!yaml`: the pillar is data, not a template (the Jinja case must reach the formula)
@@ -142,12 +159,46 @@ class HostileMinion:
         return sorted(str(p.relative_to(self.etc)) for p in self.etc.rglob("*")) if self.etc.exists() else []
 
 
+class HostileSim:
+    """The same minion and cases, ``state.apply`` in this process."""
+
+    def __init__(self, base: pathlib.Path):
+        self.sim = LocalMinion(base)
+        self.etc = self.sim.etc
+        self.marks = base / "marks"
+
+    def setup(self, exporters: dict | None = None, where: str | None = None, key: str | None = None,
+              value=None) -> pathlib.Path:
+        assert where != "minion", "a minion config case runs through salt-call"
+        mark, _, paths, pillar = case_data(self.marks, {}, self.sim.host_paths(), exporters, where, key, value)
+        self.sim.apply_pillar(pillar, paths)
+        open(self.sim.root / "log.jsonl", "w").close()
+        self.sim.adapter.other.clear()
+        return mark
+
+    def apply(self, *args: str) -> tuple[int, object, str]:
+        rc, out = self.sim.state_apply("netflow", test="test=True" in args)
+        assert self.sim.adapter.other == [], self.sim.adapter.other  # only emulated binaries spawned
+        return rc, out, repr(out)
+
+    def mutating(self) -> list[dict]:
+        return [e for e in kernel.log_entries(str(self.sim.root)) if e["mutating"]]
+
+    def written(self) -> list[str]:
+        return self.sim.written()
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     return HostileMinion(tmp_path_factory.mktemp("hostile"))
 
 
-def _check(hostile: HostileMinion, mark: pathlib.Path, mode: tuple, named: str) -> None:
+@pytest.fixture(scope="module")
+def hostile_sim(tmp_path_factory):
+    return HostileSim(tmp_path_factory.mktemp("hostile-sim"))
+
+
+def _check(hostile, mark: pathlib.Path, mode: tuple, named: str) -> None:
     rc, out, text = hostile.apply(*mode)
     assert rc != 0, text
     assert isinstance(out, dict), text
@@ -177,7 +228,19 @@ def _tojson(text: str) -> str:
 
 @pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
 @pytest.mark.parametrize("cid, exporters, named", KEY_CASES, ids=[c[0] for c in KEY_CASES])
-def test_hostile_pillar_keys(hostile, cid, exporters, named, mode):
+def test_hostile_pillar_keys(hostile_sim, cid, exporters, named, mode):
+    _hostile_key(hostile_sim, exporters, named, mode)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
+def test_a_hostile_pillar_key_through_salt_call(hostile, mode):
+    """The first key case through the real `salt-call --local` (its exit status, the
+    pillar files rendered by Salt from disk)."""
+    _, exporters, named = KEY_CASES[0]
+    _hostile_key(hostile, exporters, named, mode)
+
+
+def _hostile_key(hostile, exporters, named, mode):
     mark = hostile.setup(exporters=exporters)
     if named is None:  # the bad key itself, JSON-escaped
         bad = next(k for k in exporters if k != "lan") if "lan" not in exporters else \
@@ -188,7 +251,10 @@ def test_hostile_pillar_keys(hostile, cid, exporters, named, mode):
 
 @pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
 @pytest.mark.parametrize("cid, where, key, value", PATH_CASES, ids=[c[0] for c in PATH_CASES])
-def test_hostile_paths(hostile, cid, where, key, value, mode):
+def test_hostile_paths(hostile, hostile_sim, cid, where, key, value, mode):
+    """Minion config cases through salt-call (the config is read when the minion starts),
+    the others in this process."""
+    hostile = hostile if where == "minion" else hostile_sim
     mark = hostile.setup(where=where, key=key, value=value)
     _check(hostile, mark, mode, f"netflow:{key}:")
 
@@ -211,18 +277,19 @@ TOFS_CASES = [
 
 @pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
 @pytest.mark.parametrize("cid, value", TOFS_CASES, ids=[c[0] for c in TOFS_CASES])
-def test_hostile_tofs(hostile, cid, value, mode):
+def test_hostile_tofs(hostile_sim, cid, value, mode):
     """netflow:tofs is pillar: a bad part fails the run naming it, before anything is
     rendered from it (libtofs.jinja renders its candidates with | tojson only)."""
-    mark = hostile.setup(where="pillar", key="tofs", value=value)
-    _check(hostile, mark, mode, "netflow:tofs")
+    mark = hostile_sim.setup(where="pillar", key="tofs", value=value)
+    _check(hostile_sim, mark, mode, "netflow:tofs")
 
 
 @pytest.mark.parametrize("mode", MODES, ids=["real", "test"])
-def test_hostile_values_are_data(hostile, mode):
+def test_hostile_values_are_data(hostile_sim, mode):
     """Values are checked before anything renders (netflow.mapdata validates every
     exporter as its state would): the run is refused naming the value's key, zero mutating
     calls, nothing written, only failing states."""
+    hostile = hostile_sim
     mark = hostile.setup(exporters={"lan": {
         "interfaces": [f"em0\u2028evil:\n  cmd.run: touch {PWN}"],
         "collectors": [{"host": f"$(touch {PWN})", "port": 2055}],
@@ -252,6 +319,20 @@ def test_a_good_pillar_still_applies(hostile):
     clean = demo.salt_call(hostile.confdir, "state.apply", "netflow.clean", "--out=json", capture=True)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     shutil.rmtree(hostile.etc)
+
+
+def test_a_good_pillar_still_applies_in_process(hostile_sim):
+    """The positive control of the in-process matrix: the same minion there converges a
+    sane pillar, spawning the emulated binaries and writing the boot files."""
+    mark = hostile_sim.setup()
+    rc, out, text = hostile_sim.apply()
+    assert rc == 0, text
+    assert out and all(r["result"] is True for r in out.values()), out
+    assert hostile_sim.mutating() != [] and not mark.exists()
+    assert {"netflow/lan.ngctl", "rc.conf.d/netflow"} <= set(hostile_sim.written())
+    rc, out = hostile_sim.sim.state_apply("netflow.clean")
+    assert rc == 0, out
+    shutil.rmtree(hostile_sim.etc)
 
 
 def test_case_counts():

@@ -7,6 +7,10 @@ parameters of `lan` written as a list), a misspelt top-level key (`netflow:expor
 Each case, for real and with test=True, must fail the run naming the key, and leave the
 host exactly as it was: the graph, the ipfw rules, zero mutating ngsim calls, every boot
 file and rc.conf.d byte for byte (and not rewritten); the other exporter is untouched too.
+
+The matrix runs `state.apply` in this process (tests/support/localminion.py: the same
+minion config and pillar files, Salt's own state engine, the in-process kernel adapter);
+one typo, the positive control and the missing execution module run through `salt-call`.
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ import pytest
 import yaml
 
 from ngsim.testing import load_file
+
+from tests.support.localminion import LocalMinion
+from tests.support.nghost import run_ngsim, run_tool
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 demo = load_file(REPO / "demo" / "run.py", "netflow_demo_run_typo")
@@ -95,9 +102,31 @@ class Host:
                 "links": json.loads(self.ngsim("links", str(self.host))), "files": files}
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory) -> Host:
-    host = Host(tmp_path_factory.mktemp("typo"))
+class InProcessHost(Host):
+    """The same minion, ``state.apply`` in this process."""
+
+    def __init__(self, base: pathlib.Path):
+        self.minion = LocalMinion(base, ifaces=("em0", "em1"))
+        self.host, self.etc = self.minion.root, self.minion.etc
+        self.set_pillar(PILLAR)
+
+    def set_pillar(self, pillar: dict) -> None:
+        self.minion.apply_pillar(pillar)
+
+    def apply(self, *args: str) -> tuple[int, object, str]:
+        rc, out = self.minion.state_apply("netflow", test="test=True" in args)
+        assert self.minion.adapter.other == [], self.minion.adapter.other  # only emulated binaries spawned
+        return rc, (out if isinstance(out, dict) else None), repr(out)
+
+    def ngsim(self, *args: str) -> str:
+        return run_ngsim(*args)
+
+    def names(self) -> set:
+        out = run_tool(self.host, "ngctl", "list").stdout
+        return {line.split()[1] for line in out.splitlines() if line.split()[:1] == ["Name:"]}
+
+
+def _running(host: Host) -> Host:
     rc, out, text = host.apply()
     assert rc == 0 and all(r["result"] is True for r in out.values()), text
     # positive control: the log sees what the formula runs, and the boot files are there
@@ -107,9 +136,29 @@ def running(tmp_path_factory) -> Host:
     return host
 
 
+@pytest.fixture(scope="module")
+def running(tmp_path_factory) -> Host:
+    return _running(Host(tmp_path_factory.mktemp("typo")))
+
+
+@pytest.fixture(scope="module")
+def running_sim(tmp_path_factory) -> Host:
+    return _running(InProcessHost(tmp_path_factory.mktemp("typo-sim")))
+
+
 @pytest.mark.parametrize("mode", [(), ("test=True",)], ids=["real", "test"])
 @pytest.mark.parametrize("case", CASES)
-def test_a_typo_fails_the_run_and_changes_nothing(running, case, mode):
+def test_a_typo_fails_the_run_and_changes_nothing(running_sim, case, mode):
+    _typo_changes_nothing(running_sim, case, mode)
+
+
+def test_a_typo_through_salt_call_changes_nothing(running):
+    """The first case through the real `salt-call --local` (pillar files read from disk,
+    the exit status)."""
+    _typo_changes_nothing(running, CASES[0], ())
+
+
+def _typo_changes_nothing(running: Host, case: str, mode: tuple) -> None:
     running.set_pillar(PILLAR)
     rc, _, text = running.apply()  # each case starts from both exporters running
     assert rc == 0, text

@@ -1,5 +1,5 @@
 """Fault matrix of the boot replay: the real rc.d script (under the stand-in rc.subr of
-tests/unit/formula/test_rcd.py) replaying nf_boot files on emulated FreeBSD hosts (ngsim).
+tests/support/rcd.py) replaying nf_boot files on emulated FreeBSD hosts (ngsim).
 
 Two boot files of exporter `lan`, both with three interfaces and two v9 collectors
 (ng_one2many fan-out): LAN (em0, em1, vlan0.100, all through ng_ether) and LAN_IPFW (em0,
@@ -23,10 +23,8 @@ import subprocess
 import pytest
 
 from netgraph_core import nf_boot
-from ngsim.testing import load_file
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-rcd = load_file(REPO / "tests" / "unit" / "formula" / "test_rcd.py", "netflow_test_rcd_faults")
+from tests.support import rcd
 
 SCENARIOS = {"lan": rcd.LAN, "lan_ipfw": rcd.LAN_IPFW}
 IFACES = ("em0", "em1", "vlan0.100", "tun0")

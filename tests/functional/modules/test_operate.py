@@ -16,7 +16,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "functional_conftest_operate")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
 ngsim = _conf.run_ngsim
 C1 = {"host": "127.0.0.1", "port": 2055}
 BEACON = {"netflow": [{"stall_intervals": 0}, {"disable_during_state_run": True}]}

@@ -15,11 +15,10 @@ import pathlib
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "functional_conftest_paths")
-_unit = load_file(REPO / "tests" / "unit" / "core" / "test_validation_hardening.py", "unit_hardening_paths")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
+from tests.support.bad_input import netgraph_calls  # noqa: E402
 C1 = {"host": "192.0.2.10", "port": 2055}
 KEYS = ["netflow:boot_dir", "netflow:lock_file", "netgraph.ngctl", "netgraph.kldload", "netgraph.kldstat",
         "netgraph.ipfw"]
@@ -173,7 +172,7 @@ def test_unexpected_error_is_a_one_line_result_false(loaders, host, tmp_path):
 @pytest.mark.parametrize("bad", ["lan_nf\n", "\nlan_nf", "lan_nf ", "lan_nf\t", "lan_nf\u200b", "lan_nf\r\n"],
                          ids=["trailing_newline", "leading_newline", "space", "tab", "zero_width", "crlf"])
 def test_netgraph_functions_refuse_blanked_names_through_the_loader(loaders, host, bad):
-    for what, call in _unit._netgraph_calls(loaders.modules.netgraph, bad).items():
+    for what, call in netgraph_calls(loaders.modules.netgraph, bad).items():
         with pytest.raises(SaltInvocationError):
             call()
     assert host.log() == [], "zero spawns"

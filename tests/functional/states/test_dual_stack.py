@@ -18,12 +18,10 @@ import time
 
 import pytest
 
-from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "functional_conftest")
-_e2e = load_file(pathlib.Path(__file__).with_name("test_flows_e2e.py"), "flows_e2e")
-_v6 = load_file(REPO / "tests" / "unit" / "ngsim" / "test_ngsim_ipv6.py", "ngsim_ipv6")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
+from tests.support.nfcapd import Nfcapd46  # noqa: E402
 ngsim = _conf.run_ngsim
 HAVE_NFDUMP = bool(shutil.which("nfcapd") and shutil.which("nfdump"))
 
@@ -73,9 +71,9 @@ def free_port(family, address):
 # ------------------------------------------------------------------------ e2e, real collectors
 @pytest.mark.skipif(not HAVE_NFDUMP, reason="nfcapd/nfdump not installed (Debian package nfdump)")
 def test_ipv6_and_ipv4_flows_reach_ipv4_v5_and_ipv6_collectors(host, loaders, tmp_path):
-    v9a = _v6._Nfcapd(tmp_path / "v9a", "127.0.0.1", free_port(socket.AF_INET, "127.0.0.1"))
-    v5 = _v6._Nfcapd(tmp_path / "v5", "127.0.0.1", free_port(socket.AF_INET, "127.0.0.1"))
-    v9b = _v6._Nfcapd(tmp_path / "v9b", "::1", free_port(socket.AF_INET6, "::1"))
+    v9a = Nfcapd46(tmp_path / "v9a", "127.0.0.1", free_port(socket.AF_INET, "127.0.0.1"))
+    v5 = Nfcapd46(tmp_path / "v5", "127.0.0.1", free_port(socket.AF_INET, "127.0.0.1"))
+    v9b = Nfcapd46(tmp_path / "v9b", "::1", free_port(socket.AF_INET6, "::1"))
     port = {c: int(c.proc.args[c.proc.args.index("-p") + 1]) for c in (v9a, v5, v9b)}
     try:
         ret = present(loaders, [{"host": "localhost", "port": port[v9a], "source": "127.0.0.2"},

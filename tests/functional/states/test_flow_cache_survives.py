@@ -12,9 +12,9 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 from ngsim.export import decode_v5
-from ngsim.testing import load_file, loopback_udp_sockets
+from ngsim.testing import loopback_udp_sockets
 
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "functional_conftest_fc")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
 
 FLOWS = 30  # ng_netflow sends a v5 datagram when it holds 30 records (netflow.c)
 

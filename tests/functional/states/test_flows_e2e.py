@@ -7,18 +7,16 @@ the loopback interface: ngsim's ksocket only sends real datagrams to 127.0.0.0/8
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import pathlib
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+
+from tests.support.nfcapd import Nfcapd, free_udp_port
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 
@@ -32,83 +30,6 @@ def ngsim(*args: str) -> str:
     p = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, f"ngsim {args}: {p.stderr}"
     return p.stdout
-
-
-def free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def port_taken(port: int) -> bool:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
-
-
-class Nfcapd:
-    """One nfcapd on 127.0.0.1:port writing into its own directory.
-
-    nfdump 1.7 takes the output directory with ``-w``; 1.6 with ``-l`` (``-w`` meant
-    "align file rotation" there). Files are flushed when it terminates (SIGTERM)."""
-
-    def __init__(self, workdir: pathlib.Path, port: int):
-        self.dir = workdir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = port
-        usage = subprocess.run(["nfcapd", "-h"], capture_output=True, text=True)
-        text = usage.stdout + usage.stderr
-        dirflag = "-w" if "-w flowdir" in text or "-w <flowdir>" in text or "-w dir" in text else "-l"
-        self.log = open(self.dir.parent / f"nfcapd-{port}.log", "w")
-        self.proc = subprocess.Popen(
-            ["nfcapd", "-b", "127.0.0.1", "-p", str(port), dirflag, str(self.dir), "-t", "3600"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while not port_taken(port):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"nfcapd did not start: {(self.dir.parent / f'nfcapd-{port}.log').read_text()}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def flows(self) -> list[dict]:
-        """Every record of the closed capture files, as nfdump's CSV rows."""
-        files = sorted(p for p in self.dir.rglob("nfcapd.*") if ".current." not in p.name)
-        rows: list[dict] = []
-        for f in files:
-            out = subprocess.run(["nfdump", "-r", str(f), "-o", "csv", "-q"], capture_output=True, text=True)
-            assert out.returncode == 0, out.stderr
-            text = out.stdout
-            lines = [l for l in text.splitlines() if l.strip()]
-            if not lines:
-                continue
-            if not lines[0].startswith("ts,"):  # -q dropped the header (1.7): add 1.7's
-                out = subprocess.run(["nfdump", "-r", str(f), "-o", "csv"], capture_output=True, text=True)
-                lines = [l for l in out.stdout.splitlines() if l.strip()]
-            header = lines[0]
-            body = []
-            for l in lines[1:]:
-                if l.startswith("Summary") or l.startswith("flows,"):
-                    break
-                body.append(l)
-            rows += list(csv.DictReader(io.StringIO("\n".join([header] + body))))
-        return rows
 
 
 @pytest.fixture

@@ -20,202 +20,20 @@ SIGKILL the whole Salt job right after that ngctl dies.
 """
 from __future__ import annotations
 
-import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
-from ngsim.testing import load_file, script_lines
+from ngsim.testing import script_lines
+
+from tests.support.faultrig import C1, C2, C5, IFACES, TUN, Host, Rig, assert_converges, graph, unnamed
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "hardening_conftest")
-ngsim = _conf.run_ngsim
-
-IFACES = ["em0", "em1", "vlan0.100", "tun0"]
-C1 = {"host": "192.0.2.10", "port": 2055}
-C2 = {"host": "192.0.2.11", "port": 2055}
-C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
-TUN = {"attach": "ipfw", "ipfw_hook": 1000}
-
-SHIM = r'''#!/bin/sh
-# fault shim: {tool} of the emulated host, unchanged unless a fault is armed
-if [ -e "{shim}/armed.json" ]; then exec "{python}" "{shim}/shim.py" {tool} "$@"; fi
-exec "{root}/bin/{tool}" "$@"
-'''
-SHIM_PY = r'''import json, os, signal, subprocess, sys
-tool, args = sys.argv[1], sys.argv[2:]
-here = os.path.dirname(os.path.abspath(__file__))
-ctl_path = os.path.join(here, "armed.json")
-ctl = json.load(open(ctl_path))
-root = ctl["root"]
-real = os.path.join(root, "bin", tool)
-
-def save():
-    keys = [k for k in ctl if k != "root"]
-    if keys:
-        json.dump(ctl, open(ctl_path, "w"))
-    else:
-        os.unlink(ctl_path)
-
-if tool == "ipfw" and "ipfw_fail" in ctl and args[:1] in (["add"], ["delete"]):
-    ctl["ipfw_fail"] -= 1
-    if ctl["ipfw_fail"] <= 0:
-        del ctl["ipfw_fail"]
-        save()
-        if args[0] == "add":
-            sys.stderr.write("ipfw: getsockopt(IP_FW_XADD): No buffer space available\n")
-        else:
-            sys.stderr.write("ipfw: rule %s: setsockopt(IP_FW_XDEL): No buffer space available\n" % args[1])
-        sys.exit(69)
-    save()
-if tool == "ngctl" and "die_after" in ctl and len(args) == 2 and args[0] == "-f" and args[1] != "-":
-    after = ctl.pop("die_after")
-    kill_job = ctl.pop("kill_job", False)
-    save()
-    subprocess.run([sys.executable, "-m", "ngsim", "die", root, "--after", str(after)], check=True,
-                   cwd=ctl["repo"])
-    rc = subprocess.run([real] + args).returncode
-    if kill_job:
-        os.killpg(os.getpgrp(), signal.SIGKILL)  # the Salt job dies with its ngctl
-    if rc < 0:
-        os.kill(os.getpid(), -rc)
-    sys.exit(rc)
-os.execv(real, [real] + args)
-'''
-
-RUNNER = r'''import json, pathlib, sys
-sys.path[:0] = [{repo!r}, {utils!r}]
-from ngsim.testing import load_file
-import salt.loader
-conf = load_file({conftest!r}, "runner_conftest")
-spec = json.load(open(sys.argv[1]))
-opts = conf.minion_opts_for(pathlib.Path(spec["root"]), pathlib.Path(spec["base"]))
-opts.update(spec["opts"], grains={{"kernel": "Linux", "id": "fw1"}})
-utils = salt.loader.utils(opts)
-states = salt.loader.states(opts, salt.loader.minion_mods(opts, utils=utils), utils, {{}})
-print(json.dumps(states["netflow.exporter_present"](name="lan", **spec["params"])))
-'''
-
-
-class Host(_conf.NgHost):
-    """An ngsim host with a log mark, the firewall as rc.d/ipfw leaves it, and reads."""
-
-    def init(self, ifaces=IFACES, loaded=("ng_ether",), firewall=False) -> "Host":
-        super().init(ifaces=ifaces, loaded=loaded)
-        if firewall:  # rc.d/ipfw with firewall_enable=YES firewall_type=open
-            self.run("kldload", "ipfw")
-            self.run("ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any")
-        self.mark()
-        return self
-
-    def mark(self) -> None:
-        self._mark = len(self.log())
-
-    def mutating(self) -> list[dict]:
-        return [e for e in self.log()[self._mark:] if e["mutating"]]
-
-    def links(self) -> dict:
-        return json.loads(ngsim("links", str(self.root)))
-
-    def ipfw_list(self) -> list[str]:
-        return self.run("ipfw", "list").stdout.splitlines()
-
-    def listing(self) -> str:
-        return self.run("ngctl", "list").stdout
-
-
-class Rig:
-    """One host, the shims in front of its binaries, Salt's loader bound to the shims."""
-
-    def __init__(self, base: pathlib.Path):
-        from saltfactories.utils.functional import Loaders
-
-        self.base = base
-        self.host = Host(base / "host")
-        self.host.init()
-        self.shim = base / "shim"
-        self.shim.mkdir()
-        for tool in _conf.TOOLS:
-            path = self.shim / tool
-            path.write_text(SHIM.format(tool=tool, shim=self.shim, python=sys.executable, root=self.host.root))
-            path.chmod(0o755)
-        (self.shim / "shim.py").write_text(SHIM_PY)
-        self.overrides = {
-            "netflow": {"boot_dir": str(base / "boot"), "lock_file": str(base / "run" / "netflow.lock")},
-            **{f"netgraph.{tool}": str(self.shim / tool) for tool in _conf.TOOLS},
-        }
-        opts = _conf.minion_opts_for(self.host.root, base / "salt")
-        opts.update(self.overrides)
-        self.loaders = Loaders(opts)
-
-    def journal(self, name: str = "lan") -> pathlib.Path:
-        return self.base / "run" / f"netflow.{name}.journal"
-
-    def arm(self, **faults) -> None:
-        faults.update(root=str(self.host.root), repo=str(REPO))
-        (self.shim / "armed.json").write_text(json.dumps(faults))
-
-    def disarm(self) -> None:
-        try:
-            (self.shim / "armed.json").unlink()
-        except FileNotFoundError:
-            pass
-
-    def fresh(self, **init) -> Host:
-        self.disarm()
-        self.host.init(**init)
-        for leftover in (self.base / "run").glob("*.journal"):
-            leftover.unlink()
-        self.loaders.reset_state()
-        return self.host
-
-    def present(self, name="lan", test=False, **params):
-        params.setdefault("interfaces", ["em0"])
-        params.setdefault("collectors", [C1])
-        return self.loaders.states.netflow.exporter_present(name=name, test=test, **params)
-
-    def absent(self, name="lan", test=False):
-        return self.loaders.states.netflow.exporter_absent(name=name, test=test)
-
-    def plan(self, name="lan", **params) -> dict:
-        return self.loaders.modules.netflow.plan(name, load_modules=False, **params)
-
-    def killed_job(self, after: int, params: dict) -> subprocess.CompletedProcess:
-        """exporter_present in a separate process (Salt's loader, the same minion options)
-        whose batch ngctl dies after ``after`` lines, taking that whole Salt job with it
-        (no rollback runs, the journal stays behind)."""
-        spec = self.base / "runner.json"
-        spec.write_text(json.dumps({"root": str(self.host.root), "base": str(self.base / "salt-runner"),
-                                    "opts": self.overrides, "params": params}))
-        script = self.base / "runner.py"
-        script.write_text(RUNNER.format(repo=str(REPO), utils=str(REPO / "_utils"),
-                                        conftest=str(pathlib.Path(__file__).resolve().parents[1] / "conftest.py")))
-        self.arm(die_after=after, kill_job=True)
-        return subprocess.run([sys.executable, str(script), str(spec)], capture_output=True, text=True,
-                              start_new_session=True, cwd=REPO, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory) -> Rig:
     return Rig(tmp_path_factory.mktemp("hardening"))
-
-
-def assert_converges(rig: Rig, **params) -> None:
-    again = rig.present(**params)
-    assert again.result is True, again.comment
-    assert set(rig.host.links().values()) == {"pass"}, rig.host.links()
-    clean = rig.present(**params)
-    assert clean.result is True and clean.changes == {}, clean.changes
-
-
-def graph(rig: Rig) -> dict:
-    return rig.loaders.modules.netgraph.graph()["nodes"]
-
-
-def unnamed(rig: Rig) -> dict:
-    return {k: v for k, v in graph(rig).items() if v["name"] is None}
 
 
 # ------------------------------------------------------------------ 3. ipfw: only our rules
@@ -535,3 +353,19 @@ def test_a_job_killed_with_its_batch_after_every_line_is_repaired_by_the_next_ap
     assert leaves[0] == ([], [])
     assert leaves[1] == (["netflow"], ["em0"]), "mkpeer without its name: an unnamed netflow node on em0:lower"
     assert leaves[2] == ([], ["em0"]) and leaves[3] == ([], [])
+
+
+def test_a_job_killed_in_a_real_process_with_its_batch_is_repaired_by_the_next_apply(rig):
+    """The matrix above kills the job in this process; here one case is a real Salt
+    process SIGKILLed with its ngctl after one line (the shims, ``ngsim die``): the journal
+    stays, the unnamed netflow node cuts em0 off, and the next apply repairs it."""
+    params = KILL_PLANS["one_interface"]
+    host = rig.fresh()
+    proc = rig.killed_job(1, params, real_process=True)
+    assert proc.returncode == -9, (proc.returncode, proc.stdout[-500:], proc.stderr[-3000:])
+    assert rig.journal().exists()
+    left = sorted(v["type"] for v in unnamed(rig).values())
+    assert (left, sorted(k for k, v in host.links().items() if v != "pass")) == (["netflow"], ["em0"])
+    ret = rig.present(**params)
+    assert ret.result is True, ret.comment
+    assert set(host.links().values()) == {"pass"} and unnamed(rig) == {} and not rig.journal().exists()

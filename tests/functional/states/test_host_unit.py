@@ -12,14 +12,12 @@ released em0, leaving it attached to no exporter). Exporters are named ``aaa`` a
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
 
 import pytest
 
-from ngsim.testing import load_file
 
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "host_unit_conftest")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
 ngsim = _conf.run_ngsim
 
 IFACES = ["em0", "em1", "em2", "tun0"]
@@ -51,7 +49,7 @@ class Host(_conf.NgHost):
         return super().ngctl(*args, stdin=stdin, check=False)
 
 
-host_root, loaders = _conf.netflow_fixtures("hostunit", Host)
+host_root, loaders = _conf.netflow_fixtures("hostunit", Host, inprocess=True)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ngsim.testing import load_file, script_lines
+from ngsim.testing import script_lines
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 IFACES = ["em0", "em1", "vlan0.100", "tun0"]
@@ -20,7 +20,7 @@ C2 = {"host": "192.0.2.11", "port": 2055}
 C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
 
 
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "functional_conftest")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
 ngsim = _conf.run_ngsim
 
 
@@ -61,7 +61,7 @@ class Host(_conf.NgHost):
         return json.loads(ngsim("links", str(self.root)))
 
 
-host_root, loaders = _conf.netflow_fixtures("nf", Host)
+host_root, loaders = _conf.netflow_fixtures("nf", Host, inprocess=True)
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_persist_writes_boot_files_that_rebuild_the_graph(loaders, host, tmp_pat
 # ------------------------------------------------------------------------ bad input
 # The unit tests' corpus (every class of bad value, each naming its key), run here through
 # Salt and the emulator, plus cases only a live host can refuse.
-_unit = load_file(REPO / "tests" / "unit" / "core" / "test_netflow_plan.py", "unit_plan")
+from tests.support import bad_input as _unit  # noqa: E402
 BAD = [(p, k) for p, k in _unit.BAD if p.get("name") is not None] + [
     ({"interfaces": ["em9"]}, "em9"),
     ({"interfaces": ["tun0"]}, "attach: ipfw"),

@@ -27,7 +27,7 @@ import pytest
 from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "preview_conftest")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
 demo = load_file(REPO / "demo" / "run.py", "preview_demo_run")
 
 IFACES = ["em0", "vlan0.100", "tun0"]
@@ -70,7 +70,7 @@ class Fresh(_conf.NgHost):
         return out
 
 
-host_root, loaders = _conf.netflow_fixtures("preview", Fresh)
+host_root, loaders = _conf.netflow_fixtures("preview", Fresh, inprocess=True)
 
 
 @pytest.fixture

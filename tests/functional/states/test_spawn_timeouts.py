@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 import time
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from ngsim.testing import load_file
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_conf = load_file(pathlib.Path(__file__).resolve().parents[1] / "conftest.py", "timeouts_conftest")
+from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
+from tests.support.faultrig import write_shims  # noqa: E402
 ngsim = _conf.run_ngsim
 
 BOUND = 2  # netgraph.timeout in these tests
@@ -71,13 +69,7 @@ class Rig:
 
         self.base = base
         self.host = _conf.NgHost(base / "host").init(ifaces=IFACES)
-        self.shim = base / "shim"
-        self.shim.mkdir()
-        for tool in _conf.TOOLS:
-            path = self.shim / tool
-            path.write_text(SHIM.format(tool=tool, shim=self.shim, python=sys.executable, root=self.host.root))
-            path.chmod(0o755)
-        (self.shim / "shim.py").write_text(SHIM_PY)
+        self.shim = write_shims(base / "shim", self.host.root, SHIM, SHIM_PY)
         self.opts = _conf.minion_opts_for(self.host.root, base / "salt")
         self.opts.update({
             "netflow": {"boot_dir": str(base / "boot"), "lock_file": str(base / "run" / "netflow.lock")},
@@ -240,6 +232,8 @@ def test_a_bad_timeout_is_refused_before_anything_runs(rig, value):
     rig.fresh()
     rig.host.clear_log()
     opts = dict(rig.opts, **{"netgraph.timeout": value})
-    ret = Loaders(opts).states.netflow.exporter_present(name="lan", interfaces=["em0"], collectors=[C1])
+    loaders = Loaders(opts)
+    kernel = _conf.install_inprocess(loaders, rig.host.root)  # refused before any spawn: none to bound
+    ret = loaders.states.netflow.exporter_present(name="lan", interfaces=["em0"], collectors=[C1])
     assert ret.result is False and "netgraph.timeout" in ret.comment, ret.comment
-    assert rig.host.log() == []
+    assert rig.host.log() == [] and kernel.calls == [] and kernel.other == []

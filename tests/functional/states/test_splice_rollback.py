@@ -18,11 +18,11 @@ import pathlib
 
 import pytest
 
-from ngsim.testing import load_file, script_lines
+from ngsim.testing import script_lines
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-_hp = load_file(HERE / "test_hardening_plan.py", "splice_hardening_plan")
+from tests.support import faultrig as _hp  # noqa: E402
 C1 = _hp.C1
 
 

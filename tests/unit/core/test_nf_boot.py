@@ -13,14 +13,10 @@ import pytest
 
 from netgraph_core import nf_boot
 
+from tests.support.rcd import LAN_IPFW
+
 SCRIPT = {
-    "ngctl": [
-        "mkpeer em0: netflow lower iface0",
-        "name em0:lower lan_nf",
-        "connect em0: lan_nf: upper out0",
-        "connect vlan0_100: lan_nf: lower iface1",
-        "connect vlan0_100: lan_nf: upper out1",
-        "connect ipfw: lan_nf: 1000 iface2",
+    "ngctl": LAN_IPFW["ngctl"][:6] + [  # em0, vlan0.100 and ipfw hook 1000 attached, as rc.d's LAN_IPFW
         "msg lan_nf: setdlt { iface=2 dlt=12 }",
         "mkpeer lan_nf: ksocket export9 inet/dgram/udp",
         "name lan_nf:export9 lan_v9",

@@ -14,10 +14,10 @@ from netgraph_core import nf_model
 from netgraph_core import nf_settings
 from netgraph_core import nf_flows
 from netgraph_core import nf_status
-from ngsim.testing import Host, load_file, ngsim
+from ngsim.testing import Host, ngsim
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-_watch = load_file(REPO / "tests" / "unit" / "core" / "test_nf_watch.py", "unit_nf_watch_helpers")
+from tests.support import watched as _watch  # noqa: E402
 PARAMS = {"interfaces": ["em0", "em1"], "collectors": [{"host": "127.0.0.1", "port": 2055}]}
 
 # ng_netflow.h (FreeBSD 14): NG_NETFLOW_INFO_TYPE and NG_NETFLOW_IFINFO_TYPE, in order.

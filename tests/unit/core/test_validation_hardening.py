@@ -18,6 +18,8 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from ngsim.testing import load_file
 
+from tests.support.bad_input import netgraph_calls
+
 REPO = pathlib.Path(__file__).resolve().parents[3]
 
 # Around a valid name: trailing and leading newlines, the other blanks, NUL, non-breaking
@@ -129,37 +131,9 @@ def ng():
     return module
 
 
-def _netgraph_calls(ng, bad):
-    """Every netgraph.* argument that is a node, hook, type, message or path name."""
-    return {
-        "show path": lambda: ng.show(bad + ":"),
-        "msg path": lambda: ng.msg(bad + ":", "info"),
-        "msg cmd": lambda: ng.msg("lan_nf:", bad),
-        "mkpeer path": lambda: ng.mkpeer(bad + ":", "netflow", "lower", "iface0"),
-        "mkpeer type": lambda: ng.mkpeer("em0:", bad, "lower", "iface0"),
-        "mkpeer hook": lambda: ng.mkpeer("em0:", "netflow", bad, "iface0"),
-        "mkpeer peerhook": lambda: ng.mkpeer("em0:", "netflow", "lower", bad),
-        "connect path": lambda: ng.connect(bad + ":", "lan_nf:", "upper", "out0"),
-        "connect relpath": lambda: ng.connect("em0:", bad, "upper", "out0"),
-        "connect hook": lambda: ng.connect("em0:", "lan_nf:", bad, "out0"),
-        "connect peerhook": lambda: ng.connect("em0:", "lan_nf:", "upper", bad),
-        "name path": lambda: ng.name(bad + ":", "lan_nf"),
-        "name name": lambda: ng.name("em0:lower", bad),
-        "rmhook path": lambda: ng.rmhook(bad + ":", "lower"),
-        "rmhook hook": lambda: ng.rmhook("em0:", bad),
-        "shutdown path": lambda: ng.shutdown(bad + ":"),
-        "query path": lambda: ng.query([[bad + ":", "info"]]),
-        "query cmd": lambda: ng.query([["lan_nf:", bad]]),
-        "batch word": lambda: ng.batch([["shutdown", bad + ":"]]),
-        "batch line": lambda: ng.batch([f"shutdown {bad}:"]) if "\n" in bad or "\r" in bad else ng.batch([["rmhook", "em0:", bad]]),
-        "load_modules": lambda: ng.load_modules([bad]),
-        "ipfw_add word": lambda: ng.ipfw_add(100, ["ngtee", bad]),
-    }
-
-
 @pytest.mark.parametrize("bad", blanked("lan_nf"), ids=[repr(b) for b in BLANKS])
 def test_netgraph_functions_refuse_blanked_names_with_zero_spawns(ng, bad):
-    for what, call in _netgraph_calls(ng, bad).items():
+    for what, call in netgraph_calls(ng, bad).items():
         with pytest.raises(SaltInvocationError):
             call()
         assert ng.run.calls == [], what

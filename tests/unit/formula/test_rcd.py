@@ -9,12 +9,11 @@ an flock(2)-style lock) are stand-ins over sha256sum and util-linux flock(1). Th
 side is an ngsim host (`ROOT/bin/ngctl`, `kldload`, `kldstat`, `ipfw`), so the boot files
 are replayed by the emulator's ngctl exactly as `ngctl -f` would replay them.
 
-`rc_command()`, `write_standins()` and `RcHost` are also used by
-tests/functional/formula/test_formula.py and tests/functional/formula/test_rcd_faults.py.
+`rc_command()`, `write_standins()`, the boot scripts and `RcHost` live in tests/support/rcd.py,
+shared with tests/functional/formula/test_formula.py and test_rcd_faults.py.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import re
 import shutil
@@ -26,194 +25,10 @@ import pytest
 
 from netgraph_core import nf_boot
 
-from tests.support.rcd import (  # noqa: F401 - test_rcd_faults.py reaches rc_command etc. through this module
-    RC_SCRIPT, REPO, executable, prepared_script, rc_command, rc_env, rc_popen, write_standins,
+from tests.support.rcd import (
+    LAN, RC_SCRIPT, TUN, RcHost, all_pass, executable, prepared_script,
+    rc_command, rc_env,
 )
-
-
-def _sq(value: str) -> str:
-    assert "'" not in value
-    return f"'{value}'"
-
-
-# --------------------------------------------------------------------------------------
-# Boot scripts (as nf_plan.build_script makes them; literal so these tests do not move
-# with the planner)
-# --------------------------------------------------------------------------------------
-TWO_V9 = [  # the v9 fan-out to two collectors, as nf_plan builds it
-    "mkpeer lan_nf: one2many export9 one",
-    "name lan_nf:export9 lan_v9",
-    "mkpeer lan_v9: ksocket many0 inet/dgram/udp",
-    "name lan_v9:many0 lan_v9_0",
-    "mkpeer lan_v9: ksocket many1 inet/dgram/udp",
-    "name lan_v9:many1 lan_v9_1",
-    "msg lan_v9_0: connect inet/192.0.2.10:2055",
-    "msg lan_v9_1: connect inet/192.0.2.11:2055",
-    "msg lan_v9: setconfig { xmitAlg=2 failAlg=1 enabledLinks=[ 1 1 ] }",
-]
-LAN = {  # em0 both, em1 ingress, vlan0.100 egress; two v9 collectors (one2many fan-out)
-    "ngctl": [
-        "mkpeer em0: netflow lower iface0",
-        "name em0:lower lan_nf",
-        "connect em0: lan_nf: upper out0",
-        "connect em1: lan_nf: lower iface1",
-        "connect em1: lan_nf: upper out1",
-        "connect vlan0_100: lan_nf: lower iface2",
-        "connect vlan0_100: lan_nf: upper out2",
-        "msg lan_nf: setconfig { iface=0 conf=11 }",
-        "msg lan_nf: setconfig { iface=1 conf=9 }",
-        "msg lan_nf: setconfig { iface=2 conf=10 }",
-        *TWO_V9,
-    ],
-    "modules": ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket", "ng_one2many"],
-    "ipfw": [],
-    "attach": ["em0", "em1", "vlan0_100"],
-}
-LAN_IPFW = {  # em0, vlan0.100, tun0 through ipfw (hook and rule 1000); two v9 collectors
-    "ngctl": [
-        "mkpeer em0: netflow lower iface0",
-        "name em0:lower lan_nf",
-        "connect em0: lan_nf: upper out0",
-        "connect vlan0_100: lan_nf: lower iface1",
-        "connect vlan0_100: lan_nf: upper out1",
-        "connect ipfw: lan_nf: 1000 iface2",
-        "msg lan_nf: setconfig { iface=0 conf=11 }",
-        "msg lan_nf: setconfig { iface=1 conf=11 }",
-        "msg lan_nf: setdlt { iface=2 dlt=12 }",
-        "msg lan_nf: setconfig { iface=2 conf=9 }",
-        *TWO_V9,
-    ],
-    "modules": ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket", "ng_one2many", "ng_ipfw"],
-    "ipfw": ["add 1000 ngtee 1000 ip from any to any via tun0"],
-    "attach": ["em0", "vlan0_100"],
-}
-TUN = {  # em2, tun0 through ipfw (hook 2000, rule 2100); one v5 collector
-    "ngctl": [
-        "mkpeer em2: netflow lower iface0",
-        "name em2:lower tun_nf",
-        "connect em2: tun_nf: upper out0",
-        "connect ipfw: tun_nf: 2000 iface1",
-        "msg tun_nf: setconfig { iface=0 conf=11 }",
-        "msg tun_nf: setdlt { iface=1 dlt=12 }",
-        "msg tun_nf: setconfig { iface=1 conf=9 }",
-        "mkpeer tun_nf: ksocket export inet/dgram/udp",
-        "name tun_nf:export tun_v5",
-        "msg tun_v5: connect inet/198.51.100.5:9995",
-    ],
-    "modules": ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket", "ng_ipfw"],
-    "ipfw": ["add 2100 ngtee 2000 ip from any to any via tun0"],
-    "attach": ["em2"],
-}
-IFACES = ("em0", "em1", "em2", "em3", "vlan0.100", "tun0")  # em3: attached by no boot file
-OUR_TYPES = ("netflow", "ksocket", "one2many")
-
-
-def ngsim_cli(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, f"ngsim {args}: {proc.stderr}"
-    return proc.stdout
-
-
-class RcHost:
-    """An emulated FreeBSD host (ngsim) after a fresh boot, with a boot dir, the rc.d
-    script, its rc.conf.d file and the sha256/lockf stand-ins."""
-
-    def __init__(self, base: pathlib.Path, ifaces=IFACES, firewall: bool = True):
-        self.base = base
-        self.root = base / "host"
-        args = ["init", str(self.root)]
-        for iface in ifaces:
-            args += ["--iface", iface]
-        ngsim_cli(*args)
-        if firewall:  # what rc.d/ipfw does with firewall_enable=YES firewall_type=open
-            self.run_bin("kldload", "ipfw")
-            self.run_bin("ipfw", "-q", "add", "65000", "allow", "ip", "from", "any", "to", "any")
-        self.tools = write_standins(base / "tools")
-        self.boot_dir = base / "boot dir"  # a space, to prove the quoting
-        self.boot_dir.mkdir()
-        self.rc_conf = base / "rc.conf.d" / "netflow"
-        self.rc_conf.parent.mkdir()
-        self.lock = base / "run" / "netflow.lock"
-        self.lock.parent.mkdir()
-        self.workdir = base / "rc"
-        self.configure()
-        self.clear_log()
-
-    # --- files -----------------------------------------------------------------------
-    def configure(self, enable: str = "YES", **extra: str) -> None:
-        values = {
-            "netflow_enable": enable,
-            "netflow_boot_dir": str(self.boot_dir),
-            "netflow_ngctl": str(self.root / "bin" / "ngctl"),
-            "netflow_kldload": str(self.root / "bin" / "kldload"),
-            "netflow_kldstat": str(self.root / "bin" / "kldstat"),
-            "netflow_ipfw": str(self.root / "bin" / "ipfw"),
-            "netflow_sha256": self.tools["sha256"],
-            "netflow_lockf": self.tools["lockf"],
-            "netflow_lock": str(self.lock),
-        }
-        values.update(extra)
-        self.rc_conf.write_text("".join(f"{k}={_sq(v)}\n" for k, v in values.items()))
-
-    def write(self, name: str, script: dict) -> pathlib.Path:
-        path = self.boot_dir / f"{name}.ngctl"
-        path.write_text(nf_boot.render(name, script))
-        return path
-
-    # --- running ---------------------------------------------------------------------
-    def rc(self, arg: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        return rc_command(arg, self.rc_conf, self.workdir, env=env, timeout=timeout)
-
-    def rc_background(self, arg: str) -> subprocess.Popen:
-        return rc_popen(arg, self.rc_conf, self.workdir)
-
-    def run_bin(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(self.root / "bin" / tool), *args], capture_output=True, text=True)
-        if check:
-            assert proc.returncode == 0, f"{tool} {args}: {proc.stderr}"
-        return proc
-
-    def ngctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run_bin("ngctl", *args, check=check)
-
-    # --- reading ---------------------------------------------------------------------
-    def log(self) -> list[dict]:
-        return [json.loads(line) for line in ngsim_cli("log", str(self.root)).splitlines() if line.strip()]
-
-    def clear_log(self) -> None:
-        ngsim_cli("log", str(self.root), "--clear")
-
-    def mutating(self) -> list[dict]:
-        return [e for e in self.log() if e.get("mutating")]
-
-    def nodes(self) -> list[tuple[str, str, str]]:
-        """(name, type, id) of every node but ngctl's own sockets."""
-        out = []
-        for line in self.ngctl("list").stdout.splitlines():
-            m = re.match(r"\s*Name: (\S+)\s+Type: (\S+)\s+ID: ([0-9a-f]+)", line)
-            if m and m[2] != "socket":
-                out.append((m[1], m[2], m[3]))
-        return out
-
-    def named(self) -> dict:
-        return {n: t for n, t, _ in self.nodes() if n != "<unnamed>"}
-
-    def ours(self) -> list[tuple[str, str, str]]:
-        """Nodes of the types an exporter is made of."""
-        return [n for n in self.nodes() if n[1] in OUR_TYPES]
-
-    def links(self) -> dict:
-        return json.loads(ngsim_cli("links", str(self.root)))
-
-    def ipfw_rules(self) -> list[str]:
-        return self.run_bin("ipfw", "list").stdout.splitlines()
-
-    def fail_at(self, n: int) -> None:
-        ngsim_cli("fail", str(self.root), "--at", str(n))
-
-
-def all_pass(host: RcHost) -> bool:
-    return set(host.links().values()) == {"pass"}
 
 
 @pytest.fixture

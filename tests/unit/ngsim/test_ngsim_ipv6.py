@@ -18,7 +18,6 @@ import io
 import json
 import pathlib
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -28,6 +27,8 @@ import time
 import pytest
 
 from ngsim import cli, export as nfx, flow, inet6, netflow_cache as nfc, state, traffic
+
+from tests.support.nfcapd import Nfcapd46, free_port
 from ngsim.base import Kernel
 from ngsim.errors import NgError
 from ngsim.flowctl import flowctl_main
@@ -713,69 +714,14 @@ def test_e2e_ipv6_and_ipv4_flows_over_real_udp(tmp_path):
     assert _decode_v5(d5) == [IPV4_FLOW]  # the v5 collector gets only the IPv4 flow
 
 
-class _Nfcapd:
-    def __init__(self, workdir: pathlib.Path, host: str, port: int):
-        self.dir = workdir
-        self.dir.mkdir(parents=True)
-        args = ["nfcapd", "-b", host, "-p", str(port), "-w", str(self.dir), "-t", "3600"]
-        if ":" in host:
-            args.insert(1, "-6")
-        self.log = open(str(workdir) + ".log", "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-        deadline = time.time() + 10
-        while True:
-            s = socket.socket(fam, socket.SOCK_DGRAM)
-            try:
-                s.bind((host, port))
-            except OSError:
-                break  # nfcapd has it
-            finally:
-                s.close()
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                pytest.skip("nfcapd did not start on %s: %s" % (host, open(self.log.name).read()))
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        self.log.close()
-
-    def flows(self) -> list[dict]:
-        rows = []
-        for f in sorted(p for p in self.dir.rglob("nfcapd.*") if ".current." not in p.name):
-            out = subprocess.run(["nfdump", "-r", str(f), "-o", "csv"], capture_output=True,
-                                 text=True).stdout
-            lines = [l for l in out.splitlines() if l.strip()]
-            header = next((l for l in lines if l.startswith("ts,")), None)
-            if header is None:
-                continue
-            keys = header.split(",")
-            for l in lines[lines.index(header) + 1:]:
-                if l.startswith("Summary") or l.startswith("flows,"):
-                    break
-                rows.append(dict(zip(keys, l.split(","))))
-        return rows
-
-
-def _free_port(fam: int, host: str) -> int:
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.mark.skipif(not (shutil.which("nfcapd") and shutil.which("nfdump")),
                     reason="nfcapd/nfdump not installed (Debian package nfdump)")
 def test_e2e_nfdump_decodes_the_ipv6_flow(tmp_path):
     root = tmp_path / "fw"
     _run(sys.executable, "-m", "ngsim", "init", str(root), "--iface", "em0", "--loaded", "ng_ether")
-    v9 = _Nfcapd(tmp_path / "v9", "::1", _free_port(socket.AF_INET6, "::1"))
+    v9 = Nfcapd46(tmp_path / "v9", "::1", free_port(socket.AF_INET6, "::1"))
     try:
-        v5 = _Nfcapd(tmp_path / "v5", "127.0.0.1", _free_port(socket.AF_INET, "127.0.0.1"))
+        v5 = Nfcapd46(tmp_path / "v5", "127.0.0.1", free_port(socket.AF_INET, "127.0.0.1"))
     except BaseException:
         v9.stop()
         raise
