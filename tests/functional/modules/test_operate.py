@@ -288,17 +288,50 @@ def test_beacon_config_is_validated_by_salt(rig):
 _demo = load_file(REPO / "demo" / "run.py", "demo_run_operate")
 
 
+def _metrics_pillar(metrics) -> dict:
+    return {"netflow": {"exporters": {}, **({"metrics": metrics} if metrics is not ... else {})}}
+
+
 def _show_metrics(tmp_path, metrics) -> dict:
+    """``salt-call --local state.show_sls netflow.metrics`` on the demo's minion."""
     host = _demo.make_host(tmp_path / "host")
-    pillar = {"netflow": {"exporters": {}, **({"metrics": metrics} if metrics is not ... else {})}}
-    confdir = _demo.write_minion_config(tmp_path / "salt", host, pillar)
+    confdir = _demo.write_minion_config(tmp_path / "salt", host, _metrics_pillar(metrics))
     proc = _demo.salt_call(confdir, "state.show_sls", "netflow.metrics", "--out=json", capture=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)["local"]
 
 
+@pytest.fixture(scope="module")
+def metrics_minion(tmp_path_factory):
+    """The same minion rendering in this process (tests/support/localminion.py)."""
+    from tests.support.localminion import LocalMinion
+
+    return LocalMinion(tmp_path_factory.mktemp("metrics"))
+
+
+@pytest.fixture
+def show_metrics(metrics_minion):
+    """state.show_sls netflow.metrics in this process: the high data Salt renders."""
+    def show(metrics) -> dict:
+        metrics_minion.apply_pillar(_metrics_pillar(metrics))
+        high, errors = metrics_minion.render("netflow.metrics")
+        assert errors == [], errors
+        return json.loads(json.dumps(high))
+
+    return show
+
+
 def test_metrics_sls_enabled_renders_a_schedule_job(tmp_path):
+    """Through the real salt-call (the cases below render in this process)."""
     states = _show_metrics(tmp_path, {"enabled": True, "textfile_dir": "/var/tmp/ne", "interval": 30})
+    _assert_schedule_job(states)
+
+
+def test_metrics_sls_enabled_renders_a_schedule_job_in_process(show_metrics):
+    _assert_schedule_job(show_metrics({"enabled": True, "textfile_dir": "/var/tmp/ne", "interval": 30}))
+
+
+def _assert_schedule_job(states: dict) -> None:
     assert set(states) == {"netflow-metrics-file-directory-textfile-dir", "netflow-metrics-schedule-present-netflow-metrics"}
     job = {k: v for item in states["netflow-metrics-schedule-present-netflow-metrics"]["schedule"] if isinstance(item, dict)
            for k, v in item.items()}
@@ -307,8 +340,8 @@ def test_metrics_sls_enabled_renders_a_schedule_job(tmp_path):
 
 
 @pytest.mark.parametrize("metrics", [..., {"enabled": False}], ids=["no-key", "disabled"])
-def test_metrics_sls_off_by_default_renders_nothing(tmp_path, metrics):
-    assert _show_metrics(tmp_path, metrics) == {}
+def test_metrics_sls_off_by_default_renders_nothing(show_metrics, metrics):
+    assert show_metrics(metrics) == {}
 
 
 @pytest.mark.parametrize("metrics, word", [
@@ -316,8 +349,8 @@ def test_metrics_sls_off_by_default_renders_nothing(tmp_path, metrics):
     ({"enabled": True, "file": "../x.prom"}, "file"), ({"enabled": True, "textfile_dir": "/tmp/x\n- evil: 1"}, "textfile_dir"),
     ("on", "must be a mapping"),
 ])
-def test_metrics_sls_refuses_bad_pillar(tmp_path, metrics, word):
-    states = _show_metrics(tmp_path, metrics)
+def test_metrics_sls_refuses_bad_pillar(show_metrics, metrics, word):
+    states = show_metrics(metrics)
     assert list(states) == ["netflow-metrics-netflow-refused-1"], "nothing else rendered"
     comment = next(i["comment"] for i in states[list(states)[0]]["netflow"] if isinstance(i, dict) and "comment" in i)
     assert comment.startswith("refused, metrics schedule unchanged: netflow:metrics") and word in comment
