@@ -1,10 +1,13 @@
 """Hostile paths from config and hostile names, through Salt's own loader against an
 emulated FreeBSD host (ngsim): refused with ``result: False`` naming the key, zero ngctl /
 kldload / ipfw spawns (not even read-only ones: every path is checked before anything
-runs), nothing written, no traceback in the state output.
+runs), nothing written, no traceback in the state output. Salt's loader and ngsim run in
+this process (the kernel adapter records every spawn the product tries, of any binary);
+the same hostile minion-config paths go through the real salt-call in
+tests/functional/formula/test_formula_hostile.py.
 
-The pillar corpus (hostile values, types and keys) is tests/unit/core/test_netflow_plan.py's
-BAD, which tests/functional/states/test_netflow_state.py runs through Salt as well.
+The pillar corpus (hostile values, types and keys) is tests/support/bad_input.py's BAD,
+which tests/functional/states/test_netflow_state.py runs through Salt as well.
 """
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ def configured(loaders, key: str, value):
     top, _, sub = key.partition(":")
     had, old = top in opts, opts.get(top)
     opts[top] = {**old, sub: value} if sub else value
-    loaders.reload_all()
+    _reload(loaders)
     try:
         yield loaders
     finally:
@@ -74,10 +77,19 @@ def tree(top: pathlib.Path) -> set:
 root = _conf.host_root_fixture("kp")
 
 
+def _reload(loaders) -> None:
+    """Salt's loaders rebuilt from their opts, still on the in-process kernel adapter (a
+    fresh one: ``loaders.kernel.calls``/``other`` show every spawn the product tried, a
+    hostile ngctl path included; ngsim's log shows those of the emulated binaries)."""
+    root = loaders.kernel.root
+    loaders.reload_all()
+    _conf.install_inprocess(loaders, root)
+
+
 @pytest.fixture(scope="module")
 def loaders(root, tmp_path_factory):
     _conf.NgHost(root).init(ifaces=("em0", "em1", "tun0"))
-    return _conf.ng_loaders_for(root, tmp_path_factory.mktemp("kpsalt"), netflow=True)
+    return _conf.ng_loaders_for(root, tmp_path_factory.mktemp("kpsalt"), netflow=True, inprocess=True)
 
 
 @pytest.fixture
@@ -92,7 +104,7 @@ def bare_host(root, loaders):
 def host(bare_host, loaders):
     """A fresh host and the loaders with the module's own opts."""
     if getattr(loaders, "stale", False):
-        loaders.reload_all()
+        _reload(loaders)
         loaders.stale = False
     return bare_host
 
@@ -144,6 +156,7 @@ def test_hostile_config_path_is_refused_naming_the_key(loaders, bare_host, tmp_p
                 assert ret.comment.startswith(f"Exporter lan: {key}: "), (mode, ret.comment)
                 assert "Traceback" not in ret.comment and "\n" not in ret.comment, mode
     assert host.log() == [], "zero spawns: the paths are checked before anything runs"
+    assert loaders.kernel.calls == [] and loaders.kernel.other == [], "not even one of another binary"
     assert tree(top) == before, "nothing written (no lock, no boot file, no $(...) marker)"
     assert not (top / "pwned").exists()
 
