@@ -45,3 +45,27 @@ def pytest_unconfigure(config):
     except Exception:  # pragma: no cover
         pass
     _drop_salt_deferred_handlers()
+
+
+# Tests that must share one pytest-xdist worker (make test: --dist loadgroup): a module whose
+# tests run in order on one host, the wheel build in the tree (build/, *.egg-info), the real
+# master and minions (package-scoped: started once). The scheduler groups them by path, not
+# by xdist_group marks: with pytest 9 the workers' rewrite of the node ids that those marks
+# rely on does not reach the scheduler (seen: a marked module split between two workers).
+ONE_WORKER = ("tests/integration/", "tests/functional/formula/test_formula.py",
+              "tests/functional/modules/test_extension.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class PathGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix in ONE_WORKER:
+                if nodeid.startswith(prefix):
+                    return prefix
+            return super()._split_scope(nodeid)
+
+    return PathGroupScheduling(config, log)

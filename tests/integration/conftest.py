@@ -109,12 +109,3 @@ def ng_minion(ng_master, tmp_path_factory):
     base = tmp_path_factory.mktemp("ng-hosts")
     with contextlib.ExitStack() as stack:
         yield _MinionPool(ng_master, base, stack)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``) every test here runs on one worker: the
-    package-scoped salt-master and minions start once, not once per worker."""
-    here = pathlib.Path(__file__).resolve().parent
-    for item in items:
-        if here in pathlib.Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.xdist_group("integration"))

@@ -25,9 +25,6 @@ import pytest
 from ngsim.testing import Host
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-# `pip wheel REPO` builds in the tree (build/, *.egg-info): under pytest-xdist this module's
-# tests stay on one worker (make test runs --dist loadgroup), so two builds never overlap.
-pytestmark = pytest.mark.xdist_group("wheel")
 SALT_CALL = str(pathlib.Path(sys.executable).with_name("salt-call"))
 C1 = {"host": "192.0.2.10", "port": 2055}
 
