@@ -21,8 +21,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(PY) demo/run.py
 
-# The suite on every core (pytest-xdist; JOBS=N to choose); the real-master tests stay
-# together on one worker (their xdist_group), so only one salt-master is started.
+# The suite on every core (pytest-xdist; JOBS=N to choose); the tests that need one worker
+# (the real master and minions, an ordered module, the wheel build) are grouped by path in
+# tests/conftest.py's scheduler hook.
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(or $(JOBS),auto) --dist loadgroup
 
