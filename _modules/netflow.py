@@ -25,6 +25,7 @@ import time
 from netgraph_core import nf_boot
 from netgraph_core import nf_dot
 from netgraph_core import nf_host
+from netgraph_core import nf_ipfw
 from netgraph_core import nf_journal
 from netgraph_core import nf_lock
 from netgraph_core import nf_metrics
@@ -33,6 +34,7 @@ from netgraph_core import nf_paths
 from netgraph_core import nf_pillar
 from netgraph_core import nf_plan
 from netgraph_core import nf_resolve
+from netgraph_core import nf_rollback
 from netgraph_core import nf_settings
 from netgraph_core import nf_status
 from netgraph_core import nf_record
@@ -195,7 +197,7 @@ def _modules_first(cfgs: dict, names: list[str], graph: dict, load_modules: bool
     missing = [m for m in ("ng_ether", "ng_ipfw") if any(m in v for v in need.values())]
     rules = _ipfw_rules_if_needed(cfgs, names, graph)
     if rules:  # a rule at a declared number that is not ours: refused before anything is loaded
-        _core(nf_host.ipfw_plan, rules, graph, {n: _core(nf_model.desired, c, graph) for n, c in cfgs.items()}, names)
+        _core(nf_ipfw.ipfw_plan, rules, graph, {n: _core(nf_model.desired, c, graph) for n, c in cfgs.items()}, names)
     if missing and load_modules:
         __salt__["netgraph.load_modules"](missing)  # noqa: F821
         graph = _read(names)
@@ -223,7 +225,7 @@ def _plan(cfgs: dict, absent=(), load_modules: bool = False) -> dict:
     present = [{"want": wants[n], "takeover": cfgs[n]["takeover"], "extra_owned": left[n],
                 "ifnames": nf_plan.attach_points(cfgs[n])} for n in sorted(cfgs)]
     host = _core(nf_host.plan, graph, present, {n: left[n] for n in sorted(set(absent))})
-    host["ipfw"] = _core(nf_host.ipfw_plan, rules, graph, wants, names)
+    host["ipfw"] = _core(nf_ipfw.ipfw_plan, rules, graph, wants, names)
     host.update(names=names, graph=graph, ipfw_rules=rules, journals=journals, stale=stale, modules=missing,
                 changes=nf_host.exporter_changes(graph, cfgs, names, host, rules, need),
                 dot=nf_dot.plan_dot(graph, host.pop("planned"), names) if cfgs else None)
@@ -286,7 +288,7 @@ def _undo_ngctl(planned: dict, info: dict) -> tuple:
     undo = []
     try:
         graph = __salt__["netgraph.graph"]()  # noqa: F821
-        undo = nf_host.rollback(graph, planned["names"], nf_plan.created_before(planned, line), planned["journals"],
+        undo = nf_rollback.rollback(graph, planned["names"], nf_rollback.created_before(planned, line), planned["journals"],
                                 planned["graph"], restore=planned.get("restore"))
         if undo:
             __salt__["netgraph.batch"](undo)  # noqa: F821
@@ -302,7 +304,7 @@ def _undo_ipfw(planned: dict, touched: list[int]) -> tuple:
         return [], None
     done = []
     try:
-        fix = nf_plan.ipfw_restore(planned["ipfw_rules"], __salt__["netgraph.ipfw_rules"](), touched)  # noqa: F821
+        fix = nf_ipfw.ipfw_restore(planned["ipfw_rules"], __salt__["netgraph.ipfw_rules"](), touched)  # noqa: F821
         for rule in fix["delete"]:
             __salt__["netgraph.ipfw_delete"](rule)  # noqa: F821
             done.append(f"delete {rule}")
@@ -325,8 +327,8 @@ def _rollback(planned: dict, exc: CommandExecutionError, step: str, done: dict) 
     if not undo_error and planned["commands"]:
         for name in planned["journals"]:
             _journal_write(name, None)  # nothing unnamed of this run is left to recognise
-    msg = nf_host.failure_text(step, info, str(exc), len(planned["commands"]), done["batch"])
-    msg += nf_host.rollback_text(undo, restored, undo_error, ipfw_error)
+    msg = nf_rollback.failure_text(step, info, str(exc), len(planned["commands"]), done["batch"])
+    msg += nf_rollback.rollback_text(undo, restored, undo_error, ipfw_error)
     rollback = [" ".join(c) for c in undo] + [f"ipfw {r}" for r in restored]
     return CommandExecutionError(msg, info={"failed": info, "rollback": rollback})
 
@@ -365,7 +367,7 @@ def _apply(planned: dict) -> None:
 
 def _boot_files(name: str, cfg: dict | None) -> dict:
     """Boot files to write (text) or remove (None) so that ``boot_dir`` says ``cfg``."""
-    return nf_boot.changed_files(_path("boot_dir"), name, nf_boot.render(name, nf_plan.build_script(cfg)) if cfg else None)
+    return nf_boot.changed_files(_path("boot_dir"), name, nf_boot.render(name, nf_boot.build_script(cfg)) if cfg else None)
 
 
 def _locked(run, test: bool, wait: float = 60):
@@ -531,7 +533,7 @@ def boot_script(name, **kwargs) -> str:
     formula's rc.d script with ``ngctl -f``), as it would be written. CLI Example:
     ``salt fw1 netflow.boot_script lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'``
     """
-    return nf_boot.render(name, nf_plan.build_script(_validated(name, kwargs)))
+    return nf_boot.render(name, nf_boot.build_script(_validated(name, kwargs)))
 
 
 def defaults() -> dict:

@@ -1,4 +1,7 @@
-"""Boot files of the NetFlow exporters: render, verify, write atomically (pure; no Salt).
+"""Boot files of the NetFlow exporters: build, render, verify, write atomically (pure; no Salt).
+
+``build_script`` is the exporter's full build from an empty graph (nf_plan.diff), which
+``render`` turns into the file.
 
 One file per exporter, ``<boot_dir>/<name>.ngctl``, so everything the rc.d script needs
 to rebuild an exporter changes together or not at all. ``ngctl -f`` replays it as it is:
@@ -37,6 +40,7 @@ import re
 import tempfile
 
 from . import nf_model
+from .nf_plan import diff
 
 HEADER = "# salt-netgraph boot file of exporter {name}: written by netflow.exporter_present, do not edit"
 _HEADER_RE = re.compile(
@@ -85,6 +89,24 @@ def _check_ngctl(line: str) -> None:
         raise ValueError(f"boot script ngctl: {line!r} starts with '#' (ngctl would skip it as a comment)")
     if len(line) > NGCTL_LINE_MAX:
         raise ValueError(f"boot script ngctl: a line of {len(line)} characters is longer than ngctl reads ({NGCTL_LINE_MAX})")
+
+
+def build_script(cfg: dict) -> dict:
+    """Everything needed to rebuild the exporter at boot, without Salt (``render``
+    writes it): the plan against a graph that has only the interfaces' ether nodes (and
+    ipfw), the modules to load first, the ipfw rules to add after, and the ether nodes
+    the file attaches (so the rc.d script can tell what is its own)."""
+    empty = {"nodes": {}}
+    for iface in cfg["interfaces"]:
+        empty["nodes"][iface["node"]] = {"type": "ipfw" if iface["node"] == "ipfw" else "ether", "hooks": {}}
+    want = nf_model.desired(cfg, empty)
+    plan = diff(empty, want)
+    return {
+        "ngctl": [" ".join(words) for words in plan["commands"]],
+        "modules": nf_model.required_modules(cfg),
+        "ipfw": [" ".join(["add", str(rule)] + text.split()) for rule, text in sorted(want["ipfw"].items())],
+        "attach": sorted(i["node"] for i in cfg["interfaces"] if i["attach"] == "ether"),
+    }
 
 
 def render(name: str, script: dict) -> str:

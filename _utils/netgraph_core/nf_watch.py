@@ -19,7 +19,6 @@ from . import nf_boot
 from . import nf_model
 from . import nf_sockaddr
 from . import ng_words
-from .nf_plan import build_script
 from .nf_settings import settings_from_replies, settings_queries
 from .nf_status import exporter_view, health, owned, raw_replies
 
@@ -44,7 +43,7 @@ def boot_file_state(name: str, text: str | None, cfg: dict | None):
         return f"corrupt: {exc}"
     if cfg is None:
         return "present"
-    return "matches" if text == nf_boot.render(name, build_script(cfg)) else "differs"
+    return "matches" if text == nf_boot.render(name, nf_boot.build_script(cfg)) else "differs"
 
 
 def list_entry(view: dict, read: dict, boot_text: str | None) -> dict:

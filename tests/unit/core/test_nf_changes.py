@@ -14,6 +14,8 @@ from netgraph_core import nf_model
 from netgraph_core import nf_plan
 from netgraph_core import nf_resolve
 from netgraph_core import ng_text
+from netgraph_core import nf_boot
+from netgraph_core import nf_ipfw
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}
@@ -57,7 +59,7 @@ def rules_of(cfg: dict) -> list[dict]:
 def changes(current: dict, cfg: dict, rules=(), modules=()) -> dict:
     want = nf_model.desired(cfg, current)
     plan = nf_plan.diff(current, want)
-    plan["ipfw"] = nf_plan.ipfw_diff(list(rules), current, want, cfg["name"])
+    plan["ipfw"] = nf_ipfw.ipfw_diff(list(rules), current, want, cfg["name"])
     if plan["ipfw"]["add"]:  # as the glue's _ipfw_changes puts it: kept by pillar_changes as it is
         plan["changes"]["ipfw"] = {"add": [" ".join(a) for a in plan["ipfw"]["add"]]}
     return nf_changes.pillar_changes(current, cfg, plan, rules, modules)
@@ -183,7 +185,7 @@ def test_the_same_pillar_in_any_order_gives_the_same_plan():
         for coll in (COLLECTORS, COLLECTORS[::-1], COLLECTORS[2:] + COLLECTORS[:2]):
             cfg = cfg_of({k: IFACES[k] for k in keys}, coll)
             plans.add(tuple(" ".join(c) for c in nf_plan.diff(live, nf_model.desired(cfg, live))["commands"]))
-            assert nf_plan.build_script(cfg) == nf_plan.build_script(cfg_of(IFACES, COLLECTORS))
+            assert nf_boot.build_script(cfg) == nf_boot.build_script(cfg_of(IFACES, COLLECTORS))
     assert len(plans) == 1
     (lines,) = plans
     assert "mkpeer em0: netflow lower iface0" in lines and "connect em1: lan_nf: lower iface1" in lines

@@ -8,6 +8,7 @@ from netgraph_core import nf_graph
 from netgraph_core import nf_host
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
+from netgraph_core import nf_rollback
 import pytest
 
 C1 = {"host": "192.0.2.10", "port": 2055}
@@ -103,6 +104,6 @@ def test_the_rollback_puts_a_moved_interface_back_on_its_old_exporter():
     sim = passes(before, res["commands"][:cut])
     now = {"nodes": {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
                      for k, v in sim.nodes.items()}}
-    undo = nf_host.rollback(now, ["aaa", "zzz"], [], {}, before)
+    undo = nf_rollback.rollback(now, ["aaa", "zzz"], [], {}, before)
     assert [" ".join(c) for c in undo] == ["connect em0: zzz_nf: lower iface0", "connect em0: zzz_nf: upper out0"]
-    assert nf_host.rollback(now, ["aaa", "zzz"], [], {}, None) == [], "the old rollback left em0 on no exporter"
+    assert nf_rollback.rollback(now, ["aaa", "zzz"], [], {}, None) == [], "the old rollback left em0 on no exporter"

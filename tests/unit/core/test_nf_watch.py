@@ -9,10 +9,10 @@ import pathlib
 import pytest
 
 from netgraph_core import nf_model
-from netgraph_core import nf_plan
 from netgraph_core import nf_record
 from netgraph_core import nf_watch
 from netgraph_core import ng_text
+from netgraph_core import nf_boot
 from ngsim.testing import Host, load_file, ngsim
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -23,7 +23,7 @@ OPTS = nf_watch.options({"stall_intervals": 2})
 def build(root: pathlib.Path, params=PARAMS, name="lan", ifaces=("em0", "em1", "em2")) -> tuple[Host, dict]:
     host = Host.create(str(root), ifaces=ifaces, loaded=("ng_ether",))
     cfg = nf_model.validate({**params, "name": name})
-    script = nf_plan.build_script(cfg)
+    script = nf_boot.build_script(cfg)
     assert host.kldload("-n", *script["modules"]).returncode == 0
     run = host.ngctl("-f", "-", stdin="\n".join(script["ngctl"]) + "\n")
     assert run.returncode == 0, run.stderr
@@ -94,8 +94,8 @@ def test_boot_file_state(tmp_path):
     cfg = nf_model.validate({**PARAMS, "name": "lan", "persist": True})
     from netgraph_core.nf_boot import render
 
-    good = render("lan", nf_plan.build_script(cfg))
-    other = render("lan", nf_plan.build_script(nf_model.validate({**PARAMS, "name": "lan", "mtu": 1400})))
+    good = render("lan", nf_boot.build_script(cfg))
+    other = render("lan", nf_boot.build_script(nf_model.validate({**PARAMS, "name": "lan", "mtu": 1400})))
     assert nf_watch.boot_file_state("lan", good, cfg) == "matches"
     assert nf_watch.boot_file_state("lan", other, cfg) == "differs"
     assert nf_watch.boot_file_state("lan", None, cfg) == "missing"
@@ -325,7 +325,7 @@ def test_beacon_keeps_its_state_in_context(beacon, monkeypatch):
 def _heal_lines(cfg: dict, nodes: set) -> str:
     """What exporter_present does for the broken nodes: the boot script's lines that make
     or set them (the whole script when the netflow node itself is gone)."""
-    lines = nf_plan.build_script(cfg)["ngctl"]
+    lines = nf_boot.build_script(cfg)["ngctl"]
     if "lan_nf" not in nodes:
         lines = [ln for ln in lines if any(n in ln for n in nodes) or "export9" in ln]
     return "\n".join(lines) + "\n"
