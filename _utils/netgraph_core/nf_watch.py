@@ -19,8 +19,8 @@ from . import nf_boot
 from . import nf_model
 from . import nf_sockaddr
 from . import ng_words
-from .nf_settings import settings_from_replies, settings_queries
-from .nf_status import exporter_view, health, owned, raw_replies
+from .nf_settings import settings_queries
+from .nf_status import exporter_view, health, owned, read_settings
 
 STATE_FORMAT = 1
 # beacon options: key -> (default, lowest, highest); all integers (seconds or intervals)
@@ -90,14 +90,6 @@ def snapshot(graph: dict, replies: list, reqs: list) -> dict:
     the replies to ``reqs``)."""
     settings, raw = read_settings(reqs, replies)
     return {"graph": graph, "settings": settings, "raw": raw}
-
-
-def read_settings(reqs: list, replies: list) -> tuple[dict, dict]:
-    """(settings of ``nf_settings.settings_from_replies``, raw replies by node) of the lines
-    that ran; a line that did not run leaves no trace (not even a zero)."""
-    pairs = [(q, r) for q, r in zip(reqs, replies) if r is not None]
-    settings = settings_from_replies([q for q, _ in pairs], [r for _, r in pairs])
-    return settings, raw_replies(reqs, replies)
 
 
 # --------------------------------------------------------------------------------------
@@ -372,3 +364,13 @@ def step(declared: dict, snap: dict, state: dict | None, now: float, opts: dict)
     return events, {"format": STATE_FORMAT, "exporters": exporters,
                     "graph": {"nodes": {k: nodes[k] for k in sorted(keep)}},
                     "settings": {k: v for k, v in snap["settings"].items() if k in keep}}
+
+
+def run(declared: dict, state: dict | None, opts: dict, read, clock) -> tuple[list, dict | None]:
+    """One beacon interval: (events, the next state) of the recorded ``declared`` exporters,
+    read in ONE ``read(requests)`` (netgraph.snapshot: ``{"graph", "replies"}``), at ``clock()``."""
+    if not declared:
+        return [], state
+    reqs = requests(declared, (state or {}).get("graph"))
+    got = read(reqs)
+    return step(declared, snapshot(got["graph"], got["replies"], reqs), state, clock(), opts)
