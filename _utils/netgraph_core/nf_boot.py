@@ -148,14 +148,9 @@ def render(name: str, script: dict) -> str:
     return body + f"#@end {len(lines)} {_digest(body.encode('ascii'))}\n"
 
 
-def verify(text: str) -> dict:
-    """Check that ``text`` is a complete, unmodified boot file and return its parts.
-
-    Returns ``{"name": str, "modules": [...], "ipfw": [...], "attach": [...],
-    "ngctl": [...], "lines": N, "sha256": HEX}``. Raises ValueError saying why when the
-    ``#@end`` marker is missing or not the last line, when N is not the number of lines
-    before it, when the checksum differs, or when a line is not what ``render`` writes.
-    """
+def _sealed(text) -> tuple:
+    """(its bytes, the lines before ``#@end``, their count, their SHA-256) of a complete
+    boot file; ValueError when the marker is missing, miscounts or the checksum differs."""
     if isinstance(text, bytes):
         data = text
     elif isinstance(text, str):
@@ -181,6 +176,18 @@ def verify(text: str) -> dict:
     digest = _digest(body)
     if digest != match["sha256"]:
         raise ValueError(f"boot file: checksum mismatch (the file says {match['sha256']}, its lines hash to {digest})")
+    return data, body_lines, count, digest
+
+
+def verify(text: str) -> dict:
+    """Check that ``text`` is a complete, unmodified boot file and return its parts.
+
+    Returns ``{"name": str, "modules": [...], "ipfw": [...], "attach": [...],
+    "ngctl": [...], "lines": N, "sha256": HEX}``. Raises ValueError saying why when the
+    ``#@end`` marker is missing or not the last line, when N is not the number of lines
+    before it, when the checksum differs, or when a line is not what ``render`` writes.
+    """
+    data, body_lines, count, digest = _sealed(text)
     try:
         decoded = [line.decode("ascii") for line in body_lines]
     except UnicodeDecodeError as exc:

@@ -74,17 +74,7 @@ def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name:
         m = _COOKIE_RE.match(text)
         return bool(m) and (m.group(1) in hooked or (num in wanted and m.group(1) in declared))
 
-    for num, texts in sorted(by_num.items()):
-        for t in texts:
-            m = _COOKIE_RE.match(t)
-            if m and m.group(1) in declared - hooked and not mine(num, t):
-                # connecting the hook would feed that rule's packets to us, and make it "ours"
-                raise ConflictError(
-                    f"ipfw hook {m.group(1)}, which exporter {name} declares, is fed by ipfw rule {num} '{t}', "
-                    f"which is not exporter {name}'s (not at a number it declares, and the hook is not on its "
-                    f"netflow node): it is never taken or deleted; give the interface another ipfw_hook, or "
-                    f"delete rule {num} if it is a leftover"
-                )
+    _refuse_foreign_feeders(by_num, declared - hooked, mine, name)
     delete = []
     for num, texts in sorted(by_num.items()):
         foreign = [t for t in texts if not mine(num, t)]
@@ -102,6 +92,29 @@ def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name:
             )
         if not foreign and texts != ([wanted[num]] if num in wanted else None):
             delete.append(num)
+    _refuse_shadowed(by_num, wanted)
+    add = [[str(num)] + text.split() for num, text in sorted(wanted.items())
+           if num in delete or by_num.get(num) != [text]]
+    return {"delete": delete, "add": add}
+
+
+def _refuse_foreign_feeders(by_num: dict, unhooked: set, mine, name: str) -> None:
+    """A declared hook not on our node yet that a rule which is not ours tees into:
+    connecting the hook would feed that rule's packets to us, and make it "ours"."""
+    for num, texts in sorted(by_num.items()):
+        for t in texts:
+            m = _COOKIE_RE.match(t)
+            if m and m.group(1) in unhooked and not mine(num, t):
+                raise ConflictError(
+                    f"ipfw hook {m.group(1)}, which exporter {name} declares, is fed by ipfw rule {num} '{t}', "
+                    f"which is not exporter {name}'s (not at a number it declares, and the hook is not on its "
+                    f"netflow node): it is never taken or deleted; give the interface another ipfw_hook, or "
+                    f"delete rule {num} if it is a leftover"
+                )
+
+
+def _refuse_shadowed(by_num: dict, wanted: dict) -> None:
+    """A declared rule placed after one that accepts or denies every packet."""
     for num, text in sorted(wanted.items()):
         shadow = next(((n, t) for n, ts in sorted(by_num.items()) if n < num for t in ts if _CATCH_ALL_RE.fullmatch(t)), None)
         if shadow:
@@ -110,9 +123,6 @@ def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name:
                 f"'{shadow[1]}', which already accepts or denies every packet, so its ngtee would copy nothing; "
                 f"pick an ipfw_rule below {shadow[0]}"
             )
-    add = [[str(num)] + text.split() for num, text in sorted(wanted.items())
-           if num in delete or by_num.get(num) != [text]]
-    return {"delete": delete, "add": add}
 
 
 def ipfw_texts(rules: list[dict], numbers) -> list[str]:
