@@ -14,13 +14,13 @@ API (plain data in and out)::
 ``converge`` returns ``{"result", "changes", "comment", "plan", "planned"[, "rolled"]}``
 (:func:`one_exporter`/:func:`whole_host` give the shapes the module returns).
 
-Errors: a refused declaration raises nf_model.ValidationError/ConflictError before
-anything runs; a kernel read that fails raises nf_kernel.KernelError; a lock not taken
-raises :class:`EngineError`. A failed apply is rolled back and returned as
+Errors: a refused declaration raises nf_model.ValidationError/ConflictError from the
+plan, before any batch; a kernel read that fails raises nf_kernel.KernelError; a lock not
+taken raises :class:`EngineError`. A failed apply is rolled back and returned as
 ``result: False`` with the comment saying what failed and what was undone (``describe``
 renders an error with its ``info`` as the caller's own errors read; the message alone by
-default). ``records`` is where declarations are recorded (nf_record.declared_dir); ``boot_dir`` is
-needed only when some ``persist`` is true.
+default). ``records`` is where declarations are recorded (nf_record.declared_dir);
+``boot_dir`` is needed only when some ``persist`` is true.
 """
 from __future__ import annotations
 
