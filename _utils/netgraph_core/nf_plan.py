@@ -522,12 +522,14 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
 
 
 def undo_commands(graph: dict, undo: list[str], ours: set, attached: set, restore: dict | None,
-                  reattach=None) -> list[list[str]]:
+                  reattach=None, kept=frozenset()) -> list[list[str]]:
     """The rollback's lines on the re-read ``graph``: shut down ``undo`` (what the failed
     batch made), ``reattach(sim)`` when given (a host plan puts moved interfaces back), then
     connect every link of ``restore`` (``nf_links.restore_info``) whose two ends remain and
     every re-join not made yet, and detach any interface still cut off from a node of
-    ``ours`` (or any interface of ``attached``, which the batch was allowed to free)."""
+    ``ours`` (or any interface of ``attached``, which the batch was allowed to free), never
+    a link of ``kept`` (``(ether, hook, peer, peer_hook)`` a foreign node held before the
+    batch: not the batch's to remove)."""
     attached = set(attached)
     sim = PlanGraph(graph, {})
     for node in dict.fromkeys(undo):
@@ -543,7 +545,7 @@ def undo_commands(graph: dict, undo: list[str], ours: set, attached: set, restor
             continue
         for hook in ("lower", "upper"):
             peer = sim.peer(ether, hook)
-            if peer and (peer[0] in ours or ether in attached):
+            if peer and (peer[0] in ours or ether in attached) and (ether, hook, *peer) not in kept:
                 sim.rmhook(ether, hook)
     return sim.commands
 
