@@ -192,7 +192,7 @@ def interfaces():
         salt '*' netgraph.interfaces
     """
     names = _parsed(ng_text.parse_ifconfig_list, _run("ifconfig", ["-l", "ether"]), "ifconfig -l ether")
-    return [{"name": ifname, "node": ng_text.ether_node_name(ifname)} for ifname in names]
+    return [{"name": ifname, "node": ng_words.ether_node_name(ifname)} for ifname in names]
 
 
 def types():

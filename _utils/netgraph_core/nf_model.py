@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from . import nf_sockaddr
-from .ng_words import shown
+from .ng_words import ether_node_name, shown
 
 # --------------------------------------------------------------------------------------
 # Constants (values from FreeBSD's sys/netgraph/netflow/ng_netflow.h and netflow_v9.h)
@@ -151,11 +151,6 @@ def _one_of(where: str, value: Any, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValidationError(f"{where}: {shown(value)} is not one of {', '.join(choices)}")
     return value
-
-
-def ether_node_name(ifname: str) -> str:
-    """ng_ether names its node after the interface with '.' and ':' turned into '_'."""
-    return ifname.replace(".", "_").replace(":", "_")
 
 
 def owned_name_re(name: str) -> "re.Pattern[str]":

@@ -12,9 +12,7 @@ import re
 
 from . import ng_words
 from .ng_ascii import parse_ascii
-
-MAX_NAME = 31  # NG_NODESIZ/NG_HOOKSIZ/NG_TYPESIZ/NG_CMDSTRSIZ - 1
-MAX_PATH = 511  # NG_PATHSIZ - 1
+from .ng_words import ether_node_name  # noqa: F401  (its one source; named here with the parsers)
 
 
 # ---------------------------------------------------------------------------
@@ -503,12 +501,6 @@ def parse_ifconfig_list(text):
     if len(set(names)) != len(names):
         raise ValueError("an interface is listed twice")
     return names
-
-
-def ether_node_name(ifname):
-    """The name ng_ether gives the node of interface ``ifname``: '.' and ':' become '_'
-    (``ng_ether_sanitize_ifname()``, sys/netgraph/ng_ether.c): vlan0.100 is vlan0_100."""
-    return ifname.replace(".", "_").replace(":", "_")
 
 
 # ---------------------------------------------------------------------------
