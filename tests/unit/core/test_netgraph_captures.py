@@ -5,6 +5,7 @@ The expected values below were read off the capture by eye, not computed by the 
 """
 import pathlib
 
+from netgraph_core import ng_ops
 from netgraph_core import ng_text
 from netgraph_core import ng_words
 import pytest
@@ -268,6 +269,6 @@ def test_pfatt_15_eiface_error_text():
     lines = ng_text.clean_lines(cap("pfatt_15_eiface_stderr.txt"))
     # The prompt+command line is recognised and dropped; what remains is ngctl's stderr.
     assert lines == ["ngctl: send msg: Protocol family not supported"]
-    assert ng._error_text({"retcode": 71, "stderr": "\n".join(lines) + "\n", "stdout": ""}) == (
+    assert ng_ops.error_text({"retcode": 71, "stderr": "\n".join(lines) + "\n", "stdout": ""}) == (
         "ngctl: send msg: Protocol family not supported"
     )
