@@ -19,7 +19,7 @@ configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
 """
 import time
 
-from netgraph_core import nf_flows, nf_paths, ng_ops, ng_text, ng_words
+from netgraph_core import nf_flows, nf_paths, ng_ops, ng_snapshot, ng_systext, ng_text, ng_words
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "netgraph"
@@ -103,7 +103,7 @@ def list_():
 
         salt '*' netgraph.list
     """
-    return [ng_text.as_ngctl_ids(node) for node in _parsed(ng_text.parse_list, _run("ngctl", ["list"]), "ngctl list")]
+    return [ng_snapshot.as_ngctl_ids(node) for node in _parsed(ng_text.parse_list, _run("ngctl", ["list"]), "ngctl list")]
 
 
 def show(path):
@@ -132,9 +132,9 @@ def show(path):
                 known = [row["type"] for row in types()]
             except CommandExecutionError:
                 known = ["ether"]  # cannot tell: ngctl's message as it is
-            error = ng_text.missing_node_error(path, error, known)
+            error = ng_snapshot.missing_node_error(path, error, known)
         raise CommandExecutionError(f"ngctl show {path} failed: {error}")
-    return ng_text.as_ngctl_ids(_parsed(ng_text.parse_show, result.get("stdout") or "", "ngctl show"))
+    return ng_snapshot.as_ngctl_ids(_parsed(ng_text.parse_show, result.get("stdout") or "", "ngctl show"))
 
 
 def interfaces():
@@ -150,7 +150,7 @@ def interfaces():
 
         salt '*' netgraph.interfaces
     """
-    names = _parsed(ng_text.parse_ifconfig_list, _run("ifconfig", ["-l", "ether"]), "ifconfig -l ether")
+    names = _parsed(ng_systext.parse_ifconfig_list, _run("ifconfig", ["-l", "ether"]), "ifconfig -l ether")
     return [{"name": ifname, "node": ng_words.ether_node_name(ifname)} for ifname in names]
 
 
@@ -226,7 +226,7 @@ def graph():
 
         salt '*' netgraph.graph
     """
-    return _parsed(ng_text.parse_graph, _run("ngctl", ["-f", "-"], stdin=ng_text.GRAPH_SCRIPT), "ngctl list -l/types")
+    return _parsed(ng_snapshot.parse_graph, _run("ngctl", ["-f", "-"], stdin=ng_snapshot.GRAPH_SCRIPT), "ngctl list -l/types")
 
 
 def query(requests):
@@ -287,7 +287,7 @@ def snapshot(requests, timeout=None):
     script, bound = _arg(ng_ops.snapshot_request, requests, timeout, _bound)
     result = _spawn("ngctl", ["-f", "-"], stdin=script, timeout=bound)
     try:
-        graph, replies = ng_text.parse_snapshot(result.get("stdout"), result.get("stderr"),
+        graph, replies = ng_snapshot.parse_snapshot(result.get("stdout"), result.get("stderr"),
                                                 result.get("retcode"), requests)
     except ValueError as exc:
         raise CommandExecutionError(str(exc)) from None
@@ -426,7 +426,7 @@ def modules():
     """
     result = _spawn("kldstat", ["-v"])
     out = _run("kldstat", []) if result.get("retcode") else result.get("stdout") or ""
-    return ng_text.module_names(_parsed(ng_text.parse_kldstat, out, "kldstat"))
+    return ng_systext.module_names(_parsed(ng_systext.parse_kldstat, out, "kldstat"))
 
 
 def load_modules(names):
@@ -463,7 +463,7 @@ def ipfw_rules():
 
         salt '*' netgraph.ipfw_rules
     """
-    return _parsed(ng_text.parse_ipfw_list, _run("ipfw", ["list"]), "ipfw list")
+    return _parsed(ng_systext.parse_ipfw_list, _run("ipfw", ["list"]), "ipfw list")
 
 
 def ipfw_add(rule, words):

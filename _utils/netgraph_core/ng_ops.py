@@ -11,6 +11,7 @@ import tempfile
 from typing import Any, Callable, Iterator, Optional
 
 from . import ng_ascii
+from . import ng_snapshot
 from . import ng_text
 from . import ng_words
 from . import nf_paths
@@ -49,7 +50,7 @@ def snapshot_request(requests: Any, timeout: Any, bound: Callable[[], float]) ->
     if not isinstance(requests, (list, tuple)):
         raise ValueError("requests: must be a list of [path, cmd, arg, ...]")
     seconds = nf_paths.check_timeout("timeout", timeout, bound())
-    return ng_text.snapshot_script(requests), seconds
+    return ng_snapshot.snapshot_script(requests), seconds
 
 
 def edit_argv(command: str, *values: Any) -> list[str]:
@@ -153,16 +154,8 @@ def query_lines(requests: Any) -> list[str]:
 
 
 def chunk_results(chunk: list[str], replies: list[dict], succeeded: int) -> list[dict]:
-    """The results of the first ``succeeded`` lines of a query chunk: replies are
-    attributed in order; a message that printed no reply gets None."""
-    results = []
-    for offset in range(succeeded):
-        request_cmd = chunk[offset].split()[2]
-        if replies and replies[0]["cmd"] == request_cmd:
-            results.append({"ok": True, "reply": replies.pop(0)})
-        else:
-            results.append({"ok": True, "reply": None})
-    return results
+    """The results of the first ``succeeded`` lines of a query chunk (``msg PATH CMD ...``)."""
+    return ng_text.attribute_replies([chunk[i].split()[2] for i in range(succeeded)], replies)
 
 
 def batch_lines(commands: Any) -> list[str]:
