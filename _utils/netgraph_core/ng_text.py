@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from . import ng_words
 from .ng_ascii import parse_ascii
 
 
