@@ -21,7 +21,9 @@ from ngsim.datapath import send, uptime
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, HOOKBUF, UINT8, UINT16, UINT32, UINT64, StructType, \
     VarArrayType
-from ngsim.nodetype import Cmd, NodeType, netgraph_init
+from ngsim.nodetype import CmdList, NodeType, netgraph_init
+
+CMDS = CmdList()  # ng_bridge_cmds[]
 
 MIN_BUCKETS, MAX_BUCKETS = 1 << 5, 1 << 14
 BCAST = "ff:ff:ff:ff:ff:ff"
@@ -166,14 +168,17 @@ def _link_of(k, node: dict, arg: int) -> dict:
     return node["priv"]["links"][name]
 
 
+@CMDS.msg("setconfig", 1, CONFIG, None)
 def _setconfig(k, node, conf):
     node["priv"]["conf"] = conf
 
 
+@CMDS.msg("getconfig", 2, None, CONFIG)
 def _getconfig(k, node, arg):
     return node["priv"]["conf"]
 
 
+@CMDS.msg("reset", 3, None, None)
 def _reset(k, node, arg):
     priv = node["priv"]
     _remove_hosts(priv, None)
@@ -182,20 +187,24 @@ def _reset(k, node, arg):
         link["stats"] = dict.fromkeys(STATS_FIELDS, 0)
 
 
+@CMDS.msg("getstats", 4, UINT32, STATS)
 def _getstats(k, node, arg):
     return dict(_link_of(k, node, arg)["stats"])
 
 
+@CMDS.msg("clrstats", 5, UINT32, None)
 def _clrstats(k, node, arg):
     _link_of(k, node, arg)["stats"] = dict.fromkeys(STATS_FIELDS, 0)
 
 
+@CMDS.msg("getclrstats", 6, UINT32, STATS)
 def _getclrstats(k, node, arg):
     link = _link_of(k, node, arg)
     stats, link["stats"] = link["stats"], dict.fromkeys(STATS_FIELDS, 0)
     return stats
 
 
+@CMDS.msg("gettable", 7, None, HOST_ARY)
 def _gettable(k, node, arg):
     priv = _timer(k, node)
     now = _now(k.st)
@@ -204,10 +213,12 @@ def _gettable(k, node, arg):
     return {"numHosts": priv["numHosts"], "hosts": hosts}
 
 
+@CMDS.msg("setpersistent", 8, None, None)
 def _setpersistent(k, node, arg):
     node["priv"]["persistent"] = 1
 
 
+@CMDS.msg("movehost", 9, MOVE_HOST, None)
 def _movehost(k, node, arg):
     # an empty hook means the hook the message came in on: ngctl's come in on none
     if not arg["hook"] or k.find_hook(node, arg["hook"]) is None:
@@ -219,20 +230,7 @@ def _movehost(k, node, arg):
 class BridgeType(NodeType):
     name = "bridge"
     module = "ng_bridge"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("setconfig", 1, CONFIG, None, _setconfig),
-            Cmd("getconfig", 2, None, CONFIG, _getconfig),
-            Cmd("reset", 3, None, None, _reset),
-            Cmd("getstats", 4, UINT32, STATS, _getstats),
-            Cmd("clrstats", 5, UINT32, None, _clrstats),
-            Cmd("getclrstats", 6, UINT32, STATS, _getclrstats),
-            Cmd("gettable", 7, None, HOST_ARY, _gettable),
-            Cmd("setpersistent", 8, None, None, _setpersistent),
-            Cmd("movehost", 9, MOVE_HOST, None, _movehost),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         return {"conf": {"debugLevel": 1, "loopTimeout": 60, "maxStaleness": 15 * 60,

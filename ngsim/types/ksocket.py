@@ -38,7 +38,9 @@ from ngsim.ksocket_parse import (FAMILIES, INET_PROTOS, PF_INET, PF_INET6, PF_LO
                                  SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_STREAM, SOCKADDR,
                                  TYPES_, ksocket_parse, sa_bytes, sockaddr_in6)
 from ngsim.ksocket_parse import generic_inet6, generic_text  # noqa: F401  (named here too: tests)
-from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
+from ngsim.nodetype import CmdList, SelfDestructType, netgraph_init
+
+CMDS = CmdList()  # ng_ksocket_cmds[]
 
 IPPORT_EPHEMERALFIRST, IPPORT_EPHEMERALLAST = 10000, 65535  # net.inet.ip.portrange.first/last
 
@@ -170,6 +172,7 @@ def _ephemeral(k, so: dict) -> int:
     raise NgError("EADDRNOTAVAIL")
 
 
+@CMDS.msg("bind", 1, SOCKADDR, None)
 def _bind(k, node, v):
     b = _arg(v)
     so = _sock(node)
@@ -219,6 +222,7 @@ def _disconnect(so: dict) -> None:
     so["connected"] = False
 
 
+@CMDS.msg("connect", 4, SOCKADDR, None)
 def _connect(k, node, v):
     b = _arg(v)
     so = _sock(node)
@@ -269,6 +273,7 @@ def _connect(k, node, v):
     so["connected"] = True
 
 
+@CMDS.msg("listen", 2, None, None)
 def _listen(k, node, arg):
     so = _sock(node)
     if so["type"] != SOCK_STREAM:
@@ -288,6 +293,7 @@ def _name(so: dict, local: bool) -> dict:
     return {"family": "inet", "addr": addr, "port": so["lport"] if local else so["fport"]}
 
 
+@CMDS.msg("getname", 5, None, SOCKADDR)
 def _getname(k, node, arg):
     so = _sock(node)
     if not _is_udp(so):
@@ -295,6 +301,7 @@ def _getname(k, node, arg):
     return _name(so, True)
 
 
+@CMDS.msg("getpeername", 6, None, SOCKADDR)
 def _getpeername(k, node, arg):
     so = _sock(node)
     if not _is_udp(so):
@@ -319,16 +326,7 @@ def peer_text(so: dict) -> Optional[str]:
 class KsocketType(SelfDestructType):
     name = "ksocket"
     module = "ng_ksocket"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("bind", 1, SOCKADDR, None, _bind),
-            Cmd("listen", 2, None, None, _listen),
-            Cmd("connect", 4, SOCKADDR, None, _connect),
-            Cmd("getname", 5, None, SOCKADDR, _getname),
-            Cmd("getpeername", 6, None, SOCKADDR, _getpeername),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         return {"socket": None}

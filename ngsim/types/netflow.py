@@ -29,7 +29,9 @@ from ngsim.errors import NgError
 from ngsim.flow import CONF_EGRESS, CONF_INGRESS, CONF_ONCE, CONF_THISONCE
 from ngsim.netflow_cache import fib_init, flow_add, flow_show, netflow_flush
 from ngsim.ngparse import StructType, UINT8, UINT16, UINT32, UINT64
-from ngsim.nodetype import Cmd, RO_REPLY, SelfDestructType, netgraph_init
+from ngsim.nodetype import CmdList, RO_REPLY, SelfDestructType, netgraph_init
+
+CMDS = CmdList()  # ng_netflow_cmds[]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only
@@ -94,6 +96,7 @@ def _connected(k, node, hook: str) -> bool:
     return k.find_hook(node, hook) is not None
 
 
+@CMDS.msg("info", 1 | RO_REPLY, None, INFO)
 def _info(k, node, arg):
     p = node["priv"]
     v = dict(p["counters"])
@@ -102,12 +105,14 @@ def _info(k, node, arg):
     return v
 
 
+@CMDS.msg("ifinfo", 2 | RO_REPLY, UINT16, IFINFO)
 def _ifinfo(k, node, n):
     if n >= MAXIFACES or not _connected(k, node, "iface%d" % n):
         raise NgError("EINVAL")
     return dict(_iface(node, n))
 
 
+@CMDS.msg("setdlt", 4, SETDLT, None)
 def _setdlt(k, node, a):
     if a["iface"] >= MAXIFACES or not _connected(k, node, "iface%d" % a["iface"]):
         raise NgError("EINVAL")
@@ -116,34 +121,40 @@ def _setdlt(k, node, a):
     _iface(node, a["iface"])["data link type"] = a["dlt"]
 
 
+@CMDS.msg("setifindex", 5, SETIFINDEX, None)
 def _setifindex(k, node, a):
     if a["iface"] >= MAXIFACES or not _connected(k, node, "iface%d" % a["iface"]):
         raise NgError("EINVAL")
     _iface(node, a["iface"])["index"] = a["index"]
 
 
-def _settimeouts(k, node, a):
-    node["priv"]["inactive"] = a["inactive"]
-    node["priv"]["active"] = a["active"]
+def _store(**fields: str):
+    """A setter that keeps fields of the message in the node (``priv key=message field``)."""
+    def fn(k, node, a):
+        for mine, theirs in fields.items():
+            node["priv"][mine] = a[theirs]
+    return fn
 
 
+CMDS.add("settimeouts", 6, SETTIMEOUTS, None, _store(inactive="inactive", active="active"))
+CMDS.add("settemplate", 8, SETTEMPLATE, None, _store(templ_time="time", templ_packets="packets"))
+
+
+@CMDS.msg("setconfig", 7, SETCONFIG, None)
 def _setconfig(k, node, a):
     if a["iface"] >= MAXIFACES:
         raise NgError("EINVAL")
     _iface(node, a["iface"])["conf"] = a["conf"]
 
 
-def _settemplate(k, node, a):
-    node["priv"]["templ_time"] = a["time"]
-    node["priv"]["templ_packets"] = a["packets"]
-
-
+@CMDS.msg("setmtu", 9, SETMTU, None)
 def _setmtu(k, node, a):
     if a["mtu"] < MIN_MTU or a["mtu"] > MAX_MTU:
         raise NgError("EINVAL")
     node["priv"]["mtu"] = a["mtu"]
 
 
+@CMDS.msg("v9info", 10 | RO_REPLY, None, V9INFO)
 def _v9info(k, node, arg):
     p = node["priv"]
     return {"v9 template packets": p["templ_packets"], "v9 template time": p["templ_time"],
@@ -153,20 +164,7 @@ def _v9info(k, node, arg):
 class NetflowType(SelfDestructType):
     name = "netflow"
     module = "ng_netflow"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("info", 1 | RO_REPLY, None, INFO, _info),
-            Cmd("ifinfo", 2 | RO_REPLY, UINT16, IFINFO, _ifinfo),
-            Cmd("setdlt", 4, SETDLT, None, _setdlt),
-            Cmd("setifindex", 5, SETIFINDEX, None, _setifindex),
-            Cmd("settimeouts", 6, SETTIMEOUTS, None, _settimeouts),
-            Cmd("setconfig", 7, SETCONFIG, None, _setconfig),
-            Cmd("settemplate", 8, SETTEMPLATE, None, _settemplate),
-            Cmd("setmtu", 9, SETMTU, None, _setmtu),
-            Cmd("v9info", 10 | RO_REPLY, None, V9INFO, _v9info),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         counters = {name: 0 for name, _ in INFO.fields
