@@ -227,6 +227,34 @@ def _movehost(k, node, arg):
     _put(k, node, arg["addr"], arg["hook"])
 
 
+def _admit(ctx, link: dict, where: str, data: bytes):
+    """The first checks of ng_bridge_rcvdata: a runt, a multicast source address or a
+    frame on a link muted after a loop is counted and dropped (None); any other is counted
+    in: (its kind: 0 unicast, 1 multicast, 2 broadcast; time_uptime). The clock is read
+    only after the first two checks: a runt alone does not start the emulated clock."""
+    st = link["stats"]
+    if len(data) < 14:
+        st["recvRunts"] += 1
+        ctx.drop("%s: runt" % where)
+        return None
+    if data[6] & 1:
+        st["recvInvalid"] += 1
+        ctx.drop("%s: multicast source address" % where)
+        return None
+    now = uptime(ctx.k.st)
+    if link["mutedUntil"] > now:
+        st["loopDrops"] += 1
+        ctx.drop("%s: link muted after a loop" % where)
+        return None
+    st["recvPackets"] += 1
+    st["recvOctets"] += len(data)
+    if not data[0] & 1:
+        return 0, now
+    manycast = 2 if ":".join("%02x" % b for b in data[0:6]) == BCAST else 1
+    st["recvBroadcast" if manycast == 2 else "recvMulticast"] += 1
+    return manycast, now
+
+
 class BridgeType(NodeType):
     name = "bridge"
     module = "ng_bridge"
@@ -275,28 +303,12 @@ class BridgeType(NodeType):
         link = priv["links"][hook]
         st = link["stats"]
         where = "%s:%s" % (ctx.key(node), hook)
-        data = pkt.data
-        if len(data) < 14:
-            st["recvRunts"] += 1
-            ctx.drop("%s: runt" % where)
+        admitted = _admit(ctx, link, where, pkt.data)
+        if admitted is None:
             return
-        dst = ":".join("%02x" % b for b in data[0:6])
-        src = ":".join("%02x" % b for b in data[6:12])
-        if data[6] & 1:
-            st["recvInvalid"] += 1
-            ctx.drop("%s: multicast source address" % where)
-            return
-        now = uptime(k.st)
-        if link["mutedUntil"] > now:
-            st["loopDrops"] += 1
-            ctx.drop("%s: link muted after a loop" % where)
-            return
-        st["recvPackets"] += 1
-        st["recvOctets"] += len(data)
-        manycast = 0
-        if data[0] & 1:
-            manycast = 2 if dst == BCAST else 1
-            st["recvBroadcast" if manycast == 2 else "recvMulticast"] += 1
+        manycast, now = admitted
+        dst = ":".join("%02x" % b for b in pkt.data[0:6])
+        src = ":".join("%02x" % b for b in pkt.data[6:12])
         host = _get(priv, src)
         if host is not None:
             host["seen"] = now

@@ -300,49 +300,53 @@ def _parse(data: bytes, dlt: int, export9: bool = True):
 
     ``pullup`` is the kernel's pullup_len: each M_CHECK adds its length and fails when the
     packet is shorter (MHLEN is never reached by the packets ngsim builds)."""
+    found = _l3(data, dlt)
+    if found is None:
+        return None
+    v, l3, pullup = found
+    if v == 6:
+        return _parse6(data, l3, pullup, export9)
+    return _parse4(data, l3, pullup)
+
+
+def _l3(data: bytes, dlt: int):
+    """The dlt switch and its M_CHECKs: (IP version, offset of the IP header, pullup_len),
+    or None (another ethertype, a VLAN tag, a short frame, another dlt: bypass)."""
     import struct
 
     n = len(data)
-    pullup = 0
-
-    def check(length: int) -> bool:
-        nonlocal pullup
-        pullup += length
-        return n >= pullup
-
     if dlt == DLT_EN10MB:
-        if not check(14):
+        pullup = 14
+        if n < pullup:
             return None
         etype = struct.unpack_from("!H", data, 12)[0]
         l3 = 14
         if etype == ETHERTYPE_VLAN:
-            if not check(4):
+            pullup += 4
+            if n < pullup:
                 return None
             etype = struct.unpack_from("!H", data, 16)[0]
             l3 = 18
-        if etype == ETHERTYPE_IP:
-            if not check(20):
-                return None
-            v = 4
-        elif etype == ETHERTYPE_IPV6:
-            if not check(40):
-                return None
-            v = 6
-        else:
+        if etype not in (ETHERTYPE_IP, ETHERTYPE_IPV6):
             return None  # other types (and VLAN-tagged ones) bypass
-    elif dlt == DLT_RAW:
-        l3 = 0
-        if not check(20):
+        v = 4 if etype == ETHERTYPE_IP else 6
+        pullup += 20 if v == 4 else 40
+        return (v, l3, pullup) if n >= pullup else None
+    if dlt == DLT_RAW:
+        pullup = 20
+        if n < pullup:
             return None
-        v = 4
-        if data[0] >> 4 == 6:
-            if not check(20):  # sizeof(struct ip6_hdr) - sizeof(struct ip)
-                return None
-            v = 6
-    else:
-        return None
-    if v == 6:
-        return _parse6(data, l3, pullup, export9)
+        if data[0] >> 4 != 6:
+            return 4, 0, pullup
+        pullup += 20  # sizeof(struct ip6_hdr) - sizeof(struct ip)
+        return (6, 0, pullup) if n >= pullup else None
+    return None
+
+
+def _parse4(data: bytes, l3: int, pullup: int):
+    """The ``ip != NULL`` branch of ng_netflow_rcvdata and ng_netflow_flow_add's fields."""
+    import struct
+
     vhl = data[l3]
     frag = struct.unpack_from("!H", data, l3 + 6)[0] & 0x1FFF
     if vhl >> 4 != 4 or (vhl & 0xF) * 4 < 20:
@@ -355,7 +359,8 @@ def _parse(data: bytes, dlt: int, export9: bool = True):
            "plen": struct.unpack_from("!H", data, l3 + 2)[0],
            "sport": 0, "dport": 0, "flags": 0}
     if frag == 0:
-        if not check(hlen - 20) or not check(L4_CHECK.get(proto, 0)):
+        # M_CHECK(hlen - sizeof(struct ip)), then M_CHECK of the transport header
+        if len(data) < pullup + hlen - 20 or len(data) < pullup + hlen - 20 + L4_CHECK.get(proto, 0):
             return ("bad", 4)
         # ng_netflow_flow_add: ports and flags for TCP and UDP only (not SCTP)
         if proto in (IPPROTO_TCP, IPPROTO_UDP):
@@ -363,6 +368,41 @@ def _parse(data: bytes, dlt: int, export9: bool = True):
         if proto == IPPROTO_TCP:
             rec["flags"] = data[l3 + hlen + 13]
     return rec
+
+
+def _byte_reader(data: bytes):
+    """data[i], or 0 past the end (the walk's reads may lag past the checked length)."""
+    n = len(data)
+    return lambda i: data[i] if i < n else 0
+
+
+def _walk6(data: bytes, cur: int, pullup: int):
+    """The IPv6 extension header walk from next header ``cur`` at offset ``pullup``:
+    (upper-layer protocol, its offset, fragmented?), or None when an M_CHECK fails."""
+    n = len(data)
+    byte = _byte_reader(data)
+    upper, off = cur, pullup
+    while True:
+        if cur in L4_CHECK:
+            return (upper, off, False) if n >= pullup + L4_CHECK[cur] else None
+        if cur in (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_AH):
+            pullup += 2
+            if n < pullup:
+                return None
+            upper = byte(off)
+            if cur == IPPROTO_AH:
+                hdr_off = (byte(off + 1) + 2) << 2
+            else:
+                hdr_off = (byte(off + 1) + 1) << 3
+        elif cur == IPPROTO_FRAGMENT:
+            pullup += 8
+            if n < pullup:
+                return None
+            return byte(off), off + 8, True
+        else:
+            return upper, off, False
+        off += hdr_off
+        cur = upper
 
 
 def _parse6(data: bytes, l3: int, pullup: int, export9: bool):
@@ -378,46 +418,15 @@ def _parse6(data: bytes, l3: int, pullup: int, export9: bool):
     (``#if 0 /* XXX: set DSCP/CoS value */``)."""
     from ngsim import inet6
 
-    n = len(data)
-
-    def byte(i: int) -> int:
-        return data[i] if i < n else 0
-
     if not export9:
         return ("bad", 6)
-    cur = data[l3 + 6]
-    upper = cur
-    off = pullup
     if data[l3] & 0xF0 != 0x60:
         return ("bad", 6)
-    frag = False
-    while True:
-        if cur in L4_CHECK:
-            pullup += L4_CHECK[cur]
-            if n < pullup:
-                return ("bad", 6)
-            break
-        if cur in (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_AH):
-            pullup += 2
-            if n < pullup:
-                return ("bad", 6)
-            upper = byte(off)
-            if cur == IPPROTO_AH:
-                hdr_off = (byte(off + 1) + 2) << 2
-            else:
-                hdr_off = (byte(off + 1) + 1) << 3
-        elif cur == IPPROTO_FRAGMENT:
-            pullup += 8
-            if n < pullup:
-                return ("bad", 6)
-            upper = byte(off)
-            off += 8
-            frag = True
-            break
-        else:
-            break
-        off += hdr_off
-        cur = upper
+    walked = _walk6(data, data[l3 + 6], pullup)
+    if walked is None:
+        return ("bad", 6)
+    upper, off, frag = walked
+    byte = _byte_reader(data)
     rec = {"v": 6, "src": inet6.ntop(data[l3 + 8:l3 + 24]),
            "dst": inet6.ntop(data[l3 + 24:l3 + 40]), "proto": upper, "tos": 0,
            "plen": ((data[l3 + 4] << 8) | data[l3 + 5]) + 40,
