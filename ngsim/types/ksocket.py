@@ -1,4 +1,6 @@
 """ng_ksocket (``ksocket``): one hook whose name ``family/type/proto`` picks the socket.
+This module is the node, its socket and its data path; the words and ``struct sockaddr``
+as ng_parse text are in ``ngsim.ksocket_parse``.
 
 Sources (FreeBSD main, fel1x-developer/freebsd-src @ 2d614aa2fe3e037bd11d351b0b5cfda776e65814;
 the same in what matters in every release read, see ngsim/README.md "ng_ksocket"):
