@@ -6,13 +6,13 @@ are in ``ngsim.types.ksocket``; see its docstring for the sources and the IPv6 f
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Optional
-
 from ngsim.errors import NgError
 from ngsim.ngparse import (ParseType, composite_positions, get_token, kstrtol, parse_octets,
                            T_LBRACE, UINT8, decode_string, encode_string)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Optional
 
 PF_LOCAL, PF_INET, PF_INET6, PF_ATM, PF_DIVERT = 1, 2, 28, 30, 44
 # ng_ksocket_families[] (main/14: local, inet, inet6, atm, divert)

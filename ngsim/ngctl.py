@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import io
 import sys
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Callable, Optional
 
 from ngsim import kld
 from ngsim.base import Kernel
@@ -29,6 +26,10 @@ from ngsim.ngctl_cmds import KILLED, LIST_FMT  # noqa: F401  (named here too: to
 from ngsim.ngctl_edit import EditCommands
 from ngsim.ngctl_show import ShowCommands
 from ngsim.options import GetOpt
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Callable, Optional
 
 _TO_SPACE = str.maketrans("\t\r\n\v\f", "     ")
 

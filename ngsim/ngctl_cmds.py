@@ -14,6 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Optional
 
+
 CMDRTN_OK, CMDRTN_USAGE, CMDRTN_ERROR, CMDRTN_QUIT = 0, 1, 2, 3
 CMDRTN_KILLED = -1  # emulator only: ``ngsim die`` ended the process between two lines
 KILLED = -9  # "exit status" of a process killed by SIGKILL, as subprocess reports it

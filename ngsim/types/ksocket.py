@@ -31,16 +31,16 @@ touches the network.
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Optional
-
 from ngsim.errors import NgError
 from ngsim.ksocket_parse import (FAMILIES, INET_PROTOS, PF_INET, PF_INET6, PF_LOCAL, SADATA_OFFSET,
                                  SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_STREAM, SOCKADDR,
                                  TYPES_, ksocket_parse, sa_bytes, sockaddr_in6)
 from ngsim.ksocket_parse import generic_inet6, generic_text  # noqa: F401  (named here too: tests)
 from ngsim.nodetype import CmdList, SelfDestructType, netgraph_init
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Optional
 
 CMDS = CmdList()  # ng_ksocket_cmds[]
 
