@@ -263,10 +263,11 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
     recorded after applying it (an exporter with ``persist: false`` has only that);
     ``switch_value``: config.get for the TOFS switches; ``tplroot``: the formula's folder.
     Returns ``{errors: [{key, comment}], mapdata, exporters: [[name, state kwargs]] sorted
-    by name, absent: [names], persisted, boot_files: {name: [paths]} of every exporter
+    by name, absent: [names], persisted, host_state: whether exporter.sls renders its host
+    state (something declared or to remove), boot_files: {name: [paths]} of every exporter
     declared or persisted, rc_conf: the text of rc.conf.d/netflow, tofs: tofs_lookup's,
-    metrics}``; with any error ``exporters``, ``absent`` and ``boot_files`` are empty and
-    ``rc_conf`` is None.
+    metrics}``; with any error ``exporters``, ``absent`` and ``boot_files`` are empty,
+    ``host_state`` is false and ``rc_conf`` is None.
     """
     errors: list = []
     pillar = _mapping("netflow", pillar, errors, "the pillar must be a mapping")
@@ -284,12 +285,13 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
     exporters = _exporters(mapdata.get("exporters"), persist, errors)
     persisted = sorted({n for n in persisted if isinstance(n, str) and nf_model.NAME_RE.fullmatch(n)})
     out = {"errors": errors, "mapdata": mapdata, "exporters": [], "absent": [], "persisted": persisted,
-           "boot_files": {}, "rc_conf": None, "tofs": {"dirs": [], "source_files": {}}, "metrics": metrics}
+           "host_state": False, "boot_files": {}, "rc_conf": None, "tofs": {"dirs": [], "source_files": {}}, "metrics": metrics}
     mapdata["exporters"] = {} if errors else exporters
     if errors:  # refused whole: nothing applied, nothing removed, nothing written
         return out
-    out.update(exporters=[[n, exporters[n]] for n in sorted(exporters)],
-               absent=[n for n in persisted if n not in exporters],
+    absent = [n for n in persisted if n not in exporters]
+    out.update(exporters=[[n, exporters[n]] for n in sorted(exporters)], absent=absent,
+               host_state=bool(exporters or absent),
                boot_files={n: nf_boot.boot_paths(mapdata["boot_dir"], n) for n in sorted({*exporters, *persisted})},
                rc_conf=rc_conf(mapdata), tofs=tofs_lookup(tofs, tplroot, switch_value))
     return out

@@ -11,7 +11,7 @@
   (netflow.exporters_present): a failed converge (or boot file write) leaves it untouched.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent, netflow_rc_conf, netflow_tofs with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_host_state, netflow_rc_conf, netflow_tofs with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
@@ -23,7 +23,7 @@ netflow-boot-netflow-refused-{{ loop.index }}:
 {%-   endfor %}
 {%- else %}
 {%-   set requisites = [] %}
-{%-   if netflow_exporters or netflow_absent %}
+{%-   if netflow_host_state %}
 {#-     exporter.sls renders its one host state exactly then #}
 {%-     do requisites.append('netflow: netflow-exporter-netflow-exporters_present') %}
 {%-   endif %}

@@ -23,6 +23,7 @@ def test_a_good_pillar_is_decided():
     assert out["exporters"] == [["lan", {**LAN, "persist": True}], ["uplink", UPLINK]]
     assert out["absent"] == ["old"], "persisted and no longer declared: removed"
     assert out["persisted"] == ["lan", "old", "uplink"]
+    assert out["host_state"] is True
     assert out["mapdata"]["boot_dir"] == "/usr/local/etc/netflow" and out["mapdata"]["persist"] is True
     assert out["metrics"] == {**nf_pillar.METRICS_DEFAULTS, "path": "/var/tmp/node_exporter/netflow.prom"}
 
@@ -51,6 +52,7 @@ def test_one_error_refuses_the_whole_pillar(edit, named):
     out = decide(pillar)
     assert any(named in e["comment"] for e in out["errors"]), out["errors"]
     assert out["exporters"] == [] and out["absent"] == [], "nothing applied, nothing removed"
+    assert out["host_state"] is False
 
 
 def test_every_error_is_reported_not_only_the_first():
@@ -82,6 +84,8 @@ def test_paths_come_from_config_then_lookup_then_defaults():
 
 def test_no_pillar_and_odd_shapes_never_raise():
     assert decide(None)["errors"] == [] and decide({})["exporters"] == []
+    assert decide({}, persisted=())["host_state"] is False, "nothing declared nor to remove: no host state"
+    assert decide({}, persisted=["old"])["host_state"] is True, "only something to remove: a host state"
     assert decide({"exporters": None, "metrics": None, "tofs": None})["errors"] == []
     assert decide("on")["errors"][0]["key"] == "netflow"
     assert decide({"exporters": {}}, persisted=["ok", "not ok", "../x"])["absent"] == ["ok"]
