@@ -543,12 +543,15 @@ def defaults() -> dict:
     return {key: nf_paths.default(key) for key in nf_paths.PATHS}
 
 
-def mapdata(formula_defaults=None) -> dict:
+def mapdata(formula_defaults=None, tplroot: str = "netflow") -> dict:
     """
     The netflow formula's decisions from pillar ``netflow`` (nf_pillar.decide; map.jinja
-    exports them): ``errors`` (``{key, comment}``; any error empties ``exporters`` and
-    ``absent``), ``exporters`` (``[[name, state arguments]]``), ``absent``, ``mapdata``
-    (paths checked), ``tofs``, ``metrics``. Read-only. CLI Example: ``salt fw1 netflow.mapdata``
+    exports them): ``errors`` (``{key, comment}``; any error empties ``exporters``,
+    ``absent`` and ``boot_files``), ``exporters`` (``[[name, state arguments]]``),
+    ``absent``, ``boot_files``, ``rc_conf`` (the text of rc.conf.d/netflow), ``mapdata``
+    (paths checked), ``tofs`` (the folders of the rc.d script's lookup), ``metrics``.
+    ``tplroot``: the formula's folder (TOFS' default path_prefix). Read-only.
+    CLI Example: ``salt fw1 netflow.mapdata``
     """
     config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}  # noqa: F821
     boot = nf_paths.default("boot_dir") if config["boot_dir"] is None else config["boot_dir"]
@@ -558,7 +561,8 @@ def mapdata(formula_defaults=None) -> dict:
     records = nf_record.declared_dir(__opts__["cachedir"])  # noqa: F821
     recorded, unreadable = nf_record.load_declarations(records)
     names = sorted(set(names) | set(recorded) | set(unreadable) | set(nf_record.claimed(records)))
-    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names)  # noqa: F821
+    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names,  # noqa: F821
+                            lambda key: __salt__["config.get"](key, None), tplroot)  # noqa: F821
 
 
 def paths() -> dict:
