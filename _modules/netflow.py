@@ -29,8 +29,8 @@ __virtualname__ = "netflow"
 
 def __virtual__():
     """Load where the netgraph module can: FreeBSD, or a configured (emulated) ngctl."""
-    ngctl = __opts__.get("netgraph.ngctl") or __pillar__.get("netgraph.ngctl")  # noqa: F821
-    return nf_args.loadable(__virtualname__, __grains__.get("kernel"), ngctl)  # noqa: F821
+    ngctl = __opts__.get("netgraph.ngctl") or __pillar__.get("netgraph.ngctl")
+    return nf_args.loadable(__virtualname__, __grains__.get("kernel"), ngctl)
 
 
 # Helpers: arguments (nf_args), config, the engine
@@ -44,15 +44,13 @@ def _validated(name, kwargs: dict) -> dict:
 
 
 def _run_paths(boot: bool) -> None:
-    """Every path and the time bound of a converge, checked before anything runs."""
     for key in nf_args.RUN_PATHS + (("boot_dir",) if boot else ()):
         _path(key)
     _bound("timeout")
 
 
 def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
-    """converge's arguments checked, nothing run yet: the exporter's parameters (or,
-    for an absent one, its name and no others) and every path of this run."""
+    """converge's arguments checked, nothing run yet (an absent exporter: its name only)."""
     _core(nf_args.check_flags, declared=declared, test=test, persist=persist)
     cfg = _validated(name, {**kwargs, "persist": persist}) if declared else _core(nf_args.check_absent, name, kwargs)
     _run_paths(persist)
@@ -62,18 +60,18 @@ def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
 def _path(key: str) -> str:
     """A configured path (nf_paths.PATHS), checked before the lock is taken or anything runs."""
     config_key, fallback = nf_paths.PATHS[key]
-    return _checked(nf_paths.check_path, config_key, __salt__["config.get"](config_key, fallback))  # noqa: F821
+    return _checked(nf_paths.check_path, config_key, __salt__["config.get"](config_key, fallback))
 
 
 def _bound(kind: str) -> float:
     """A time bound (nf_paths.TIMEOUTS), checked before the lock is taken or anything runs."""
     key, fallback = nf_paths.TIMEOUTS[kind]
-    return _checked(nf_paths.check_timeout, key, __salt__["config.get"](key, fallback), fallback)  # noqa: F821
+    return _checked(nf_paths.check_timeout, key, __salt__["config.get"](key, fallback), fallback)
 
 
 def _core(fn, *args, **kwargs):
-    """A core call: its model errors as SaltInvocationError (a refused declaration), a
-    kernel's or the engine's as CommandExecutionError (the same text and info)."""
+    """A core call: a refused declaration as SaltInvocationError, a kernel's or the engine's
+    error as CommandExecutionError (the same text and info)."""
     try:
         return fn(*args, **kwargs)
     except (nf_model.ValidationError, nf_model.ConflictError) as exc:
@@ -83,9 +81,8 @@ def _core(fn, *args, **kwargs):
 
 
 def _engine(persist: bool = False) -> nf_engine.Engine:
-    """The apply engine over this minion's ``netgraph.*`` functions and paths (checked
-    before; ``boot_dir`` only when some exporter persists)."""
-    kernel = nf_kernel.CallKernel(lambda op: __salt__[f"netgraph.{op}"], CommandExecutionError)  # noqa: F821
+    """The apply engine over ``netgraph.*`` and this minion's paths (``boot_dir`` if persisting)."""
+    kernel = nf_kernel.CallKernel(lambda op: __salt__[f"netgraph.{op}"], CommandExecutionError)
     return nf_engine.Engine(kernel, _path("lock_file"), _records(), _path("boot_dir") if persist else None,
                             describe=lambda message, info: str(CommandExecutionError(message, info=info)))
 
@@ -94,8 +91,7 @@ def plan(name, load_modules: bool = False, **kwargs) -> dict:
     """Compute (read-only) what ``netflow.exporter_present`` would change: ``{"commands":
     [ngctl lines], "ipfw": {"delete": [...], "add": [...]}, "changes": {readable diff},
     "modules": [missing modules], "dot": "<planned graph>"}``. CLI Example:
-    ``salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'``
-    """
+    ``salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'``"""
     _core(nf_args.check_flags, load_modules=load_modules)
     cfgs = {name: _validated(name, kwargs)}
     return nf_host.public(_core(_engine().plan, cfgs, load_modules=load_modules), name)
@@ -165,7 +161,7 @@ def dot(names=None) -> str:
     CLI Example: ``salt fw1 netflow.dot lan,uplink | dot -Tsvg > graph.svg``
     """
     names = _core(nf_args.dot_names, names)
-    graph = __salt__["netgraph.graph"]()  # noqa: F821
+    graph = __salt__["netgraph.graph"]()
     names = _core(nf_args.dot_names, names or nf_args.exporters_in(graph))
     return nf_dot.plan_dot(graph, graph.get("nodes", {}), names)
 
@@ -185,22 +181,26 @@ def defaults() -> dict:
     return {key: nf_paths.default(key) for key in nf_paths.PATHS}
 
 
-def mapdata(formula_defaults=None) -> dict:
+def mapdata(formula_defaults=None, tplroot: str = "netflow") -> dict:
     """
     The netflow formula's decisions from pillar ``netflow`` (nf_pillar.decide; map.jinja
-    exports them): ``errors`` (``{key, comment}``; any error empties ``exporters`` and
-    ``absent``), ``exporters`` (``[[name, state arguments]]``), ``absent``, ``mapdata``
-    (paths checked), ``tofs``, ``metrics``. Read-only. CLI Example: ``salt fw1 netflow.mapdata``
+    exports them): ``errors`` (``{key, comment}``; any error empties ``exporters``,
+    ``absent`` and ``boot_files``), ``exporters`` (``[[name, state arguments]]``),
+    ``absent``, ``boot_files``, ``rc_conf`` (the text of rc.conf.d/netflow), ``mapdata``
+    (paths checked), ``tofs`` (the folders of the rc.d script's lookup), ``metrics``.
+    ``tplroot``: the formula's folder (TOFS' default path_prefix). Read-only.
+    CLI Example: ``salt fw1 netflow.mapdata``
     """
-    config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}  # noqa: F821
+    config = {k: __salt__["config.get"](nf_paths.PATHS[k][0], None) for k in nf_pillar.PATH_KEYS}
     boot = nf_paths.default("boot_dir") if config["boot_dir"] is None else config["boot_dir"]
     names = nf_record.boot_names(boot) if isinstance(boot, str) and boot.startswith("/") else []
     # an exporter applied with persist: false has no boot file, only its record: ours too;
     # and one whose run was killed before it recorded anything, only its claim (nf_record)
-    records = nf_record.declared_dir(__opts__["cachedir"])  # noqa: F821
+    records = nf_record.declared_dir(__opts__["cachedir"])
     recorded, unreadable = nf_record.load_declarations(records)
     names = sorted(set(names) | set(recorded) | set(unreadable) | set(nf_record.claimed(records)))
-    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names)  # noqa: F821
+    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names,
+                            lambda key: __salt__["config.get"](key, None), tplroot)
 
 
 def paths() -> dict:
@@ -226,10 +226,10 @@ def _checked(fn, *args, error=SaltInvocationError):
 
 def _views(names=None) -> dict:
     """Each exporter's view (nf_status.read_views): netgraph.graph, ONE netgraph.query."""
-    graph = __salt__["netgraph.graph"]()  # noqa: F821
-    declared, _ = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), names)  # noqa: F821
+    graph = __salt__["netgraph.graph"]()
+    declared, _ = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), names)
     persisted = () if names else nf_record.boot_names(_path("boot_dir"))
-    return nf_status.read_views(graph, __salt__["netgraph.query"], declared, persisted, names)  # noqa: F821
+    return nf_status.read_views(graph, __salt__["netgraph.query"], declared, persisted, names)
 
 
 def list_() -> dict:
@@ -262,7 +262,7 @@ def flows(name, interface=None, address=None, limit: int = 100) -> dict:
     """
     _core(nf_args.check_name, name)
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
-    table = __salt__["netgraph.flowctl"](f"{name}_nf:")  # noqa: F821
+    table = __salt__["netgraph.flowctl"](f"{name}_nf:")
     return {"exporter": name, **nf_status.flow_table(table["flows"], filters)}
 
 
@@ -292,8 +292,8 @@ def watch(state=None, **kwargs) -> dict:
     opts = _checked(nf_watch.options, {k: v for k, v in kwargs.items() if not str(k).startswith("__")})
     if state is not None and not isinstance(state, dict):
         raise SaltInvocationError("state: must be what the last call returned (a mapping)")
-    declared, bad = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), opts["exporters"])  # noqa: F821
+    declared, bad = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), opts["exporters"])
     # the beacon runs in the minion's own loop: its one read has the shorter bound
-    read = lambda reqs: __salt__["netgraph.snapshot"](reqs, timeout=_bound("watch_timeout"))  # noqa: E731, F821
+    read = lambda reqs: __salt__["netgraph.snapshot"](reqs, timeout=_bound("watch_timeout"))  # noqa: E731
     events, new = nf_watch.run(declared, state, opts, read, time.time)
     return {"events": events, "errors": bad, **({"state": new} if state is not None else {})}

@@ -290,11 +290,16 @@ def _undo(done: list[str], files: dict, backups: dict) -> None:
             pass
 
 
+def boot_paths(boot_dir: str, name: str) -> list[str]:
+    """Exporter ``name``'s boot files: ``<name>.ngctl``, then ``<name>.modules`` and
+    ``<name>.ipfw`` of the older three-file format (only ever removed)."""
+    return [os.path.join(boot_dir, f"{name}.{ext}") for ext in ("ngctl", "modules", "ipfw")]
+
+
 def changed_files(boot_dir: str, name: str, text: str | None) -> dict:
     """Exporter ``name``'s boot files to write (``text``) or remove (None) so that
     ``boot_dir`` says what is declared: only those whose content differs."""
-    base = os.path.join(boot_dir, name)
-    want = {f"{base}.ngctl": text, f"{base}.modules": None, f"{base}.ipfw": None}  # the last two: an older format
+    want = dict(zip(boot_paths(boot_dir, name), (text, None, None)))
     files = {}
     for path, new in want.items():
         try:

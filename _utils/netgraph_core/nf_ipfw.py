@@ -150,7 +150,7 @@ def ipfw_restore(before_rules: list[dict], now_rules: list[dict], touched) -> di
 
 
 def ipfw_plan(rules: list[dict], current: dict, wants: dict, names) -> dict:
-    """The ipfw rule changes of the whole host (``nf_plan.ipfw_diff`` over every exporter's
+    """The ipfw rule changes of the whole host (``ipfw_diff`` over every exporter's
     rules at once, so a rule moved with its interface is neither lost nor doubled), and
     under ``exporters`` each exporter's share: name -> ``{"delete", "add"}``."""
     merged = {num: text for want in wants.values() for num, text in want["ipfw"].items()}

@@ -60,12 +60,14 @@ def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] 
 
 
 def undo_commands(graph: dict, undo: list[str], ours: set, attached: set, restore: dict | None,
-                  reattach=None) -> list[list[str]]:
+                  reattach=None, kept=frozenset()) -> list[list[str]]:
     """The rollback's lines on the re-read ``graph``: shut down ``undo`` (what the failed
     batch made), ``reattach(sim)`` when given (a host plan puts moved interfaces back), then
     connect every link of ``restore`` (``nf_links.restore_info``) whose two ends remain and
     every re-join not made yet, and detach any interface still cut off from a node of
-    ``ours`` (or any interface of ``attached``, which the batch was allowed to free)."""
+    ``ours`` (or any interface of ``attached``, which the batch was allowed to free), never
+    a link of ``kept`` (``(ether, hook, peer, peer_hook)`` a foreign node held before the
+    batch: not the batch's to remove)."""
     attached = set(attached)
     sim = PlanGraph(graph, {})
     for node in dict.fromkeys(undo):
@@ -81,7 +83,7 @@ def undo_commands(graph: dict, undo: list[str], ours: set, attached: set, restor
             continue
         for hook in ("lower", "upper"):
             peer = sim.peer(ether, hook)
-            if peer and (peer[0] in ours or ether in attached):
+            if peer and (peer[0] in ours or ether in attached) and (ether, hook, *peer) not in kept:
                 sim.rmhook(ether, hook)
     return sim.commands
 
@@ -119,14 +121,18 @@ def rollback(graph: dict, names, created: list[str], journals: dict, before: dic
     passing traffic, on its old exporter when that one still exists. With ``restore``
     (the plan's, ``nf_links.restore_info``) every link the batch removed whose two ends
     remain is connected again (a takeover's ``rmhook``s: the foreign exporter is back on its
-    interfaces), then every foreign re-join it had not made yet."""
+    interfaces), then every foreign re-join it had not made yet. An interface link a foreign
+    node held before the batch is never removed (an ng_vlan trunk on em0 stays)."""
     undo = list(created)
     for name in names:
         undo += leftovers(graph, name, journals.get(name))
     ours = set(undo).union(*(owned_nodes(graph, n) for n in names))
     attached = {p.split(":")[0] for j in journals.values() if j for p in j.get("attach", [])}
     mine_before = set().union(*(owned_nodes(before, n) for n in names)) if before is not None else set()
-    return undo_commands(graph, undo, ours, attached, restore,
+    kept = {(e, h, p["peer"], p["peer_hook"]) for e, node in (before or {}).get("nodes", {}).items()
+            if node.get("type") == "ether" for h, p in node.get("hooks", {}).items()
+            if p["peer"] not in mine_before and p["peer"] not in ours}
+    return undo_commands(graph, undo, ours, attached, restore, kept=kept,
                          reattach=(lambda sim: _reattach(sim, before, mine_before)) if before is not None else None)
 
 

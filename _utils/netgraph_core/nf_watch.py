@@ -95,14 +95,14 @@ def snapshot(graph: dict, replies: list, reqs: list) -> dict:
 # --------------------------------------------------------------------------------------
 # Drift: the live graph against the declaration
 # --------------------------------------------------------------------------------------
-def _interface_drift(iface: dict, want: dict, graph: dict, seen: dict) -> list[dict]:
-    nf = nf_model.node_names(want["name"])["netflow"]
+def _interface_drift(iface: dict, wanted: list, live: dict, graph: dict, seen: dict) -> list[dict]:
+    """Drift of one interface: ``wanted`` the (hook, peer) pairs of our netflow node that
+    reach its node, ``live`` that node's hooks as read."""
     nodes = graph.get("nodes", {})
     node = iface["node"]
-    live = nodes.get(nf, {}).get("hooks", {})
     missing = []
-    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
-        if wh["peer"] != node or (iface["attach"] == "ipfw" and wh["peer_hook"] != str(iface["ipfw_hook"])):
+    for hook, wh in wanted:
+        if iface["attach"] == "ipfw" and wh["peer_hook"] != str(iface["ipfw_hook"]):
             continue
         lh = live.get(hook)
         if not lh or (lh["peer"], lh["peer_hook"]) != (node, wh["peer_hook"]):
@@ -185,8 +185,12 @@ def compare(cfg: dict, graph: dict, settings: dict, seen: dict | None = None) ->
         return [{"kind": "node_missing", "node": nf, "type": "netflow",
                  "interfaces": [i["name"] for i in cfg["interfaces"]]}]
     items: list[dict] = []
+    by_peer: dict = {}  # indexed once: per interface it would be quadratic (2,000 interfaces)
+    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
+        by_peer.setdefault(wh["peer"], []).append((hook, wh))
+    live = graph["nodes"][nf].get("hooks", {})
     for iface in cfg["interfaces"]:
-        items += _interface_drift(iface, want, graph, seen)
+        items += _interface_drift(iface, by_peer.get(iface["node"], []), live, graph, seen)
     done: set = set()
     for key in sorted(want["nodes"], key=lambda k: (k != nf, k)):
         if want["nodes"][key]["foreign"]:

@@ -11,7 +11,7 @@ import pytest
 from netgraph_core import nf_model
 from netgraph_core import nf_record
 from netgraph_core import nf_watch
-from netgraph_core import ng_text
+from netgraph_core import ng_snapshot
 from netgraph_core import nf_boot
 from ngsim.testing import Host, load_file, ngsim
 
@@ -32,8 +32,8 @@ def build(root: pathlib.Path, params=PARAMS, name="lan", ifaces=("em0", "em1", "
 
 def read(host: Host, declared: dict, state: dict | None = None) -> dict:
     reqs = nf_watch.requests(declared, (state or {}).get("graph"))
-    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
-    return nf_watch.snapshot(*ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs), reqs)
+    run = host.ngctl("-f", "-", stdin=ng_snapshot.snapshot_script(reqs))
+    return nf_watch.snapshot(*ng_snapshot.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs), reqs)
 
 
 class Beacon:
@@ -106,11 +106,11 @@ def test_boot_file_state(tmp_path):
 
 # ------------------------------------------------------------------ the read
 def test_snapshot_script_is_the_graph_then_read_only_messages():
-    text = ng_text.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
+    text = ng_snapshot.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
     assert text == "list -l\ntypes\nmsg lan_nf: info\nmsg lan_nf: ifinfo 0\n"
     for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown"]]):
         with pytest.raises(ValueError):
-            ng_text.snapshot_script(bad)
+            ng_snapshot.snapshot_script(bad)
 
 
 def test_requests_put_the_lines_that_can_fail_last(lan):
@@ -136,14 +136,14 @@ def test_one_spawn_reads_graph_settings_and_counters(lan):
 def test_a_failing_line_leaves_the_rest_unread_not_zero(lan):
     host, cfg = lan
     reqs = nf_watch.requests({"lan": cfg}, None) + [["lan_nf:", "ifinfo", "7"], ["lan_nf:", "info"]]
-    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
+    run = host.ngctl("-f", "-", stdin=ng_snapshot.snapshot_script(reqs))
     assert run.returncode != 0
-    graph, replies = ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
+    graph, replies = ng_snapshot.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
     assert "lan_nf" in graph["nodes"]
     assert all(r["ok"] for r in replies[:6])
     assert replies[6] == {"ok": False, "error": "ngctl: send msg: Invalid argument"} and replies[7] is None
     with pytest.raises(ValueError):
-        ng_text.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
+        ng_snapshot.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
 
 
 # ------------------------------------------------------------------ drift
