@@ -8,12 +8,13 @@ import re
 import stat
 import sys
 from pathlib import Path
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Optional
 
 from ngsim import state
 from ngsim.errors import ERRNO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Optional
 
 NON_ETHER = re.compile(r"^(tun|ng\d|ppp|pppoe|lo|gif|gre|wg|ovpn|enc|pflog|pfsync|stf)")
 REPO_DIR = str(Path(__file__).resolve().parent.parent)

@@ -26,13 +26,14 @@ main, the netlink build).
 """
 from __future__ import annotations
 
+
+from ngsim.options import GetOpt
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only
     import io
 
     from ngsim.base import Kernel
-
-from ngsim.options import GetOpt
 
 OPTSTRING = "G:adDf:j:klmnuvg:CL"  # base options, then the opts list g:, C, L
 OPT_USAGE = "[-g groupname] [-C] [-L] "  # opt_usage of that list, each followed by a blank

@@ -7,12 +7,13 @@ Rules with ngtee/netgraph feed ng_ipfw hook N. Requires the ``ipfw`` module.
 from __future__ import annotations
 
 import io
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Optional
 
 from ngsim import kld
 from ngsim.base import Kernel
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Optional
 
 EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_OSERR = 64, 65, 69, 71
 ENOPROTOOPT = "Protocol not available"

@@ -11,11 +11,12 @@ follow skipped ones with ``N=``.
 """
 from __future__ import annotations
 
+
+from ngsim.errors import NgError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any
-
-from ngsim.errors import NgError
 
 WS = " \t\n\r\v\f"
 PUNCT = "{}[]="

@@ -57,7 +57,7 @@ def tojson(value: Any) -> str:
     anything that is not a string is named by its ``str()``, as ``| string | tojson`` does."""
     try:
         text = value if isinstance(value, str) else str(value)
-    except Exception:  # noqa: BLE001 - a hostile __str__
+    except Exception:  # any error of a hostile __str__
         text = f"<{type(value).__name__}>"
     out = json.dumps(text, ensure_ascii=True)
     for char, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
