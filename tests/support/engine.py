@@ -15,6 +15,9 @@ on an ngsim host that runs in this process.
   ``_modules/netgraph.py``, loaded as a plain module: the product's own argv and parsing),
   ``adapter`` (tests.support.kernel.KernelAdapter, its ``cmd.run_all``: every spawn in
   ``calls``, ``kill_after``, the hang knob).
+* ``spawn="subprocess"``: every binary runs as a real process instead (``SubprocessRunAll``:
+  the same ``calls`` record, Salt's return shape, the time bound enforced), for the one
+  end-to-end case per path.
 * Fault knob: ``fail_at(n, errno)`` (``ngsim fail``: the nth mutating ngctl command from
   now fails); ``adapter.kill_after`` kills the job between two spawns.
 * Checks: ``links()`` (ngsim's verdict per interface, ``"pass"``/``"blackhole"``),
@@ -26,6 +29,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import subprocess
 
 from salt.exceptions import CommandExecutionError
 
@@ -46,10 +50,28 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TOOLS = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "flowctl")
 
 
+class SubprocessRunAll:
+    """``cmd.run_all`` that spawns the binary for real (``subprocess.run`` with its timeout)."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def __call__(self, cmd, cwd=None, stdin=None, timeout=None, python_shell=False, **kwargs) -> dict:
+        assert python_shell is False and timeout, "every spawn is an argv list with a time bound"
+        argv = [str(a) for a in cmd]
+        self.calls.append({"argv": argv, "timeout": timeout, "stdin": stdin})
+        try:
+            proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False)
+        except subprocess.TimeoutExpired:
+            return {"pid": 0, "retcode": 1, "stdout": "", "stderr": f"Timed out after {timeout} seconds"}
+        self.calls[-1]["retcode"] = proc.returncode
+        return {"pid": 0, "retcode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
 class EngineHost:
     """An emulated firewall under ``base`` and the engine over it (see the module docstring)."""
 
-    def __init__(self, base, ifaces=("em0", "em1", "em2")):
+    def __init__(self, base, ifaces=("em0", "em1", "em2"), spawn: str = "in-process"):
         base = pathlib.Path(base)
         self.root = str(base / "host")
         self.lock_file = str(base / "run" / "netflow.lock")
@@ -57,7 +79,7 @@ class EngineHost:
         self.boot_dir = str(base / "boot")
         os.makedirs(os.path.dirname(self.lock_file), exist_ok=True)
         assert ngcli.main(["init", self.root] + [w for i in ifaces for w in ("--iface", i)]) == 0
-        self.adapter = kernel.KernelAdapter(self.root)
+        self.adapter = kernel.KernelAdapter(self.root) if spawn == "in-process" else SubprocessRunAll()
         config = {f"netgraph.{t}": os.path.join(self.root, "bin", t) for t in TOOLS}
         self.netgraph = load_file(REPO / "_modules" / "netgraph.py", f"netgraph_engine_{id(self)}")
         self.netgraph.__salt__ = {"cmd.run_all": self.adapter,

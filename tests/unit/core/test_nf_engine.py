@@ -19,9 +19,10 @@ CORE = REPO / "_utils" / "netgraph_core"
 LAN = {"interfaces": ["em0", "em1"], "collectors": [{"host": "192.0.2.10", "port": 2055}]}
 
 
-@pytest.fixture
-def host(tmp_path):
-    return EngineHost(tmp_path)
+@pytest.fixture(params=["in-process", "subprocess"])
+def host(tmp_path, request):
+    """The engine over ngsim in this process, and over ngsim's binaries as real processes."""
+    return EngineHost(tmp_path, spawn=request.param)
 
 
 def lan_hooks(graph: dict) -> dict:
