@@ -39,5 +39,10 @@ STEPS ?= 2000
 soak: $(STAMP)
 	$(PY) tests/sim/soak.py $(STEPS) --jobs $(or $(JOBS),1)
 
+# ruff (pyproject.toml: Salt's dunders as builtins, line length 140) and salt-lint on the formula.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/salt-lint formula/netflow/*.sls formula/netflow/*/*.sls
+
 clean:
 	rm -rf $(VENV) build *.egg-info .demo

@@ -113,7 +113,7 @@ def validate(config):
 def _heal(name):
     """Heal exporter ``name`` here (``netflow.heal``): what the event reports of it."""
     try:
-        ret = __salt__["netflow.heal"](name)  # noqa: F821
+        ret = __salt__["netflow.heal"](name)
     except Exception as exc:  # pylint: disable=broad-except - a raising beacon loses the interval's events
         log.error("netflow beacon: healing exporter %s failed: %s", name, exc)
         return {"healed": False, "heal_comment": str(exc)}
@@ -126,8 +126,8 @@ def beacon(config):
     """One interval: the events of ``netflow.watch``, each exporter marked ``heal``
     healed here first; the watch's state kept in ``__context__``."""
     opts = _merged(config)
-    ret = __salt__["netflow.watch"](state=__context__.get(_CONTEXT_KEY) or {}, **opts)  # noqa: F821
-    __context__[_CONTEXT_KEY] = ret.get("state") or {}  # noqa: F821
+    ret = __salt__["netflow.watch"](state=__context__.get(_CONTEXT_KEY) or {}, **opts)
+    __context__[_CONTEXT_KEY] = ret.get("state") or {}
     for name, why in sorted((ret.get("errors") or {}).items()):
         log.warning("netflow beacon: exporter %s is not watched: %s", name, why)
     events = ret.get("events") or []

@@ -1,21 +1,15 @@
-"""
-Execution module for FreeBSD netgraph(4), driven through ngctl(8).
+"""Execution module for FreeBSD netgraph(4), driven through ngctl(8).
 
 Every read returns plain data parsed from the text that FreeBSD's ``ngctl``,
 ``kldstat`` and ``ipfw`` print; every write runs one argv list (never a shell
-string) after the arguments were validated. The parsers and validators are the
-pure core in ``_utils/`` (``ng_text``, ``ng_ascii``, ``ng_words``); this file is the
-Salt glue around them.
+string) after the arguments were validated. The parsers, validators and argv builders
+are the pure core in ``_utils/netgraph_core/`` (``ng_text``, ``ng_ascii``, ``ng_words``,
+``ng_ops``); this file is the Salt glue around them, and the one place that spawns.
 
-The binaries are configurable (minion config or pillar, read with ``config.get``;
-defaults in ``_utils/netgraph_core/nf_paths.py``)::
-
-    netgraph.ngctl: /usr/sbin/ngctl
-    netgraph.kldload: /sbin/kldload
-    netgraph.kldstat: /sbin/kldstat
-    netgraph.ipfw: /sbin/ipfw
-    netgraph.ifconfig: /sbin/ifconfig
-    netgraph.flowctl: /usr/sbin/flowctl
+The binaries are configurable (minion config or pillar, read with ``config.get``):
+``netgraph.ngctl`` (default /usr/sbin/ngctl), ``netgraph.kldload`` (/sbin/kldload),
+``netgraph.kldstat`` (/sbin/kldstat), ``netgraph.ipfw`` (/sbin/ipfw), ``netgraph.ifconfig``
+(/sbin/ifconfig), ``netgraph.flowctl`` (/usr/sbin/flowctl); see ``nf_paths.PATHS``.
 
 Every spawn is bounded by ``netgraph.timeout`` (s, 1..3600, default 60; the beacon's read by
 ``netgraph.watch_timeout``, 10): then killed, raising CommandExecutionError naming it.
@@ -23,19 +17,10 @@ Every spawn is bounded by ``netgraph.timeout`` (s, 1..3600, default 60; the beac
 The module loads where the ``kernel`` grain is ``FreeBSD`` or where the
 configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
 """
-import logging
-import os
-import tempfile
 import time
 
-from netgraph_core import ng_ascii
-from netgraph_core import ng_text
-from netgraph_core import ng_words
-from netgraph_core import nf_flows
-from netgraph_core import nf_paths
+from netgraph_core import nf_flows, nf_paths, ng_ops, ng_snapshot, ng_systext, ng_text, ng_words
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-
-log = logging.getLogger(__name__)
 
 __virtualname__ = "netgraph"
 __func_alias__ = {"list_": "list"}
@@ -43,22 +28,11 @@ __func_alias__ = {"list_": "list"}
 
 def __virtual__():
     grains = globals().get("__grains__") or {}
-    if grains.get("kernel") == "FreeBSD":
-        return __virtualname__
     opts = globals().get("__opts__") or {}
     pillar = globals().get("__pillar__") or {}
     ngctl = opts.get("netgraph.ngctl") or pillar.get("netgraph.ngctl")
-    if isinstance(ngctl, str) and ngctl and os.path.isfile(ngctl) and os.access(ngctl, os.X_OK):
-        return __virtualname__
-    if not ngctl and os.access(nf_paths.default("ngctl"), os.X_OK):
-        return __virtualname__
-    return (
-        False,
-        "netgraph: the kernel grain is {!r}, not FreeBSD, and no executable ngctl was found"
-        " at {} (set netgraph.ngctl in the minion config)".format(
-            grains.get("kernel"), ngctl or nf_paths.default("ngctl")
-        ),
-    )
+    why = ng_ops.no_ngctl(grains.get("kernel"), ngctl, nf_paths.default("ngctl"))
+    return __virtualname__ if why is None else (False, why)
 
 
 def _binary(name):
@@ -90,26 +64,14 @@ def _spawn(tool, args, stdin=None, timeout=None):
     return result
 
 
-def _error_text(result):
-    text = (result.get("stderr") or "").strip() or (result.get("stdout") or "").strip()
-    return text or "exit status {}".format(result.get("retcode"))
-
-
 def _run(tool, args, stdin=None):
     result = _spawn(tool, args, stdin=stdin)
     if result.get("retcode"):
         raise CommandExecutionError(
-            "{} {} failed: {}".format(tool, " ".join(str(a) for a in args), _error_text(result)),
+            "{} {} failed: {}".format(tool, " ".join(str(a) for a in args), ng_ops.error_text(result)),
             info={"retcode": result.get("retcode"), "stderr": result.get("stderr", "")},
         )
     return result.get("stdout") or ""
-
-
-def _invalid(argname, check, value, *extra):
-    try:
-        return ng_words.checked(argname, check, value, *extra)
-    except ValueError as exc:
-        raise SaltInvocationError(str(exc)) from None
 
 
 def _arg(check, *args):
@@ -128,8 +90,7 @@ def _parsed(parser, text, what):
 
 
 def list_():
-    """
-    List every netgraph node, as ``ngctl list`` prints them (ngctl's own socket
+    """List every netgraph node, as ``ngctl list`` prints them (ngctl's own socket
     node included).
 
     Returns a list of ``{"name", "type", "id", "num_hooks", "path"}``: ``id`` as
@@ -142,12 +103,11 @@ def list_():
 
         salt '*' netgraph.list
     """
-    return [ng_text.as_ngctl_ids(node) for node in _parsed(ng_text.parse_list, _run("ngctl", ["list"]), "ngctl list")]
+    return [ng_snapshot.as_ngctl_ids(node) for node in _parsed(ng_text.parse_list, _run("ngctl", ["list"]), "ngctl list")]
 
 
 def show(path):
-    """
-    Show one node and its hooks (``ngctl show PATH``).
+    """Show one node and its hooks (``ngctl show PATH``).
 
     path
         A netgraph address with a colon: ``em0:``, ``[2a]:``, ``netflow:export9``.
@@ -163,23 +123,22 @@ def show(path):
 
         salt '*' netgraph.show em0:
     """
-    _invalid("path", ng_words.check_path, path)
+    _arg(ng_words.checked, "path", ng_words.check_path, path)
     result = _spawn("ngctl", ["show", path])
     if result.get("retcode"):
-        error = _error_text(result)
+        error = ng_ops.error_text(result)
         if "No such file or directory" in error:
             try:
                 known = [row["type"] for row in types()]
             except CommandExecutionError:
                 known = ["ether"]  # cannot tell: ngctl's message as it is
-            error = ng_text.missing_node_error(path, error, known)
+            error = ng_snapshot.missing_node_error(path, error, known)
         raise CommandExecutionError(f"ngctl show {path} failed: {error}")
-    return ng_text.as_ngctl_ids(_parsed(ng_text.parse_show, result.get("stdout") or "", "ngctl show"))
+    return ng_snapshot.as_ngctl_ids(_parsed(ng_text.parse_show, result.get("stdout") or "", "ngctl show"))
 
 
 def interfaces():
-    """
-    The Ethernet interfaces of the host (``ifconfig -l ether``: Ethernet, VLAN, lagg,
+    """The Ethernet interfaces of the host (``ifconfig -l ether``: Ethernet, VLAN, lagg,
     bridge), in the kernel's order, each with the name of the node ng_ether gives it
     (``vlan0.100`` -> ``vlan0_100``), whether or not ng_ether is loaded yet:
     ``[{"name": "em0", "node": "em0"}, {"name": "vlan0.100", "node": "vlan0_100"}]``.
@@ -191,13 +150,12 @@ def interfaces():
 
         salt '*' netgraph.interfaces
     """
-    names = _parsed(ng_text.parse_ifconfig_list, _run("ifconfig", ["-l", "ether"]), "ifconfig -l ether")
-    return [{"name": ifname, "node": ng_text.ether_node_name(ifname)} for ifname in names]
+    names = _parsed(ng_systext.parse_ifconfig_list, _run("ifconfig", ["-l", "ether"]), "ifconfig -l ether")
+    return [{"name": ifname, "node": ng_words.ether_node_name(ifname)} for ifname in names]
 
 
 def types():
-    """
-    List the netgraph node types the kernel knows (``ngctl types``), each as
+    """List the netgraph node types the kernel knows (``ngctl types``), each as
     ``{"type": name, "nodes": number of living nodes}``.
 
     CLI Example:
@@ -210,8 +168,7 @@ def types():
 
 
 def dot():
-    """
-    Return the whole graph as GraphViz text (``ngctl dot``).
+    """Return the whole graph as GraphViz text (``ngctl dot``).
 
     CLI Example:
 
@@ -222,40 +179,8 @@ def dot():
     return _run("ngctl", ["dot"])
 
 
-def _unmangle_cli_args(args):
-    """Undo what Salt's CLI argument YAML-parsing does to ng_parse text:
-    ``{ a=1 b=2 }`` arrives as ``{"a=1 b=2": None}`` and ``[ 1 1 ]`` as ``["1 1"]``."""
-    if isinstance(args, dict) and len(args) == 1:
-        (key, value), = args.items()
-        if value is None and isinstance(key, str) and "=" in key:
-            return "{ " + key.strip() + " }"
-    if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str):
-        words = args[0].split()
-        if len(words) > 1 and all(ng_ascii.BARE_WORD_RE.fullmatch(word) for word in words):
-            return "[ " + " ".join(words) + " ]"
-    return args
-
-
-def _args_text(args, argname="args"):
-    args = _unmangle_cli_args(args)
-    if args is None:
-        return None
-    if isinstance(args, str):
-        if ng_words.CTRL_RE.search(args):
-            raise SaltInvocationError(f"{argname}: message arguments may not contain newlines or control characters")
-        return args.strip() or None
-    try:
-        text = ng_ascii.format_ascii(args)
-    except ValueError as exc:
-        raise SaltInvocationError(f"{argname}: {exc}") from None
-    if ng_words.CTRL_RE.search(text):  # never a line break into an ngctl -f batch
-        raise SaltInvocationError(f"{argname}: message arguments may not contain newlines or control characters")
-    return text
-
-
 def msg(path, cmd, args=None):
-    """
-    Send a control message (``ngctl msg PATH CMD [ARGS]``) and return the parsed
+    """Send a control message (``ngctl msg PATH CMD [ARGS]``) and return the parsed
     reply, or None when the message has no reply.
 
     path
@@ -280,19 +205,14 @@ def msg(path, cmd, args=None):
         salt '*' netgraph.msg ksocket_netflow_em0: getpeername
         salt '*' netgraph.msg netflow_em0: settimeouts '{inactive: 15, active: 1800}'
     """
-    _invalid("path", ng_words.check_path, path)
-    _invalid("cmd", ng_words.check_cmd_name, cmd)
-    text = _args_text(args)
-    argv = ["msg", path, cmd] + ([text] if text else [])
-    out = _run("ngctl", argv)
+    out = _run("ngctl", _arg(ng_ops.msg_argv, path, cmd, args))
     if not out.strip():
         return None
     return _parsed(ng_text.parse_reply, out, "ngctl msg")
 
 
 def graph():
-    """
-    Read the whole graph in ONE ngctl spawn (``ngctl -f -`` fed ``list -l`` and
+    """Read the whole graph in ONE ngctl spawn (``ngctl -f -`` fed ``list -l`` and
     ``types``), whatever the number of nodes.
 
     Returns ``{"nodes": {KEY: {"name", "type", "id", "num_hooks", "hooks": {HOOK:
@@ -306,12 +226,11 @@ def graph():
 
         salt '*' netgraph.graph
     """
-    return _parsed(ng_text.parse_graph, _run("ngctl", ["-f", "-"], stdin=ng_text.GRAPH_SCRIPT), "ngctl list -l/types")
+    return _parsed(ng_snapshot.parse_graph, _run("ngctl", ["-f", "-"], stdin=ng_snapshot.GRAPH_SCRIPT), "ngctl list -l/types")
 
 
 def query(requests):
-    """
-    Send read-only control messages that reply (``info``, ``ifinfo``,
+    """Send read-only control messages that reply (``info``, ``ifinfo``,
     ``getpeername``, ``get*``...) and collect the replies, using one
     ``ngctl -f -`` spawn when every message succeeds.
 
@@ -328,46 +247,17 @@ def query(requests):
 
         salt '*' netgraph.query '[["netflow_em0:", "info"], ["netflow_em0:", "ifinfo", "1"]]'
     """
-    if not isinstance(requests, (list, tuple)):
-        raise SaltInvocationError("requests: must be a list of [path, cmd] or [path, cmd, args]")
-    lines = []
-    for index, request in enumerate(requests):
-        where = f"requests[{index}]"
-        if not isinstance(request, (list, tuple)) or len(request) not in (2, 3):
-            raise SaltInvocationError(f"{where}: must be [path, cmd] or [path, cmd, args]")
-        path, cmd = request[0], request[1]
-        _invalid(f"{where} path", ng_words.check_path, path)
-        _invalid(f"{where} cmd", ng_words.check_cmd_name, cmd)
-        if not ng_words.is_readonly_message(cmd):
-            raise SaltInvocationError(
-                f"{where}: {cmd!r} is not a read-only message (query sends only messages that FreeBSD's"
-                f" sources define as read-only: {', '.join(sorted(ng_words.READONLY_MESSAGES))};"
-                " use msg or batch for the others)"
-            )
-        text = _args_text(request[2], f"{where} args") if len(request) == 3 else None
-        lines.append(" ".join(["msg", path, cmd] + ([text] if text else [])))
-    results = [None] * len(lines)
-    start = 0
-    while start < len(lines):
+    lines = _arg(ng_ops.query_lines, requests)
+    results, start = [None] * len(lines), 0
+    while start < len(lines):  # ngctl stops at a failed line: a new spawn from the next one
         chunk = lines[start:]
         result = _spawn("ngctl", ["-f", "-"], stdin="\n".join(chunk) + "\n")
         replies = _parsed(ng_text.split_replies, result.get("stdout") or "", "ngctl msg")
-        if result.get("retcode"):
-            failed, error = ng_words.batch_failure(result.get("stderr") or "")
-            error = error or _error_text(result)
-            if failed is None:
-                raise CommandExecutionError(f"ngctl -f failed before running any line: {error}")
-            succeeded = failed - 1
-        else:
-            failed, error, succeeded = None, None, len(chunk)
-        # Attribute replies in order; a message that printed no reply gets None.
-        for offset in range(succeeded):
-            request_cmd = chunk[offset].split()[2]
-            if replies and replies[0]["cmd"] == request_cmd:
-                results[start + offset] = {"ok": True, "reply": replies.pop(0)}
-            else:
-                results[start + offset] = {"ok": True, "reply": None}
+        failed, error = ng_ops.batch_failure(result) if result.get("retcode") else (len(chunk) + 1, None)
         if failed is None:
+            raise CommandExecutionError(f"ngctl -f failed before running any line: {error}")
+        results[start:start + failed - 1] = ng_ops.chunk_results(chunk, replies, failed - 1)
+        if failed > len(chunk):
             break
         results[start + failed - 1] = {"ok": False, "error": error}
         start += failed
@@ -375,8 +265,7 @@ def query(requests):
 
 
 def snapshot(requests, timeout=None):
-    """
-    The whole graph and the replies to read-only control messages in ONE ngctl spawn
+    """The whole graph and the replies to read-only control messages in ONE ngctl spawn
     (``list -l``, ``types``, then one ``msg`` line per request): what the ``netflow``
     beacon reads at every interval.
 
@@ -395,13 +284,10 @@ def snapshot(requests, timeout=None):
 
         salt '*' netgraph.snapshot '[["lan_nf:", "info"]]'
     """
-    if not isinstance(requests, (list, tuple)):
-        raise SaltInvocationError("requests: must be a list of [path, cmd, arg, ...]")
-    bound = _arg(nf_paths.check_timeout, "timeout", timeout, _bound())
-    script = _arg(ng_text.snapshot_script, requests)
+    script, bound = _arg(ng_ops.snapshot_request, requests, timeout, _bound)
     result = _spawn("ngctl", ["-f", "-"], stdin=script, timeout=bound)
     try:
-        graph, replies = ng_text.parse_snapshot(result.get("stdout"), result.get("stderr"),
+        graph, replies = ng_snapshot.parse_snapshot(result.get("stdout"), result.get("stderr"),
                                                 result.get("retcode"), requests)
     except ValueError as exc:
         raise CommandExecutionError(str(exc)) from None
@@ -409,8 +295,7 @@ def snapshot(requests, timeout=None):
 
 
 def flowctl(path, version=None):
-    """
-    The flow table of the ng_netflow node at ``path``, read with flowctl(8)
+    """The flow table of the ng_netflow node at ``path``, read with flowctl(8)
     (``flowctl PATH show [ipv4|ipv6] verbose``): ngctl cannot send ng_netflow's binary
     ``show`` message, flowctl can.
 
@@ -429,26 +314,8 @@ def flowctl(path, version=None):
     return _parsed(nf_flows.parse_flowctl, _run("flowctl", argv[1:]), "flowctl")
 
 
-def _run_batch_file(text):
-    """``ngctl -f FILE`` on a complete, fsync'ed file: a Salt job killed while the batch is
-    being handed over can never leave ngctl reading half a line from a pipe."""
-    fd, path = tempfile.mkstemp(prefix="salt-netgraph-", suffix=".ngctl")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return _spawn("ngctl", ["-f", path])
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
 def batch(commands):
-    """
-    Apply a list of ngctl command lines in ONE ``ngctl -f FILE`` spawn (the batch is written to a temporary file first).
+    """Apply a list of ngctl command lines in ONE ``ngctl -f FILE`` spawn (the batch is written to a temporary file first).
 
     commands
         A list whose items are command lines (``"mkpeer em0: netflow lower iface0"``)
@@ -466,30 +333,19 @@ def batch(commands):
 
         salt '*' netgraph.batch '["mkpeer em0: netflow lower iface0", "name em0:lower netflow", "connect em0: netflow: upper out0"]'
     """
-    if not isinstance(commands, (list, tuple)):
-        raise SaltInvocationError("commands: must be a list of command lines")
-    lines = [_arg(ng_words.batch_line, command, index) for index, command in enumerate(commands)]
+    lines = _arg(ng_ops.batch_lines, commands)
     if not lines:
         return {"applied": 0, "stdout": ""}
-    result = _run_batch_file("\n".join(lines) + "\n")
+    with ng_ops.batch_file("\n".join(lines) + "\n") as path:
+        result = _spawn("ngctl", ["-f", path])
     if not result.get("retcode"):
         return {"applied": len(lines), "stdout": result.get("stdout") or ""}
-    failed, error = ng_words.batch_failure(result.get("stderr") or "")
-    error = error or _error_text(result)
-    if failed is None or not 1 <= failed <= len(lines):
-        info = {"line": None, "command": None, "error": error, "applied": []}
-        raise CommandExecutionError(f"ngctl -f failed before running any line: {error}", info=info)
-    info = {"line": failed, "command": lines[failed - 1], "error": error, "applied": lines[: failed - 1]}
-    raise CommandExecutionError(
-        "ngctl batch failed at line {} ({}): {}; {} earlier line(s) took effect and were not"
-        " rolled back".format(failed, lines[failed - 1], error, failed - 1),
-        info=info,
-    )
+    message, info = ng_ops.batch_error(lines, *ng_ops.batch_failure(result))
+    raise CommandExecutionError(message, info=info)
 
 
 def mkpeer(path, type, hook, peerhook):  # pylint: disable=redefined-builtin
-    """
-    Create a node of ``type`` and connect ``path``'s ``hook`` to its ``peerhook``
+    """Create a node of ``type`` and connect ``path``'s ``hook`` to its ``peerhook``
     (``ngctl mkpeer``).
 
     CLI Example:
@@ -498,17 +354,12 @@ def mkpeer(path, type, hook, peerhook):  # pylint: disable=redefined-builtin
 
         salt '*' netgraph.mkpeer em0: netflow lower iface0
     """
-    _invalid("path", ng_words.check_path, path)
-    _invalid("type", ng_words.check_type_name, type)
-    _invalid("hook", ng_words.check_hook_name, hook)
-    _invalid("peerhook", ng_words.check_hook_name, peerhook)
-    _run("ngctl", ["mkpeer", path, type, hook, peerhook])
+    _run("ngctl", _arg(ng_ops.edit_argv, "mkpeer", path, type, hook, peerhook))
     return True
 
 
 def connect(path, relpath, hook, peerhook):
-    """
-    Connect ``hook`` of the node at ``path`` to ``peerhook`` of the node at
+    """Connect ``hook`` of the node at ``path`` to ``peerhook`` of the node at
     ``relpath`` (``ngctl connect``).
 
     CLI Example:
@@ -517,17 +368,12 @@ def connect(path, relpath, hook, peerhook):
 
         salt '*' netgraph.connect em0: netflow: upper out0
     """
-    _invalid("path", ng_words.check_path, path)
-    _invalid("relpath", ng_words.check_path, relpath, False)
-    _invalid("hook", ng_words.check_hook_name, hook)
-    _invalid("peerhook", ng_words.check_hook_name, peerhook)
-    _run("ngctl", ["connect", path, relpath, hook, peerhook])
+    _run("ngctl", _arg(ng_ops.edit_argv, "connect", path, relpath, hook, peerhook))
     return True
 
 
 def name(path, name):  # pylint: disable=redefined-outer-name
-    """
-    Give the node at ``path`` the global name ``name`` (``ngctl name``). Names are
+    """Give the node at ``path`` the global name ``name`` (``ngctl name``). Names are
     at most 31 characters; longer ones are refused, not truncated.
 
     CLI Example:
@@ -536,15 +382,12 @@ def name(path, name):  # pylint: disable=redefined-outer-name
 
         salt '*' netgraph.name em0:lower netflow
     """
-    _invalid("path", ng_words.check_path, path)
-    _invalid("name", ng_words.check_node_name, name)
-    _run("ngctl", ["name", path, name])
+    _run("ngctl", _arg(ng_ops.edit_argv, "name", path, name))
     return True
 
 
 def rmhook(path, hook):
-    """
-    Disconnect ``hook`` of the node at ``path`` (``ngctl rmhook``). A hook that
+    """Disconnect ``hook`` of the node at ``path`` (``ngctl rmhook``). A hook that
     does not exist is not an error.
 
     CLI Example:
@@ -553,15 +396,12 @@ def rmhook(path, hook):
 
         salt '*' netgraph.rmhook netflow: export9
     """
-    _invalid("path", ng_words.check_path, path)
-    _invalid("hook", ng_words.check_hook_name, hook)
-    _run("ngctl", ["rmhook", path, hook])
+    _run("ngctl", _arg(ng_ops.edit_argv, "rmhook", path, hook))
     return True
 
 
 def shutdown(path):
-    """
-    Shut down the node at ``path`` (``ngctl shutdown``). ng_ether nodes only lose
+    """Shut down the node at ``path`` (``ngctl shutdown``). ng_ether nodes only lose
     their hooks.
 
     CLI Example:
@@ -570,14 +410,12 @@ def shutdown(path):
 
         salt '*' netgraph.shutdown netflow_em0:
     """
-    _invalid("path", ng_words.check_path, path)
-    _run("ngctl", ["shutdown", path])
+    _run("ngctl", _arg(ng_ops.edit_argv, "shutdown", path))
     return True
 
 
 def modules():
-    """
-    List the loaded kernel modules (``kldstat -v``): module names such as
+    """List the loaded kernel modules (``kldstat -v``): module names such as
     ``netgraph``, ``ng_ether``, ``ng_netflow``, plus the file names without ``.ko``.
 
     CLI Example:
@@ -587,16 +425,12 @@ def modules():
         salt '*' netgraph.modules
     """
     result = _spawn("kldstat", ["-v"])
-    if result.get("retcode"):
-        out = _run("kldstat", [])
-    else:
-        out = result.get("stdout") or ""
-    return ng_text.module_names(_parsed(ng_text.parse_kldstat, out, "kldstat"))
+    out = _run("kldstat", []) if result.get("retcode") else result.get("stdout") or ""
+    return ng_systext.module_names(_parsed(ng_systext.parse_kldstat, out, "kldstat"))
 
 
 def load_modules(names):
-    """
-    Load the kernel modules that are not loaded yet (``kldload -n``), in one
+    """Load the kernel modules that are not loaded yet (``kldload -n``), in one
     spawn. Idempotent.
 
     names
@@ -610,18 +444,7 @@ def load_modules(names):
 
         salt '*' netgraph.load_modules '["ng_ether", "ng_netflow", "ng_ksocket"]'
     """
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, (list, tuple)):
-        raise SaltInvocationError("names: must be a list of module names")
-    wanted = []
-    for index, module in enumerate(names):
-        _invalid(f"names[{index}]", ng_words.check_word, module, "module name")
-        if not ng_words.MODULE_NAME_RE.fullmatch(module):
-            raise SaltInvocationError(f"names[{index}]: module name {ng_words.shown(module)} must be letters, digits and '_'")
-        module = module[:-3] if module.endswith(".ko") else module
-        if module not in wanted:
-            wanted.append(module)
+    wanted = _arg(ng_ops.module_list, names)
     loaded_now = set(modules())
     already = [module for module in wanted if module in loaded_now]
     missing = [module for module in wanted if module not in loaded_now]
@@ -631,8 +454,7 @@ def load_modules(names):
 
 
 def ipfw_rules():
-    """
-    List the ipfw rules (``ipfw list``) as ``[{"rule": int, "text": str}]``,
+    """List the ipfw rules (``ipfw list``) as ``[{"rule": int, "text": str}]``,
     the default rule included.
 
     CLI Example:
@@ -641,23 +463,11 @@ def ipfw_rules():
 
         salt '*' netgraph.ipfw_rules
     """
-    return _parsed(ng_text.parse_ipfw_list, _run("ipfw", ["list"]), "ipfw list")
-
-
-def _check_rule(rule):
-    if isinstance(rule, str) and ng_words.RULE_NUMBER_RE.fullmatch(rule):
-        rule = int(rule)
-    if isinstance(rule, bool) or not isinstance(rule, int):  # no 100.9 -> 100, no " 10\n"
-        raise SaltInvocationError(f"rule: {ng_words.shown(rule)} is not an integer 1..65534")
-    number = rule
-    if not 1 <= number <= 65534:
-        raise SaltInvocationError(f"rule: {number} is outside 1..65534")
-    return number
+    return _parsed(ng_systext.parse_ipfw_list, _run("ipfw", ["list"]), "ipfw list")
 
 
 def ipfw_add(rule, words):
-    """
-    Add an ipfw rule (``ipfw add RULE WORDS...``).
+    """Add an ipfw rule (``ipfw add RULE WORDS...``).
 
     words
         The rule body as a list of words (``["ngtee", "10", "ip", "from", "any",
@@ -669,25 +479,14 @@ def ipfw_add(rule, words):
 
         salt '*' netgraph.ipfw_add 100 'ngtee 10 ip from any to any via tun0'
     """
-    number = _check_rule(rule)
-    if isinstance(words, str):
-        if ng_words.CTRL_RE.search(words):
-            raise SaltInvocationError("words: may not contain newlines or control characters")
-        words = words.split()
-    if not isinstance(words, (list, tuple)) or not words:
-        raise SaltInvocationError("words: must be a non-empty list of words")
-    checked = []
-    for index, word in enumerate(words):
-        word = str(word) if isinstance(word, int) and not isinstance(word, bool) else word
-        _invalid(f"words[{index}]", ng_words.check_word, word, "rule word", 255)
-        checked.append(word)
+    number = _arg(ng_ops.check_rule, rule)
+    checked = _arg(ng_ops.rule_words, words)
     _run("ipfw", ["add", str(number)] + checked)
     return True
 
 
 def ipfw_delete(rule):
-    """
-    Delete an ipfw rule (``ipfw delete RULE``).
+    """Delete an ipfw rule (``ipfw delete RULE``).
 
     CLI Example:
 
@@ -695,6 +494,6 @@ def ipfw_delete(rule):
 
         salt '*' netgraph.ipfw_delete 100
     """
-    number = _check_rule(rule)
+    number = _arg(ng_ops.check_rule, rule)
     _run("ipfw", ["delete", str(number)])
     return True

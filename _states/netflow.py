@@ -94,7 +94,7 @@ def _worded(out: dict) -> str:
 
 
 def _module_loaded(function: str) -> None:
-    if function not in __salt__:  # noqa: F821
+    if function not in __salt__:
         raise CommandExecutionError("the netflow execution module is not loaded (it needs FreeBSD or an "
                                     "executable netgraph.ngctl)")
 
@@ -102,9 +102,9 @@ def _module_loaded(function: str) -> None:
 def _converge(name, declared: bool, persist, params: dict, dot=False) -> dict:
     """The one skeleton of both states: converge (or preview), then shape Salt's return."""
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
-    test = bool(__opts__.get("test", False))  # noqa: F821
+    test = bool(__opts__.get("test", False))
     _module_loaded("netflow.converge")
-    out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)  # noqa: F821
+    out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)
     ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {_worded(out)}")
     if out["result"] is False:
         ret["comment"] = f"Exporter {name}: {out['comment']}"
@@ -251,9 +251,9 @@ def exporters_present(name, exporters=None, absent=None, persist=False, **kwargs
     """
     def run():
         _no_unknown(kwargs, ("exporters", "absent", "persist"))
-        test = bool(__opts__.get("test", False))  # noqa: F821
+        test = bool(__opts__.get("test", False))
         _module_loaded("netflow.converge_host")
-        out = __salt__["netflow.converge_host"](exporters=exporters, absent=absent, test=test, persist=persist)  # noqa: F821
+        out = __salt__["netflow.converge_host"](exporters=exporters, absent=absent, test=test, persist=persist)
         comment = out["comment"] if out["result"] is not False else f"failed: {out['comment']}"
         return {"name": name, "changes": out["changes"], "result": out["result"], "comment": f"Exporters: {comment}"}
 

@@ -42,12 +42,30 @@ def one(validate, desired, diff) -> tuple[float, float]:
     return create * 1000, (time.perf_counter() - t0) * 1000
 
 
+def old_planner(tree: pathlib.Path):
+    """The planner of the revision checked out at ``tree``: its core package (loaded under
+    another name, so both run in one process), or, before the core split, its module."""
+    core = tree / "_utils" / "netgraph_core"
+    if not (core / "nf_plan.py").exists():
+        return load_file(tree / "_modules" / "netflow.py", "netflow_old_planner")
+    import importlib
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("old_netgraph_core", core / "__init__.py",
+                                                  submodule_search_locations=[str(core)])
+    sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[spec.name])
+    model, plan = (importlib.import_module(f"old_netgraph_core.{m}") for m in ("nf_model", "nf_plan"))
+    return types.SimpleNamespace(validate=model.validate, desired=model.desired, diff=plan.diff)
+
+
 def main(rev: str = "0f1eed6^", rounds: int = 15) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tree = pathlib.Path(tmp) / "old"
         subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), rev], cwd=REPO, check=True)
         try:
-            old = load_file(tree / "_modules" / "netflow.py", "netflow_old_planner")
+            old = old_planner(tree)
             runs = {"this tree": [], rev: []}
             for _ in range(rounds):
                 runs["this tree"].append(one(nf_model.validate, nf_model.desired, nf_plan.diff))

@@ -289,10 +289,8 @@ class Bench:
         run("nop")
         ours, nop = [], []
         for i in range(pairs):  # alternate the order inside each pair
-            if i % 2:
-                nop.append(run("nop")); ours.append(run("exporter"))
-            else:
-                ours.append(run("exporter")); nop.append(run("nop"))
+            for kind in (("nop", "exporter") if i % 2 else ("exporter", "nop")):
+                (nop if kind == "nop" else ours).append(run(kind))
         return {"ours_s": statistics.median(ours), "nop_s": statistics.median(nop),
                 "ratio": statistics.median(ours) / statistics.median(nop), "pairs": pairs}
 

@@ -61,7 +61,8 @@ def main() -> int:
             call_env["PYTHONPATH"] = str(site)
         if route == "sync_all":
             run(base + ["saltutil.sync_all"], check=True, env=call_env)
-        proc = run(base + ["netflow.plan", "lan", "interfaces=[em0]", 'collectors=[{"host": "192.0.2.10", "port": 2055}]'], env=call_env, cwd="/")
+        proc = run(base + ["netflow.plan", "lan", "interfaces=[em0]", 'collectors=[{"host": "192.0.2.10", "port": 2055}]'],
+                   env=call_env, cwd="/")
         ok = proc.returncode == 0 and "mkpeer em0: netflow lower iface0" in proc.stdout
         failures += not ok
         print(f"salt {salt.version.__version__} {route}: {'ok' if ok else 'FAILED: ' + (proc.stderr or proc.stdout)[-300:]}")

@@ -6,12 +6,13 @@ operations of sys/netgraph/ng_base.c. Nodes are dicts
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Optional
 
 from ngsim.errors import NgError
 from ngsim.nodetype import TYPES, NodeType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Optional
 
 NG_NODESIZ = 32
 NG_PATHSIZ = 512

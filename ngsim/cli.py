@@ -8,12 +8,13 @@ import re
 import stat
 import sys
 from pathlib import Path
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Optional
 
 from ngsim import state
 from ngsim.errors import ERRNO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Optional
 
 NON_ETHER = re.compile(r"^(tun|ng\d|ppp|pppoe|lo|gif|gre|wg|ovpn|enc|pflog|pfsync|stf)")
 REPO_DIR = str(Path(__file__).resolve().parent.parent)
@@ -250,6 +251,34 @@ def _int0(text: str) -> int:
     return int(text, 0)
 
 
+def _traffic_parser(sub) -> None:
+    """``ngsim traffic``: its many knobs, one per field of the packets it builds."""
+    s = sub.add_parser("traffic", help="push IPv4 or IPv6 packets through an interface (JSON summary)")
+    s.add_argument("root")
+    s.add_argument("iface")
+    s.add_argument("--src", required=True)
+    s.add_argument("--dst", required=True)
+    s.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="udp")
+    s.add_argument("--sport", type=int, default=0)
+    s.add_argument("--dport", type=int, default=0)
+    s.add_argument("--packets", type=int, default=1, help="packets per flow")
+    s.add_argument("--flows", type=int, default=1,
+                   help="N flows, source ports SPORT..SPORT+N-1, each with --packets/--bytes")
+    s.add_argument("--bytes", type=int, default=None,
+                   help="total IP bytes of a flow's packets (default 100 per packet)")
+    s.add_argument("--direction", choices=("in", "out"), default="in")
+    s.add_argument("--tcp-flags", type=_int0, default=0, dest="tcp_flags")
+    s.add_argument("--tos", type=_int0, default=0)
+    s.add_argument("--forward", metavar="IFACE",
+                   help="after an inbound packet reaches the host, route it out of IFACE")
+    s.add_argument("--rcvif", metavar="IFACE",
+                   help="outbound: the interface a forwarded packet came in on (default: "
+                        "locally generated, no rcvif)")
+    s.add_argument("--oif", metavar="IFACE|N",
+                   help="output interface of the destination's route (fle_o_ifx)")
+    s.set_defaults(fn=cmd_traffic)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ngsim", description="Emulated FreeBSD netgraph hosts.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -290,30 +319,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("binary", metavar="BINARY")
     s.add_argument("--off", action="store_true")
     s.set_defaults(fn=cmd_hang)
-    s = sub.add_parser("traffic", help="push IPv4 or IPv6 packets through an interface (JSON summary)")
-    s.add_argument("root")
-    s.add_argument("iface")
-    s.add_argument("--src", required=True)
-    s.add_argument("--dst", required=True)
-    s.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="udp")
-    s.add_argument("--sport", type=int, default=0)
-    s.add_argument("--dport", type=int, default=0)
-    s.add_argument("--packets", type=int, default=1, help="packets per flow")
-    s.add_argument("--flows", type=int, default=1,
-                   help="N flows, source ports SPORT..SPORT+N-1, each with --packets/--bytes")
-    s.add_argument("--bytes", type=int, default=None,
-                   help="total IP bytes of a flow's packets (default 100 per packet)")
-    s.add_argument("--direction", choices=("in", "out"), default="in")
-    s.add_argument("--tcp-flags", type=_int0, default=0, dest="tcp_flags")
-    s.add_argument("--tos", type=_int0, default=0)
-    s.add_argument("--forward", metavar="IFACE",
-                   help="after an inbound packet reaches the host, route it out of IFACE")
-    s.add_argument("--rcvif", metavar="IFACE",
-                   help="outbound: the interface a forwarded packet came in on (default: "
-                        "locally generated, no rcvif)")
-    s.add_argument("--oif", metavar="IFACE|N",
-                   help="output interface of the destination's route (fle_o_ifx)")
-    s.set_defaults(fn=cmd_traffic)
+    _traffic_parser(sub)
     s = sub.add_parser("tick", help="advance the emulated clock; flows expire and export")
     s.add_argument("root")
     s.add_argument("seconds", type=int)

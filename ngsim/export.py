@@ -31,7 +31,7 @@ import socket
 import struct
 
 # the flow entry layout (ngsim.flow), re-exported: export.SRC ... export.FLAGS
-from ngsim.flow import (BYTES, DPORT, DST, FIRST, FLAGS, IIFX, LAST, OIFX,  # noqa: F401
+from ngsim.flow import (BYTES, DPORT, DST, FIRST, FLAGS, IIFX, LAST, OIFX,
                         PACKETS, PROTO, SPORT, SRC, TOSI)
 
 TYPE_CHECKING = False

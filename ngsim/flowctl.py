@@ -29,13 +29,14 @@ What the program does, followed here line by line:
 """
 from __future__ import annotations
 
+
+from ngsim.options import GetOpt
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only
     import io
 
     from ngsim.base import Kernel
-
-from ngsim.options import GetOpt
 
 NG_PATHSIZ = 512
 NG_NODESIZ = 32

@@ -26,13 +26,14 @@ main, the netlink build).
 """
 from __future__ import annotations
 
+
+from ngsim.options import GetOpt
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only
     import io
 
     from ngsim.base import Kernel
-
-from ngsim.options import GetOpt
 
 OPTSTRING = "G:adDf:j:klmnuvg:CL"  # base options, then the opts list g:, C, L
 OPT_USAGE = "[-g groupname] [-C] [-L] "  # opt_usage of that list, each followed by a blank
@@ -80,33 +81,35 @@ def ifconfig_main(k: Kernel, argv: list[str], out: io.StringIO, err: io.StringIO
         return 1
 
 
-def _main(k: Kernel, argv: list[str], out, err) -> int:
-    opts, operands = _getopt(argv, err)
-    all_ = namesonly = supmedia = uponly = downonly = jail = False
+def _flags(opts: list[tuple[str, str]], err):
+    """The name-list flags (a, d, l, m, u, j) as a dict, or the exit status of an option
+    ngsim does not emulate; raises _Usage for -G without -a."""
+    flags = dict.fromkeys(("a", "d", "l", "m", "u", "j"), False)
     for c, val in opts:
-        if c == "a":
-            all_ = True
-        elif c == "d":
-            downonly = True
-        elif c == "l":
-            namesonly = True
-        elif c == "m":
-            supmedia = True
-        elif c == "u":
-            uponly = True
+        if c in ("a", "d", "l", "m", "u"):
+            flags[c] = True
         elif c == "G":
-            if not all_:
+            if not flags["a"]:
                 raise _Usage()
             return _not_emulated(err, "-G")
         elif c == "j":
-            jail = True  # jail_attach() comes after the usage checks
+            flags["j"] = True  # jail_attach() comes after the usage checks
         elif c == "g":
-            if all_:
+            if flags["a"]:
                 return _not_emulated(err, "-a -g")
             return _not_emulated(err, "-g (list a group's members)")
         elif c == "C":
             return _not_emulated(err, "-C (list cloners)")
         # D, f, k, n, v, L: flags that do not change a name list
+    return flags
+
+
+def _main(k: Kernel, argv: list[str], out, err) -> int:
+    opts, operands = _getopt(argv, err)
+    flags = _flags(opts, err)
+    if isinstance(flags, int):
+        return flags
+    all_, downonly, namesonly, supmedia, uponly, jail = (flags[c] for c in "adlmuj")
     if namesonly and (all_ or supmedia):
         raise _Usage()
     if uponly and downonly:
@@ -134,6 +137,12 @@ def _main(k: Kernel, argv: list[str], out, err) -> int:
             err.write("ifconfig: interface %s does not exist\n" % name)
             return 1
         return _not_emulated(err, "status or configuration of an interface")
+    out.write(" ".join(_names(k, family, downonly)) + "\n")
+    return 0
+
+
+def _names(k: Kernel, family, downonly: bool) -> list[str]:
+    """``ifconfig -l [-d] [FAMILY]``: the interfaces in the kernel's order."""
     names = []
     for rec in k.st["ifaces"]:
         if downonly:  # every emulated interface is up
@@ -143,5 +152,4 @@ def _main(k: Kernel, argv: list[str], out, err) -> int:
         if family in ("inet", "inet6"):
             continue  # no IP addresses are modelled
         names.append(rec["name"])
-    out.write(" ".join(names) + "\n")
-    return 0
+    return names

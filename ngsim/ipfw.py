@@ -7,12 +7,13 @@ Rules with ngtee/netgraph feed ng_ipfw hook N. Requires the ``ipfw`` module.
 from __future__ import annotations
 
 import io
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Optional
 
 from ngsim import kld
 from ngsim.base import Kernel
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Optional
 
 EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_OSERR = 64, 65, 69, 71
 ENOPROTOOPT = "Protocol not available"
@@ -49,53 +50,73 @@ def hooked_rules(st: dict[str, Any], cookie: int) -> list[dict[str, Any]]:
             and r.get("arg") == cookie]
 
 
+class _Refused(Exception):
+    """A rule ipfw refuses: what it prints and its exit status."""
+
+    def __init__(self, rc: int, text: str):
+        super().__init__(text)
+        self.rc, self.text = rc, text
+
+
 def _compile(av: list[str], err: io.StringIO) -> tuple[Optional[dict], int]:
     """Parse ``ACTION body``; returns (rule, 0) or (None, exit status)."""
+    try:
+        rule, text = _action(av)
+        _protocol_and_addresses(av)
+        text.append("ip from any to any")
+        _options(av, rule, text)
+    except _Refused as refused:
+        err.write(refused.text)
+        return None, refused.rc
+    rule["text"] = " ".join(text)
+    return rule, 0
+
+
+def _action(av: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The action word and, for ngtee/netgraph, its cookie 1..65534."""
     if not av:
-        err.write("ipfw: missing action\n")
-        return None, EX_USAGE
+        raise _Refused(EX_USAGE, "ipfw: missing action\n")
     word = av.pop(0)
     action = ACTIONS.get(word)
     if action is None:
-        err.write("ipfw: invalid action %s\n" % word)
-        return None, EX_DATAERR
+        raise _Refused(EX_DATAERR, "ipfw: invalid action %s\n" % word)
     rule: dict[str, Any] = {"action": action}
     text = [action]
     if action in ("ngtee", "netgraph"):
         if not av:
-            err.write("ipfw: %s: missing argument\n" % action)
-            return None, EX_USAGE
+            raise _Refused(EX_USAGE, "ipfw: %s: missing argument\n" % action)
         arg = av.pop(0)
         if not arg[:1].isdigit() or not arg.isdigit():
-            err.write("ipfw: %s: invalid argument: %s\n" % (action, arg))
-            return None, EX_DATAERR
+            raise _Refused(EX_DATAERR, "ipfw: %s: invalid argument: %s\n" % (action, arg))
         if not 1 <= int(arg) <= 65534:
-            err.write("ipfw: %s: argument is out of range (1..65534): %s\n" % (action, arg))
-            return None, EX_DATAERR
+            raise _Refused(EX_DATAERR, "ipfw: %s: argument is out of range (1..65534): %s\n"
+                           % (action, arg))
         rule["arg"] = int(arg)
         text.append(str(int(arg)))
+    return rule, text
+
+
+def _protocol_and_addresses(av: list[str]) -> None:
+    """``ip|all from any to any``, the only body ngsim knows; consumed from ``av``."""
     if av and av[0] in ("ip", "all"):
         av.pop(0)
     elif not av:
-        err.write("ipfw: missing protocol\n")
-        return None, EX_USAGE
+        raise _Refused(EX_USAGE, "ipfw: missing protocol\n")
     else:
-        err.write("ipfw: invalid protocol ``%s''\n" % av[0])
-        return None, EX_DATAERR
+        raise _Refused(EX_DATAERR, "ipfw: invalid protocol ``%s''\n" % av[0])
     if av[:1] != ["from"]:
-        err.write("ipfw: missing ``from''\n")
-        return None, EX_USAGE
+        raise _Refused(EX_USAGE, "ipfw: missing ``from''\n")
     if av[1:2] != ["any"]:
-        err.write("ipfw: unrecognised option [-1] %s\n\n" % " ".join(av[1:2]))
-        return None, EX_USAGE
+        raise _Refused(EX_USAGE, "ipfw: unrecognised option [-1] %s\n\n" % " ".join(av[1:2]))
     if av[2:3] != ["to"]:
-        err.write("ipfw: missing ``to''\n")
-        return None, EX_USAGE
+        raise _Refused(EX_USAGE, "ipfw: missing ``to''\n")
     if av[3:4] != ["any"]:
-        err.write("ipfw: unrecognised option [-1] %s\n\n" % " ".join(av[3:4]))
-        return None, EX_USAGE
+        raise _Refused(EX_USAGE, "ipfw: unrecognised option [-1] %s\n\n" % " ".join(av[3:4]))
     del av[:4]
-    text.append("ip from any to any")
+
+
+def _options(av: list[str], rule: dict[str, Any], text: list[str]) -> None:
+    """``in``/``out`` and ``via``/``recv``/``xmit IFACE`` after the addresses."""
     while av:
         w = av.pop(0)
         if w in ("in", "out"):
@@ -103,15 +124,11 @@ def _compile(av: list[str], err: io.StringIO) -> tuple[Optional[dict], int]:
             text.append(w)
         elif w in ("via", "recv", "xmit"):
             if not av:
-                err.write("ipfw: missing argument for %s\n" % w)
-                return None, EX_USAGE
+                raise _Refused(EX_USAGE, "ipfw: missing argument for %s\n" % w)
             rule[w] = av.pop(0)
             text.append("%s %s" % (w, rule[w]))
         else:
-            err.write("ipfw: unrecognised option [-1] %s\n\n" % w)
-            return None, EX_USAGE
-    rule["text"] = " ".join(text)
-    return rule, 0
+            raise _Refused(EX_USAGE, "ipfw: unrecognised option [-1] %s\n\n" % w)
 
 
 def ipfw_main(k: Kernel, argv: list[str], out: io.StringIO, err: io.StringIO) -> tuple[int, bool]:
@@ -134,71 +151,99 @@ def ipfw_main(k: Kernel, argv: list[str], out: io.StringIO, err: io.StringIO) ->
         return EX_USAGE, False
     loaded = kld.module_loaded(st, "ipfw")
     cmd = av.pop(0)
-    if cmd == "add":
-        num = 0
-        if av and av[0].isdigit():
-            num = int(av.pop(0))
-        rule, rc = _compile(av, err)
-        if rule is None:
-            return rc, False
-        if not loaded:
-            err.write("ipfw: getsockopt(IP_FW_XADD): %s\n" % ENOPROTOOPT)
-            return EX_UNAVAILABLE, True
-        if num >= 65535:
-            err.write("ipfw: getsockopt(IP_FW_XADD): Invalid argument\n")
-            return EX_UNAVAILABLE, True
-        if num == 0:
-            user = [r["num"] for r in st["ipfw_rules"]]
-            num = (max(user) + AUTOINC_STEP) if user else AUTOINC_STEP
-            if num >= 65535:
-                num = 65534
-        rule["num"] = num
-        st["ipfw_rules"].append(rule)
-        if not quiet:
-            out.write("%05u %s\n" % (num, rule["text"]))
-        return 0, True
-    if cmd in ("delete", "del"):
-        rc = 0
-        if not av:
-            err.write("ipfw: missing rule specification\n")
-            return EX_USAGE, False
-        for w in av:
-            if not w.isdigit():
-                break
-            n = int(w)
-            if not loaded:
-                rc = EX_UNAVAILABLE
-                if not quiet:
-                    err.write("ipfw: rule %u: setsockopt(IP_FW_XDEL): %s\n" % (n, ENOPROTOOPT))
-                continue
-            before = len(st["ipfw_rules"])
-            st["ipfw_rules"] = [r for r in st["ipfw_rules"] if r["num"] != n]
-            if len(st["ipfw_rules"]) == before:
-                rc = EX_UNAVAILABLE
-                if not quiet:
-                    err.write("ipfw: rule %u not found\n" % n)
-        return (0 if force else rc), True
-    if cmd == "flush":
-        if not loaded:
-            err.write("ipfw: setsockopt(IP_FW_XDEL): %s\n" % ENOPROTOOPT)
-            return EX_UNAVAILABLE, True
-        if not (force or quiet):
-            err.write("ipfw: flush needs -f or -q when not interactive\n")
-            return EX_USAGE, False
-        st["ipfw_rules"] = []
-        if not quiet:
-            out.write("Flushed all rules.\n")
-        return 0, True
-    if cmd in ("list", "show", "l", "sh"):
-        if not loaded:
-            err.write("ipfw: retrieving config failed: %s\n" % ENOPROTOOPT)
-            return EX_OSERR, False
-        counters = cmd.startswith("s")
-        for r in rules(st):
-            if counters:
-                out.write("%05u 0 0 %s\n" % (r["num"], r["text"]))
-            else:
-                out.write("%05u %s\n" % (r["num"], r["text"]))
-        return 0, False
+    run = {"add": _add, "delete": _delete, "del": _delete, "flush": _flush,
+           "list": _list, "show": _list, "l": _list, "sh": _list}.get(cmd)
+    if run is not None:
+        return run(_Run(st, cmd, av, loaded, quiet, force, out, err))
     err.write("ipfw: bad command `%s'\n" % cmd)
     return EX_USAGE, False
+
+
+class _Run:
+    """One ipfw command's context: the kernel state, the words after the command, whether
+    the ipfw module is loaded, the -q/-f flags, and the output streams."""
+
+    def __init__(self, st: dict, cmd: str, av: list[str], loaded: bool, quiet: bool,
+                 force: bool, out: io.StringIO, err: io.StringIO):
+        self.st, self.cmd, self.av, self.loaded = st, cmd, av, loaded
+        self.quiet, self.force, self.out, self.err = quiet, force, out, err
+
+
+def _add(r: _Run) -> tuple[int, bool]:
+    """ipfw add [NUM] RULE (ipfw2.c ipfw_add): NUM 0 or none is the last rule + 100."""
+    st, av, err = r.st, r.av, r.err
+    num = 0
+    if av and av[0].isdigit():
+        num = int(av.pop(0))
+    rule, rc = _compile(av, err)
+    if rule is None:
+        return rc, False
+    if not r.loaded:
+        err.write("ipfw: getsockopt(IP_FW_XADD): %s\n" % ENOPROTOOPT)
+        return EX_UNAVAILABLE, True
+    if num >= 65535:
+        err.write("ipfw: getsockopt(IP_FW_XADD): Invalid argument\n")
+        return EX_UNAVAILABLE, True
+    if num == 0:
+        user = [x["num"] for x in st["ipfw_rules"]]
+        num = (max(user) + AUTOINC_STEP) if user else AUTOINC_STEP
+        if num >= 65535:
+            num = 65534
+    rule["num"] = num
+    st["ipfw_rules"].append(rule)
+    if not r.quiet:
+        r.out.write("%05u %s\n" % (num, rule["text"]))
+    return 0, True
+
+
+def _delete(r: _Run) -> tuple[int, bool]:
+    """ipfw delete NUM... (ipfw2.c ipfw_delete): every number, an error for each missing."""
+    st, err = r.st, r.err
+    rc = 0
+    if not r.av:
+        err.write("ipfw: missing rule specification\n")
+        return EX_USAGE, False
+    for w in r.av:
+        if not w.isdigit():
+            break
+        n = int(w)
+        if not r.loaded:
+            rc = EX_UNAVAILABLE
+            if not r.quiet:
+                err.write("ipfw: rule %u: setsockopt(IP_FW_XDEL): %s\n" % (n, ENOPROTOOPT))
+            continue
+        before = len(st["ipfw_rules"])
+        st["ipfw_rules"] = [x for x in st["ipfw_rules"] if x["num"] != n]
+        if len(st["ipfw_rules"]) == before:
+            rc = EX_UNAVAILABLE
+            if not r.quiet:
+                err.write("ipfw: rule %u not found\n" % n)
+    return (0 if r.force else rc), True
+
+
+def _flush(r: _Run) -> tuple[int, bool]:
+    """ipfw flush: only with -f or -q when not interactive."""
+    if not r.loaded:
+        r.err.write("ipfw: setsockopt(IP_FW_XDEL): %s\n" % ENOPROTOOPT)
+        return EX_UNAVAILABLE, True
+    if not (r.force or r.quiet):
+        r.err.write("ipfw: flush needs -f or -q when not interactive\n")
+        return EX_USAGE, False
+    r.st["ipfw_rules"] = []
+    if not r.quiet:
+        r.out.write("Flushed all rules.\n")
+    return 0, True
+
+
+def _list(r: _Run) -> tuple[int, bool]:
+    """ipfw list / show (show adds the packet and byte counters, always 0 here)."""
+    if not r.loaded:
+        r.err.write("ipfw: retrieving config failed: %s\n" % ENOPROTOOPT)
+        return EX_OSERR, False
+    counters = r.cmd.startswith("s")
+    for x in rules(r.st):
+        if counters:
+            r.out.write("%05u 0 0 %s\n" % (x["num"], x["text"]))
+        else:
+            r.out.write("%05u %s\n" % (x["num"], x["text"]))
+    return 0, False

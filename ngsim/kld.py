@@ -8,15 +8,16 @@ with ``netgraph_init`` which module registers it) and have side effects: ng_ethe
 from __future__ import annotations
 
 import io
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
-    from typing import Any, Optional
 
 from ngsim.base import Kernel
 from ngsim.errors import NgError
 from ngsim.nodetype import MODULE_TYPES
 from ngsim.options import GetOpt
 import ngsim.types  # noqa: F401  (the type modules: each registers its type on import)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
+    from typing import Any, Optional
 
 KERNEL_ADDR = 0xFFFFFFFF80200000
 KERNEL_SIZE = 0x1F3C6C0

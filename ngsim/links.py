@@ -12,11 +12,12 @@ ipfw.ko's default rule 65535 denies everything).
 """
 from __future__ import annotations
 
+
+from ngsim.base import Kernel
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any
-
-from ngsim.base import Kernel
 
 
 def _reaches(k: Kernel, start: dict, out_hook: str, target_id: int, target_hooks: set[str]) -> bool:

@@ -11,11 +11,12 @@ follow skipped ones with ``N=``.
 """
 from __future__ import annotations
 
+
+from ngsim.errors import NgError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only; keeps per-spawn startup fast
     from typing import Any
-
-from ngsim.errors import NgError
 
 WS = " \t\n\r\v\f"
 PUNCT = "{}[]="
@@ -305,22 +306,29 @@ class FixedStringType(StringType):
         return text, end
 
 
+def parse_octets(s: str, i: int, count: int, base: int, sep: str) -> tuple[list[int], int]:
+    """``count`` numbers 0..255 (strtoul in ``base``) joined by ``sep``, as ng_enaddr_parse
+    reads a MAC and ng_ksocket_sockaddr_parse an IPv4 address: (octets, end); EINVAL when
+    a number is missing or out of range or a separator is missing."""
+    octets = []
+    for k in range(count):
+        val, end = kstrtol(s, i, base)
+        if end == i or val < 0 or val > 0xFF:
+            raise NgError("EINVAL")
+        octets.append(val)
+        i = end
+        if k < count - 1:
+            if i >= len(s) or s[i] != sep:
+                raise NgError("EINVAL")
+            i += 1
+    return octets, i
+
+
 class EnaddrType(ParseType):
     """Ethernet address ``xx:xx:xx:xx:xx:xx`` (ng_parse_enaddr_type)."""
 
     def parse(self, s: str, off: int) -> tuple[str, int]:
-        octets = []
-        i = off
-        for k in range(6):
-            val, end = kstrtol(s, i, 16)
-            if end == i or val < 0 or val > 0xFF:
-                raise NgError("EINVAL")
-            octets.append(val)
-            i = end
-            if k < 5:
-                if i >= len(s) or s[i] != ":":
-                    raise NgError("EINVAL")
-                i += 1
+        octets, i = parse_octets(s, off, 6, 16, ":")
         return ":".join("%02x" % o for o in octets), i
 
     def unparse(self, v: str) -> str:

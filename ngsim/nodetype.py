@@ -2,7 +2,8 @@
 base class with ng_base's defaults (the default data path included), and the registry of
 types, which each type fills itself as NETGRAPH_INIT does (``netgraph_init``).
 
-The type modules (``ngsim/types/*.py``) subclass ``NodeType`` and end with ``TYPE =
+The type modules (``ngsim/types/*.py``) declare their messages in a ``CmdList``
+(``ng_<type>_cmds[]``), subclass ``NodeType`` and end with ``TYPE =
 netgraph_init(XType())``; importing the ``ngsim.types`` package (the kernel linker,
 ``ngsim.kld``, does) loads every one. ng_base (``ngsim.base``) reads ``TYPES`` and knows
 no type. This module imports only ``ngsim.datapath`` (shared, imports nothing of ngsim)
@@ -39,6 +40,26 @@ class Cmd:
         self.argtype = argtype
         self.replytype = replytype
         self.handler = handler
+
+
+class CmdList(dict):
+    """A type's ng_cmdlist (``ng_<type>_cmds[]``): its control messages by ASCII name, each
+    declared where its handler is (``@CMDS.msg(name, num, argtype, replytype)``), or with
+    ``add`` for a handler made by a factory or shared by two messages."""
+
+    def add(self, name: str, num: int, argtype: Optional[ParseType],
+            replytype: Optional[ParseType], handler: Callable[[Kernel, dict, Any], Any]) -> None:
+        if name in self:
+            raise ValueError("control message %r declared twice" % name)
+        self[name] = Cmd(name, num, argtype, replytype, handler)
+
+    def msg(self, name: str, num: int, argtype: Optional[ParseType] = None,
+            replytype: Optional[ParseType] = None) -> Callable:
+        """Decorator: the function below handles message ``name``."""
+        def declare(handler: Callable[[Kernel, dict, Any], Any]) -> Callable:
+            self.add(name, num, argtype, replytype, handler)
+            return handler
+        return declare
 
 
 class NodeType:

@@ -14,9 +14,6 @@ from __future__ import annotations
 import socket
 import struct
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Optional
 
 from ngsim import ipfw as ipfw_mod
 from ngsim import kld
@@ -24,6 +21,10 @@ from ngsim.base import Kernel
 from ngsim.datapath import Ctx, Pkt, clock, iface_rec, rcvdata, send, unix_time, uptime
 from ngsim.netflow_cache import flow_hash, netflow_expire, netflow_flush, next_expiry, pending
 from ngsim.types.netflow import callout_running
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = [  # names kept importable from here (older callers and tests)
     "Ctx", "Pkt", "clock", "rcvdata", "send", "unix_time", "uptime", "flow_hash",

@@ -1,4 +1,7 @@
-"""Boot files of the NetFlow exporters: render, verify, write atomically (pure; no Salt).
+"""Boot files of the NetFlow exporters: build, render, verify, write atomically (pure; no Salt).
+
+``build_script`` is the exporter's full build from an empty graph (nf_plan.diff), which
+``render`` turns into the file.
 
 One file per exporter, ``<boot_dir>/<name>.ngctl``, so everything the rc.d script needs
 to rebuild an exporter changes together or not at all. ``ngctl -f`` replays it as it is:
@@ -37,6 +40,7 @@ import re
 import tempfile
 
 from . import nf_model
+from .nf_plan import diff
 
 HEADER = "# salt-netgraph boot file of exporter {name}: written by netflow.exporter_present, do not edit"
 _HEADER_RE = re.compile(
@@ -87,6 +91,24 @@ def _check_ngctl(line: str) -> None:
         raise ValueError(f"boot script ngctl: a line of {len(line)} characters is longer than ngctl reads ({NGCTL_LINE_MAX})")
 
 
+def build_script(cfg: dict) -> dict:
+    """Everything needed to rebuild the exporter at boot, without Salt (``render``
+    writes it): the plan against a graph that has only the interfaces' ether nodes (and
+    ipfw), the modules to load first, the ipfw rules to add after, and the ether nodes
+    the file attaches (so the rc.d script can tell what is its own)."""
+    empty = {"nodes": {}}
+    for iface in cfg["interfaces"]:
+        empty["nodes"][iface["node"]] = {"type": "ipfw" if iface["node"] == "ipfw" else "ether", "hooks": {}}
+    want = nf_model.desired(cfg, empty)
+    plan = diff(empty, want)
+    return {
+        "ngctl": [" ".join(words) for words in plan["commands"]],
+        "modules": nf_model.required_modules(cfg),
+        "ipfw": [" ".join(["add", str(rule)] + text.split()) for rule, text in sorted(want["ipfw"].items())],
+        "attach": sorted(i["node"] for i in cfg["interfaces"] if i["attach"] == "ether"),
+    }
+
+
 def render(name: str, script: dict) -> str:
     """The boot file of exporter ``name``.
 
@@ -126,14 +148,9 @@ def render(name: str, script: dict) -> str:
     return body + f"#@end {len(lines)} {_digest(body.encode('ascii'))}\n"
 
 
-def verify(text: str) -> dict:
-    """Check that ``text`` is a complete, unmodified boot file and return its parts.
-
-    Returns ``{"name": str, "modules": [...], "ipfw": [...], "attach": [...],
-    "ngctl": [...], "lines": N, "sha256": HEX}``. Raises ValueError saying why when the
-    ``#@end`` marker is missing or not the last line, when N is not the number of lines
-    before it, when the checksum differs, or when a line is not what ``render`` writes.
-    """
+def _sealed(text) -> tuple:
+    """(its bytes, the lines before ``#@end``, their count, their SHA-256) of a complete
+    boot file; ValueError when the marker is missing, miscounts or the checksum differs."""
     if isinstance(text, bytes):
         data = text
     elif isinstance(text, str):
@@ -159,6 +176,18 @@ def verify(text: str) -> dict:
     digest = _digest(body)
     if digest != match["sha256"]:
         raise ValueError(f"boot file: checksum mismatch (the file says {match['sha256']}, its lines hash to {digest})")
+    return data, body_lines, count, digest
+
+
+def verify(text: str) -> dict:
+    """Check that ``text`` is a complete, unmodified boot file and return its parts.
+
+    Returns ``{"name": str, "modules": [...], "ipfw": [...], "attach": [...],
+    "ngctl": [...], "lines": N, "sha256": HEX}``. Raises ValueError saying why when the
+    ``#@end`` marker is missing or not the last line, when N is not the number of lines
+    before it, when the checksum differs, or when a line is not what ``render`` writes.
+    """
+    data, body_lines, count, digest = _sealed(text)
     try:
         decoded = [line.decode("ascii") for line in body_lines]
     except UnicodeDecodeError as exc:
@@ -261,11 +290,16 @@ def _undo(done: list[str], files: dict, backups: dict) -> None:
             pass
 
 
+def boot_paths(boot_dir: str, name: str) -> list[str]:
+    """Exporter ``name``'s boot files: ``<name>.ngctl``, then ``<name>.modules`` and
+    ``<name>.ipfw`` of the older three-file format (only ever removed)."""
+    return [os.path.join(boot_dir, f"{name}.{ext}") for ext in ("ngctl", "modules", "ipfw")]
+
+
 def changed_files(boot_dir: str, name: str, text: str | None) -> dict:
     """Exporter ``name``'s boot files to write (``text``) or remove (None) so that
     ``boot_dir`` says what is declared: only those whose content differs."""
-    base = os.path.join(boot_dir, name)
-    want = {f"{base}.ngctl": text, f"{base}.modules": None, f"{base}.ipfw": None}  # the last two: an older format
+    want = dict(zip(boot_paths(boot_dir, name), (text, None, None)))
     files = {}
     for path, new in want.items():
         try:

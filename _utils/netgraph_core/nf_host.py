@@ -12,19 +12,19 @@ one-exporter case: another exporter's interface is never released to it.
   ipfw hook number, one ipfw rule number: one exporter each);
 * ``plan``: the host's batch in ``nf_plan.PHASES``, each phase run for every exporter
   (in name order) before the next phase, then the removal of the exporters to remove;
-* ``ipfw_plan``: the ipfw rule changes of all exporters at once;
-* ``rollback``: after a failed batch, the commands that put every interface back where
-  it was before (or, failing that, passing traffic).
+* ``exporter_changes``/``pending``/``public``/``comment``: what a person reads of it.
+
+The ipfw rules of the plan are nf_ipfw's (``ipfw_plan``), its rollback nf_rollback's.
 """
 from __future__ import annotations
 
 from . import nf_links
 from .nf_changes import pillar_changes
-from .nf_graph import PlanGraph, owned_nodes
+from .nf_graph import PlanGraph
+from .nf_ipfw import ipfw_changes
 from .nf_model import NAME_RE, ValidationError, ether_node_name
 from .ng_words import shown
-from .nf_journal import leftovers
-from .nf_plan import PHASES, Diff, absent_plan, ipfw_diff, ipfw_texts, undo_commands
+from .nf_plan import PHASES, Diff, absent_plan
 
 
 def arguments(exporters, absent) -> tuple:
@@ -122,24 +122,6 @@ def plan(current: dict, present: list[dict], absent: dict | None = None) -> dict
     return out
 
 
-def ipfw_plan(rules: list[dict], current: dict, wants: dict, names) -> dict:
-    """The ipfw rule changes of the whole host (``nf_plan.ipfw_diff`` over every exporter's
-    rules at once, so a rule moved with its interface is neither lost nor doubled), and
-    under ``exporters`` each exporter's share: name -> ``{"delete", "add"}``."""
-    merged = {num: text for want in wants.values() for num, text in want["ipfw"].items()}
-    out = ipfw_diff(rules, current, {"ipfw": merged}, list(names))
-    hooks = current.get("nodes", {}).get("ipfw", {}).get("hooks", {})
-    texts = {r["rule"]: r["text"] for r in rules}
-    share = {}
-    for name in names:
-        ours = owned_nodes(current, name)
-        mine = {h for h, p in hooks.items() if p["peer"] in ours}
-        mine |= {text.split()[1] for text in wants.get(name, {}).get("ipfw", {}).values()}
-        share[name] = {"delete": [n for n in out["delete"] if (texts.get(n, "").split() + ["", ""])[1] in mine],
-                       "add": [a for a in out["add"] if int(a[0]) in wants.get(name, {}).get("ipfw", {})]}
-    return {**out, "exporters": share}
-
-
 def exporter_changes(graph: dict, cfgs: dict, names, plan: dict, rules: list[dict], need: dict) -> dict:
     """Each exporter's ``changes`` in the pillar's terms (nf_changes.pillar_changes) from
     its share of a host ``plan`` with ``ipfw`` (``ipfw_plan``); ``need``: name -> the
@@ -152,16 +134,6 @@ def exporter_changes(graph: dict, cfgs: dict, names, plan: dict, rules: list[dic
         if part["changes"].get("rejoined"):  # foreign links the batch makes, shown before it runs
             out[name]["rejoined"] = part["changes"]["rejoined"]
     return out
-
-
-def ipfw_changes(plan: dict, rules: list[dict]) -> None:
-    """A plan's ipfw part as ``changes.ipfw`` (in place): every rule it deletes (numbers
-    and texts) and every rule it adds."""
-    plan["ipfw_rules"] = rules
-    delete, add = plan["ipfw"]["delete"], plan["ipfw"]["add"]
-    ipfw = {"delete": delete, "delete_rules": ipfw_texts(rules, delete), "add": [" ".join(a) for a in add]}
-    if delete or add:
-        plan["changes"]["ipfw"] = {k: v for k, v in ipfw.items() if v}
 
 
 def pending(plan: dict, name: str, files: dict) -> dict:
@@ -190,72 +162,6 @@ def comment(out: dict, test: bool, what) -> str:
     if test:
         return "would be removed" if what else f"would change ({count} ngctl command(s))"
     return "removed" if what else f"updated ({count} ngctl command(s) in one batch)"
-
-
-def failure_text(step: str, info: dict, error: str, count: int, batch_done: bool) -> str:
-    """What failed in an apply: the ngctl line (``info`` from netgraph.batch), a batch that
-    named no line, or an ipfw step (after a batch that stays applied)."""
-    if step == "ngctl" and isinstance(info.get("line"), int):
-        return f"ngctl failed at line {info['line']} ({info.get('command')}): {info.get('error')}"
-    if step == "ngctl":
-        return (f"the ngctl batch of {count} line(s) did not finish ({info.get('error') or error}) and named no "
-                "failing line (killed?), so which of its lines ran is unknown")
-    after = f" (after the ngctl batch of {count} line(s) had succeeded: it stays applied)" if batch_done else ""
-    return f"{step} failed: {error}{after}"
-
-
-def rollback_text(undo: list, restored: list, undo_error: str | None, ipfw_error: str | None) -> str:
-    """``; rolled back: ...`` and any rollback step that failed."""
-    what = ([f"ngctl: {'; '.join(' '.join(c) for c in undo)}"] if undo else []) + (
-        [f"ipfw: {'; '.join(restored)}"] if restored else [])
-    msg = f"; rolled back: {', '.join(what) if what else 'nothing needed undoing'}"
-    for label, err in (("ngctl", undo_error), ("ipfw", ipfw_error)):
-        if err:
-            msg += f"; ROLLBACK FAILED ({label}): {err}"
-    return msg
-
-
-def rollback(graph: dict, names, created: list[str], journals: dict, before: dict | None,
-             restore: dict | None = None) -> list[list[str]]:
-    """After a failed host batch, re-read as ``graph``: shut down what it made (``created``,
-    named, and every leftover a journal of ``journals`` proves: ``nf_journal.leftovers``),
-    put back every interface attachment it moved (an ng_ether/ng_ipfw hook that fed, in
-    ``before``, a netflow node of ours that is still there), then detach any interface
-    still half-attached to our nodes or to a hook the batch freed. Every interface ends
-    passing traffic, on its old exporter when that one still exists. With ``restore``
-    (the plan's, ``nf_links.restore_info``) every link the batch removed whose two ends
-    remain is connected again (a takeover's ``rmhook``s: the foreign exporter is back on its
-    interfaces), then every foreign re-join it had not made yet."""
-    undo = list(created)
-    for name in names:
-        undo += leftovers(graph, name, journals.get(name))
-    ours = set(undo).union(*(owned_nodes(graph, n) for n in names))
-    attached = {p.split(":")[0] for j in journals.values() if j for p in j.get("attach", [])}
-    mine_before = set().union(*(owned_nodes(before, n) for n in names)) if before is not None else set()
-    return undo_commands(graph, undo, ours, attached, restore,
-                         reattach=(lambda sim: _reattach(sim, before, mine_before)) if before is not None else None)
-
-
-def _reattach(sim: PlanGraph, before: dict, ours_before: set) -> None:
-    """Connect every ng_ether/ng_ipfw hook back to the netflow node of ours it fed in
-    ``before``, when that node still exists and the hook now goes elsewhere or nowhere:
-    all the hooks freed first, then each interface's two hooks on adjacent lines."""
-    todo = []
-    for fnode, node in sorted(before.get("nodes", {}).items()):
-        if node.get("type") not in ("ether", "ipfw") or not sim.exists(fnode):
-            continue
-        for hook, p in sorted(node.get("hooks", {}).items()):
-            peer = (p["peer"], p["peer_hook"])
-            if peer[0] in ours_before and sim.nodes.get(peer[0], {}).get("type") == "netflow" and sim.peer(fnode, hook) != peer:
-                todo.append((fnode, hook, peer))
-    for fnode, hook, (pnode, phook) in todo:
-        if sim.peer(fnode, hook) is not None:
-            sim.rmhook(fnode, hook)
-        if sim.exists(pnode) and sim.peer(pnode, phook) is not None:
-            sim.rmhook(pnode, phook)
-    for fnode, hook, (pnode, phook) in todo:
-        if sim.exists(fnode) and sim.exists(pnode) and sim.peer(fnode, hook) is None and sim.peer(pnode, phook) is None:
-            sim.connect(fnode, hook, pnode, phook)
 
 
 def public(planned: dict, name: str | None = None) -> dict:

@@ -49,7 +49,8 @@ def journal_load(text: str, name: str, boot: float | None) -> dict | None:
     except ValueError:
         return None
     ok = (isinstance(entry, dict) and entry.get("format") == JOURNAL_FORMAT and entry.get("exporter") == name
-          and isinstance(entry.get("after"), int) and isinstance(entry.get("ids"), list) and all(isinstance(i, int) and not isinstance(i, bool) for i in entry["ids"])
+          and isinstance(entry.get("after"), int) and isinstance(entry.get("ids"), list)
+          and all(isinstance(i, int) and not isinstance(i, bool) for i in entry["ids"])
           and isinstance(entry.get("attach"), list) and all(isinstance(a, str) for a in entry["attach"]))
     if not ok:
         return None

@@ -5,8 +5,9 @@ A frame of an interface follows ng_ether's rules: with ``lower`` (or ``divert``)
 connected, what comes from the wire reaches the host only if the graph delivers it into
 the same node's ``upper``; with ``upper`` connected, what the host sends reaches the wire
 only if the graph delivers it into ``lower``/``divert``. Nodes forward as their type does
-(ng_netflow ifaceN<->outN, ng_tee left<->right, ng_hub to every other hook, ng_one2many
-one<->many); every other type is a sink. Every function works on a
+(ng_netflow ifaceN<->outN, ng_tee left<->right, ng_hub and ng_bridge to every other hook,
+ng_one2many one<->many, ng_vlan downstream<->nomatch for an untagged frame); every other type
+is a sink. Every function works on a
 :class:`nf_graph.PlanGraph`, so the planner checks the graph it plans and the rollback
 the graph it rebuilds.
 """
@@ -30,8 +31,10 @@ def forward(ntype: str, hook: str, hooks) -> list[str]:
         return [("out" if m.group(1) == "iface" else "iface") + m.group(2)] if m else []
     if ntype == "tee":
         return list(_TEE.get(hook, ()))
-    if ntype == "hub":
+    if ntype in ("hub", "bridge"):  # ng_bridge floods broadcasts (ARP) to every other link
         return [h for h in hooks if h != hook]
+    if ntype == "vlan":  # ng_vlan_rcvdata, an untagged frame: downstream <-> nomatch
+        return [{"downstream": "nomatch", "nomatch": "downstream"}[hook]] if hook in ("downstream", "nomatch") else []
     if ntype == "one2many":
         # every many link: the enabled ones are not in the model, and a frame reaching the
         # other side through any of them is a path someone built on purpose

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import nf_boot
 from . import nf_model
 from . import nf_paths
 
@@ -35,6 +37,14 @@ TOP_KEYS = ("boot_dir", "lock_file", "persist", "exporters", "lookup", "tofs", "
             "sha256", "lockf")
 METRICS_DEFAULTS = {"enabled": False, "textfile_dir": "/var/tmp/node_exporter", "file": "netflow.prom", "interval": 60}
 TOFS_KEYS = ("files_switch", "source_files", "path_prefix", "dirs")
+TOFS_SWITCHES = ("id", "os_family")  # netflow:tofs:files_switch when unset, as template-formula's
+# rc.conf.d/netflow: (path key, the netflow_<var> the rc.d script reads it as), in this order
+RC_CONF_VARS = (("boot_dir", "boot_dir"), ("ngctl", "ngctl"), ("kldload", "kldload"), ("kldstat", "kldstat"),
+                ("ipfw", "ipfw"), ("sha256", "sha256"), ("lockf", "lockf"), ("lock_file", "lock"),
+                ("rc_script", "script"))
+RC_CONF_HEAD = ("# Managed by Salt (formula netflow, boot.sls): do not edit by hand.",
+                "# rc.d/netflow replays the boot files of netflow.exporter_present at boot.",
+                "netflow_enable='YES'")
 _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _SEGMENT_RE = re.compile(_SEGMENT)
 _RELPATH_RE = re.compile(rf"{_SEGMENT}(/{_SEGMENT}){{0,7}}")
@@ -47,7 +57,7 @@ def tojson(value: Any) -> str:
     anything that is not a string is named by its ``str()``, as ``| string | tojson`` does."""
     try:
         text = value if isinstance(value, str) else str(value)
-    except Exception:  # noqa: BLE001 - a hostile __str__
+    except Exception:  # any error of a hostile __str__
         text = f"<{type(value).__name__}>"
     out = json.dumps(text, ensure_ascii=True)
     for char, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
@@ -112,20 +122,20 @@ def _lookup(raw: Any, errors: list) -> dict:
     return lookup
 
 
-def _tofs(raw: Any, errors: list) -> dict:
-    """netflow:tofs checked part by part (libtofs.jinja renders candidates from it)."""
+def _tofs(raw: Any, errors: list, tplroot: str) -> dict:
+    """netflow:tofs checked part by part (tofs_lookup resolves it for libtofs.jinja)."""
     bad: list = []
     tofs = raw if isinstance(raw, dict) else {}
     if raw is not None and not isinstance(raw, dict):
         bad.append(_error("netflow:tofs", "must be a mapping"))
     bad += _unknown("netflow:tofs", tofs, TOFS_KEYS)
-    switches = tofs.get("files_switch", ["id", "os_family"])
+    switches = tofs.get("files_switch", list(TOFS_SWITCHES))
     if not isinstance(switches, list):
         bad.append(_error("netflow:tofs:files_switch", "must be a list of config keys (e.g. [id, os_family])"))
     else:
         bad += [_error("netflow:tofs:files_switch", f"{tojson(s)} is not a config key") for s in switches
                 if not (isinstance(s, str) and _SWITCH_RE.fullmatch(s))]
-    prefix = tofs.get("path_prefix", "netflow")
+    prefix = tofs.get("path_prefix", tplroot)
     if not _relpath(prefix):
         bad.append(_error("netflow:tofs:path_prefix", f"{tojson(prefix)} is not a relative salt:// path"))
     dirs = tofs.get("dirs", {})
@@ -150,6 +160,35 @@ def _tofs(raw: Any, errors: list) -> dict:
     return {} if bad else tofs
 
 
+def tofs_lookup(tofs: dict, tplroot: str, switch_value: Callable[[str], Any] | None) -> dict:
+    """The checked netflow:tofs resolved for libtofs.jinja: ``dirs``, the salt:// folders
+    (without the scheme) a file is looked up in, in order (``<prefix>/<files>/<value>`` for
+    the value of each switch, config.get's through ``switch_value``, then
+    ``<prefix>/<files>/<default>``), and ``source_files`` (state ID -> file names tried
+    first). A switch value (a grain, the minion id) that is not one plain path segment is
+    skipped, never rendered."""
+    prefix = tofs.get("path_prefix", tplroot)
+    dirs = tofs.get("dirs", {})
+    values = []
+    for switch in tofs.get("files_switch", TOFS_SWITCHES):
+        found = switch_value(switch) if switch_value else None
+        many = isinstance(found, Iterable) and not isinstance(found, (str, Mapping))
+        values += [v for v in (found if many else [found]) if isinstance(v, str) and _SEGMENT_RE.fullmatch(v)]
+    values.append(dirs.get("default", "default"))
+    where = f"{prefix}/{dirs.get('files', 'files')}"
+    return {"dirs": list(dict.fromkeys(f"{where}/{value}" for value in values)),
+            "source_files": tofs.get("source_files", {})}
+
+
+def rc_conf(paths: dict) -> str:
+    """The text of rc.conf.d/netflow: netflow_enable and every path the rc.d script reads,
+    single-quoted (each a checked safe path of [A-Za-z0-9_./+-]: nothing to escape)."""
+    lines = list(RC_CONF_HEAD)
+    for key, var in RC_CONF_VARS:
+        lines.append(f"netflow_{var}='{nf_paths.check_path(f'netflow:{key}', paths[key])}'")
+    return "\n".join(lines) + "\n"
+
+
 def _relpath(value: Any) -> bool:
     return isinstance(value, str) and bool(_RELPATH_RE.fullmatch(value)) and ".." not in value.split("/")
 
@@ -172,7 +211,9 @@ def _metrics(raw: Any, errors: list) -> dict:
     if isinstance(interval, bool) or not isinstance(interval, int) or not 10 <= interval <= 86400:
         bad.append(_error("netflow:metrics:interval", f"{tojson(interval)} is not an integer 10..86400"))
     errors += bad
-    return m if not bad else dict(METRICS_DEFAULTS)
+    if bad:
+        return dict(METRICS_DEFAULTS)
+    return {**m, "path": m["textfile_dir"].rstrip("/") + "/" + m["file"]}  # the file netflow.metrics writes
 
 
 def _exporter(name: Any, params: Any, persist: bool) -> tuple[dict | None, list]:
@@ -200,15 +241,33 @@ def _exporter(name: Any, params: Any, persist: bool) -> tuple[dict | None, list]
     return kwargs, []
 
 
-def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persisted=()) -> dict:
+def _exporters(raw: Any, persist: Any, errors: list) -> dict:
+    """name -> the state's keyword arguments of every valid exporter of netflow:exporters."""
+    declared = _mapping("netflow:exporters", raw, errors, "must be a mapping of exporter name to parameters")
+    exporters = {}
+    for name, params in declared.items():
+        kwargs, bad = _exporter(name, params, persist if isinstance(persist, bool) else False)
+        errors += bad
+        if kwargs is not None:
+            exporters[name] = kwargs
+    return exporters
+
+
+def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persisted=(),
+           switch_value: Callable[[str], Any] | None = None, tplroot: str = "netflow") -> dict:
     """The formula's decisions from pillar ``netflow``.
 
     ``defaults``: parameters/defaults.yaml (FORMULA_DEFAULTS when None); ``config``: the
     paths as config.get finds them (key -> value, None when unset); ``persisted``: the
     exporter names known to be ours: a boot file in boot_dir or a declaration this minion
-    recorded after applying it (an exporter with ``persist: false`` has only that). Returns ``{errors: [{key, comment}],
-    mapdata, exporters: [[name, state kwargs]] sorted by name, absent: [names], persisted,
-    tofs, metrics}``; ``exporters`` and ``absent`` are empty when there is any error.
+    recorded after applying it (an exporter with ``persist: false`` has only that);
+    ``switch_value``: config.get for the TOFS switches; ``tplroot``: the formula's folder.
+    Returns ``{errors: [{key, comment}], mapdata, exporters: [[name, state kwargs]] sorted
+    by name, absent: [names], persisted, host_state: whether exporter.sls renders its host
+    state (something declared or to remove), boot_files: {name: [paths]} of every exporter
+    declared or persisted, rc_conf: the text of rc.conf.d/netflow, tofs: tofs_lookup's,
+    metrics}``; with any error ``exporters``, ``absent`` and ``boot_files`` are empty,
+    ``host_state`` is false and ``rc_conf`` is None.
     """
     errors: list = []
     pillar = _mapping("netflow", pillar, errors, "the pillar must be a mapping")
@@ -221,21 +280,18 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
     persist = mapdata["persist"]
     if not isinstance(persist, bool):
         errors.append(_error("netflow:persist", f"{tojson(persist)} is not true or false"))
-    tofs = _tofs(pillar.get("tofs"), errors)
+    tofs = _tofs(pillar.get("tofs"), errors, tplroot)
     metrics = _metrics(pillar.get("metrics"), errors)
-    declared = _mapping("netflow:exporters", mapdata.get("exporters"), errors,
-                        "must be a mapping of exporter name to parameters")
-    exporters = {}
-    for name, params in declared.items():
-        kwargs, bad = _exporter(name, params, persist if isinstance(persist, bool) else False)
-        errors += bad
-        if kwargs is not None:
-            exporters[name] = kwargs
+    exporters = _exporters(mapdata.get("exporters"), persist, errors)
     persisted = sorted({n for n in persisted if isinstance(n, str) and nf_model.NAME_RE.fullmatch(n)})
-    if errors:  # refused whole: nothing applied, nothing removed
-        exporters, absent = {}, []
-    else:
-        absent = [n for n in persisted if n not in exporters]
-    mapdata["exporters"] = exporters
-    return {"errors": errors, "mapdata": mapdata, "exporters": [[n, exporters[n]] for n in sorted(exporters)],
-            "absent": absent, "persisted": persisted, "tofs": tofs, "metrics": metrics}
+    out = {"errors": errors, "mapdata": mapdata, "exporters": [], "absent": [], "persisted": persisted,
+           "host_state": False, "boot_files": {}, "rc_conf": None, "tofs": {"dirs": [], "source_files": {}}, "metrics": metrics}
+    mapdata["exporters"] = {} if errors else exporters
+    if errors:  # refused whole: nothing applied, nothing removed, nothing written
+        return out
+    absent = [n for n in persisted if n not in exporters]
+    out.update(exporters=[[n, exporters[n]] for n in sorted(exporters)], absent=absent,
+               host_state=bool(exporters or absent),
+               boot_files={n: nf_boot.boot_paths(mapdata["boot_dir"], n) for n in sorted({*exporters, *persisted})},
+               rc_conf=rc_conf(mapdata), tofs=tofs_lookup(tofs, tplroot, switch_value))
+    return out

@@ -1,5 +1,6 @@
 """The planner (pure; no Salt): the ngctl lines that turn the live graph into the declared
-one, the ipfw rule changes, and the rollback after a failed batch.
+one (``diff``) and those that remove an exporter (``absent_plan``). The ipfw rules are
+nf_ipfw's, the rollback after a failed batch nf_rollback's, the boot script nf_boot's.
 
 ``diff`` runs in named phases on a :class:`nf_graph.PlanGraph` (a copy of the live
 graph that follows ng_base's rules), so each emitted line is valid where it stands:
@@ -22,8 +23,8 @@ from typing import Any
 from .nf_graph import PlanGraph, ether_passes, fmt_struct, hook_order, links_norm, other_exporter, owned_nodes
 from . import nf_links
 from . import nf_sockaddr
-from .nf_journal import leftovers
-from .nf_model import ConflictError, desired, node_names, required_modules
+from .nf_ipfw import ipfw_hook_taken
+from .nf_model import ConflictError, node_names
 
 
 class Diff:
@@ -351,203 +352,6 @@ def diff(current: dict, want: dict, takeover: bool = False, extra_owned=(), ifna
     return run.result()
 
 
-def created_before(planned: dict, failed_line: int | None) -> list[str]:
-    """The nodes a batch that failed at ``failed_line`` really created and named.
-
-    ``ngctl -f`` ran lines 1..failed_line-1 only. A node whose ``name`` line did not run
-    is not ours by name (another process may own that name): rollback finds it unnamed.
-    """
-    if failed_line is None:
-        return []
-    named_at = planned.get("named_at", {})
-    return [n for n in planned.get("created", []) if named_at.get(n, failed_line) < failed_line]
-
-
-_COOKIE_RE = re.compile(r"(?:ngtee|netgraph) (\d+) ")
-
-
-def ipfw_hook_taken(current: dict, name: str, hook: str, iface: str) -> str:
-    """Why exporter ``name`` may not use ipfw hook ``hook`` (for ``iface``): it is connected
-    to a node that is not ours, named here with its real owner."""
-    peer = current.get("nodes", {}).get("ipfw", {}).get("hooks", {}).get(hook) or {}
-    occupant = peer.get("peer", "?")
-    other = other_exporter(current, name, occupant)
-    if other:
-        owner = f"exporter {other}'s netflow node {occupant} (its hook {peer.get('peer_hook')})"
-    else:
-        otype = current.get("nodes", {}).get(occupant, {}).get("type", "?")
-        owner = f"node {occupant} ({otype}) hook {peer.get('peer_hook')}, which is not exporter {name}'s"
-    return (f"ipfw hook {hook} (ipfw:{hook}), which exporter {name} declares for interface {iface}, is "
-            f"connected to {owner}: one ipfw hook feeds one netflow node, so exporter {name} never takes it "
-            f"or the rules that tee into it, takeover or not; give interface {iface} another ipfw_hook")
-
-
-# A rule that ends the search for every packet (ipfw(8): allow/accept/pass/permit,
-# deny/drop, reject, unreach, reset are terminal): an ngtee after it sees nothing.
-_CATCH_ALL_RE = re.compile(r"(?:allow|accept|pass|permit|deny|drop|reject|reset|unreach \S+) (?:ip|all) from any to any")
-
-
-def ipfw_diff(current_rules: list[dict], current: dict, want: dict | None, name: str, takeover: bool = False) -> dict:
-    """ipfw rule changes: delete stale rules first, add missing ones after the ngctl batch.
-
-    A rule is exporter ``name``'s only when it is ``ngtee N``/``netgraph N`` and either the
-    ipfw hook N is connected to its netflow node (read from the graph), or the rule sits at
-    a number it declares, N is a hook it declares, and no other node holds hook N. A
-    declared hook held by any other node (another exporter's or a foreign one), or fed by
-    a rule that is not ours, is a ConflictError naming that owner or rule. Only our rules are ever deleted or replaced,
-    ``takeover`` or not (accepted, no effect here): any other rule at a declared number is
-    a ConflictError naming the number and its text, and so is a number where ours shares
-    ``ipfw delete N`` with another rule, and a declared rule placed after a rule that
-    accepts or denies every packet (the tee would copy nothing).
-    Returns ``{"delete": [N], "add": [[N, words...]]}``; ``ipfw_texts`` gives the deleted
-    rules' texts. ``name`` may be a list: the exporters of a host plan, ``want["ipfw"]``
-    then holding all their rules.
-    """
-    wanted = (want or {}).get("ipfw", {})
-    names = [name] if isinstance(name, str) else list(name)
-    ours = set().union(*(owned_nodes(current, n) for n in names))
-    name = " or ".join(names)
-    ipfw_hooks = current.get("nodes", {}).get("ipfw", {}).get("hooks", {})
-    hooked = {h for h, p in ipfw_hooks.items() if p["peer"] in ours}
-    taken = {h for h in ipfw_hooks if h not in hooked}
-    declared = {text.split()[1] for text in wanted.values()}
-    for num, text in sorted(wanted.items()):
-        if text.split()[1] in taken:
-            raise ConflictError(ipfw_hook_taken(current, name, text.split()[1], text.split()[-1]))
-    by_num: dict[int, list[str]] = {}
-    for r in current_rules:
-        if r["rule"] < 65535:  # the default rule is the kernel's
-            by_num.setdefault(r["rule"], []).append(r["text"])
-
-    def mine(num: int, text: str) -> bool:
-        m = _COOKIE_RE.match(text)
-        return bool(m) and (m.group(1) in hooked or (num in wanted and m.group(1) in declared))
-
-    for num, texts in sorted(by_num.items()):
-        for t in texts:
-            m = _COOKIE_RE.match(t)
-            if m and m.group(1) in declared - hooked and not mine(num, t):
-                # connecting the hook would feed that rule's packets to us, and make it "ours"
-                raise ConflictError(
-                    f"ipfw hook {m.group(1)}, which exporter {name} declares, is fed by ipfw rule {num} '{t}', "
-                    f"which is not exporter {name}'s (not at a number it declares, and the hook is not on its "
-                    f"netflow node): it is never taken or deleted; give the interface another ipfw_hook, or "
-                    f"delete rule {num} if it is a leftover"
-                )
-    delete = []
-    for num, texts in sorted(by_num.items()):
-        foreign = [t for t in texts if not mine(num, t)]
-        if num in wanted and foreign:
-            raise ConflictError(
-                f"ipfw rule {num} is already used by '{foreign[0]}', which is not a rule of exporter {name} "
-                f"(only ngtee/netgraph rules into its own hooks are), so it is never deleted or replaced, "
-                f"takeover or not; pick another ipfw_rule"
-            )
-        if foreign and len(foreign) < len(texts):
-            raise ConflictError(
-                f"ipfw rule number {num} holds exporter {name}'s stale rule '{next(t for t in texts if mine(num, t))}' "
-                f"and '{foreign[0]}', which is not its own; 'ipfw delete {num}' would delete both: "
-                "renumber the other rule first"
-            )
-        if not foreign and texts != ([wanted[num]] if num in wanted else None):
-            delete.append(num)
-    for num, text in sorted(wanted.items()):
-        shadow = next(((n, t) for n, ts in sorted(by_num.items()) if n < num for t in ts if _CATCH_ALL_RE.fullmatch(t)), None)
-        if shadow:
-            raise ConflictError(
-                f"interfaces.{text.split()[-1]}.ipfw_rule: rule {num} would come after ipfw rule {shadow[0]} "
-                f"'{shadow[1]}', which already accepts or denies every packet, so its ngtee would copy nothing; "
-                f"pick an ipfw_rule below {shadow[0]}"
-            )
-    add = [[str(num)] + text.split() for num, text in sorted(wanted.items())
-           if num in delete or by_num.get(num) != [text]]
-    return {"delete": delete, "add": add}
-
-
-def ipfw_texts(rules: list[dict], numbers) -> list[str]:
-    """``"N text"`` of every rule at the given numbers (what ``ipfw delete N`` removes)."""
-    wanted = set(numbers)
-    return [f"{r['rule']} {r['text']}" for r in rules if r["rule"] in wanted]
-
-
-def ipfw_restore(before_rules: list[dict], now_rules: list[dict], touched) -> dict:
-    """After a failed apply: the ipfw commands that put every rule number this run
-    ``touched`` (deleted or added) back to what ``before_rules`` had, exact texts in their
-    order. ``{"delete": [N], "add": [[N, words...]]}``, deletions first."""
-    def texts(rules, num):
-        return [r["text"] for r in rules if r["rule"] == num]
-
-    delete, add = [], []
-    for num in sorted(set(touched)):
-        before, now = texts(before_rules, num), texts(now_rules, num)
-        if before == now:
-            continue
-        if now:
-            delete.append(num)
-        add += [[str(num)] + t.split() for t in before]
-    return {"delete": delete, "add": add}
-
-
-def rollback_plan(graph: dict, name: str, created: list[str], before: list[str] | None = None,
-                  journal: dict | None = None, restore: dict | None = None) -> list[list[str]]:
-    """Commands that leave every interface passing traffic after a failed batch.
-
-    ``graph`` is the graph re-read after the failure. Nodes the failed batch created are
-    shut down (the safe state: a netflow node that is gone restores ng_ether's
-    passthrough): ``created`` (named ones), and with ``journal`` (the run's own, see
-    ``journal``) every node of ours and every unnamed leftover it proves the batch made
-    (``leftovers``), which covers a batch killed at an unknown line. Without a journal,
-    ``before`` (node keys read before the batch) marks unnamed netflow/ksocket/one2many
-    nodes not in it that are connected to an interface or to our nodes as made by the
-    batch. Then an interface still half-attached is detached: from our node, or, when the
-    journal lists the interface as one the batch attaches (so takeover allowed freeing it),
-    from whatever is left on its other hook.
-
-    With ``restore`` (the plan's, ``nf_links.restore_info``) every link the batch removed
-    whose two ends remain is connected again first (a takeover's ``rmhook``s: the foreign
-    exporter is back on its interfaces, as before the batch), then every foreign re-join
-    it had not made yet; an interface still cut off after all this is detached.
-    """
-    undo = list(created)
-    if journal is not None:
-        undo += leftovers(graph, name, journal)
-    elif before is not None:
-        known = set(before)
-        fake = {"ids": [], "attach": [f"{k}:{h}" for k, n in graph.get("nodes", {}).items()
-                                      if n.get("type") in ("ether", "ipfw") for h in n.get("hooks", {})]}
-        undo += [k for k in leftovers(graph, name, fake, named=False, new=lambda k, n: k not in known)]
-    ours = owned_nodes(graph, name) | set(undo)
-    attached = {p.split(":")[0] for p in (journal or {}).get("attach", [])}
-    return undo_commands(graph, undo, ours, attached, restore)
-
-
-def undo_commands(graph: dict, undo: list[str], ours: set, attached: set, restore: dict | None,
-                  reattach=None) -> list[list[str]]:
-    """The rollback's lines on the re-read ``graph``: shut down ``undo`` (what the failed
-    batch made), ``reattach(sim)`` when given (a host plan puts moved interfaces back), then
-    connect every link of ``restore`` (``nf_links.restore_info``) whose two ends remain and
-    every re-join not made yet, and detach any interface still cut off from a node of
-    ``ours`` (or any interface of ``attached``, which the batch was allowed to free)."""
-    attached = set(attached)
-    sim = PlanGraph(graph, {})
-    for node in dict.fromkeys(undo):
-        if sim.exists(node):
-            sim.shutdown(node)
-    if reattach is not None:
-        reattach(sim)
-    for links in ((restore or {}).get("unlinked"), (restore or {}).get("rejoin")):
-        nf_links.relink(sim, links)
-        attached |= {end for link in links or () for end in link[::2]}
-    for ether in sorted(n for n, d in sim.nodes.items() if d["type"] == "ether"):
-        if nf_links.passes(sim, ether):
-            continue
-        for hook in ("lower", "upper"):
-            peer = sim.peer(ether, hook)
-            if peer and (peer[0] in ours or ether in attached):
-                sim.rmhook(ether, hook)
-    return sim.commands
-
-
 def attach_points(cfg: dict) -> dict:
     """``node:hook`` -> interface name for every hook the exporter attaches to:
     ``{"em0:lower": "em0", "em0:upper": "em0", "ipfw:1000": "tun0"}``."""
@@ -583,19 +387,3 @@ def absent_plan(graph: dict, name: str, extra_owned=(), sim: PlanGraph | None = 
             "restore": nf_links.restore_info(before, sim, rejoined), "cut_before": nf_links.cut_off(before)}
 
 
-def build_script(cfg: dict) -> dict:
-    """Everything needed to rebuild the exporter at boot, without Salt (``nf_boot.render``
-    writes it): the plan against a graph that has only the interfaces' ether nodes (and
-    ipfw), the modules to load first, the ipfw rules to add after, and the ether nodes
-    the file attaches (so the rc.d script can tell what is its own)."""
-    empty = {"nodes": {}}
-    for iface in cfg["interfaces"]:
-        empty["nodes"][iface["node"]] = {"type": "ipfw" if iface["node"] == "ipfw" else "ether", "hooks": {}}
-    want = desired(cfg, empty)
-    plan = diff(empty, want)
-    return {
-        "ngctl": [" ".join(words) for words in plan["commands"]],
-        "modules": required_modules(cfg),
-        "ipfw": [" ".join(["add", str(rule)] + text.split()) for rule, text in sorted(want["ipfw"].items())],
-        "attach": sorted(i["node"] for i in cfg["interfaces"] if i["attach"] == "ether"),
-    }

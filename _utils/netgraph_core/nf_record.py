@@ -117,13 +117,18 @@ def load_declarations(directory: str, names=None) -> tuple[dict, dict]:
     return found, bad
 
 
-def boot_names(boot_dir: str) -> list[str]:
-    """Exporters with a boot file ``<name>.ngctl`` in ``boot_dir``."""
+def names_with(directory: str, suffix: str) -> list[str]:
+    """Exporter names of the files ``<name><suffix>`` in ``directory`` (none if unreadable)."""
     try:
-        files = os.listdir(boot_dir)
+        files = os.listdir(directory)
     except OSError:
         return []
-    return sorted(f[:-6] for f in files if f.endswith(".ngctl") and nf_model.NAME_RE.fullmatch(f[:-6]))
+    return sorted(f[:-len(suffix)] for f in files if f.endswith(suffix) and nf_model.NAME_RE.fullmatch(f[:-len(suffix)]))
+
+
+def boot_names(boot_dir: str) -> list[str]:
+    """Exporters with a boot file ``<name>.ngctl`` in ``boot_dir``."""
+    return names_with(boot_dir, ".ngctl")
 
 
 def _claim_path(directory: str, name: str) -> str:
@@ -144,8 +149,4 @@ def claim(directory: str, name: str) -> None:
 
 def claimed(directory: str) -> list[str]:
     """Exporters with a claim in ``directory``: a run that changed them did not finish."""
-    try:
-        files = os.listdir(directory)
-    except OSError:
-        return []
-    return sorted(f[:-6] for f in files if f.endswith(".claim") and nf_model.NAME_RE.fullmatch(f[:-6]))
+    return names_with(directory, ".claim")

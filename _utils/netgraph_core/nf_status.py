@@ -21,7 +21,7 @@ import re
 
 from . import nf_sockaddr
 from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
-from .nf_settings import settings_queries
+from .nf_settings import settings_from_replies, settings_queries
 
 # (ng_parse name, our key, struct field): struct ng_netflow_info, in order.
 INFO_FIELDS = (
@@ -106,6 +106,17 @@ def with_raw(view: dict, read: dict) -> dict:
                             "settings": pick(read["settings"])}}
 
 
+def status_of(read, name: str, raw: bool, interval: int, sleep) -> dict:
+    """netflow.status: exporter ``name``'s view from ``read([name])`` (the glue's
+    ``read_views``), read again ``interval`` s later to judge rising counters too."""
+    got = read([name])
+    if interval:
+        sleep(interval)
+        first, got = got["views"][name], read([name])
+        got["views"][name].update(health(got["views"][name], first))
+    return with_raw(got["views"][name], got) if raw else got["views"][name]
+
+
 def raw_replies(queries: list, replies: list) -> dict:
     """``{node: {"info": args, "ifinfo 0": args, ...}}``, a failed message as ``{"error"}``."""
     raw: dict[str, dict] = {}
@@ -115,6 +126,25 @@ def raw_replies(queries: list, replies: list) -> dict:
         value = (r.get("reply") or {}).get("args") if r.get("ok") else {"error": r.get("error")}
         raw.setdefault(q[0].rstrip(":"), {})[" ".join(q[1:])] = value
     return raw
+
+
+def read_settings(reqs: list, replies: list) -> tuple[dict, dict]:
+    """(settings of ``nf_settings.settings_from_replies``, raw replies by node) of the lines
+    that ran; a line that did not run leaves no trace (not even a zero)."""
+    pairs = [(q, r) for q, r in zip(reqs, replies) if r is not None]
+    settings = settings_from_replies([q for q, _ in pairs], [r for _, r in pairs])
+    return settings, raw_replies(reqs, replies)
+
+
+def read_views(graph: dict, query, declared: dict, persisted, names=None) -> dict:
+    """What netflow.list/status/metrics show: each exporter's view of ``graph`` with the
+    replies of ONE ``query`` (netgraph.query) for all their settings. ``names`` default:
+    every exporter the host knows of (``persisted``: the names of its boot files)."""
+    names = names or names_on_host(graph, declared, persisted)
+    queries = [q for name in names for q in settings_queries(graph, name)]
+    settings, raw = read_settings(queries, query(queries) if queries else [])
+    views = {n: exporter_view(n, graph, settings, raw, declared.get(n)) for n in names}
+    return {"graph": graph, "settings": settings, "raw": raw, "declared": declared, "views": views}
 
 
 # --------------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ from . import nf_boot
 from . import nf_model
 from . import nf_sockaddr
 from . import ng_words
-from .nf_plan import build_script
-from .nf_settings import settings_from_replies, settings_queries
-from .nf_status import exporter_view, health, owned, raw_replies
+from .nf_settings import settings_queries
+from .nf_status import exporter_view, health, owned, read_settings
 
 STATE_FORMAT = 1
 # beacon options: key -> (default, lowest, highest); all integers (seconds or intervals)
@@ -44,7 +43,7 @@ def boot_file_state(name: str, text: str | None, cfg: dict | None):
         return f"corrupt: {exc}"
     if cfg is None:
         return "present"
-    return "matches" if text == nf_boot.render(name, build_script(cfg)) else "differs"
+    return "matches" if text == nf_boot.render(name, nf_boot.build_script(cfg)) else "differs"
 
 
 def list_entry(view: dict, read: dict, boot_text: str | None) -> dict:
@@ -93,25 +92,17 @@ def snapshot(graph: dict, replies: list, reqs: list) -> dict:
     return {"graph": graph, "settings": settings, "raw": raw}
 
 
-def read_settings(reqs: list, replies: list) -> tuple[dict, dict]:
-    """(settings of ``nf_settings.settings_from_replies``, raw replies by node) of the lines
-    that ran; a line that did not run leaves no trace (not even a zero)."""
-    pairs = [(q, r) for q, r in zip(reqs, replies) if r is not None]
-    settings = settings_from_replies([q for q, _ in pairs], [r for _, r in pairs])
-    return settings, raw_replies(reqs, replies)
-
-
 # --------------------------------------------------------------------------------------
 # Drift: the live graph against the declaration
 # --------------------------------------------------------------------------------------
-def _interface_drift(iface: dict, want: dict, graph: dict, seen: dict) -> list[dict]:
-    nf = nf_model.node_names(want["name"])["netflow"]
+def _interface_drift(iface: dict, wanted: list, live: dict, graph: dict, seen: dict) -> list[dict]:
+    """Drift of one interface: ``wanted`` the (hook, peer) pairs of our netflow node that
+    reach its node, ``live`` that node's hooks as read."""
     nodes = graph.get("nodes", {})
     node = iface["node"]
-    live = nodes.get(nf, {}).get("hooks", {})
     missing = []
-    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
-        if wh["peer"] != node or (iface["attach"] == "ipfw" and wh["peer_hook"] != str(iface["ipfw_hook"])):
+    for hook, wh in wanted:
+        if iface["attach"] == "ipfw" and wh["peer_hook"] != str(iface["ipfw_hook"]):
             continue
         lh = live.get(hook)
         if not lh or (lh["peer"], lh["peer_hook"]) != (node, wh["peer_hook"]):
@@ -194,8 +185,12 @@ def compare(cfg: dict, graph: dict, settings: dict, seen: dict | None = None) ->
         return [{"kind": "node_missing", "node": nf, "type": "netflow",
                  "interfaces": [i["name"] for i in cfg["interfaces"]]}]
     items: list[dict] = []
+    by_peer: dict = {}  # indexed once: per interface it would be quadratic (2,000 interfaces)
+    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
+        by_peer.setdefault(wh["peer"], []).append((hook, wh))
+    live = graph["nodes"][nf].get("hooks", {})
     for iface in cfg["interfaces"]:
-        items += _interface_drift(iface, want, graph, seen)
+        items += _interface_drift(iface, by_peer.get(iface["node"], []), live, graph, seen)
     done: set = set()
     for key in sorted(want["nodes"], key=lambda k: (k != nf, k)):
         if want["nodes"][key]["foreign"]:
@@ -373,3 +368,13 @@ def step(declared: dict, snap: dict, state: dict | None, now: float, opts: dict)
     return events, {"format": STATE_FORMAT, "exporters": exporters,
                     "graph": {"nodes": {k: nodes[k] for k in sorted(keep)}},
                     "settings": {k: v for k, v in snap["settings"].items() if k in keep}}
+
+
+def run(declared: dict, state: dict | None, opts: dict, read, clock) -> tuple[list, dict | None]:
+    """One beacon interval: (events, the next state) of the recorded ``declared`` exporters,
+    read in ONE ``read(requests)`` (netgraph.snapshot: ``{"graph", "replies"}``), at ``clock()``."""
+    if not declared:
+        return [], state
+    reqs = requests(declared, (state or {}).get("graph"))
+    got = read(reqs)
+    return step(declared, snapshot(got["graph"], got["replies"], reqs), state, clock(), opts)

@@ -1,20 +1,18 @@
-"""ngctl's, kldstat's and ipfw's text formats, parsed into plain data (pure; no Salt).
+"""ngctl's text formats, parsed into plain data (pure; no Salt). kldstat's, ipfw's and
+ifconfig's are in ``ng_systext``; the graph read in one ngctl run, and IDs and paths as
+ngctl writes them, in ``ng_snapshot``.
 
 Every parser takes the text a FreeBSD tool prints (pasted captures too: one leading
 prompt line is dropped, trailing blanks ignored) and returns lists and dicts, or raises
 ``ValueError`` on text that is not FreeBSD's format rather than guess. The formats are
-the ones ``usr.sbin/ngctl`` (list.c, show.c, types.c, dot.c, msg.c), ``sbin/kldstat`` and
-``sbin/ipfw`` print; see docs/netgraph.md and tests/data/captures/SOURCES.md.
+the ones ``usr.sbin/ngctl`` (list.c, show.c, types.c, dot.c, msg.c) prints; see
+docs/netgraph.md and tests/data/captures/SOURCES.md.
 """
 from __future__ import annotations
 
 import re
 
-from . import ng_words
 from .ng_ascii import parse_ascii
-
-MAX_NAME = 31  # NG_NODESIZ/NG_HOOKSIZ/NG_TYPESIZ/NG_CMDSTRSIZ - 1
-MAX_PATH = 511  # NG_PATHSIZ - 1
 
 
 # ---------------------------------------------------------------------------
@@ -60,7 +58,7 @@ def _looks_like_output(line):
     return bool(_OUTPUT_START_RE.match(line))
 
 
-def _excerpt(line, width=80):
+def excerpt(line, width=80):
     line = line.strip()
     return line if len(line) <= width else line[: width - 3] + "..."
 
@@ -122,7 +120,7 @@ def parse_list(text):
                 f"line {number}: hook table in list output (this is `list -l` or `show`"
                 " output; use parse_list_long or parse_show)"
             )
-        raise ValueError(f"line {number}: not an ngctl list line: {_excerpt(line)!r}")
+        raise ValueError(f"line {number}: not an ngctl list line: {excerpt(line)!r}")
     return nodes
 
 
@@ -131,7 +129,7 @@ def _parse_hook_row(line, number):
     if len(fields) != 5:
         raise ValueError(
             f"line {number}: hook row needs 5 columns (local hook, peer name, peer type,"
-            f" peer ID, peer hook), got {len(fields)}: {_excerpt(line)!r}"
+            f" peer ID, peer hook), got {len(fields)}: {excerpt(line)!r}"
         )
     hook, peer_name, peer_type, peer_id, peer_hook = fields
     if not _HEX8_RE.fullmatch(peer_id):
@@ -152,7 +150,7 @@ def _parse_show_lines(lines, first_number=1):
     if node is None:
         raise ValueError(
             f"line {first_number}: expected the node line of ngctl show"
-            f" ('  Name: ... Type: ... ID: ... Num hooks: ...'), got {_excerpt(lines[0])!r}"
+            f" ('  Name: ... Type: ... ID: ... Num hooks: ...'), got {excerpt(lines[0])!r}"
         )
     node["hooks"] = []
     rest = lines[1:]
@@ -160,7 +158,7 @@ def _parse_show_lines(lines, first_number=1):
         if not _TABLE_HEAD_RE.fullmatch(rest[0]):
             raise ValueError(
                 f"line {first_number + 1}: expected the hook table header"
-                f" ('Local hook  Peer name ...'), got {_excerpt(rest[0])!r}"
+                f" ('Local hook  Peer name ...'), got {excerpt(rest[0])!r}"
             )
         if len(rest) < 2 or not _TABLE_DASH_RE.fullmatch(rest[1]):
             raise ValueError(f"line {first_number + 2}: expected the dashed line under the header")
@@ -208,7 +206,7 @@ def parse_list_long(text):
         elif current:
             current.append(line)
         else:
-            raise ValueError(f"line {number}: not an ngctl list -l line: {_excerpt(line)!r}")
+            raise ValueError(f"line {number}: not an ngctl list -l line: {excerpt(line)!r}")
     if current:
         blocks.append((current_start, current))
     parsed = []
@@ -223,7 +221,7 @@ def parse_list_long(text):
     return parsed
 
 
-_TYPES_HEADER_RE = re.compile(r"\s*There are (?P<count>\d+) total types:")
+TYPES_HEADER_RE = re.compile(r"\s*There are (?P<count>\d+) total types:")
 _TYPES_COLS_RE = re.compile(r"\s*Type name\s+Number of living nodes")
 _TYPES_DASH_RE = re.compile(r"\s*-{9}\s+-{22}")
 _TYPES_ROW_RE = re.compile(r"\s*(?P<type>\S+)\s+(?P<count>\d+)")
@@ -235,15 +233,15 @@ def parse_types(text):
     lines = clean_lines(text)
     if not lines:
         raise ValueError("empty ngctl types output")
-    if not _TYPES_HEADER_RE.fullmatch(lines[0]):
-        raise ValueError(f"line 1: expected 'There are N total types:', got {_excerpt(lines[0])!r}")
+    if not TYPES_HEADER_RE.fullmatch(lines[0]):
+        raise ValueError(f"line 1: expected 'There are N total types:', got {excerpt(lines[0])!r}")
     rows = []
     for number, line in enumerate(lines[1:], 2):
         if not line.strip() or _TYPES_COLS_RE.fullmatch(line) or _TYPES_DASH_RE.fullmatch(line):
             continue
         match = _TYPES_ROW_RE.fullmatch(line)
         if not match:
-            raise ValueError(f"line {number}: not an ngctl types row: {_excerpt(line)!r}")
+            raise ValueError(f"line {number}: not an ngctl types row: {excerpt(line)!r}")
         rows.append({"type": match.group("type"), "nodes": int(match.group("count"))})
     return rows
 
@@ -314,7 +312,7 @@ def parse_dot(text):
             continue
         if _DOT_CLUSTER_MEMBER_RE.fullmatch(line):
             continue
-        raise ValueError(f"line {number}: not an ngctl dot line: {_excerpt(line)!r}")
+        raise ValueError(f"line {number}: not an ngctl dot line: {excerpt(line)!r}")
     for (a, _), (b, _) in edges:
         for node_id in (a, b):
             if node_id not in nodes:
@@ -350,7 +348,7 @@ def parse_reply(text):
     if not match:
         if _REPLY_HEX_RE.match(lines[0]):
             raise ValueError("reply was printed as a hex dump (no ASCII form); cannot parse")
-        raise ValueError(f"line 1: not an ngctl reply header: {_excerpt(lines[0])!r}")
+        raise ValueError(f"line 1: not an ngctl reply header: {excerpt(lines[0])!r}")
     sender = _REPLY_FROM_RE.fullmatch(match.group("from"))
     if not sender:
         raise ValueError(
@@ -361,14 +359,14 @@ def parse_reply(text):
         raise ValueError("reply header without an 'Args:' or 'No arguments' line")
     if len(lines) > 2:
         raise ValueError(
-            f"line 3: unexpected text after the reply's argument line: {_excerpt(lines[2])!r}"
+            f"line 3: unexpected text after the reply's argument line: {excerpt(lines[2])!r}"
         )
     if _NOARGS_RE.fullmatch(lines[1]):
         args = None
     else:
         amatch = _ARGS_RE.fullmatch(lines[1])
         if not amatch or not (amatch.group("args") or "").strip():
-            raise ValueError(f"line 2: expected 'Args: ...' or 'No arguments', got {_excerpt(lines[1])!r}")
+            raise ValueError(f"line 2: expected 'Args: ...' or 'No arguments', got {excerpt(lines[1])!r}")
         args = parse_ascii(amatch.group("args"))
     return {
         "cmd": match.group("cmd"),
@@ -376,223 +374,6 @@ def parse_reply(text):
         "from": int(sender.group("id"), 16),
         "args": args,
     }
-
-
-
-# ---------------------------------------------------------------------------
-# kldstat / ipfw
-# ---------------------------------------------------------------------------
-
-# kldstat's line kinds (sbin/kldstat/kldstat.c), matched with fullmatch
-_KLD = {name: re.compile(pattern) for name, pattern in {
-    "HEADER": r"\s*Id\s+Refs\s+Address\s+Size\s+Name",
-    "ROW": r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<addr>0x[0-9a-fA-F]+)\s+(?P<size>[0-9a-fA-F]+|\d+(?:\.\d+)?[BKMGTPE]?)"
-           r"\s+(?P<name>\S+)(?:\s+\((?P<path>[^)]*)\))?",
-    "CONTAINS": r"\s*Contains modules:",
-    "MODHEAD": r"\s*Id\s+Name",
-    "M_HEADER": r"\s*Id\s+Refs\s+Name",
-    "M_ROW": r"\s*(?P<id>\d+)\s+(?P<refs>\d+)\s+(?P<name>\S+)",
-    "MOD_ROW": r"\s*(?P<id>\d+)\s+(?P<name>\S+)",
-}.items()}
-
-
-def _parse_size(size):
-    try:
-        return int(size, 16)
-    except ValueError:
-        return size  # -h humanized size, kept as printed
-
-
-def parse_kldstat(text):
-    """Parse ``kldstat``, ``kldstat -v`` or ``kldstat -m NAME`` output.
-
-    Returns ``{"files": [{"id", "refs", "address", "size", "name", "path",
-    "modules": [{"id", "name"}]}], "modules": [{"id", "name"}]}``. ``modules`` lists
-    every module seen (``-v`` sections, ``-m`` rows and bare module lines from
-    ``kldstat -v | grep``). ``size`` is an int (hex in the output) unless ``-h``
-    printed a humanized size.
-    """
-    lines = clean_lines(text, tools=("kldstat",))
-    if not lines:
-        raise ValueError("empty kldstat output")
-    files, modules = [], []
-    mode = None  # None | "files" | "modules" (inside a -v section) | "m"
-    for number, line in enumerate(lines, 1):
-        stripped = line.strip()
-        if not stripped or re.fullmatch(r"\.{3,}", stripped):  # blank, or an elision "....."
-            continue
-        if _KLD["HEADER"].fullmatch(line):
-            mode = "files"
-            continue
-        if _KLD["M_HEADER"].fullmatch(line):
-            mode = "m"
-            continue
-        if _KLD["CONTAINS"].fullmatch(line):
-            if not files:
-                raise ValueError(f"line {number}: 'Contains modules:' before any file row")
-            mode = "modules"
-            continue
-        if _KLD["MODHEAD"].fullmatch(line):
-            continue
-        match = _KLD["ROW"].fullmatch(line)
-        if match and mode in (None, "files", "modules"):
-            files.append(
-                {
-                    "id": int(match.group("id")),
-                    "refs": int(match.group("refs")),
-                    "address": match.group("addr"),
-                    "size": _parse_size(match.group("size")),
-                    "name": match.group("name"),
-                    "path": match.group("path"),
-                    "modules": [],
-                }
-            )
-            mode = "files"
-            continue
-        match = _KLD["M_ROW"].fullmatch(line)
-        if match and mode == "m":
-            modules.append({"id": int(match.group("id")), "name": match.group("name")})
-            continue
-        match = _KLD["MOD_ROW"].fullmatch(line)
-        if match and mode in (None, "modules"):
-            module = {"id": int(match.group("id")), "name": match.group("name")}
-            modules.append(module)
-            if files and mode == "modules":
-                files[-1]["modules"].append(module)
-            continue
-        raise ValueError(f"line {number}: not a kldstat line: {_excerpt(line)!r}")
-    return {"files": files, "modules": modules}
-
-
-_IPFW_ROW_RE = re.compile(r"\s*(?P<rule>\d{1,5})\s+(?P<text>\S.*)")
-
-
-def parse_ipfw_list(text):
-    """Parse ``ipfw list`` output: ``[{"rule": int, "text": str}, ...]`` in printed
-    order, the default rule 65535 included."""
-    lines = clean_lines(text, tools=("ipfw",))
-    rules = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        match = _IPFW_ROW_RE.fullmatch(line)
-        if not match or not 0 < int(match.group("rule")) <= 65535:
-            raise ValueError(f"line {number}: not an ipfw list line: {_excerpt(line)!r}")
-        rules.append({"rule": int(match.group("rule")), "text": " ".join(match.group("text").split())})
-    return rules
-
-
-# ---------------------------------------------------------------------------
-# ifconfig -l, and the ng_ether node of an interface
-# ---------------------------------------------------------------------------
-_IFNAME_RE = re.compile(r"[!-9;-~]{1,15}")  # printable, no blank, no ':'; IFNAMSIZ 16 with the NUL
-
-
-def parse_ifconfig_list(text):
-    """Parse ``ifconfig -l [-d] [-u] [address_family]`` output: the interface names in
-    the kernel's order (sbin/ifconfig prints them on one line, one blank apart; no
-    interface at all is just the newline). Raises ValueError on anything else, such as
-    the status output of an ``ifconfig`` that ignored ``-l``."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if len(lines) > 1:
-        raise ValueError(f"line 2: ifconfig -l prints one line, got {_excerpt(lines[1])!r}")
-    names = lines[0].split() if lines else []
-    for name in names:
-        if not _IFNAME_RE.fullmatch(name):
-            raise ValueError(f"{_excerpt(name)!r} is not an interface name")
-    if len(set(names)) != len(names):
-        raise ValueError("an interface is listed twice")
-    return names
-
-
-def ether_node_name(ifname):
-    """The name ng_ether gives the node of interface ``ifname``: '.' and ':' become '_'
-    (``ng_ether_sanitize_ifname()``, sys/netgraph/ng_ether.c): vlan0.100 is vlan0_100."""
-    return ifname.replace(".", "_").replace(":", "_")
-
-
-# ---------------------------------------------------------------------------
-# IDs and paths as ngctl writes them
-# ---------------------------------------------------------------------------
-def id_text(node_id):
-    """A node ID as ``ngctl list``/``show`` print it: 8 lowercase hex digits."""
-    return "%08x" % node_id
-
-
-def id_path(node_id):
-    """The ngctl path of a node by ID (``[4d]:``), which works for unnamed nodes too."""
-    return "[%x]:" % node_id
-
-
-def as_ngctl_ids(node):
-    """A :func:`parse_list`/:func:`parse_show` node with its IDs as ngctl writes them
-    (``"id": "0000004d"``, ``"peer_id"`` likewise) and the ngctl ``path`` of the node
-    (``[4d]:``) and of each hook's peer (``peer_path``)."""
-    out = {**node, "id": id_text(node["id"]), "path": id_path(node["id"])}
-    if "hooks" in node:
-        out["hooks"] = [{**hook, "peer_id": id_text(hook["peer_id"]), "peer_path": id_path(hook["peer_id"])}
-                        for hook in node["hooks"]]
-    return out
-
-
-def missing_node_error(path, error, types):
-    """What to say when ``ngctl show PATH`` (or any command on PATH) found no node: ngctl's
-    own ``error``, and, when PATH starts with a node name and ng_ether is not loaded (no
-    ``ether`` in ``types``), that this is why (its nodes are made only when it loads)."""
-    head = path.split(":", 1)[0].split(".", 1)[0]
-    if head and not head.startswith("[") and "ether" not in types:
-        return (f"ng_ether is not loaded: no node {head}: (ng_ether makes one node per Ethernet "
-                f"interface when it is loaded: kldload ng_ether); {error}")
-    return error
-
-
-# ---------------------------------------------------------------------------
-# The whole graph from one `ngctl -f -` run of `list -l` and `types`
-# ---------------------------------------------------------------------------
-GRAPH_SCRIPT = "list -l\ntypes\n"
-
-
-def is_own_socket(node: dict) -> bool:
-    """ngctl's own socket node (``ngctl<pid>``, no hooks): not part of anyone's graph."""
-    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(re.fullmatch(r"ngctl\d+", node["name"] or ""))
-
-
-def node_key(name: str | None, node_id: int) -> str:
-    """A node's key in the graph model: its name, or ``[id]`` (hex) when unnamed."""
-    return name if name is not None else "[%x]" % node_id
-
-
-def parse_graph(text: str) -> dict:
-    """The graph model from the output of :data:`GRAPH_SCRIPT`:
-    ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
-    peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
-    lines = text.split("\n")
-    split_at = next((i for i, line in enumerate(lines) if _TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
-    if split_at is None:
-        raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
-    shown = parse_list_long("\n".join(lines[:split_at]))
-    type_rows = parse_types("\n".join(lines[split_at:]))
-    nodes = {}
-    for node in shown:
-        if is_own_socket(node):
-            continue
-        hooks = {}
-        for hook in node["hooks"]:
-            hooks[hook["hook"]] = {
-                "peer": node_key(hook["peer_name"], hook["peer_id"]),
-                "peer_name": hook["peer_name"],
-                "peer_type": hook["peer_type"],
-                "peer_id": hook["peer_id"],
-                "peer_hook": hook["peer_hook"],
-            }
-        nodes[node_key(node["name"], node["id"])] = {
-            "name": node["name"],
-            "type": node["type"],
-            "id": node["id"],
-            "num_hooks": node["num_hooks"],
-            "hooks": hooks,
-        }
-    return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
 
 
 def split_replies(text: str) -> list[dict]:
@@ -606,65 +387,14 @@ def split_replies(text: str) -> list[dict]:
         elif current:
             current.append(line)
         elif line.strip():
-            raise ValueError(f"unexpected ngctl output before a reply: {_excerpt(line)!r}")
+            raise ValueError(f"unexpected ngctl output before a reply: {excerpt(line)!r}")
     if current:
         chunks.append("\n".join(current))
     return [parse_reply(chunk) for chunk in chunks]
 
 
-_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
-
-
-def snapshot_script(reqs: list) -> str:
-    """One ``ngctl -f -`` read: :data:`GRAPH_SCRIPT`, then one ``msg`` line per
-    ``[path, cmd, *args]`` request; only read-only messages (ValueError otherwise)."""
-    lines = [GRAPH_SCRIPT.rstrip("\n")]
-    for index, req in enumerate(reqs):
-        if not isinstance(req, (list, tuple)) or len(req) < 2:
-            raise ValueError(f"requests[{index}]: must be [path, cmd, *args]")
-        path, cmd, args = req[0], req[1], list(req[2:])
-        try:
-            ng_words.check_path(path)
-            ng_words.check_cmd_name(cmd)
-        except ValueError as exc:  # say which request, as query does
-            raise ValueError(f"requests[{index}]: {exc}") from None
-        if not ng_words.is_readonly_message(cmd):
-            raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
-        for word in args:
-            ng_words.check_word(word, f"requests[{index}] argument")
-        lines.append(" ".join(["msg", path, cmd, *args]))
-    return "\n".join(lines) + "\n"
-
-
-def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict, list]:
-    """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
-    "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
-    for a line that did not run. ValueError when even the graph could not be read."""
-    lines = (stdout or "").split("\n")
-    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
-    head = 2  # list -l, types
-    failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
-    if rc and (failed is None or failed <= head):
-        raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
-    graph = parse_graph("\n".join(lines[:cut]))
-    parsed = split_replies("\n".join(lines[cut:]))
-    ran = len(reqs) if failed is None else failed - head - 1
-    replies: list = [None] * len(reqs)
-    for i in range(ran):
-        if parsed and parsed[0]["cmd"] == reqs[i][1]:
-            replies[i] = {"ok": True, "reply": parsed.pop(0)}
-        else:
-            replies[i] = {"ok": True, "reply": None}
-    if failed is not None:
-        replies[ran] = {"ok": False, "error": error}
-    return graph, replies
-
-
-def module_names(parsed: dict) -> list[str]:
-    """Every module name in a :func:`parse_kldstat` result: modules, and file names
-    without ``.ko`` (``ng_ether.ko`` also answers to ``ng_ether``)."""
-    names = {module["name"] for module in parsed["modules"]}
-    for kld in parsed["files"]:
-        names.add(kld["name"][:-3] if kld["name"].endswith(".ko") else kld["name"])
-        names.update(module["name"] for module in kld["modules"])
-    return sorted(names)
+def attribute_replies(cmds: list[str], replies: list[dict]) -> list[dict]:
+    """One result per message sent (``cmds``, in order): the next reply when it answers
+    that message, else None (a message that printed no reply). Consumes ``replies``."""
+    return [{"ok": True, "reply": replies.pop(0) if replies and replies[0]["cmd"] == cmd else None}
+            for cmd in cmds]

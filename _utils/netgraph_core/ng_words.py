@@ -26,6 +26,12 @@ MODULE_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.ko)?")
 RULE_NUMBER_RE = re.compile(r"[1-9][0-9]{0,4}")  # an ipfw rule number written as text
 
 
+def ether_node_name(ifname: str) -> str:
+    """The name ng_ether gives the node of interface ``ifname``: '.' and ':' become '_'
+    (``ng_ether_sanitize_ifname()``, sys/netgraph/ng_ether.c): vlan0.100 is vlan0_100."""
+    return ifname.replace(".", "_").replace(":", "_")
+
+
 def shown(value, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for error messages: a hostile value of
     2000 characters is named, not echoed."""

@@ -5,12 +5,13 @@
   per exporter, written by netflow.exporters_present with persist: true: the kernel modules,
   the ngctl lines, the ipfw rules and a closing checksum). It is enabled with a file under
   /etc/rc.conf.d/ (read by rc.subr's load_rc_config), so no sysrc/saltext-freebsd is needed.
-  Every path comes from map.jinja (validated there: rc.conf.d is sourced by sh as root), so
-  tests can point them into a temporary root. rc.conf.d requires the host's exporter state
+  Every path, and the text of rc.conf.d, comes from netflow.mapdata through map.jinja
+  (each path checked there: rc.conf.d is sourced by sh as root), so tests can point them
+  into a temporary root. rc.conf.d requires the host's exporter state
   (netflow.exporters_present): a failed converge (or boot file write) leaves it untouched.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent, netflow_tofs with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_host_state, netflow_rc_conf, netflow_tofs with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
@@ -22,7 +23,7 @@ netflow-boot-netflow-refused-{{ loop.index }}:
 {%-   endfor %}
 {%- else %}
 {%-   set requisites = [] %}
-{%-   if netflow_exporters or netflow_absent %}
+{%-   if netflow_host_state %}
 {#-     exporter.sls renders its one host state exactly then #}
 {%-     do requisites.append('netflow: netflow-exporter-netflow-exporters_present') %}
 {%-   endif %}
@@ -39,24 +40,13 @@ netflow-boot-file-managed-rc-script:
     - mode: '0555'
     - makedirs: true
 {%-   if mapdata.persist %}
-{%-     set conf = [
-          '# Managed by Salt (formula netflow, boot.sls): do not edit by hand.',
-          '# rc.d/netflow replays the boot files of netflow.exporter_present at boot.',
-          "netflow_enable='YES'",
-        ] %}
-{%-     for key, var in (('boot_dir', 'boot_dir'), ('ngctl', 'ngctl'), ('kldload', 'kldload'),
-                         ('kldstat', 'kldstat'), ('ipfw', 'ipfw'), ('sha256', 'sha256'), ('lockf', 'lockf'),
-                         ('lock_file', 'lock'), ('rc_script', 'script')) %}
-{#-       map.jinja allowed only [A-Za-z0-9_./+-]: nothing to escape inside single quotes #}
-{%-       do conf.append('netflow_' ~ var ~ "='" ~ mapdata[key] ~ "'") %}
-{%-     endfor %}
 
 netflow-boot-file-managed-rc-conf-d:
   file.managed:
     - name: {{ mapdata.rc_conf_d | tojson }}
     - mode: '0644'
     - makedirs: true
-    - contents: {{ (conf | join('\n') ~ '\n') | tojson }}
+    - contents: {{ netflow_rc_conf | tojson }}
     - require:
       - file: netflow-boot-file-managed-rc-script
 {%-     for requisite in requisites %}

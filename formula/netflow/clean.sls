@@ -11,12 +11,13 @@
   rc.d/netflow stop is not needed: Salt removes the nodes itself. One exporter_absent per
   exporter (not the host state of exporter.sls): removing only, no interface moves between
   exporters, so the order cannot matter, and each leaves every interface passing.
-  Names come from pillar keys and file names: only valid exporter names are used. Any
+  Names and boot file paths come from netflow.mapdata (netflow_boot_files: only valid
+  exporter names, declared in pillar or persisted in boot_dir or the records). Any
   error in pillar (netflow.mapdata: a typo, a wrong type, a bad path) refuses the whole
   run: only failing states (netflow.refused) render and nothing is removed.
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_persisted with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_boot_files with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
 
@@ -26,18 +27,11 @@ netflow-clean-netflow-refused-{{ loop.index }}:
     - comment: {{ ('refused, nothing removed: ' ~ error.comment) | tojson }}
 {%-   endfor %}
 {%- else %}
-{%-   set names = [] %}
-{%-   for name, params in netflow_exporters %}
-{%-     do names.append(name) %}
-{%-   endfor %}
-{%-   for name in netflow_persisted if name not in names %}
-{%-     do names.append(name) %}
-{%-   endfor %}
 
 netflow-clean-boot-file-absent-rc-conf-d:
   file.absent:
     - name: {{ mapdata.rc_conf_d | tojson }}
-{%-   for name in names | sort %}
+{%-   for name, paths in netflow_boot_files | dictsort %}
 
 netflow-clean-exporter-netflow-exporter_absent-{{ name }}:
   netflow.exporter_absent:
@@ -48,8 +42,8 @@ netflow-clean-exporter-netflow-exporter_absent-{{ name }}:
 netflow-clean-boot-file-absent-{{ name }}-boot-files:
   file.absent:
     - names:
-{%-     for ext in ('ngctl', 'modules', 'ipfw') %}
-      - {{ (mapdata.boot_dir ~ '/' ~ name ~ '.' ~ ext) | tojson }}
+{%-     for path in paths %}
+      - {{ path | tojson }}
 {%-     endfor %}
     - require:
       - netflow: netflow-clean-exporter-netflow-exporter_absent-{{ name }}
@@ -58,9 +52,9 @@ netflow-clean-boot-file-absent-{{ name }}-boot-files:
 netflow-clean-boot-file-absent-rc-script:
   file.absent:
     - name: {{ mapdata.rc_script | tojson }}
-{%-   if names %}
+{%-   if netflow_boot_files %}
     - require:
-{%-     for name in names | sort %}
+{%-     for name in netflow_boot_files | sort %}
       - file: netflow-clean-boot-file-absent-{{ name }}-boot-files
 {%-     endfor %}
 {%-   endif %}

@@ -20,7 +20,7 @@
   with it the boot file do not depend on how pillar was written).
 #}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, netflow_errors, netflow_exporters, netflow_absent, netflow_host_state, netflow_boot_files with context %}
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
 
@@ -35,7 +35,7 @@ netflow-exporter-netflow-refused-{{ loop.index }}:
 {%-     do declared.update({name: params}) %}
 {%-   endfor %}
 {#- Nothing declared nor to remove: no state, nothing spawned (e.g. only the rc.d script). #}
-{%-   if declared or netflow_absent %}
+{%-   if netflow_host_state %}
 
 netflow-exporter-netflow-exporters_present:
   netflow.exporters_present:
@@ -51,8 +51,8 @@ netflow-exporter-netflow-exporters_present:
 netflow-exporter-file-absent-{{ name }}-boot-files:
   file.absent:
     - names:
-{%-       for ext in ('ngctl', 'modules', 'ipfw') %}
-      - {{ (mapdata.boot_dir ~ '/' ~ name ~ '.' ~ ext) | tojson }}
+{%-       for path in netflow_boot_files[name] %}
+      - {{ path | tojson }}
 {%-       endfor %}
     - require:
       - netflow: netflow-exporter-netflow-exporters_present

@@ -43,7 +43,7 @@ netflow-metrics-schedule-present-netflow-metrics:
     - name: netflow-metrics
     - function: netflow.metrics
     - job_kwargs:
-        path: {{ (m.textfile_dir.rstrip('/') ~ '/' ~ m.file) | tojson }}
+        path: {{ m.path | tojson }}
     - seconds: {{ m.interval | tojson }}
     - maxrunning: 1
     - return_job: false

@@ -21,7 +21,9 @@ from ngsim.datapath import send, uptime
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, HOOKBUF, UINT8, UINT16, UINT32, UINT64, StructType, \
     VarArrayType
-from ngsim.nodetype import Cmd, NodeType, netgraph_init
+from ngsim.nodetype import CmdList, NodeType, netgraph_init
+
+CMDS = CmdList()  # ng_bridge_cmds[]
 
 MIN_BUCKETS, MAX_BUCKETS = 1 << 5, 1 << 14
 BCAST = "ff:ff:ff:ff:ff:ff"
@@ -166,14 +168,17 @@ def _link_of(k, node: dict, arg: int) -> dict:
     return node["priv"]["links"][name]
 
 
+@CMDS.msg("setconfig", 1, CONFIG, None)
 def _setconfig(k, node, conf):
     node["priv"]["conf"] = conf
 
 
+@CMDS.msg("getconfig", 2, None, CONFIG)
 def _getconfig(k, node, arg):
     return node["priv"]["conf"]
 
 
+@CMDS.msg("reset", 3, None, None)
 def _reset(k, node, arg):
     priv = node["priv"]
     _remove_hosts(priv, None)
@@ -182,20 +187,24 @@ def _reset(k, node, arg):
         link["stats"] = dict.fromkeys(STATS_FIELDS, 0)
 
 
+@CMDS.msg("getstats", 4, UINT32, STATS)
 def _getstats(k, node, arg):
     return dict(_link_of(k, node, arg)["stats"])
 
 
+@CMDS.msg("clrstats", 5, UINT32, None)
 def _clrstats(k, node, arg):
     _link_of(k, node, arg)["stats"] = dict.fromkeys(STATS_FIELDS, 0)
 
 
+@CMDS.msg("getclrstats", 6, UINT32, STATS)
 def _getclrstats(k, node, arg):
     link = _link_of(k, node, arg)
     stats, link["stats"] = link["stats"], dict.fromkeys(STATS_FIELDS, 0)
     return stats
 
 
+@CMDS.msg("gettable", 7, None, HOST_ARY)
 def _gettable(k, node, arg):
     priv = _timer(k, node)
     now = _now(k.st)
@@ -204,10 +213,12 @@ def _gettable(k, node, arg):
     return {"numHosts": priv["numHosts"], "hosts": hosts}
 
 
+@CMDS.msg("setpersistent", 8, None, None)
 def _setpersistent(k, node, arg):
     node["priv"]["persistent"] = 1
 
 
+@CMDS.msg("movehost", 9, MOVE_HOST, None)
 def _movehost(k, node, arg):
     # an empty hook means the hook the message came in on: ngctl's come in on none
     if not arg["hook"] or k.find_hook(node, arg["hook"]) is None:
@@ -216,23 +227,38 @@ def _movehost(k, node, arg):
     _put(k, node, arg["addr"], arg["hook"])
 
 
+def _admit(ctx, link: dict, where: str, data: bytes):
+    """The first checks of ng_bridge_rcvdata: a runt, a multicast source address or a
+    frame on a link muted after a loop is counted and dropped (None); any other is counted
+    in: (its kind: 0 unicast, 1 multicast, 2 broadcast; time_uptime). The clock is read
+    only after the first two checks: a runt alone does not start the emulated clock."""
+    st = link["stats"]
+    if len(data) < 14:
+        st["recvRunts"] += 1
+        ctx.drop("%s: runt" % where)
+        return None
+    if data[6] & 1:
+        st["recvInvalid"] += 1
+        ctx.drop("%s: multicast source address" % where)
+        return None
+    now = uptime(ctx.k.st)
+    if link["mutedUntil"] > now:
+        st["loopDrops"] += 1
+        ctx.drop("%s: link muted after a loop" % where)
+        return None
+    st["recvPackets"] += 1
+    st["recvOctets"] += len(data)
+    if not data[0] & 1:
+        return 0, now
+    manycast = 2 if ":".join("%02x" % b for b in data[0:6]) == BCAST else 1
+    st["recvBroadcast" if manycast == 2 else "recvMulticast"] += 1
+    return manycast, now
+
+
 class BridgeType(NodeType):
     name = "bridge"
     module = "ng_bridge"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("setconfig", 1, CONFIG, None, _setconfig),
-            Cmd("getconfig", 2, None, CONFIG, _getconfig),
-            Cmd("reset", 3, None, None, _reset),
-            Cmd("getstats", 4, UINT32, STATS, _getstats),
-            Cmd("clrstats", 5, UINT32, None, _clrstats),
-            Cmd("getclrstats", 6, UINT32, STATS, _getclrstats),
-            Cmd("gettable", 7, None, HOST_ARY, _gettable),
-            Cmd("setpersistent", 8, None, None, _setpersistent),
-            Cmd("movehost", 9, MOVE_HOST, None, _movehost),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         return {"conf": {"debugLevel": 1, "loopTimeout": 60, "maxStaleness": 15 * 60,
@@ -277,28 +303,12 @@ class BridgeType(NodeType):
         link = priv["links"][hook]
         st = link["stats"]
         where = "%s:%s" % (ctx.key(node), hook)
-        data = pkt.data
-        if len(data) < 14:
-            st["recvRunts"] += 1
-            ctx.drop("%s: runt" % where)
+        admitted = _admit(ctx, link, where, pkt.data)
+        if admitted is None:
             return
-        dst = ":".join("%02x" % b for b in data[0:6])
-        src = ":".join("%02x" % b for b in data[6:12])
-        if data[6] & 1:
-            st["recvInvalid"] += 1
-            ctx.drop("%s: multicast source address" % where)
-            return
-        now = uptime(k.st)
-        if link["mutedUntil"] > now:
-            st["loopDrops"] += 1
-            ctx.drop("%s: link muted after a loop" % where)
-            return
-        st["recvPackets"] += 1
-        st["recvOctets"] += len(data)
-        manycast = 0
-        if data[0] & 1:
-            manycast = 2 if dst == BCAST else 1
-            st["recvBroadcast" if manycast == 2 else "recvMulticast"] += 1
+        manycast, now = admitted
+        dst = ":".join("%02x" % b for b in pkt.data[0:6])
+        src = ":".join("%02x" % b for b in pkt.data[6:12])
         host = _get(priv, src)
         if host is not None:
             host["seen"] = now

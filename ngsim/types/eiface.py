@@ -20,17 +20,21 @@ from ngsim import state
 from ngsim.datapath import iface_rec
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, STRING
-from ngsim.nodetype import Cmd, NodeType, netgraph_init
+from ngsim.nodetype import CmdList, NodeType, netgraph_init
 from ngsim.types import ether
+
+CMDS = CmdList()  # ng_eiface_cmds[]
 
 HOOK = "ether"
 BASENAME = "ngeth"
 
 
+@CMDS.msg("getifname", 1, None, STRING)
 def _getifname(k, node, arg):
     return node["priv"]["ifname"]
 
 
+@CMDS.msg("set", 3, ENADDR, None)
 def _set(k, node, arg):
     rec = iface_rec(k.st, node["priv"]["ifname"])
     if rec is not None:
@@ -40,13 +44,7 @@ def _set(k, node, arg):
 class EifaceType(NodeType):
     name = "eiface"
     module = "ng_eiface"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("getifname", 1, None, STRING, _getifname),
-            Cmd("set", 3, ENADDR, None, _set),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         used = {n["priv"].get("unit") for n in k.st["nodes"].values()

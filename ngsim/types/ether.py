@@ -10,7 +10,9 @@ from __future__ import annotations
 from ngsim.datapath import iface_rec
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, INT32, STRING
-from ngsim.nodetype import Cmd, NodeType, netgraph_init
+from ngsim.nodetype import CmdList, NodeType, netgraph_init
+
+CMDS = CmdList()  # ng_ether_cmds[]
 
 HOOKS = ("lower", "upper", "orphans", "divert")
 
@@ -40,50 +42,57 @@ def _iface(k, node) -> dict:
     raise NgError("ENXIO")
 
 
+@CMDS.msg("getifname", 1, None, STRING)
 def _getifname(k, node, arg):
     return node["priv"]["ifname"]
 
 
+@CMDS.msg("getifindex", 2, None, INT32)
 def _getifindex(k, node, arg):
     return _iface(k, node)["index"]
 
 
+@CMDS.msg("getenaddr", 3, None, ENADDR)
 def _getenaddr(k, node, arg):
     return _iface(k, node)["mac"]
 
 
+@CMDS.msg("setenaddr", 4, ENADDR, None)
 def _setenaddr(k, node, arg):
     _iface(k, node)["mac"] = arg
 
 
-def _getpromisc(k, node, arg):
-    return node["priv"]["promisc"]
+def _flag_getter(key: str):
+    return lambda k, node, arg: node["priv"][key]
 
 
-def _setpromisc(k, node, arg):
-    node["priv"]["promisc"] = 1 if arg else 0
+def _flag_setter(key: str):
+    def fn(k, node, arg):
+        node["priv"][key] = 1 if arg else 0
+    return fn
 
 
-def _getautosrc(k, node, arg):
-    return node["priv"]["autosrc"]
+# getpromisc 5/setpromisc 6, getautosrc 7/setautosrc 8: flags kept in the node, 0 or 1
+for _num, _key in ((5, "promisc"), (7, "autosrc")):
+    CMDS.add("get" + _key, _num, None, INT32, _flag_getter(_key))
+    CMDS.add("set" + _key, _num + 1, INT32, None, _flag_setter(_key))
 
 
-def _setautosrc(k, node, arg):
-    node["priv"]["autosrc"] = 1 if arg else 0
-
-
+@CMDS.msg("addmulti", 9, ENADDR, None)
 def _addmulti(k, node, arg):
     if arg in node["priv"]["multi"]:
         raise NgError("EADDRINUSE")
     node["priv"]["multi"].append(arg)
 
 
+@CMDS.msg("delmulti", 10, ENADDR, None)
 def _delmulti(k, node, arg):
     if arg not in node["priv"]["multi"]:
         raise NgError("EADDRNOTAVAIL")
     node["priv"]["multi"].remove(arg)
 
 
+@CMDS.msg("detach", 11, None, None)
 def _detach(k, node, arg):
     _iface(k, node)["ng_detached"] = True
     k.rmnode(node, really=True)
@@ -94,22 +103,7 @@ class EtherType(NodeType):
     module = "ng_ether"
     constructible = False
     persistent = True
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("getifname", 1, None, STRING, _getifname),
-            Cmd("getifindex", 2, None, INT32, _getifindex),
-            Cmd("getenaddr", 3, None, ENADDR, _getenaddr),
-            Cmd("setenaddr", 4, ENADDR, None, _setenaddr),
-            Cmd("getpromisc", 5, None, INT32, _getpromisc),
-            Cmd("setpromisc", 6, INT32, None, _setpromisc),
-            Cmd("getautosrc", 7, None, INT32, _getautosrc),
-            Cmd("setautosrc", 8, INT32, None, _setautosrc),
-            Cmd("addmulti", 9, ENADDR, None, _addmulti),
-            Cmd("delmulti", 10, ENADDR, None, _delmulti),
-            Cmd("detach", 11, None, None, _detach),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         return {"ifname": "", "promisc": 0, "autosrc": 1, "multi": []}

@@ -29,7 +29,9 @@ from ngsim.errors import NgError
 from ngsim.flow import CONF_EGRESS, CONF_INGRESS, CONF_ONCE, CONF_THISONCE
 from ngsim.netflow_cache import fib_init, flow_add, flow_show, netflow_flush
 from ngsim.ngparse import StructType, UINT8, UINT16, UINT32, UINT64
-from ngsim.nodetype import Cmd, RO_REPLY, SelfDestructType, netgraph_init
+from ngsim.nodetype import CmdList, RO_REPLY, SelfDestructType, netgraph_init
+
+CMDS = CmdList()  # ng_netflow_cmds[]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing only
@@ -94,6 +96,7 @@ def _connected(k, node, hook: str) -> bool:
     return k.find_hook(node, hook) is not None
 
 
+@CMDS.msg("info", 1 | RO_REPLY, None, INFO)
 def _info(k, node, arg):
     p = node["priv"]
     v = dict(p["counters"])
@@ -102,12 +105,14 @@ def _info(k, node, arg):
     return v
 
 
+@CMDS.msg("ifinfo", 2 | RO_REPLY, UINT16, IFINFO)
 def _ifinfo(k, node, n):
     if n >= MAXIFACES or not _connected(k, node, "iface%d" % n):
         raise NgError("EINVAL")
     return dict(_iface(node, n))
 
 
+@CMDS.msg("setdlt", 4, SETDLT, None)
 def _setdlt(k, node, a):
     if a["iface"] >= MAXIFACES or not _connected(k, node, "iface%d" % a["iface"]):
         raise NgError("EINVAL")
@@ -116,34 +121,40 @@ def _setdlt(k, node, a):
     _iface(node, a["iface"])["data link type"] = a["dlt"]
 
 
+@CMDS.msg("setifindex", 5, SETIFINDEX, None)
 def _setifindex(k, node, a):
     if a["iface"] >= MAXIFACES or not _connected(k, node, "iface%d" % a["iface"]):
         raise NgError("EINVAL")
     _iface(node, a["iface"])["index"] = a["index"]
 
 
-def _settimeouts(k, node, a):
-    node["priv"]["inactive"] = a["inactive"]
-    node["priv"]["active"] = a["active"]
+def _store(**fields: str):
+    """A setter that keeps fields of the message in the node (``priv key=message field``)."""
+    def fn(k, node, a):
+        for mine, theirs in fields.items():
+            node["priv"][mine] = a[theirs]
+    return fn
 
 
+CMDS.add("settimeouts", 6, SETTIMEOUTS, None, _store(inactive="inactive", active="active"))
+CMDS.add("settemplate", 8, SETTEMPLATE, None, _store(templ_time="time", templ_packets="packets"))
+
+
+@CMDS.msg("setconfig", 7, SETCONFIG, None)
 def _setconfig(k, node, a):
     if a["iface"] >= MAXIFACES:
         raise NgError("EINVAL")
     _iface(node, a["iface"])["conf"] = a["conf"]
 
 
-def _settemplate(k, node, a):
-    node["priv"]["templ_time"] = a["time"]
-    node["priv"]["templ_packets"] = a["packets"]
-
-
+@CMDS.msg("setmtu", 9, SETMTU, None)
 def _setmtu(k, node, a):
     if a["mtu"] < MIN_MTU or a["mtu"] > MAX_MTU:
         raise NgError("EINVAL")
     node["priv"]["mtu"] = a["mtu"]
 
 
+@CMDS.msg("v9info", 10 | RO_REPLY, None, V9INFO)
 def _v9info(k, node, arg):
     p = node["priv"]
     return {"v9 template packets": p["templ_packets"], "v9 template time": p["templ_time"],
@@ -153,20 +164,7 @@ def _v9info(k, node, arg):
 class NetflowType(SelfDestructType):
     name = "netflow"
     module = "ng_netflow"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("info", 1 | RO_REPLY, None, INFO, _info),
-            Cmd("ifinfo", 2 | RO_REPLY, UINT16, IFINFO, _ifinfo),
-            Cmd("setdlt", 4, SETDLT, None, _setdlt),
-            Cmd("setifindex", 5, SETIFINDEX, None, _setifindex),
-            Cmd("settimeouts", 6, SETTIMEOUTS, None, _settimeouts),
-            Cmd("setconfig", 7, SETCONFIG, None, _setconfig),
-            Cmd("settemplate", 8, SETTEMPLATE, None, _settemplate),
-            Cmd("setmtu", 9, SETMTU, None, _setmtu),
-            Cmd("v9info", 10 | RO_REPLY, None, V9INFO, _v9info),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         counters = {name: 0 for name, _ in INFO.fields
@@ -302,49 +300,53 @@ def _parse(data: bytes, dlt: int, export9: bool = True):
 
     ``pullup`` is the kernel's pullup_len: each M_CHECK adds its length and fails when the
     packet is shorter (MHLEN is never reached by the packets ngsim builds)."""
+    found = _l3(data, dlt)
+    if found is None:
+        return None
+    v, l3, pullup = found
+    if v == 6:
+        return _parse6(data, l3, pullup, export9)
+    return _parse4(data, l3, pullup)
+
+
+def _l3(data: bytes, dlt: int):
+    """The dlt switch and its M_CHECKs: (IP version, offset of the IP header, pullup_len),
+    or None (another ethertype, a VLAN tag, a short frame, another dlt: bypass)."""
     import struct
 
     n = len(data)
-    pullup = 0
-
-    def check(length: int) -> bool:
-        nonlocal pullup
-        pullup += length
-        return n >= pullup
-
     if dlt == DLT_EN10MB:
-        if not check(14):
+        pullup = 14
+        if n < pullup:
             return None
         etype = struct.unpack_from("!H", data, 12)[0]
         l3 = 14
         if etype == ETHERTYPE_VLAN:
-            if not check(4):
+            pullup += 4
+            if n < pullup:
                 return None
             etype = struct.unpack_from("!H", data, 16)[0]
             l3 = 18
-        if etype == ETHERTYPE_IP:
-            if not check(20):
-                return None
-            v = 4
-        elif etype == ETHERTYPE_IPV6:
-            if not check(40):
-                return None
-            v = 6
-        else:
+        if etype not in (ETHERTYPE_IP, ETHERTYPE_IPV6):
             return None  # other types (and VLAN-tagged ones) bypass
-    elif dlt == DLT_RAW:
-        l3 = 0
-        if not check(20):
+        v = 4 if etype == ETHERTYPE_IP else 6
+        pullup += 20 if v == 4 else 40
+        return (v, l3, pullup) if n >= pullup else None
+    if dlt == DLT_RAW:
+        pullup = 20
+        if n < pullup:
             return None
-        v = 4
-        if data[0] >> 4 == 6:
-            if not check(20):  # sizeof(struct ip6_hdr) - sizeof(struct ip)
-                return None
-            v = 6
-    else:
-        return None
-    if v == 6:
-        return _parse6(data, l3, pullup, export9)
+        if data[0] >> 4 != 6:
+            return 4, 0, pullup
+        pullup += 20  # sizeof(struct ip6_hdr) - sizeof(struct ip)
+        return (6, 0, pullup) if n >= pullup else None
+    return None
+
+
+def _parse4(data: bytes, l3: int, pullup: int):
+    """The ``ip != NULL`` branch of ng_netflow_rcvdata and ng_netflow_flow_add's fields."""
+    import struct
+
     vhl = data[l3]
     frag = struct.unpack_from("!H", data, l3 + 6)[0] & 0x1FFF
     if vhl >> 4 != 4 or (vhl & 0xF) * 4 < 20:
@@ -357,7 +359,8 @@ def _parse(data: bytes, dlt: int, export9: bool = True):
            "plen": struct.unpack_from("!H", data, l3 + 2)[0],
            "sport": 0, "dport": 0, "flags": 0}
     if frag == 0:
-        if not check(hlen - 20) or not check(L4_CHECK.get(proto, 0)):
+        # M_CHECK(hlen - sizeof(struct ip)), then M_CHECK of the transport header
+        if len(data) < pullup + hlen - 20 or len(data) < pullup + hlen - 20 + L4_CHECK.get(proto, 0):
             return ("bad", 4)
         # ng_netflow_flow_add: ports and flags for TCP and UDP only (not SCTP)
         if proto in (IPPROTO_TCP, IPPROTO_UDP):
@@ -365,6 +368,41 @@ def _parse(data: bytes, dlt: int, export9: bool = True):
         if proto == IPPROTO_TCP:
             rec["flags"] = data[l3 + hlen + 13]
     return rec
+
+
+def _byte_reader(data: bytes):
+    """data[i], or 0 past the end (the walk's reads may lag past the checked length)."""
+    n = len(data)
+    return lambda i: data[i] if i < n else 0
+
+
+def _walk6(data: bytes, cur: int, pullup: int):
+    """The IPv6 extension header walk from next header ``cur`` at offset ``pullup``:
+    (upper-layer protocol, its offset, fragmented?), or None when an M_CHECK fails."""
+    n = len(data)
+    byte = _byte_reader(data)
+    upper, off = cur, pullup
+    while True:
+        if cur in L4_CHECK:
+            return (upper, off, False) if n >= pullup + L4_CHECK[cur] else None
+        if cur in (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_AH):
+            pullup += 2
+            if n < pullup:
+                return None
+            upper = byte(off)
+            if cur == IPPROTO_AH:
+                hdr_off = (byte(off + 1) + 2) << 2
+            else:
+                hdr_off = (byte(off + 1) + 1) << 3
+        elif cur == IPPROTO_FRAGMENT:
+            pullup += 8
+            if n < pullup:
+                return None
+            return byte(off), off + 8, True
+        else:
+            return upper, off, False
+        off += hdr_off
+        cur = upper
 
 
 def _parse6(data: bytes, l3: int, pullup: int, export9: bool):
@@ -380,46 +418,15 @@ def _parse6(data: bytes, l3: int, pullup: int, export9: bool):
     (``#if 0 /* XXX: set DSCP/CoS value */``)."""
     from ngsim import inet6
 
-    n = len(data)
-
-    def byte(i: int) -> int:
-        return data[i] if i < n else 0
-
     if not export9:
         return ("bad", 6)
-    cur = data[l3 + 6]
-    upper = cur
-    off = pullup
     if data[l3] & 0xF0 != 0x60:
         return ("bad", 6)
-    frag = False
-    while True:
-        if cur in L4_CHECK:
-            pullup += L4_CHECK[cur]
-            if n < pullup:
-                return ("bad", 6)
-            break
-        if cur in (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_AH):
-            pullup += 2
-            if n < pullup:
-                return ("bad", 6)
-            upper = byte(off)
-            if cur == IPPROTO_AH:
-                hdr_off = (byte(off + 1) + 2) << 2
-            else:
-                hdr_off = (byte(off + 1) + 1) << 3
-        elif cur == IPPROTO_FRAGMENT:
-            pullup += 8
-            if n < pullup:
-                return ("bad", 6)
-            upper = byte(off)
-            off += 8
-            frag = True
-            break
-        else:
-            break
-        off += hdr_off
-        cur = upper
+    walked = _walk6(data, data[l3 + 6], pullup)
+    if walked is None:
+        return ("bad", 6)
+    upper, off, frag = walked
+    byte = _byte_reader(data)
     rec = {"v": 6, "src": inet6.ntop(data[l3 + 8:l3 + 24]),
            "dst": inet6.ntop(data[l3 + 24:l3 + 40]), "proto": upper, "tos": 0,
            "plen": ((data[l3 + 4] << 8) | data[l3 + 5]) + 40,

@@ -8,7 +8,9 @@ from __future__ import annotations
 from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import ArrayType, INT32, StructType, UINT8, UINT32, UINT64
-from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
+from ngsim.nodetype import CmdList, SelfDestructType, netgraph_init
+
+CMDS = CmdList()  # ng_one2many_cmds[]
 
 MAX_LINKS = 64
 XMIT_ROUNDROBIN, XMIT_ALL, XMIT_FAILOVER = 1, 2, 3
@@ -41,6 +43,7 @@ def link_num(hook: str) -> int:
     raise NgError("EINVAL")
 
 
+@CMDS.msg("setconfig", 1, CONFIG, None)
 def _setconfig(k, node, conf):
     if conf["xmitAlg"] not in (XMIT_ROUNDROBIN, XMIT_ALL, XMIT_FAILOVER):
         raise NgError("EINVAL")
@@ -49,16 +52,20 @@ def _setconfig(k, node, conf):
     node["priv"]["conf"] = conf
 
 
+@CMDS.msg("getconfig", 2, None, CONFIG)
 def _getconfig(k, node, arg):
     return node["priv"]["conf"]
 
 
+@CMDS.msg("getclrstats", 5, INT32, STATS)  # the same reply: ngsim keeps no link statistics
+@CMDS.msg("getstats", 3, INT32, STATS)
 def _getstats(k, node, arg):
     if arg < -1 or arg >= MAX_LINKS:
         raise NgError("EINVAL")
     return STATS.default()
 
 
+@CMDS.msg("clrstats", 4, INT32, None)
 def _clrstats(k, node, arg):
     if arg < -1 or arg >= MAX_LINKS:
         raise NgError("EINVAL")
@@ -67,16 +74,7 @@ def _clrstats(k, node, arg):
 class One2ManyType(SelfDestructType):
     name = "one2many"
     module = "ng_one2many"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("setconfig", 1, CONFIG, None, _setconfig),
-            Cmd("getconfig", 2, None, CONFIG, _getconfig),
-            Cmd("getstats", 3, INT32, STATS, _getstats),
-            Cmd("clrstats", 4, INT32, None, _clrstats),
-            Cmd("getclrstats", 5, INT32, STATS, _getstats),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         return {"conf": {"xmitAlg": XMIT_ROUNDROBIN, "failAlg": FAIL_MANUAL,

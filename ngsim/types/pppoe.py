@@ -28,7 +28,9 @@ from __future__ import annotations
 from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import ENADDR, HOOKBUF, STRING, UINT16, StructType
-from ngsim.nodetype import Cmd, NodeType, netgraph_init
+from ngsim.nodetype import CmdList, NodeType, netgraph_init
+
+CMDS = CmdList()  # ng_pppoe_cmds[]
 
 ETHERNET, DEBUG = "ethernet", "debug"
 SERVICE_NAME_SIZE = 64
@@ -64,6 +66,7 @@ def _session(k, node, arg, cmd: str) -> dict:
     return sp
 
 
+@CMDS.msg("pppoe_connect", 2, INIT_DATA, None)
 def _connect(k, node, arg):
     sp = _session(k, node, arg, "connect")
     data = arg["data"]
@@ -80,21 +83,25 @@ def _connect(k, node, arg):
     sp.update(state=SINIT, service=service, acname=acname)  # pppoe_start: PADI sent
 
 
+@CMDS.msg("pppoe_listen", 3, INIT_DATA, None)
 def _listen(k, node, arg):
     sp = _session(k, node, arg, "listen")
     node["priv"]["listens"] += 1  # LIST_INSERT_HEAD order of the listeners
     sp.update(state=LISTENING, service=arg["data"], listened=node["priv"]["listens"])
 
 
+@CMDS.msg("pppoe_offer", 4, INIT_DATA, None)
 def _offer(k, node, arg):
     sp = _session(k, node, arg, "offer")
     sp.update(state=PRIMED, acname=arg["data"])
 
 
+@CMDS.msg("pppoe_service", 8, INIT_DATA, None)
 def _service(k, node, arg):
     _session(k, node, arg, "service")["service"] = arg["data"]
 
 
+@CMDS.msg("pppoe_setmode", 12, STRING, None)
 def _setmode(k, node, mode):
     priv = node["priv"]
     if mode == "standard":
@@ -109,6 +116,7 @@ def _setmode(k, node, mode):
         raise NgError("EINVAL")
 
 
+@CMDS.msg("pppoe_getmode", 13, None, STRING)
 def _getmode(k, node, arg):
     flags = node["priv"]["flags"]
     if flags == 0:
@@ -117,10 +125,12 @@ def _getmode(k, node, arg):
                     if flags & bit)
 
 
+@CMDS.msg("setenaddr", 14, ENADDR, None)
 def _setenaddr(k, node, mac):
     node["priv"]["enaddr"] = mac
 
 
+@CMDS.msg("setmaxp", 15, UINT16, None)
 def _setmaxp(k, node, value):
     node["priv"]["max_payload"] = value
 
@@ -128,19 +138,7 @@ def _setmaxp(k, node, value):
 class PppoeType(NodeType):
     name = "pppoe"
     module = "ng_pppoe"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("pppoe_connect", 2, INIT_DATA, None, _connect),
-            Cmd("pppoe_listen", 3, INIT_DATA, None, _listen),
-            Cmd("pppoe_offer", 4, INIT_DATA, None, _offer),
-            Cmd("pppoe_service", 8, INIT_DATA, None, _service),
-            Cmd("pppoe_setmode", 12, STRING, None, _setmode),
-            Cmd("pppoe_getmode", 13, None, STRING, _getmode),
-            Cmd("setenaddr", 14, ENADDR, None, _setenaddr),
-            Cmd("setmaxp", 15, UINT16, None, _setmaxp),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         return {"flags": 0, "ether_type": DISC, "enaddr": "00:00:00:00:00:00",

@@ -24,7 +24,9 @@ from ngsim.datapath import send
 from ngsim.errors import NgError
 from ngsim.ngparse import HINT16, HINT32, HOOKBUF, UINT8, UINT16, UINT32, StructType, \
     VarArrayType
-from ngsim.nodetype import Cmd, SelfDestructType, netgraph_init
+from ngsim.nodetype import CmdList, SelfDestructType, netgraph_init
+
+CMDS = CmdList()  # ng_vlan_cmds[]
 
 DOWNSTREAM, NOMATCH = "downstream", "nomatch"
 ETHERTYPE_VLAN = 0x8100
@@ -35,6 +37,7 @@ FILTER = StructType([("hook", HOOKBUF), ("vlan", UINT16), ("vid", UINT16), ("pcp
 TABLE = StructType([("n", UINT32), ("filter", VarArrayType(FILTER))])
 
 
+@CMDS.msg("addfilter", 1, FILTER, None)
 def _addfilter(k, node, vf):
     priv = node["priv"]
     vid = vf["vid"]
@@ -60,6 +63,7 @@ def _forget(priv: dict, name: str) -> None:
     del priv["filters"][str(tag & 0xFFF)]
 
 
+@CMDS.msg("delfilter", 2, HOOKBUF, None)
 def _delfilter(k, node, name):
     priv = node["priv"]
     if k.find_hook(node, name) is None or name not in priv["tags"]:
@@ -67,6 +71,7 @@ def _delfilter(k, node, name):
     _forget(priv, name)
 
 
+@CMDS.msg("delvidflt", 4, UINT16, None)
 def _delvidflt(k, node, vid):
     priv = node["priv"]
     if vid & ~0xFFF:
@@ -77,6 +82,7 @@ def _delvidflt(k, node, vid):
     _forget(priv, name)
 
 
+@CMDS.msg("gettable", 3, None, TABLE)
 def _gettable(k, node, arg):
     priv = node["priv"]
     rows = []
@@ -98,24 +104,16 @@ def _setter(key):
     return fn
 
 
+# get/set pairs: getdecap 5/setdecap 6, getencap 7/setencap 8, getencapproto 9/setencapproto 10
+for _num, _key, _ptype in ((5, "decap", HINT32), (7, "encap", HINT32), (9, "encap_proto", HINT16)):
+    CMDS.add("get" + _key.replace("_", ""), _num, None, _ptype, _getter(_key))
+    CMDS.add("set" + _key.replace("_", ""), _num + 1, _ptype, None, _setter(_key))
+
+
 class VlanType(SelfDestructType):
     name = "vlan"
     module = "ng_vlan"
-    cmds = {
-        c.name: c
-        for c in (
-            Cmd("addfilter", 1, FILTER, None, _addfilter),
-            Cmd("delfilter", 2, HOOKBUF, None, _delfilter),
-            Cmd("gettable", 3, None, TABLE, _gettable),
-            Cmd("delvidflt", 4, UINT16, None, _delvidflt),
-            Cmd("getdecap", 5, None, HINT32, _getter("decap")),
-            Cmd("setdecap", 6, HINT32, None, _setter("decap")),
-            Cmd("getencap", 7, None, HINT32, _getter("encap")),
-            Cmd("setencap", 8, HINT32, None, _setter("encap")),
-            Cmd("getencapproto", 9, None, HINT16, _getter("encap_proto")),
-            Cmd("setencapproto", 10, HINT16, None, _setter("encap_proto")),
-        )
-    }
+    cmds = CMDS
 
     def init_priv(self, k, node):
         # filters: VID (as text, JSON keys) -> hook; tags: hook -> its 16-bit tag

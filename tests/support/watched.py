@@ -6,9 +6,9 @@ from __future__ import annotations
 import pathlib
 
 from netgraph_core import nf_model
-from netgraph_core import nf_plan
+from netgraph_core import nf_boot
 from netgraph_core import nf_watch
-from netgraph_core import ng_text
+from netgraph_core import ng_snapshot
 from ngsim.testing import Host
 
 PARAMS = {"interfaces": ["em0", "em1"], "collectors": [{"host": "127.0.0.1", "port": 2055}]}
@@ -17,7 +17,7 @@ PARAMS = {"interfaces": ["em0", "em1"], "collectors": [{"host": "127.0.0.1", "po
 def build(root: pathlib.Path, params=PARAMS, name="lan", ifaces=("em0", "em1", "em2")) -> tuple[Host, dict]:
     host = Host.create(str(root), ifaces=ifaces, loaded=("ng_ether",))
     cfg = nf_model.validate({**params, "name": name})
-    script = nf_plan.build_script(cfg)
+    script = nf_boot.build_script(cfg)
     assert host.kldload("-n", *script["modules"]).returncode == 0
     run = host.ngctl("-f", "-", stdin="\n".join(script["ngctl"]) + "\n")
     assert run.returncode == 0, run.stderr
@@ -26,5 +26,5 @@ def build(root: pathlib.Path, params=PARAMS, name="lan", ifaces=("em0", "em1", "
 
 def read(host: Host, declared: dict, state: dict | None = None) -> dict:
     reqs = nf_watch.requests(declared, (state or {}).get("graph"))
-    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
-    return nf_watch.snapshot(*ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs), reqs)
+    run = host.ngctl("-f", "-", stdin=ng_snapshot.snapshot_script(reqs))
+    return nf_watch.snapshot(*ng_snapshot.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs), reqs)

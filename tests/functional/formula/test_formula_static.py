@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,44 @@ def test_sls_use_tplroot_and_map():
         assert 'from tplroot ~ "/map.jinja" import mapdata' in text, path
 
 
+# What a rule looks like in Jinja: a regex test or filter (`is match(...)`, `regex_search`),
+# a length check, or a number (a limit such as {0,24} or 1023, a slice such as [:-6]).
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+_JINJA_CODE = re.compile(r"\{%(.*?)%\}|\{\{(.*?)\}\}", re.S)
+_RULE = re.compile(r"\b(?:match|search|regex_\w*|length|count)\b|\d")
+
+
+def _rules(text: str) -> list[str]:
+    """The rules written in the Jinja code of ``text`` (comments and the YAML around the
+    code aside, so a mode '0555' or a comment naming a limit is not one)."""
+    text = _JINJA_COMMENT.sub("", text).replace("tpldir.split('/')[0]", "tpldir")  # template-formula's tplroot
+    code = [a or b for a, b in _JINJA_CODE.findall(text)]
+    return [hit for block in code for hit in _RULE.findall(block)]
+
+
+def test_the_rule_finder_finds_what_map_jinja_used_to_hold():
+    """Positive control: lines of the earlier map.jinja (which repeated nf_model's and
+    nf_paths' rules) are found; comments and YAML are not."""
+    old = [
+        "{%-   if not (name is string and name is match('[A-Za-z][A-Za-z0-9_-]{0,24}\\Z')) %}",
+        "{%- set segment = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\\Z' %}",
+        "{%-     set name = salt['file.basename'](path)[:-6] %}",
+        "{%- if value | length > 1023 %}",
+        "{{ value | regex_search('^/') }}",
+    ]
+    assert all(_rules(line) for line in old), [line for line in old if not _rules(line)]
+    assert _rules("{#- at most 1023 characters, is match() #}\n    - mode: '0555'\n{{ name | tojson }}\n"
+                  "{%- set tplroot = tpldir.split('/')[0] %}") == []
+
+
+@pytest.mark.parametrize("path", [FORMULA / "map.jinja", FORMULA / "libtofs.jinja"] + MINION_SLS,
+                         ids=lambda p: p.name)
+def test_jinja_holds_no_rule_of_its_own(path):
+    """One source per rule: the formula's checks and limits live in Python
+    (netflow.mapdata, nf_pillar), never again in Jinja; map.jinja only merges."""
+    assert _rules(path.read_text()) == [], path.name
+
+
 def test_defaults_yaml():
     """Only the formula's own keys: the path defaults come from the modules' one table;
     netflow.mapdata without the file (CLI) uses the same values."""
@@ -71,7 +110,7 @@ def test_path_defaults_are_one_table_read_by_formula_and_modules():
     from netgraph_core import nf_paths
 
     jinja = (FORMULA / "map.jinja").read_text()
-    assert "salt['netflow.mapdata'](defaults)" in jinja  # nf_pillar fills the paths from nf_paths
+    assert "salt['netflow.mapdata'](defaults, tplroot)" in jinja  # nf_pillar fills the paths from nf_paths
     assert "nf_paths.default(key)" in (REPO / "_utils" / "netgraph_core" / "nf_pillar.py").read_text()
     assert set(nf_paths.PATHS) >= {"boot_dir", "lock_file", "rc_script", "rc_conf_d", "ngctl", "kldload",
                                    "kldstat", "ipfw", "sha256", "lockf"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pathlib
 
 from netgraph_core import ng_text
+
+from netgraph_core import ng_systext
 import pytest
 from salt.exceptions import CommandExecutionError
 
@@ -45,12 +47,12 @@ def test_parsers_on_emulator_output(ipfw_host):
     reply = ng_text.parse_reply(ipfw_host.ngctl("msg", "ipfw:10.export9", "getpeername").stdout)
     assert reply["args"] == "inet/192.0.2.10:2055" and reply["from"] == by_type["ksocket"]["id"]
 
-    kld = ng_text.parse_kldstat(ipfw_host.run("kldstat", "-v").stdout)
-    assert {"ng_ether", "ng_ipfw", "ng_netflow", "netgraph"} <= set(ng_text.module_names(kld))
-    assert ng_text.parse_kldstat(ipfw_host.run("kldstat", "-m", "ng_ether").stdout)["modules"][0]["name"] == "ng_ether"
+    kld = ng_systext.parse_kldstat(ipfw_host.run("kldstat", "-v").stdout)
+    assert {"ng_ether", "ng_ipfw", "ng_netflow", "netgraph"} <= set(ng_systext.module_names(kld))
+    assert ng_systext.parse_kldstat(ipfw_host.run("kldstat", "-m", "ng_ether").stdout)["modules"][0]["name"] == "ng_ether"
 
     ipfw_host.run("ipfw", "add", "100", "ngtee", "10", "ip", "from", "any", "to", "any", "via", "tun0")
-    rules = ng_text.parse_ipfw_list(ipfw_host.run("ipfw", "list").stdout)
+    rules = ng_systext.parse_ipfw_list(ipfw_host.run("ipfw", "list").stdout)
     assert rules[0] == {"rule": 100, "text": "ngtee 10 ip from any to any via tun0"}
     assert rules[-1]["rule"] == 65535
 

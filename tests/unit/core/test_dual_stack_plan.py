@@ -10,6 +10,7 @@ from netgraph_core import nf_plan
 from netgraph_core import nf_settings
 from netgraph_core import nf_resolve
 from netgraph_core import ng_text
+from netgraph_core import nf_boot
 import pytest
 
 V4 = {"host": "192.0.2.10", "port": 2055}
@@ -159,7 +160,7 @@ def test_settings_read_back_from_getname_and_getpeername_replies():
 
 
 def test_boot_script_binds_before_connect():
-    script = nf_plan.build_script(cfg_of([{**V6, "source": "2001:db8::1"}]))
+    script = nf_boot.build_script(cfg_of([{**V6, "source": "2001:db8::1"}]))
     assert script["ngctl"][-2:] == [f"msg lan_v9: bind {SRC6}", f"msg lan_v9: connect {PEER6}"]
 
 

@@ -11,6 +11,9 @@ from netgraph_core import nf_dot
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
 from netgraph_core import nf_settings
+from netgraph_core import nf_boot
+from netgraph_core import nf_ipfw
+from netgraph_core import nf_rollback
 import pytest
 
 from tests.support.bad_input import BAD, BAD_PURE, _with
@@ -369,16 +372,16 @@ def _live_merge(cur, cfg):
 # ----------------------------------------------------------------------------- ipfw
 def test_ipfw_rule_added_and_conflicting_rule_refused():
     cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10, "direction": "ingress"}}, "collectors": [C1]}, host(ipfw=True))
-    res = nf_plan.ipfw_diff([{"rule": 65535, "text": "deny ip from any to any"}], host(ipfw=True), want, "lan")
+    res = nf_ipfw.ipfw_diff([{"rule": 65535, "text": "deny ip from any to any"}], host(ipfw=True), want, "lan")
     assert res == {"delete": [], "add": [["10", "ngtee", "10", "ip", "from", "any", "to", "any", "in", "via", "tun0"]]}
     with pytest.raises(nf_model.ConflictError, match="ipfw rule 10"):
-        nf_plan.ipfw_diff([{"rule": 10, "text": "allow ip from any to any"}], host(ipfw=True), want, "lan")
+        nf_ipfw.ipfw_diff([{"rule": 10, "text": "allow ip from any to any"}], host(ipfw=True), want, "lan")
 
 
 def test_ipfw_rule_with_changed_direction_is_replaced():
     cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10}}, "collectors": [C1]}, host(ipfw=True))
     cur = as_current(want, host(ipfw=True))
-    res = nf_plan.ipfw_diff([{"rule": 10, "text": "ngtee 10 ip from any to any in via tun0"}], cur, want, "lan")
+    res = nf_ipfw.ipfw_diff([{"rule": 10, "text": "ngtee 10 ip from any to any in via tun0"}], cur, want, "lan")
     assert res["delete"] == [10] and res["add"][0][-3:] == ["any", "via", "tun0"]
 
 
@@ -387,14 +390,14 @@ def test_rollback_shuts_down_created_nodes_and_detaches_half_attached_interfaces
     g = host("em0", "em1")
     g["nodes"]["lan_nf"] = {"type": "netflow", "hooks": {"iface0": {"peer": "em0", "peer_hook": "lower"}}}
     g["nodes"]["em0"]["hooks"] = {"lower": {"peer": "lan_nf", "peer_hook": "iface0"}}
-    assert [" ".join(c) for c in nf_plan.rollback_plan(g, "lan", ["lan_nf"])] == ["shutdown lan_nf:"]
+    assert [" ".join(c) for c in nf_rollback.rollback_plan(g, "lan", ["lan_nf"])] == ["shutdown lan_nf:"]
     # an existing node (not created by the batch) is kept; the half-attached interface is cut
-    assert [" ".join(c) for c in nf_plan.rollback_plan(g, "lan", [])] == ["rmhook em0: lower"]
+    assert [" ".join(c) for c in nf_rollback.rollback_plan(g, "lan", [])] == ["rmhook em0: lower"]
 
 
 def test_boot_script_is_the_plan_from_an_empty_graph():
     cfg = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
-    script = nf_plan.build_script(cfg)
+    script = nf_boot.build_script(cfg)
     assert script["ngctl"] == lines(nf_plan.diff(host("em0"), nf_model.desired(cfg, host("em0"))))
     assert script["modules"] == ["netgraph", "ng_socket", "ng_ether", "ng_netflow", "ng_ksocket"]
     assert script["ipfw"] == []

@@ -5,7 +5,9 @@ The expected values below were read off the capture by eye, not computed by the 
 """
 import pathlib
 
+from netgraph_core import ng_ops
 from netgraph_core import ng_text
+from netgraph_core import ng_systext
 from netgraph_core import ng_words
 import pytest
 
@@ -230,7 +232,7 @@ def test_opnsense_1741_file_mode_error_lines():
 
 
 def test_nanxiao_kldstat_old_layout():
-    parsed = ng_text.parse_kldstat(cap("nanxiao_kldstat.txt"))
+    parsed = ng_systext.parse_kldstat(cap("nanxiao_kldstat.txt"))
     assert [(f["id"], f["refs"], f["name"]) for f in parsed["files"]] == [
         (1, 6, "kernel"), (2, 1, "fdescfs.ko"), (3, 1, "uhid.ko"),
     ]
@@ -240,7 +242,7 @@ def test_nanxiao_kldstat_old_layout():
 
 
 def test_nanxiao_kldstat_verbose_modules():
-    parsed = ng_text.parse_kldstat(cap("nanxiao_kldstat_v.txt"))
+    parsed = ng_systext.parse_kldstat(cap("nanxiao_kldstat_v.txt"))
     kernel = parsed["files"][0]
     assert kernel["name"] == "kernel" and kernel["path"] == "/boot/kernel/kernel"
     assert kernel["modules"] == [
@@ -250,24 +252,24 @@ def test_nanxiao_kldstat_verbose_modules():
 
 
 def test_pfsense_kldstat_verbose_grep_fragment():
-    parsed = ng_text.parse_kldstat(cap("pfatt_41_kldstat_v_grep.txt"))
+    parsed = ng_systext.parse_kldstat(cap("pfatt_41_kldstat_v_grep.txt"))
     assert parsed == {"files": [], "modules": [{"id": 555, "name": "ng_etf"}]}
-    assert ng_text.module_names(parsed) == ["ng_etf"]
+    assert ng_systext.module_names(parsed) == ["ng_etf"]
 
 
 def test_kldstat_freebsd13_layout():
-    parsed = ng_text.parse_kldstat(cap("marcin_kldstat_13.txt"))
+    parsed = ng_systext.parse_kldstat(cap("marcin_kldstat_13.txt"))
     assert len(parsed["files"]) == 13
     assert parsed["files"][0]["refs"] == 43 and parsed["files"][0]["size"] == 0x1F3C6C0
     assert parsed["files"][9] == {"id": 10, "refs": 1, "address": "0xffffffff8302c000", "size": 0xE5B0,
                                   "name": "snd_uaudio.ko", "path": None, "modules": []}
-    assert "zfs" in ng_text.module_names(parsed)
+    assert "zfs" in ng_systext.module_names(parsed)
 
 
 def test_pfatt_15_eiface_error_text():
     lines = ng_text.clean_lines(cap("pfatt_15_eiface_stderr.txt"))
     # The prompt+command line is recognised and dropped; what remains is ngctl's stderr.
     assert lines == ["ngctl: send msg: Protocol family not supported"]
-    assert ng._error_text({"retcode": 71, "stderr": "\n".join(lines) + "\n", "stdout": ""}) == (
+    assert ng_ops.error_text({"retcode": 71, "stderr": "\n".join(lines) + "\n", "stdout": ""}) == (
         "ngctl: send msg: Protocol family not supported"
     )

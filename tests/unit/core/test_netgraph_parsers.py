@@ -3,6 +3,7 @@ import pathlib
 
 from netgraph_core import ng_ascii
 from netgraph_core import ng_text
+from netgraph_core import ng_systext
 from netgraph_core import ng_words
 import pytest
 
@@ -302,11 +303,11 @@ def test_derived_kldstat_and_m():
  8    3 0xffffffff82a22000     acb8 netgraph.ko
 10    1 0xffffffff82a31000     b7a0 ng_netflow.ko
 """
-    parsed = ng_text.parse_kldstat(text)
+    parsed = ng_systext.parse_kldstat(text)
     assert [f["name"] for f in parsed["files"]] == ["kernel", "ng_ether.ko", "netgraph.ko", "ng_netflow.ko"]
     assert parsed["files"][2]["refs"] == 3
-    assert ng_text.module_names(parsed) == ["kernel", "netgraph", "ng_ether", "ng_netflow"]
-    assert ng_text.parse_kldstat("Id  Refs Name\n487    1 ng_ether\n")["modules"] == [{"id": 487, "name": "ng_ether"}]
+    assert ng_systext.module_names(parsed) == ["kernel", "netgraph", "ng_ether", "ng_netflow"]
+    assert ng_systext.parse_kldstat("Id  Refs Name\n487    1 ng_ether\n")["modules"] == [{"id": 487, "name": "ng_ether"}]
 
 
 def test_modern_kldstat_verbose():
@@ -317,18 +318,18 @@ def test_modern_kldstat_verbose():
         "\t\t Id Name\n"
         "\t\t487 ng_ether\n"
     )
-    parsed = ng_text.parse_kldstat(text)
+    parsed = ng_systext.parse_kldstat(text)
     assert parsed["files"][0]["path"] == "/boot/kernel/ng_ether.ko"
     assert parsed["files"][0]["modules"] == [{"id": 487, "name": "ng_ether"}]
 
 
 def test_ipfw_list():
     text = "00100 ngtee 10 ip from any to any via tun0\n65535 allow ip from any to any\n"
-    assert ng_text.parse_ipfw_list(text) == [
+    assert ng_systext.parse_ipfw_list(text) == [
         {"rule": 100, "text": "ngtee 10 ip from any to any via tun0"},
         {"rule": 65535, "text": "allow ip from any to any"},
     ]
-    assert ng_text.parse_ipfw_list("root@fw:~ # ipfw list\n65535 deny ip from any to any\n")[0]["rule"] == 65535
+    assert ng_systext.parse_ipfw_list("root@fw:~ # ipfw list\n65535 deny ip from any to any\n")[0]["rule"] == 65535
 
 
 # ---- prompts and messy pastes ---------------------------------------------------------
@@ -433,14 +434,14 @@ def test_parse_dot_rejects(text):
 )
 def test_parse_kldstat_rejects(text):
     with pytest.raises(ValueError):
-        ng_text.parse_kldstat(text)
+        ng_systext.parse_kldstat(text)
 
 
 @pytest.mark.parametrize("text", ["Chain INPUT (policy ACCEPT)\ntarget prot opt source destination\n",
                                   "99999 allow ip from any to any\n"])
 def test_parse_ipfw_list_rejects(text):
     with pytest.raises(ValueError):
-        ng_text.parse_ipfw_list(text)
+        ng_systext.parse_ipfw_list(text)
 
 
 def test_parse_types_rejects():

@@ -13,7 +13,11 @@ from netgraph_core import nf_changes
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
 from netgraph_core import nf_resolve
-from netgraph_core import ng_text
+from netgraph_core import ng_words
+from netgraph_core import ng_snapshot
+from netgraph_core import ng_systext
+from netgraph_core import nf_boot
+from netgraph_core import nf_ipfw
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}
@@ -57,7 +61,7 @@ def rules_of(cfg: dict) -> list[dict]:
 def changes(current: dict, cfg: dict, rules=(), modules=()) -> dict:
     want = nf_model.desired(cfg, current)
     plan = nf_plan.diff(current, want)
-    plan["ipfw"] = nf_plan.ipfw_diff(list(rules), current, want, cfg["name"])
+    plan["ipfw"] = nf_ipfw.ipfw_diff(list(rules), current, want, cfg["name"])
     if plan["ipfw"]["add"]:  # as the glue's _ipfw_changes puts it: kept by pillar_changes as it is
         plan["changes"]["ipfw"] = {"add": [" ".join(a) for a in plan["ipfw"]["add"]]}
     return nf_changes.pillar_changes(current, cfg, plan, rules, modules)
@@ -183,7 +187,7 @@ def test_the_same_pillar_in_any_order_gives_the_same_plan():
         for coll in (COLLECTORS, COLLECTORS[::-1], COLLECTORS[2:] + COLLECTORS[:2]):
             cfg = cfg_of({k: IFACES[k] for k in keys}, coll)
             plans.add(tuple(" ".join(c) for c in nf_plan.diff(live, nf_model.desired(cfg, live))["commands"]))
-            assert nf_plan.build_script(cfg) == nf_plan.build_script(cfg_of(IFACES, COLLECTORS))
+            assert nf_boot.build_script(cfg) == nf_boot.build_script(cfg_of(IFACES, COLLECTORS))
     assert len(plans) == 1
     (lines,) = plans
     assert "mkpeer em0: netflow lower iface0" in lines and "connect em1: lan_nf: lower iface1" in lines
@@ -227,7 +231,7 @@ def test_projected_graph_has_the_nodes_the_modules_will_make():
     ("lo0\n", ["lo0"]),
 ])
 def test_parse_ifconfig_list(text, names):
-    assert ng_text.parse_ifconfig_list(text) == names
+    assert ng_systext.parse_ifconfig_list(text) == names
 
 
 @pytest.mark.parametrize("text", [
@@ -237,22 +241,22 @@ def test_parse_ifconfig_list(text, names):
 ])
 def test_parse_ifconfig_list_refuses_other_text(text):
     with pytest.raises(ValueError):
-        ng_text.parse_ifconfig_list(text)
+        ng_systext.parse_ifconfig_list(text)
 
 
 def test_ether_node_names_and_ids_as_ngctl_writes_them():
-    assert ng_text.ether_node_name("vlan0.100") == "vlan0_100" == nf_model.ether_node_name("vlan0.100")
+    assert ng_words.ether_node_name("vlan0.100") == "vlan0_100" == nf_model.ether_node_name("vlan0.100")
     node = {"name": None, "type": "netflow", "id": 0x4D, "num_hooks": 1,
             "hooks": [{"hook": "iface0", "peer_name": "em0", "peer_type": "ether", "peer_id": 3, "peer_hook": "lower"}]}
-    got = ng_text.as_ngctl_ids(node)
+    got = ng_snapshot.as_ngctl_ids(node)
     assert got["id"] == "0000004d" and got["path"] == "[4d]:"
     assert got["hooks"][0]["peer_id"] == "00000003" and got["hooks"][0]["peer_path"] == "[3]:"
     assert node["id"] == 0x4D, "the parsed node is left as it was"
-    assert ng_text.as_ngctl_ids({"name": "em0", "type": "ether", "id": 5, "num_hooks": 0})["path"] == "[5]:"
+    assert ng_snapshot.as_ngctl_ids({"name": "em0", "type": "ether", "id": 5, "num_hooks": 0})["path"] == "[5]:"
 
 
 def test_a_missing_node_before_ng_ether_is_loaded_says_so():
     err = "ngctl: send msg: No such file or directory"
-    assert ng_text.missing_node_error("em0:", err, ["socket"]).startswith("ng_ether is not loaded: no node em0:")
-    assert ng_text.missing_node_error("em0:", err, ["ether", "socket"]) == err
-    assert ng_text.missing_node_error("[4d]:", err, ["socket"]) == err
+    assert ng_snapshot.missing_node_error("em0:", err, ["socket"]).startswith("ng_ether is not loaded: no node em0:")
+    assert ng_snapshot.missing_node_error("em0:", err, ["ether", "socket"]) == err
+    assert ng_snapshot.missing_node_error("[4d]:", err, ["socket"]) == err

@@ -8,6 +8,7 @@ from netgraph_core import nf_graph
 from netgraph_core import nf_host
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
+from netgraph_core import nf_rollback
 import pytest
 
 C1 = {"host": "192.0.2.10", "port": 2055}
@@ -103,6 +104,23 @@ def test_the_rollback_puts_a_moved_interface_back_on_its_old_exporter():
     sim = passes(before, res["commands"][:cut])
     now = {"nodes": {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
                      for k, v in sim.nodes.items()}}
-    undo = nf_host.rollback(now, ["aaa", "zzz"], [], {}, before)
+    undo = nf_rollback.rollback(now, ["aaa", "zzz"], [], {}, before)
     assert [" ".join(c) for c in undo] == ["connect em0: zzz_nf: lower iface0", "connect em0: zzz_nf: upper out0"]
-    assert nf_host.rollback(now, ["aaa", "zzz"], [], {}, None) == [], "the old rollback left em0 on no exporter"
+    assert nf_rollback.rollback(now, ["aaa", "zzz"], [], {}, None) == [], "the old rollback left em0 on no exporter"
+
+
+@pytest.mark.parametrize("ftype", ["pppoe", "vlan", "netflow"])
+def test_the_rollback_never_cuts_an_interface_link_a_foreign_node_held_before(ftype):
+    """A takeover batch that failed at its first line: em0 still hangs from the foreign
+    node it had (a sink to the traffic model for ng_pppoe), and em0 is one of the batch's
+    attach points. The rollback removes nothing of it (issue 19 I2, found by make soak on
+    an ng_vlan trunk)."""
+    hooks = {"lower": {"peer": "trunk", "peer_hook": "downstream"}, "upper": {"peer": "trunk", "peer_hook": "nomatch"}}
+    graph = {"nodes": {"em0": {"type": "ether", "hooks": hooks},
+                       "trunk": {"type": ftype, "hooks": {"downstream": {"peer": "em0", "peer_hook": "lower"},
+                                                         "nomatch": {"peer": "em0", "peer_hook": "upper"}}}}}
+    journal = {"dmz": {"attach": ["em0:lower", "em0:upper"]}}
+    assert nf_rollback.rollback(graph, ["dmz"], [], journal, graph) == []
+    # positive control: without the graph from before, the same interface is detached
+    if ftype == "pppoe":
+        assert nf_rollback.rollback(graph, ["dmz"], [], journal, None) == [["rmhook", "em0:", "lower"], ["rmhook", "em0:", "upper"]]

@@ -11,6 +11,7 @@ from netgraph_core import nf_links
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
 from netgraph_core import nf_journal
+from netgraph_core import nf_rollback
 import pytest
 
 from test_plan_hardening import cfg_of, exporter, host, link, lines, node, plan
@@ -188,10 +189,10 @@ def test_rollback_of_a_takeover_reconnects_the_foreign_exporter():
     now["nodes"]["em0"]["hooks"].pop("lower")
     now["nodes"]["netflow"]["hooks"].pop("iface0")
     journal = nf_journal.journal(g, "lan", nf_plan.attach_points(cfg_of()))
-    undo = nf_plan.rollback_plan(now, "lan", [], journal=journal, restore=res["restore"])
+    undo = nf_rollback.rollback_plan(now, "lan", [], journal=journal, restore=res["restore"])
     assert lines(undo) == ["connect em0: netflow: lower iface0"]
     # without restore (the old rollback): em0 is detached, the foreign exporter left idle
-    assert lines(nf_plan.rollback_plan(now, "lan", [], journal=journal)) == ["rmhook em0: upper"]
+    assert lines(nf_rollback.rollback_plan(now, "lan", [], journal=journal)) == ["rmhook em0: upper"]
 
 
 def test_rollback_after_our_node_was_made_shuts_it_down_then_reconnects():
@@ -204,7 +205,7 @@ def test_rollback_after_our_node_was_made_shuts_it_down_then_reconnects():
     now["nodes"]["lan_nf"] = node("netflow", 9, "lan_nf")
     link(now, "em0", "lower", "lan_nf", "iface0")
     link(now, "em0", "upper", "lan_nf", "out0")
-    undo = nf_plan.rollback_plan(now, "lan", ["lan_nf"], journal=None, restore=res["restore"])
+    undo = nf_rollback.rollback_plan(now, "lan", ["lan_nf"], journal=None, restore=res["restore"])
     assert lines(undo) == ["shutdown lan_nf:", "connect em0: netflow: lower iface0", "connect em0: netflow: upper out0"]
 
 
@@ -217,7 +218,7 @@ def test_rollback_of_a_removal_stopped_before_its_rejoin_makes_it():
     now = {"nodes": {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
                      for k, v in s.nodes.items()}}
     assert nf_links.blackholed(now) == ["em0"]
-    undo = nf_plan.rollback_plan(now, "lan", [], journal={"ids": [], "attach": []}, restore=res["restore"])
+    undo = nf_rollback.rollback_plan(now, "lan", [], journal={"ids": [], "attach": []}, restore=res["restore"])
     assert lines(undo) == ["connect tap: em0: left upper"]
 
 

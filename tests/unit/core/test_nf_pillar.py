@@ -23,8 +23,9 @@ def test_a_good_pillar_is_decided():
     assert out["exporters"] == [["lan", {**LAN, "persist": True}], ["uplink", UPLINK]]
     assert out["absent"] == ["old"], "persisted and no longer declared: removed"
     assert out["persisted"] == ["lan", "old", "uplink"]
+    assert out["host_state"] is True
     assert out["mapdata"]["boot_dir"] == "/usr/local/etc/netflow" and out["mapdata"]["persist"] is True
-    assert out["metrics"] == nf_pillar.METRICS_DEFAULTS
+    assert out["metrics"] == {**nf_pillar.METRICS_DEFAULTS, "path": "/var/tmp/node_exporter/netflow.prom"}
 
 
 @pytest.mark.parametrize("edit, named", [
@@ -51,6 +52,7 @@ def test_one_error_refuses_the_whole_pillar(edit, named):
     out = decide(pillar)
     assert any(named in e["comment"] for e in out["errors"]), out["errors"]
     assert out["exporters"] == [] and out["absent"] == [], "nothing applied, nothing removed"
+    assert out["host_state"] is False
 
 
 def test_every_error_is_reported_not_only_the_first():
@@ -82,6 +84,46 @@ def test_paths_come_from_config_then_lookup_then_defaults():
 
 def test_no_pillar_and_odd_shapes_never_raise():
     assert decide(None)["errors"] == [] and decide({})["exporters"] == []
+    assert decide({}, persisted=())["host_state"] is False, "nothing declared nor to remove: no host state"
+    assert decide({}, persisted=["old"])["host_state"] is True, "only something to remove: a host state"
     assert decide({"exporters": None, "metrics": None, "tofs": None})["errors"] == []
     assert decide("on")["errors"][0]["key"] == "netflow"
     assert decide({"exporters": {}}, persisted=["ok", "not ok", "../x"])["absent"] == ["ok"]
+
+
+def test_boot_files_of_every_exporter_declared_or_persisted():
+    out = decide(GOOD, config={"boot_dir": "/b"})
+    assert out["boot_files"] == {n: [f"/b/{n}.ngctl", f"/b/{n}.modules", f"/b/{n}.ipfw"]
+                                 for n in ("lan", "old", "uplink")}
+    pillar = copy.deepcopy(GOOD)
+    pillar["persit"] = True
+    refused = decide(pillar)
+    assert refused["boot_files"] == {} and refused["rc_conf"] is None, "a refused pillar removes and writes nothing"
+
+
+def test_rc_conf_names_every_path_single_quoted():
+    out = decide(GOOD, config={"boot_dir": "/b", "ngctl": "/n/ngctl"})
+    lines = out["rc_conf"].splitlines()
+    assert out["rc_conf"].endswith("\n") and lines[:3] == list(nf_pillar.RC_CONF_HEAD)
+    assert lines[3:] == ["netflow_boot_dir='/b'", "netflow_ngctl='/n/ngctl'", "netflow_kldload='/sbin/kldload'",
+                         "netflow_kldstat='/sbin/kldstat'", "netflow_ipfw='/sbin/ipfw'", "netflow_sha256='/sbin/sha256'",
+                         "netflow_lockf='/usr/bin/lockf'", "netflow_lock='/var/run/netflow.lock'",
+                         "netflow_script='/usr/local/etc/rc.d/netflow'"]
+    with pytest.raises(ValueError):  # never quoted blindly, even if called with an unchecked path
+        nf_pillar.rc_conf({**out["mapdata"], "ngctl": "/x'; reboot; '"})
+
+
+def test_tofs_lookup_skips_switch_values_that_are_not_one_segment():
+    values = {"id": "fw1", "os_family": "FreeBSD", "roles": ["edge", "../x", "a b", "core"], "bad": "x/y"}
+    tofs = {"files_switch": ["id", "roles", "bad", "os_family", "missing", "id"]}
+    out = decide({"tofs": tofs}, config={})
+    assert out["tofs"]["dirs"] == ["netflow/files/default"], "no config.get given: only the default folder"
+    out = nf_pillar.decide({"tofs": tofs}, None, {}, [], values.get, "myflow")
+    assert out["tofs"] == {"dirs": ["myflow/files/fw1", "myflow/files/edge", "myflow/files/core",
+                                    "myflow/files/FreeBSD", "myflow/files/default"], "source_files": {}}
+    given = {"path_prefix": "site/nf", "dirs": {"files": "f", "default": "base"}, "source_files": {"x": ["a.rc"]}}
+    out = nf_pillar.decide({"tofs": given}, None, {}, [], values.get)
+    assert out["tofs"] == {"dirs": ["site/nf/f/fw1", "site/nf/f/FreeBSD", "site/nf/f/base"],
+                           "source_files": {"x": ["a.rc"]}}
+    assert nf_pillar.decide({"tofs": {}}, None, {}, [], values.get, "../up")["errors"][0]["key"] == \
+        "netflow:tofs:path_prefix"

@@ -11,7 +11,7 @@ from netgraph_core import ng_ascii
 from netgraph_core import ng_text
 import pytest
 
-from ngsim.types import ksocket as ngsim_ksocket
+from ngsim import ksocket_parse as ngsim_ksocket  # ng_ksocket.c's parse side
 
 # struct sockaddr_in6 (sys/netinet6/in6.h): sin6_len u8, sin6_family u8 (AF_INET6 = 28,
 # sys/sys/socket.h), sin6_port u16 network order, sin6_flowinfo u32, sin6_addr 16 bytes,

@@ -9,10 +9,10 @@ import pathlib
 import pytest
 
 from netgraph_core import nf_model
-from netgraph_core import nf_plan
 from netgraph_core import nf_record
 from netgraph_core import nf_watch
-from netgraph_core import ng_text
+from netgraph_core import ng_snapshot
+from netgraph_core import nf_boot
 from ngsim.testing import Host, load_file, ngsim
 
 from tests.support.watched import build, read
@@ -80,8 +80,8 @@ def test_boot_file_state(tmp_path):
     cfg = nf_model.validate({**PARAMS, "name": "lan", "persist": True})
     from netgraph_core.nf_boot import render
 
-    good = render("lan", nf_plan.build_script(cfg))
-    other = render("lan", nf_plan.build_script(nf_model.validate({**PARAMS, "name": "lan", "mtu": 1400})))
+    good = render("lan", nf_boot.build_script(cfg))
+    other = render("lan", nf_boot.build_script(nf_model.validate({**PARAMS, "name": "lan", "mtu": 1400})))
     assert nf_watch.boot_file_state("lan", good, cfg) == "matches"
     assert nf_watch.boot_file_state("lan", other, cfg) == "differs"
     assert nf_watch.boot_file_state("lan", None, cfg) == "missing"
@@ -92,11 +92,11 @@ def test_boot_file_state(tmp_path):
 
 # ------------------------------------------------------------------ the read
 def test_snapshot_script_is_the_graph_then_read_only_messages():
-    text = ng_text.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
+    text = ng_snapshot.snapshot_script([["lan_nf:", "info"], ["lan_nf:", "ifinfo", "0"]])
     assert text == "list -l\ntypes\nmsg lan_nf: info\nmsg lan_nf: ifinfo 0\n"
     for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown"]]):
         with pytest.raises(ValueError):
-            ng_text.snapshot_script(bad)
+            ng_snapshot.snapshot_script(bad)
 
 
 def test_requests_put_the_lines_that_can_fail_last(lan):
@@ -122,14 +122,14 @@ def test_one_spawn_reads_graph_settings_and_counters(lan):
 def test_a_failing_line_leaves_the_rest_unread_not_zero(lan):
     host, cfg = lan
     reqs = nf_watch.requests({"lan": cfg}, None) + [["lan_nf:", "ifinfo", "7"], ["lan_nf:", "info"]]
-    run = host.ngctl("-f", "-", stdin=ng_text.snapshot_script(reqs))
+    run = host.ngctl("-f", "-", stdin=ng_snapshot.snapshot_script(reqs))
     assert run.returncode != 0
-    graph, replies = ng_text.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
+    graph, replies = ng_snapshot.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
     assert "lan_nf" in graph["nodes"]
     assert all(r["ok"] for r in replies[:6])
     assert replies[6] == {"ok": False, "error": "ngctl: send msg: Invalid argument"} and replies[7] is None
     with pytest.raises(ValueError):
-        ng_text.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
+        ng_snapshot.parse_snapshot("", "ngctl: line 1: error in file\n", 71, reqs)
 
 
 # ------------------------------------------------------------------ drift
@@ -311,7 +311,7 @@ def test_beacon_keeps_its_state_in_context(beacon, monkeypatch):
 def _heal_lines(cfg: dict, nodes: set) -> str:
     """What exporter_present does for the broken nodes: the boot script's lines that make
     or set them (the whole script when the netflow node itself is gone)."""
-    lines = nf_plan.build_script(cfg)["ngctl"]
+    lines = nf_boot.build_script(cfg)["ngctl"]
     if "lan_nf" not in nodes:
         lines = [ln for ln in lines if any(n in ln for n in nodes) or "export9" in ln]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,8 @@ from netgraph_core import nf_model
 from netgraph_core import nf_plan
 from netgraph_core import nf_settings
 from netgraph_core import nf_journal
+from netgraph_core import nf_ipfw
+from netgraph_core import nf_rollback
 import pytest
 
 C1 = {"host": "192.0.2.10", "port": 2055}
@@ -122,8 +124,8 @@ def test_absent_rollback_and_settings_leave_an_interface_named_like_ours_alone()
     # lan_v9_0 half-attached to other's node: not lan's to detach
     g["nodes"]["lan_v9_0"]["hooks"].pop("upper")
     g["nodes"]["other_nf"]["hooks"].pop("out0")
-    assert nf_plan.rollback_plan(g, "lan", []) == []
-    assert nf_plan.rollback_plan(g, "other", []) == [["rmhook", "lan_v9_0:", "lower"]]
+    assert nf_rollback.rollback_plan(g, "lan", []) == []
+    assert nf_rollback.rollback_plan(g, "other", []) == [["rmhook", "lan_v9_0:", "lower"]]
 
 
 def test_a_name_of_ours_held_by_an_interface_is_a_conflict():
@@ -178,14 +180,14 @@ def _want_tun(rule=1000, hook=1000, **opts):
 def test_a_foreign_rule_at_a_declared_number_is_refused_takeover_or_not(takeover):
     rules = [{"rule": 65000, "text": "allow ip from any to any"}, {"rule": 65535, "text": "deny ip from any to any"}]
     with pytest.raises(nf_model.ConflictError, match=r"ipfw rule 65000 is already used by 'allow ip from any to any'"):
-        nf_plan.ipfw_diff(rules, host(ipfw=True), _want_tun(rule=65000), "lan", takeover=takeover)
+        nf_ipfw.ipfw_diff(rules, host(ipfw=True), _want_tun(rule=65000), "lan", takeover=takeover)
 
 
 def test_a_foreign_ngtee_rule_is_never_deleted():
     rules = [{"rule": 500, "text": "ngtee 77 ip from any to any via tun1"}]
-    assert nf_plan.ipfw_diff(rules, host(ipfw=True), _want_tun(), "lan") == {
+    assert nf_ipfw.ipfw_diff(rules, host(ipfw=True), _want_tun(), "lan") == {
         "delete": [], "add": [["1000", "ngtee", "1000", "ip", "from", "any", "to", "any", "via", "tun0"]]}
-    assert nf_plan.ipfw_diff(rules, host(ipfw=True), None, "lan") == {"delete": [], "add": []}
+    assert nf_ipfw.ipfw_diff(rules, host(ipfw=True), None, "lan") == {"delete": [], "add": []}
 
 
 def test_our_stale_rules_are_deleted_with_their_texts_listed():
@@ -194,9 +196,9 @@ def test_our_stale_rules_are_deleted_with_their_texts_listed():
     link(g, "ipfw", "1000", "lan_nf", "iface0")
     rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"},
              {"rule": 1200, "text": "netgraph 1000 ip from any to any in via tun0"}]
-    res = nf_plan.ipfw_diff(rules, g, None, "lan")
+    res = nf_ipfw.ipfw_diff(rules, g, None, "lan")
     assert res == {"delete": [1000, 1200], "add": []}
-    assert nf_plan.ipfw_texts(rules, res["delete"]) == ["1000 ngtee 1000 ip from any to any via tun0",
+    assert nf_ipfw.ipfw_texts(rules, res["delete"]) == ["1000 ngtee 1000 ip from any to any via tun0",
                                                         "1200 netgraph 1000 ip from any to any in via tun0"]
 
 
@@ -205,7 +207,7 @@ def test_a_hook_of_another_exporter_does_not_make_its_rule_ours():
     g["nodes"]["a_nf"] = node("netflow", 10, "a_nf")
     link(g, "ipfw", "1000", "a_nf", "iface0")
     rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"}]
-    assert nf_plan.ipfw_diff(rules, g, None, "lan") == {"delete": [], "add": []}
+    assert nf_ipfw.ipfw_diff(rules, g, None, "lan") == {"delete": [], "add": []}
 
 
 def test_a_number_shared_by_our_rule_and_a_foreign_one_is_refused():
@@ -215,7 +217,7 @@ def test_a_number_shared_by_our_rule_and_a_foreign_one_is_refused():
     rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"},
              {"rule": 1000, "text": "count ip from any to any via em1"}]
     with pytest.raises(nf_model.ConflictError, match="'ipfw delete 1000' would delete both"):
-        nf_plan.ipfw_diff(rules, g, _want_tun(rule=1100), "lan")
+        nf_ipfw.ipfw_diff(rules, g, _want_tun(rule=1100), "lan")
 
 
 # ----------------------------------------------------------------- 3b. ipfw: ownership by the hook's real owner
@@ -235,7 +237,7 @@ def test_a_hook_connected_to_another_exporter_is_refused_and_its_rule_kept(takeo
     rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"}]
     with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000 \(ipfw:1000\), which exporter b declares for "
                        r"interface tun1, is connected to exporter a's netflow node a_nf"):
-        nf_plan.ipfw_diff(rules, g, _tun1_b(), "b", takeover=takeover)
+        nf_ipfw.ipfw_diff(rules, g, _tun1_b(), "b", takeover=takeover)
 
 
 @pytest.mark.parametrize("takeover", [False, True])
@@ -247,7 +249,7 @@ def test_a_hook_connected_to_a_foreign_node_is_refused_naming_it(takeover):
     link(g, "ipfw", "1000", "netflow", "iface0")
     rules = [{"rule": 500, "text": "ngtee 1000 ip from any to any via tun1"}]
     with pytest.raises(nf_model.ConflictError, match=r"connected to node netflow \(netflow\) hook iface0, which is not exporter b's"):
-        nf_plan.ipfw_diff(rules, g, _tun1_b(rule=1000), "b", takeover=takeover)
+        nf_ipfw.ipfw_diff(rules, g, _tun1_b(rule=1000), "b", takeover=takeover)
     with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000 .*connected to node netflow"):
         plan(g, takeover=True, name="b", interfaces={"tun1": {"attach": "ipfw", "ipfw_hook": 1000}})
 
@@ -260,10 +262,10 @@ def test_an_unhooked_rule_is_ours_only_at_a_number_we_declare():
     rules = [{"rule": 1000, "text": "ngtee 1000 ip from any to any via tun0"}]
     with pytest.raises(nf_model.ConflictError, match=r"ipfw hook 1000, which exporter b declares, is fed by ipfw rule 1000 "
                        r"'ngtee 1000 ip from any to any via tun0', which is not exporter b's"):
-        nf_plan.ipfw_diff(rules, host(ipfw=True), _tun1_b(), "b")
+        nf_ipfw.ipfw_diff(rules, host(ipfw=True), _tun1_b(), "b")
     # positive control: at a number b declares, into its hook, nobody's graph using it: b's own (stale) rule
     stale = [{"rule": 1100, "text": "ngtee 1000 ip from any to any in via tun1"}]
-    assert nf_plan.ipfw_diff(stale, host(ipfw=True), _tun1_b(), "b") == {
+    assert nf_ipfw.ipfw_diff(stale, host(ipfw=True), _tun1_b(), "b") == {
         "delete": [1100], "add": [["1100", "ngtee", "1000", "ip", "from", "any", "to", "any", "via", "tun1"]]}
 
 
@@ -273,10 +275,10 @@ def test_a_tee_after_a_rule_that_takes_every_packet_is_refused(text):
     for every packet, so the tee would account nothing. Refused, naming that rule."""
     rules = [{"rule": 1050, "text": text}, {"rule": 65535, "text": "deny ip from any to any"}]
     with pytest.raises(nf_model.ConflictError, match=rf"interfaces.tun1.ipfw_rule: rule 1100 would come after ipfw rule 1050 '{text}'"):
-        nf_plan.ipfw_diff(rules, host(ipfw=True), _tun1_b(), "b")
+        nf_ipfw.ipfw_diff(rules, host(ipfw=True), _tun1_b(), "b")
     # positive control: the same rule set, the tee before it (and a rule that is not catch-all before it)
     narrow = [{"rule": 900, "text": "allow ip from any to any via em1"}] + rules
-    assert nf_plan.ipfw_diff(narrow, host(ipfw=True), _tun1_b(rule=1000), "b")["add"][0][0] == "1000"
+    assert nf_ipfw.ipfw_diff(narrow, host(ipfw=True), _tun1_b(rule=1000), "b")["add"][0][0] == "1000"
 
 
 # ----------------------------------------------------------------- 4. ipfw rollback
@@ -285,11 +287,11 @@ def test_ipfw_restore_puts_touched_numbers_back_exactly():
               {"rule": 1000, "text": "ngtee 1000 ip from any to any out via tun1"},
               {"rule": 65000, "text": "allow ip from any to any"}]
     now = [{"rule": 2000, "text": "ngtee 2000 ip from any to any via tun0"}, before[2]]
-    assert nf_plan.ipfw_restore(before, now, [1000, 2000, 65000]) == {
+    assert nf_ipfw.ipfw_restore(before, now, [1000, 2000, 65000]) == {
         "delete": [2000],
         "add": [["1000", "ngtee", "1000", "ip", "from", "any", "to", "any", "via", "tun0"],
                 ["1000", "ngtee", "1000", "ip", "from", "any", "to", "any", "out", "via", "tun1"]]}
-    assert nf_plan.ipfw_restore(before, before, [1000]) == {"delete": [], "add": []}
+    assert nf_ipfw.ipfw_restore(before, before, [1000]) == {"delete": [], "add": []}
 
 
 def test_rollback_after_a_takeover_detaches_what_is_left_on_a_freed_interface():
@@ -299,8 +301,8 @@ def test_rollback_after_a_takeover_detaches_what_is_left_on_a_freed_interface():
     g["nodes"]["netflow"] = node("netflow", 5, "netflow")
     link(g, "em0", "upper", "netflow", "out0")
     journal = nf_journal.journal(host("em0"), "lan", ["em0:lower", "em0:upper"])
-    assert nf_plan.rollback_plan(g, "lan", [], journal=journal) == [["rmhook", "em0:", "upper"]]
-    assert nf_plan.rollback_plan(g, "lan", []) == []  # the old behaviour: em0 left cut off
+    assert nf_rollback.rollback_plan(g, "lan", [], journal=journal) == [["rmhook", "em0:", "upper"]]
+    assert nf_rollback.rollback_plan(g, "lan", []) == []  # the old behaviour: em0 left cut off
 
 
 # ----------------------------------------------------------------- 5. the journal
@@ -339,7 +341,7 @@ def test_an_unnamed_netflow_node_left_on_a_journaled_interface_is_ours():
     res = plan(g, extra=nf_journal.leftovers(g, "lan", journal, named=False))
     assert lines(res)[:3] == ["shutdown [4]:", "mkpeer em0: netflow lower iface0", "name em0:lower lan_nf"]
     assert lines(nf_plan.absent_plan(g, "lan", extra_owned=["[4]"])) == ["shutdown [4]:"]
-    assert lines(nf_plan.rollback_plan(g, "lan", [], journal=journal)) == ["shutdown [4]:"]
+    assert lines(nf_rollback.rollback_plan(g, "lan", [], journal=journal)) == ["shutdown [4]:"]
 
 
 @pytest.mark.parametrize("case", ["old_id", "other_interface", "ether", "no_journal"])
@@ -379,8 +381,8 @@ def test_a_killed_batch_is_rolled_back_by_ids_whatever_its_last_line():
     journal = nf_journal.journal(before, "lan", ["em0:lower", "em0:upper", "em1:lower", "em1:upper"])
     g = exporter(copy.deepcopy(before), nid=9)
     assert nf_journal.leftovers(g, "lan", journal) == ["lan_nf", "lan_v9"]
-    assert lines(nf_plan.rollback_plan(g, "lan", [], journal=journal)) == ["shutdown lan_nf:"]
-    assert nf_plan.rollback_plan(exporter(host("em0", "em1"), nid=9), "lan", [],
+    assert lines(nf_rollback.rollback_plan(g, "lan", [], journal=journal)) == ["shutdown lan_nf:"]
+    assert nf_rollback.rollback_plan(exporter(host("em0", "em1"), nid=9), "lan", [],
                                  journal=nf_journal.journal(exporter(host("em0", "em1"), nid=9), "lan", [])) == []
 
 

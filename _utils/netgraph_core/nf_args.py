@@ -1,0 +1,120 @@
+"""The arguments of the ``netflow`` execution module, checked before anything runs (pure;
+no Salt): a refused argument raises nf_model.ValidationError (or ConflictError), which the
+glue raises as SaltInvocationError with the same text. ``validated`` resolves collector
+host names as this minion does (``addresses``, handed to nf_resolve).
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+from . import nf_host
+from . import nf_model
+from . import nf_paths
+from . import nf_record
+from . import nf_resolve
+from .nf_model import NAME_RE, ValidationError
+from .ng_words import shown
+
+# Every path a converge may use, checked before the lock is taken or anything runs.
+RUN_PATHS = ("ngctl", "kldload", "kldstat", "ipfw", "ifconfig", "lock_file")
+
+
+def public(kwargs: dict) -> dict:
+    """The keyword arguments without Salt's own (``__pub_*``)."""
+    return {k: v for k, v in kwargs.items() if not (isinstance(k, str) and k.startswith("__"))}
+
+
+def check_name(name) -> None:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise ValidationError(f"name: {shown(name)} is not a valid exporter name")
+
+
+def check_flags(**flags) -> None:
+    """Flags are booleans: a string "no" is truthy and would switch test mode off."""
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValidationError(f"{key}: {shown(value)} is not a boolean")
+
+
+def check_absent(name, kwargs: dict) -> None:
+    """An exporter to remove: its name, and no parameters."""
+    check_name(name)
+    extra = list(public(kwargs))
+    if extra:
+        raise ValidationError(f"unknown parameter(s) {', '.join(shown(k, 40) for k in extra[:5])} for an absent exporter")
+
+
+def dot_names(names) -> list | None:
+    """netflow.dot's ``names``: a comma-separated string or a list of exporter names."""
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n]
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise ValidationError(f"names: {shown(names)} is not a list of exporter names")
+    for n in names or ():
+        check_name(n)
+    return names
+
+
+def exporters_in(graph: dict) -> list[str]:
+    """Every node that looks like an exporter's netflow node (``<name>_nf``), by name."""
+    return sorted({k[:-3] for k, v in graph.get("nodes", {}).items() if v["type"] == "netflow" and k.endswith("_nf")})
+
+
+def host_records(exporters: dict, cfgs: dict, gone: list, persist: bool) -> tuple[dict, dict]:
+    """converge_host's (name -> write its boot files, name -> the parameters to record
+    after a real success: as applied, collectors pinned; None for a removed one)."""
+    persists = {**{n: c["persist"] for n, c in cfgs.items()}, **dict.fromkeys(gone, True)}
+    params = {**{n: nf_resolve.pinned({"persist": persist, **(exporters[n] or {})}, c) for n, c in cfgs.items()},
+              **dict.fromkeys(gone)}
+    return persists, params
+
+
+def addresses(host: str):
+    """A collector host name's addresses as this minion resolves them, or the error."""
+    try:
+        return [ai[4][0] for ai in socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+                if ai[0] in (socket.AF_INET, socket.AF_INET6)]
+    except (OSError, UnicodeError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+def validated(name, kwargs: dict, records: str | None) -> dict:
+    """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here and
+    sources the last apply bound marked (nf_resolve; ``records``: nf_record's directory)."""
+    cfg = nf_model.validate({**public(kwargs), "name": name})
+    cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)})
+    prior = nf_record.load_declarations(records, [name])[0] if records else {}
+    return nf_resolve.unbound(cfg, prior.get(name))
+
+
+def host_arguments(exporters, absent, persist: bool, records: str | None) -> tuple:
+    """converge_host's exporters and names to remove: (name -> validated config, sorted
+    names to remove). Every exporter's errors are reported together, each named."""
+    exporters, absent, errors = nf_host.arguments(exporters, absent)
+    cfgs = {}
+    for name, params in exporters.items():
+        try:
+            cfgs[name] = validated(name, {"persist": persist, **params}, records)
+        except ValidationError as exc:
+            errors.append(f"exporters.{name}: {exc}")
+    if errors:
+        raise ValidationError("; ".join(errors))
+    nf_host.check(cfgs, absent)
+    return cfgs, sorted(set(absent))
+
+
+def loadable(virtualname: str, kernel, ngctl):
+    """The module's ``__virtual__``: FreeBSD, or a configured (emulated) ngctl that exists.
+    An unsafe path loads, so every function refuses it by name (netflow:ngctl: ...) before
+    anything runs, instead of the formula saying only "module not loaded"."""
+    if kernel == "FreeBSD":
+        return virtualname
+    why = (False, "netflow: needs FreeBSD or a configured netgraph.ngctl (e.g. ngsim's)")
+    if not isinstance(ngctl, str) or not ngctl:  # a list or a number is no path
+        return why
+    try:
+        nf_paths.check_path("netgraph.ngctl", ngctl)
+    except ValueError:
+        return virtualname
+    return virtualname if os.path.exists(ngctl) else why

@@ -1,0 +1,138 @@
+"""The whole graph and read-only replies from one ``ngctl -f -`` run, and node IDs and
+paths as ngctl writes them (pure; no Salt): the scripts the ``netgraph`` module and the
+beacon send, and what their output means, built on ``ng_text``'s parsers.
+"""
+from __future__ import annotations
+
+import re
+
+from . import ng_words
+from .ng_text import TYPES_HEADER_RE, attribute_replies, parse_list_long, parse_types, split_replies
+
+
+# ---------------------------------------------------------------------------
+# IDs and paths as ngctl writes them
+# ---------------------------------------------------------------------------
+def id_text(node_id):
+    """A node ID as ``ngctl list``/``show`` print it: 8 lowercase hex digits."""
+    return "%08x" % node_id
+
+
+def id_path(node_id):
+    """The ngctl path of a node by ID (``[4d]:``), which works for unnamed nodes too."""
+    return "[%x]:" % node_id
+
+
+def as_ngctl_ids(node):
+    """A :func:`parse_list`/:func:`parse_show` node with its IDs as ngctl writes them
+    (``"id": "0000004d"``, ``"peer_id"`` likewise) and the ngctl ``path`` of the node
+    (``[4d]:``) and of each hook's peer (``peer_path``)."""
+    out = {**node, "id": id_text(node["id"]), "path": id_path(node["id"])}
+    if "hooks" in node:
+        out["hooks"] = [{**hook, "peer_id": id_text(hook["peer_id"]), "peer_path": id_path(hook["peer_id"])}
+                        for hook in node["hooks"]]
+    return out
+
+
+def missing_node_error(path, error, types):
+    """What to say when ``ngctl show PATH`` (or any command on PATH) found no node: ngctl's
+    own ``error``, and, when PATH starts with a node name and ng_ether is not loaded (no
+    ``ether`` in ``types``), that this is why (its nodes are made only when it loads)."""
+    head = path.split(":", 1)[0].split(".", 1)[0]
+    if head and not head.startswith("[") and "ether" not in types:
+        return (f"ng_ether is not loaded: no node {head}: (ng_ether makes one node per Ethernet "
+                f"interface when it is loaded: kldload ng_ether); {error}")
+    return error
+
+
+# ---------------------------------------------------------------------------
+# The whole graph from one `ngctl -f -` run of `list -l` and `types`
+# ---------------------------------------------------------------------------
+GRAPH_SCRIPT = "list -l\ntypes\n"
+
+
+def is_own_socket(node: dict) -> bool:
+    """ngctl's own socket node (``ngctl<pid>``, no hooks): not part of anyone's graph."""
+    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(re.fullmatch(r"ngctl\d+", node["name"] or ""))
+
+
+def node_key(name: str | None, node_id: int) -> str:
+    """A node's key in the graph model: its name, or ``[id]`` (hex) when unnamed."""
+    return name if name is not None else "[%x]" % node_id
+
+
+def parse_graph(text: str) -> dict:
+    """The graph model from the output of :data:`GRAPH_SCRIPT`:
+    ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
+    peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
+    lines = text.split("\n")
+    split_at = next((i for i, line in enumerate(lines) if TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
+    if split_at is None:
+        raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
+    shown = parse_list_long("\n".join(lines[:split_at]))
+    type_rows = parse_types("\n".join(lines[split_at:]))
+    nodes = {}
+    for node in shown:
+        if is_own_socket(node):
+            continue
+        hooks = {}
+        for hook in node["hooks"]:
+            hooks[hook["hook"]] = {
+                "peer": node_key(hook["peer_name"], hook["peer_id"]),
+                "peer_name": hook["peer_name"],
+                "peer_type": hook["peer_type"],
+                "peer_id": hook["peer_id"],
+                "peer_hook": hook["peer_hook"],
+            }
+        nodes[node_key(node["name"], node["id"])] = {
+            "name": node["name"],
+            "type": node["type"],
+            "id": node["id"],
+            "num_hooks": node["num_hooks"],
+            "hooks": hooks,
+        }
+    return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
+
+
+_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
+
+
+def snapshot_script(reqs: list) -> str:
+    """One ``ngctl -f -`` read: :data:`GRAPH_SCRIPT`, then one ``msg`` line per
+    ``[path, cmd, *args]`` request; only read-only messages (ValueError otherwise)."""
+    lines = [GRAPH_SCRIPT.rstrip("\n")]
+    for index, req in enumerate(reqs):
+        if not isinstance(req, (list, tuple)) or len(req) < 2:
+            raise ValueError(f"requests[{index}]: must be [path, cmd, *args]")
+        path, cmd, args = req[0], req[1], list(req[2:])
+        try:
+            ng_words.check_path(path)
+            ng_words.check_cmd_name(cmd)
+        except ValueError as exc:  # say which request, as query does
+            raise ValueError(f"requests[{index}]: {exc}") from None
+        if not ng_words.is_readonly_message(cmd):
+            raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
+        for word in args:
+            ng_words.check_word(word, f"requests[{index}] argument")
+        lines.append(" ".join(["msg", path, cmd, *args]))
+    return "\n".join(lines) + "\n"
+
+
+def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict, list]:
+    """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
+    "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
+    for a line that did not run. ValueError when even the graph could not be read."""
+    lines = (stdout or "").split("\n")
+    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
+    head = 2  # list -l, types
+    failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
+    if rc and (failed is None or failed <= head):
+        raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
+    graph = parse_graph("\n".join(lines[:cut]))
+    parsed = split_replies("\n".join(lines[cut:]))
+    ran = len(reqs) if failed is None else failed - head - 1
+    replies: list = [None] * len(reqs)
+    replies[:ran] = attribute_replies([reqs[i][1] for i in range(ran)], parsed)
+    if failed is not None:
+        replies[ran] = {"ok": False, "error": error}
+    return graph, replies
