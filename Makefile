@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	# The project itself is NOT installed here: tests load it from the tree (module_dirs,
 	# utils_dirs, file_roots) and tests/functional/modules/test_extension.py builds and installs the
 	# wheel on its own, so the salt.loader entry point is proven by that test alone.
-	$(PY) -m pip install -q 'salt==3008.*' pyyaml prometheus_client setuptools wheel pytest pytest-xdist 'pytest-salt-factories>=1.0.5' salt-lint hypothesis
+	$(PY) -m pip install -q 'salt==3008.*' pyyaml prometheus_client setuptools wheel pytest pytest-xdist 'pytest-salt-factories>=1.0.5' salt-lint hypothesis ruff
 	-$(PY) -m pip uninstall -q -y salt-netgraph 2>/dev/null
 	touch $(STAMP)
 
