@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     if a.jobs > 1:
         return parallel(a)
     logging.disable(logging.CRITICAL)  # the product's own error logs: the report is the result
-    env = [f"{k}={os.environ[k]}" for k in ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS", "NFSIM_PERSIST") if os.environ.get(k)]
+    knobs = ("NFSIM_RULES", "NFSIM_NAMES", "NFSIM_TAKEOVER", "NFSIM_TYPOS", "NFSIM_PERSIST")
+    env = [f"{k}={os.environ[k]}" for k in knobs if os.environ.get(k)]
     command = " ".join(env + ["python tests/sim/soak.py", str(a.steps)] + (
         [f"--per-history {a.per_history}"] if a.per_history != STEP_COUNT else []) + (["--fresh"] if a.fresh else []))
     outdir = HERE / "regressions"

@@ -22,7 +22,7 @@ OPEN: dict = {}  # file name -> (invariant, why): an open finding, expected to f
 def replay(text: str) -> None:
     from tests.support import sim
 
-    exec(compile(text, "<regression>", "exec"), {"NetflowMachine": sim.NetflowMachine})  # noqa: S102
+    exec(compile(text, "<regression>", "exec"), {"NetflowMachine": sim.NetflowMachine})
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(

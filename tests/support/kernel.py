@@ -124,7 +124,7 @@ def install(loaders, adapter: KernelAdapter) -> None:
     inner = outer.pack.get("__salt__") or outer
     for loader in {id(outer): outer, id(inner): inner}.values():
         loader["cmd.run_all"]  # pylint: disable=pointless-statement
-        loader._dict["cmd.run_all"] = adapter  # noqa: SLF001 - the loader's own function dict
+        loader._dict["cmd.run_all"] = adapter
         assert loader["cmd.run_all"].func is adapter
 
 

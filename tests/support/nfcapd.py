@@ -77,18 +77,18 @@ class Nfcapd:
             out = subprocess.run(["nfdump", "-r", str(f), "-o", "csv", "-q"], capture_output=True, text=True)
             assert out.returncode == 0, out.stderr
             text = out.stdout
-            lines = [l for l in text.splitlines() if l.strip()]
+            lines = [ln for ln in text.splitlines() if ln.strip()]
             if not lines:
                 continue
             if not lines[0].startswith("ts,"):  # -q dropped the header (1.7): add 1.7's
                 out = subprocess.run(["nfdump", "-r", str(f), "-o", "csv"], capture_output=True, text=True)
-                lines = [l for l in out.stdout.splitlines() if l.strip()]
+                lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
             header = lines[0]
             body = []
-            for l in lines[1:]:
-                if l.startswith("Summary") or l.startswith("flows,"):
+            for ln in lines[1:]:
+                if ln.startswith("Summary") or ln.startswith("flows,"):
                     break
-                body.append(l)
+                body.append(ln)
             rows += list(csv.DictReader(io.StringIO("\n".join([header] + body))))
         return rows
 
@@ -131,15 +131,15 @@ class Nfcapd46:
         for f in sorted(p for p in self.dir.rglob("nfcapd.*") if ".current." not in p.name):
             out = subprocess.run(["nfdump", "-r", str(f), "-o", "csv"], capture_output=True,
                                  text=True).stdout
-            lines = [l for l in out.splitlines() if l.strip()]
-            header = next((l for l in lines if l.startswith("ts,")), None)
+            lines = [ln for ln in out.splitlines() if ln.strip()]
+            header = next((ln for ln in lines if ln.startswith("ts,")), None)
             if header is None:
                 continue
             keys = header.split(",")
-            for l in lines[lines.index(header) + 1:]:
-                if l.startswith("Summary") or l.startswith("flows,"):
+            for ln in lines[lines.index(header) + 1:]:
+                if ln.startswith("Summary") or ln.startswith("flows,"):
                     break
-                rows.append(dict(zip(keys, l.split(","))))
+                rows.append(dict(zip(keys, ln.split(","))))
         return rows
 
 

@@ -160,7 +160,7 @@ def install_inprocess(loaders, root: str | pathlib.Path, adapter=None):
 
     loaders.kernel = adapter or kernel.KernelAdapter(str(root))
     kernel.install(loaders, loaders.kernel)
-    loaders._states = InProcessStates(loaders)  # noqa: SLF001 - the property returns it
+    loaders._states = InProcessStates(loaders)
     return loaders.kernel
 
 
@@ -202,7 +202,7 @@ class InProcessStates:
         st.state_con.clear()
         self._set_test(st, bool(test))
         try:
-            st._mod_init(low)  # noqa: SLF001 - what state.single does
+            st._mod_init(low)
             ret = {"{0[state]}_|-{0[__id__]}_|-{0[name]}_|-{0[fun]}".format(low): st.call(low)}
         finally:
             self._set_test(st, False)

@@ -18,7 +18,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import zipfile
 
 import pytest
 

@@ -53,7 +53,7 @@ def configured(loaders, key: str, value):
     """Salt's functional loaders rebuilt with one config value changed: they copy their
     opts from ``_original_opts`` at every reload. Salt's OptsDict shares storage with its
     deep copies, so the old value is kept and put back by assignment, not by a copy."""
-    opts = loaders._original_opts  # noqa: SLF001 - no public way to change the opts
+    opts = loaders._original_opts
     top, _, sub = key.partition(":")
     had, old = top in opts, opts.get(top)
     opts[top] = {**old, sub: value} if sub else value

@@ -10,9 +10,10 @@ import socket
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 from ngsim.export import decode_v5
 from ngsim.testing import loopback_udp_sockets
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
 
 from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
 

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 
-from tests.support import nghost as _conf  # noqa: E402 - after REPO, as before
+from tests.support import nghost as _conf
 ngsim = _conf.run_ngsim
 
 IFACES = ["em0", "em1", "em2", "tun0"]

@@ -308,7 +308,8 @@ SCENARIOS = {
     "create": (None, {"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1, C2]}),
     "modify": (
         {"interfaces": ["em0", "em1"], "collectors": [C1]},
-        {"interfaces": {"em0": {"direction": "egress"}, "vlan0.100": None}, "collectors": [C2, C5], "timeouts": {"active": 60, "inactive": 5}},
+        {"interfaces": {"em0": {"direction": "egress"}, "vlan0.100": None}, "collectors": [C2, C5],
+         "timeouts": {"active": 60, "inactive": 5}},
     ),
     "remove_one_of_three": ({"interfaces": ["em0", "em1", "vlan0.100"], "collectors": [C1]}, {"interfaces": ["em1"], "collectors": [C1]}),
 }
@@ -413,7 +414,7 @@ def test_ipfw_attach_never_loads_the_firewall_itself(loaders, host):
 def test_netflow_dot_marks_our_nodes_in_the_live_graph(loaders, host):
     assert present(loaders, interfaces=["em0"], collectors=[C1]).result is True
     text = loaders.modules.netflow.dot("lan")
-    nodes = {l.split("[")[0].strip(): l for l in text.splitlines() if "[ label" in l}
+    nodes = {ln.split("[")[0].strip(): ln for ln in text.splitlines() if "[ label" in ln}
     assert "fillcolor" in nodes['"lan_nf"'] and "fillcolor" in nodes['"lan_v9"']
     assert "fillcolor" not in nodes['"em0"'] and "color" not in nodes['"em0"']
     assert loaders.modules.netflow.dot() == text  # exporters found by their _nf node

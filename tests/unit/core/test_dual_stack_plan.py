@@ -107,7 +107,8 @@ def test_a_bound_socket_is_replaced_never_rebound_nor_reconnected(before, after,
     local = {"lan_v9": before.get("source")}
     res = plan([after], live([before], local))
     ls = lines(res)
-    assert ls[:3] == ["shutdown lan_v9:", f"mkpeer lan_nf: ksocket export9 {'inet6/dgram/17' if ':' in after['host'] else 'inet/dgram/udp'}",
+    family = 'inet6/dgram/17' if ':' in after['host'] else 'inet/dgram/udp'
+    assert ls[:3] == ["shutdown lan_v9:", f"mkpeer lan_nf: ksocket export9 {family}",
                       "name lan_nf:export9 lan_v9"], why
     assert ls[3].startswith("msg lan_v9: bind ") and ls[4].startswith("msg lan_v9: connect "), why
     assert not any(line.startswith("shutdown lan_nf") for line in ls)

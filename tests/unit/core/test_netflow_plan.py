@@ -143,7 +143,8 @@ def test_owned_names_of_two_exporters_never_overlap():
 
 def test_longest_exporter_name_fits_netgraph_names():
     name = "x" * 25
-    cfg = nf_model.validate({"name": name, "interfaces": ["em0"], "collectors": [{"host": f"192.0.2.{i}", "port": 1} for i in range(1, 65)]})
+    cfg = nf_model.validate({"name": name, "interfaces": ["em0"],
+                             "collectors": [{"host": f"192.0.2.{i}", "port": 1} for i in range(1, 65)]})
     want = nf_model.desired(cfg, host("em0"))
     assert max(len(n) for n in want["nodes"]) <= 31
 
@@ -371,7 +372,8 @@ def _live_merge(cur, cfg):
 
 # ----------------------------------------------------------------------------- ipfw
 def test_ipfw_rule_added_and_conflicting_rule_refused():
-    cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10, "direction": "ingress"}}, "collectors": [C1]}, host(ipfw=True))
+    cfg, want, _ = plan({"interfaces": {"tun0": {"attach": "ipfw", "ipfw_hook": 10, "direction": "ingress"}}, "collectors": [C1]},
+                        host(ipfw=True))
     res = nf_ipfw.ipfw_diff([{"rule": 65535, "text": "deny ip from any to any"}], host(ipfw=True), want, "lan")
     assert res == {"delete": [], "add": [["10", "ngtee", "10", "ip", "from", "any", "to", "any", "in", "via", "tun0"]]}
     with pytest.raises(nf_model.ConflictError, match="ipfw rule 10"):
@@ -423,12 +425,12 @@ def test_plan_dot_colours_added_and_removed_parts():
     cfg = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [C1]})
     res = nf_plan.diff(cur, nf_model.desired(cfg, cur), takeover=True)
     dot = nf_dot.plan_dot(cur, res["planned"], "lan")
-    line = {l.split("[")[0].strip(): l for l in dot.splitlines() if "[" in l and "--" not in l}
+    line = {ln.split("[")[0].strip(): ln for ln in dot.splitlines() if "[" in ln and "--" not in ln}
     assert 'color = "darkgreen"' in line['"lan_nf"'] and 'fillcolor = "lightblue"' in line['"lan_nf"']
     assert 'color = "red"' in line['"netflow"'] and "dashed" in line['"netflow"']
     assert "color" not in line['"em0"']
-    removed = [l for l in dot.splitlines() if '"em0" -- "netflow"' in l or '"netflow" -- "em0"' in l]
-    assert removed and all('color = "red"' in l for l in removed)
+    removed = [ln for ln in dot.splitlines() if '"em0" -- "netflow"' in ln or '"netflow" -- "em0"' in ln]
+    assert removed and all('color = "red"' in ln for ln in removed)
 
 
 def test_missing_modules_loads_ng_ether_and_ng_ipfw_but_never_the_firewall():

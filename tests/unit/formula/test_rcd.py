@@ -327,7 +327,8 @@ def test_failed_replay_removes_exactly_what_it_created(tmp_path):
 
 def test_failing_ipfw_add_removes_the_replay(host, tmp_path):
     real = host.root / "bin" / "ipfw"
-    wrapper = executable(tmp_path / "ipfw-add-fails", f'#!/bin/sh\n[ "$2" = add ] && {{ echo "ipfw: setsockopt(IP_FW_XADD): Invalid argument" >&2; exit 64; }}\nexec "{real}" "$@"\n')
+    fails = '[ "$2" = add ] && { echo "ipfw: setsockopt(IP_FW_XADD): Invalid argument" >&2; exit 64; }'
+    wrapper = executable(tmp_path / "ipfw-add-fails", f'#!/bin/sh\n{fails}\nexec "{real}" "$@"\n')
     host.configure(netflow_ipfw=str(wrapper))
     proc = host.rc("start")
     assert proc.returncode != 0 and "ipfw add 2100 ngtee 2000 ip from any to any via tun0 failed" in proc.stderr

@@ -10,7 +10,6 @@ import argparse
 import io
 import struct
 
-import pytest
 
 from ngsim import cli, datapath, state, traffic
 from ngsim.base import Kernel

@@ -102,7 +102,7 @@ def test_v9_template_259_is_netflow_v9_record_ipv6_tcp_fields():
     assert fields == [(27, 16), (28, 16), (62, 16), (10, 2), (14, 2), (2, 4), (1, 4), (24, 4),
                       (23, 4), (22, 4), (21, 4), (7, 2), (11, 2), (6, 1), (4, 1), (5, 1),
                       (16, 4), (17, 4), (9, 1), (13, 1)]
-    assert sum(l for _, l in fields) == 93
+    assert sum(ln for _, ln in fields) == 93
 
 
 def test_mixed_records_alternate_flowsets_each_padded():
@@ -622,7 +622,7 @@ def _decode_v9(data: bytes) -> list[dict]:
                 templates[tid] = [struct.unpack_from("!HH", body, p + 4 + 4 * i) for i in range(n)]
                 p += 4 + 4 * n
         elif fid in templates:
-            size = sum(l for _, l in templates[fid])
+            size = sum(ln for _, ln in templates[fid])
             for i in range(len(body) // size):
                 rec, q = {}, i * size
                 for ftype, flen in templates[fid]:
