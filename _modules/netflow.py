@@ -8,20 +8,8 @@ from __future__ import annotations
 import os
 import time
 
-from netgraph_core import nf_args
-from netgraph_core import nf_boot
-from netgraph_core import nf_dot
-from netgraph_core import nf_engine
-from netgraph_core import nf_host
-from netgraph_core import nf_kernel
-from netgraph_core import nf_metrics
-from netgraph_core import nf_model
-from netgraph_core import nf_paths
-from netgraph_core import nf_pillar
-from netgraph_core import nf_resolve
-from netgraph_core import nf_status
-from netgraph_core import nf_record
-from netgraph_core import nf_watch
+from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kernel, nf_metrics,
+                           nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "netflow"
@@ -49,9 +37,9 @@ def _run_paths(boot: bool) -> None:
     _bound("timeout")
 
 
-def _converge_args(name, declared, test, persist, kwargs: dict) -> dict | None:
+def _converge_args(name, declared, test, persist, kwargs: dict, dot: bool = False) -> dict | None:
     """converge's arguments checked, nothing run yet (an absent exporter: its name only)."""
-    _core(nf_args.check_flags, declared=declared, test=test, persist=persist)
+    _core(nf_args.check_flags, declared=declared, test=test, persist=persist, dot=dot)
     cfg = _validated(name, {**kwargs, "persist": persist}) if declared else _core(nf_args.check_absent, name, kwargs)
     _run_paths(persist)
     return cfg
@@ -80,11 +68,12 @@ def _core(fn, *args, **kwargs):
         raise CommandExecutionError(exc.message, info=exc.info) from None
 
 
-def _engine(persist: bool = False) -> nf_engine.Engine:
-    """The apply engine over ``netgraph.*`` and this minion's paths (``boot_dir`` if persisting)."""
+def _engine(persist: bool = False, dot: bool = False) -> nf_engine.Engine:
+    """The apply engine over ``netgraph.*`` and this minion's paths (``boot_dir`` if
+    persisting); the plan's DOT picture only with ``dot``."""
     kernel = nf_kernel.CallKernel(lambda op: __salt__[f"netgraph.{op}"], CommandExecutionError)
     return nf_engine.Engine(kernel, _path("lock_file"), _records(), _path("boot_dir") if persist else None,
-                            describe=lambda message, info: str(CommandExecutionError(message, info=info)))
+                            describe=lambda message, info: str(CommandExecutionError(message, info=info)), pictures=dot)
 
 
 def plan(name, load_modules: bool = False, **kwargs) -> dict:
@@ -94,7 +83,7 @@ def plan(name, load_modules: bool = False, **kwargs) -> dict:
     ``salt fw1 netflow.plan lan interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]'``"""
     _core(nf_args.check_flags, load_modules=load_modules)
     cfgs = {name: _validated(name, kwargs)}
-    return nf_host.public(_core(_engine().plan, cfgs, load_modules=load_modules), name)
+    return nf_host.public(_core(_engine(dot=True).plan, cfgs, load_modules=load_modules), name)
 
 
 def absent_plan(name) -> dict:
@@ -104,23 +93,24 @@ def absent_plan(name) -> dict:
     return nf_host.public(_core(_engine().plan, {}, [name]), name)
 
 
-def converge(name, declared=None, test: bool = False, persist: bool = False, **kwargs) -> dict:
+def converge(name, declared=None, test: bool = False, persist: bool = False, dot: bool = False, **kwargs) -> dict:
     """Make exporter ``name`` what is declared (``declared=True`` with its parameters as
     keyword arguments) or absent (``declared=False``): plan, and unless ``test``, apply
     the plan in one batch (rolled back on failure), verify by re-reading, and write or
     remove its boot files when ``persist``, under the netflow lock (the rc.d script's
     too). The one-exporter case of ``converge_host``: another exporter's interface is
     refused, never taken. Returns ``{"result": True|None|False, "changes": {...}, "comment":
-    "...", "plan": <what netflow.plan returns>}``; bad arguments raise SaltInvocationError
-    and run nothing. CLI Example: ``salt fw1 netflow.converge lan declared=True
+    "...", "plan": <what netflow.plan returns, its DOT picture only with dot=True>}``; bad
+    arguments raise SaltInvocationError and run nothing. CLI Example: ``salt fw1 netflow.converge lan declared=True
     interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]' test=True``"""
-    return _converge_one(name, _converge_args(name, declared, test, persist, kwargs), kwargs, test, persist)
+    return _converge_one(name, _converge_args(name, declared, test, persist, kwargs, dot), kwargs, test, persist, dot=dot)
 
 
-def _converge_one(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float = 60) -> dict:
+def _converge_one(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float = 60,
+                  dot: bool = False) -> dict:
     """converge of one exporter (``cfg`` validated, None to remove it) by the engine."""
     params = nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None
-    out = _core(_engine(persist).converge, {name: cfg} if cfg else {}, [] if cfg else [name], test,
+    out = _core(_engine(persist, dot).converge, {name: cfg} if cfg else {}, [] if cfg else [name], test,
                 {name: persist}, {name: params}, wait)
     return nf_engine.one_exporter(out, name, cfg is None, test)
 

@@ -104,7 +104,7 @@ def _converge(name, declared: bool, persist, params: dict, dot=False) -> dict:
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     test = bool(__opts__.get("test", False))
     _module_loaded("netflow.converge")
-    out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, **params)
+    out = __salt__["netflow.converge"](name, declared=declared, test=test, persist=persist, dot=bool(dot and test), **params)
     ret.update(result=out["result"], changes=out["changes"], comment=f"Exporter {name} {_worded(out)}")
     if out["result"] is False:
         ret["comment"] = f"Exporter {name}: {out['comment']}"

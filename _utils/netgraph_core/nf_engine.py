@@ -53,8 +53,9 @@ class Engine:
     """One host's converge against ``kernel`` (see the module docstring)."""
 
     def __init__(self, kernel: Kernel, lock_file: str, records: str | None = None, boot_dir: str | None = None,
-                 describe=None):
+                 describe=None, pictures: bool = False):
         self.kernel = kernel
+        self.pictures = pictures  # the plan's DOT picture only when asked: it costs a graph walk
         self.lock_file = lock_file
         self.records = records
         self.boot_dir = boot_dir
@@ -115,7 +116,8 @@ class Engine:
         host["ipfw"] = nf_ipfw.ipfw_plan(rules, graph, wants, names)
         host.update(names=names, graph=graph, ipfw_rules=rules, journals=journals, stale=stale, modules=missing,
                     changes=nf_host.exporter_changes(graph, cfgs, names, host, rules, need),
-                    dot=nf_dot.plan_dot(graph, host.pop("planned"), names) if cfgs else None)
+                    dot=nf_dot.plan_dot(graph, host["planned"], names) if cfgs and self.pictures else None)
+        del host["planned"]
         return host
 
     # The journal (nf_journal): proof that an unnamed node a killed batch left is ours

@@ -149,3 +149,10 @@ def test_the_netflow_module_is_glue_only():
     for step in ("netgraph.batch", "netgraph.ipfw_add", "netgraph.ipfw_delete", "netgraph.load_modules"):
         assert step not in text, step
     assert "netgraph.{op}" in text, "control: the adapter names the netgraph functions"
+
+
+def test_the_plan_picture_is_drawn_only_when_asked(host):
+    """No DOT on a converge unless asked (it costs a walk of the graph on every run)."""
+    assert "dot" not in host.converge({"lan": LAN}, test=True)["plan"]
+    host.engine.pictures = True  # control: asked for, the same preview draws it
+    assert "lan_nf" in host.converge({"lan": LAN}, test=True)["plan"]["dot"]
