@@ -116,7 +116,11 @@ def main(argv=None) -> int:
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if a.no_shrink else [Phase.shrink])
     violations, started, batch, seen = 0, time.monotonic(), 0, set()
     sim.host()
+    shown = 0
     while sim.STEPS[0] < a.steps:
+        if sim.STEPS[0] // 5000 > shown:
+            shown = sim.STEPS[0] // 5000
+            print(f"progress: {sim.STEPS[0]} steps, {violations} violations", file=sys.stderr, flush=True)
         left = a.steps - sim.STEPS[0]
         batch += 1
         conf = settings(max_examples=max(1, min(10, left // a.per_history + 1)), stateful_step_count=a.per_history,

@@ -204,8 +204,9 @@ def without_exporters(sig: dict | None, names: set) -> dict | None:
     ours = {f"{n}_nf" for n in names}
     out = {**sig, "nodes": [n for n in sig["nodes"] if not any(str(n[0]).startswith(f"{x}_") for x in names)],
            "ifaces": {i: h for i, h in sig["ifaces"].items() if not set(h.values()) & ours}}
-    if "ipfw" in sig:
-        out["ipfw"] = [p for p in sig["ipfw"] if p not in ours]
+    hooked = [p for p in sig.get("ipfw", []) if p not in ours]
+    out.pop("ipfw", None)
+    out.update({"ipfw": hooked} if hooked else {})  # as graph_sig: no ipfw key without a hook of ours
     return out
 
 
@@ -395,8 +396,10 @@ class NetflowMachine(RuleBasedStateMachine):
     # --- Salt ------------------------------------------------------------------------
     def _apply(self, test: bool, what: str, kill_after=None, hang=None) -> None:
         mark = self._mark()
-        if not test and kill_after is None and hang is None:
-            self.cut_owed = set()  # a whole apply (nothing killed, nothing hung) must repair what a killed one left
+        if not test and kill_after is None and hang is None and not self.bad:
+            # a whole apply (nothing killed, nothing hung, not refused) must repair what a
+            # killed one left; a refused one changes nothing (I3), so the cut stays owed
+            self.cut_owed = set()
         clean = self._clean_conditions(mark["state"]) and kill_after is None and hang is None
         if kill_after is not None:
             self.h.adapter.kill_after = kill_after
