@@ -2,7 +2,10 @@
 
 * every ``netgraph.*`` config key the modules read is in docs/operating.md's table of
   configuration keys, with its default;
-* every ``--out=`` the documents use is one of Salt's outputters.
+* every ``--out=`` the documents use is one of Salt's outputters;
+* the README's install section (both routes, exact commands) is within its first 60 lines,
+  and the README speaks of the product, not of how the project was made (no issue numbers,
+  no "seed", no figures taken beside other jobs).
 
 Each check is a function of the text, tested on the real documents and, as a positive
 control, on a text it must refuse.
@@ -111,3 +114,40 @@ def test_every_out_value_of_the_documents_is_an_outputter_of_salt(outputters):
 def test_positive_control_an_outputter_salt_does_not_have_is_refused(outputters):
     assert out_values("salt fw1 netflow.metrics lan --out=newline_values_only") - outputters == {"newline_values_only"}
     assert {"txt", "yaml", "json"} <= outputters
+
+
+# -- the README --------------------------------------------------------------------------------
+INTERNAL = [(r"\bissues?\s*#?\d+", "an issue number"), (r"\bseed", "the word seed"),
+            (r"\bbeside\b", "figures taken beside other jobs")]
+INSTALL_COMMANDS = ("file_roots:", "saltutil.sync_all", "pip wheel --no-deps -w dist .",
+                    "salt-pip install ./dist/saltext_netgraph-")
+
+
+def readme_problems(text: str) -> list:
+    """What the README must not do: its install section (both routes' exact commands) after
+    line 60, or any talk of the project's internals."""
+    lines = text.splitlines()
+    problems = []
+    heads = [i for i, line in enumerate(lines) if re.match(r"## Install\b", line)]
+    if not heads or heads[0] >= 60:
+        problems.append("no '## Install' heading within the first 60 lines")
+    first = "\n".join(lines[:60])
+    problems += [f"{cmd!r} is not within the first 60 lines" for cmd in INSTALL_COMMANDS if cmd not in first]
+    for pattern, what in INTERNAL:
+        for i, line in enumerate(lines, 1):
+            if re.search(pattern, line, re.I):
+                problems.append(f"line {i}: {what}: {line.strip()[:80]}")
+    return problems
+
+
+def test_the_readme_installs_early_and_talks_of_the_product():
+    assert readme_problems(README.read_text(encoding="utf-8")) == []
+
+
+def test_positive_control_a_late_install_and_internal_talk_are_named():
+    good = README.read_text(encoding="utf-8")
+    late = "\n".join(["filler"] * 60) + "\n" + good
+    assert "no '## Install' heading within the first 60 lines" in readme_problems(late)
+    bad = good + "\nAs in issue 14, the seed's script; measured beside the soak.\n"
+    found = " ".join(readme_problems(bad))
+    assert "an issue number" in found and "the word seed" in found and "beside other jobs" in found
