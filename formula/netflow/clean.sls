@@ -6,7 +6,7 @@
     2. every exporter absent: the declared ones and any still persisted in boot_dir
        (nodes shut down so every interface passes traffic, ipfw tee rules deleted),
        then its boot file <name>.ngctl removed (and <name>.modules / <name>.ipfw of the
-       earlier three-file format);
+       earlier three-file format, listed only when present);
     3. the rc.d script removed.
   rc.d/netflow stop is not needed: Salt removes the nodes itself. One exporter_absent per
   exporter (not the host state of exporter.sls): removing only, no interface moves between
