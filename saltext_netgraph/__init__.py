@@ -8,4 +8,4 @@ loader the directories of the execution modules (``netgraph``, ``netflow``), the
 same files that ``saltutil.sync_all`` sends from file_roots.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
