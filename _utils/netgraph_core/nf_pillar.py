@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import nf_boot
+from . import nf_collector
 from . import nf_model
 from . import nf_paths
 
@@ -34,7 +35,7 @@ LOOKUP_KEYS = ("rc_script", "rc_conf_d", "ngctl", "kldload", "kldstat", "ipfw", 
 # read from netgraph.<tool> or lookup: a top-level netflow:ngctl would reach rc.conf.d but
 # not the state, so it is refused rather than half-used.
 TOP_KEYS = ("boot_dir", "lock_file", "persist", "exporters", "lookup", "tofs", "metrics", "rc_script", "rc_conf_d",
-            "sha256", "lockf")
+            "sha256", "lockf", "collector")
 METRICS_DEFAULTS = {"enabled": False, "textfile_dir": "/var/tmp/node_exporter", "file": "netflow.prom", "interval": 60}
 TOFS_KEYS = ("files_switch", "source_files", "path_prefix", "dirs")
 TOFS_SWITCHES = ("id", "os_family")  # netflow:tofs:files_switch when unset, as template-formula's
@@ -216,6 +217,18 @@ def _metrics(raw: Any, errors: list) -> dict:
     return {**m, "path": m["textfile_dir"].rstrip("/") + "/" + m["file"]}  # the file netflow.metrics writes
 
 
+def _collector(raw: Any, errors: list) -> bool:
+    """Whether pillar declares a collector (netflow:collector, checked by nf_collector as
+    netflow.collector_present will check it: one error refuses the whole pillar)."""
+    if raw is None:
+        return False
+    try:
+        nf_collector.validate(raw)
+    except nf_collector.CollectorError as exc:
+        errors += exc.errors
+    return True
+
+
 def _exporter(name: Any, params: Any, persist: bool) -> tuple[dict | None, list]:
     """(the state's keyword arguments for exporter ``name``, or None; its errors). Names
     and keys first (they become state IDs and argument names), then every value through
@@ -266,8 +279,9 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
     by name, absent: [names], persisted, host_state: whether exporter.sls renders its host
     state (something declared or to remove), boot_files: {name: [paths]} of every exporter
     declared or persisted, rc_conf: the text of rc.conf.d/netflow, tofs: tofs_lookup's,
-    metrics}``; with any error ``exporters``, ``absent`` and ``boot_files`` are empty,
-    ``host_state`` is false and ``rc_conf`` is None.
+    metrics, collector: whether netflow:collector is declared (checked as the rest)}``;
+    with any error ``exporters``, ``absent`` and ``boot_files`` are empty, ``host_state``
+    is false and ``rc_conf`` is None.
     """
     errors: list = []
     pillar = _mapping("netflow", pillar, errors, "the pillar must be a mapping")
@@ -282,10 +296,12 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
         errors.append(_error("netflow:persist", f"{tojson(persist)} is not true or false"))
     tofs = _tofs(pillar.get("tofs"), errors, tplroot)
     metrics = _metrics(pillar.get("metrics"), errors)
+    collector = _collector(pillar.get("collector"), errors)
     exporters = _exporters(mapdata.get("exporters"), persist, errors)
     persisted = sorted({n for n in persisted if isinstance(n, str) and nf_model.NAME_RE.fullmatch(n)})
     out = {"errors": errors, "mapdata": mapdata, "exporters": [], "absent": [], "persisted": persisted,
-           "host_state": False, "boot_files": {}, "rc_conf": None, "tofs": {"dirs": [], "source_files": {}}, "metrics": metrics}
+           "host_state": False, "boot_files": {}, "rc_conf": None, "tofs": {"dirs": [], "source_files": {}}, "metrics": metrics,
+           "collector": collector}
     mapdata["exporters"] = {} if errors else exporters
     if errors:  # refused whole: nothing applied, nothing removed, nothing written
         return out
