@@ -29,6 +29,7 @@ Salt's state contract (test mode, changes, comment).
 from __future__ import annotations
 
 import logging
+import os.path
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -263,3 +264,112 @@ def exporters_present(name, exporters=None, absent=None, persist=False, **kwargs
     if ret["result"] is False and ret["comment"].startswith("Exporter "):
         ret["comment"] = "Exporters" + ret["comment"][len(f"Exporter {_label(name)}"):]
     return ret
+
+
+def _sub(out: dict, label: str, ret: dict) -> bool:
+    """One step's state return folded into ``ret`` (its changes under ``label``); False
+    when the step failed (the rest is not run)."""
+    if out.get("changes"):
+        ret["changes"][label] = out["changes"]
+    if out.get("result") is None and ret["result"] is True:
+        ret["result"] = None
+    if out.get("result") is False:
+        ret.update(result=False, comment=f"{label}: {out.get('comment')}")
+        return False
+    return True
+
+
+def _collector_files(plan: dict, ret: dict) -> bool:
+    user = plan["config"]["user"]
+    for folder in plan["dirs"]:
+        owner = {"user": user} if user else {}
+        if not _sub(__states__["file.directory"](name=folder, makedirs=True, mode="0755", **owner), folder, ret):
+            return False
+    for path, text, mode in plan["files"]:
+        if not _sub(__states__["file.managed"](name=path, contents=text, mode=mode, makedirs=True), path, ret):
+            return False
+    return True
+
+
+def _collector_limits(plan: dict, raw: dict, ret: dict, test: bool) -> None:
+    """nfexpire's limits in each directory, set when they differ from the declared ones
+    (read only where nfexpire already keeps its stat file: ``-l`` would create one)."""
+    for folder, _argv in plan["expire"]:
+        stat = os.path.join(folder, ".nfstat")
+        if os.path.exists(stat) and __salt__["nfcapd.limits"](folder, raw) == plan["limits"]:
+            continue
+        if not test:
+            __salt__["nfcapd.set_limits"](folder, raw)
+        ret["changes"][f"expire:{folder}"] = plan["limits"]
+        ret["result"] = None if test else ret["result"]
+
+
+def _collector_service(plan: dict, ret: dict, test: bool) -> None:
+    """The service running and enabled, restarted when a file of it changed."""
+    name = plan["service"]
+    changed = any(path in ret["changes"] for path, _text, _mode in plan["files"])
+    running = __states__["service.running"](name=name, enable=True)
+    if not _sub(running, f"service {name}", ret) or not changed:
+        return
+    if test:
+        ret["changes"].setdefault(f"service {name}", {})["restart"] = "would restart (its configuration changed)"
+        ret["result"] = None
+    elif not (running.get("changes") or {}).get(name):  # not just started by service.running
+        __salt__["service.restart"](name)
+        ret["changes"].setdefault(f"service {name}", {})["restart"] = True
+
+
+def collector_present(name, config=None, **kwargs):
+    """
+    Ensure the NetFlow collector nfcapd (nfdump) runs as declared: its storage
+    directories, its systemd unit (``/etc/systemd/system/nfcapd-netflow.service``) or on
+    FreeBSD ``/etc/rc.conf.d/nfcapd`` and its rc.d script, nfexpire's limits, and the
+    service running (restarted when its file changed). Install the ``nfdump`` package
+    first (the formula's ``netflow.collector`` SLS does).
+
+    name
+        The state's ID (any text).
+
+    config
+        Pillar ``netflow:collector``: ``host`` (IP address to listen on), ``port``,
+        ``storage``, ``rotation`` (seconds), ``expire: {max_life_hours, max_size_mb}``,
+        ``user``, ``sources: {ident: {host: IP, dir: path}}``, ``service`` (false: write
+        the files, run nothing), the paths ``unit_file``, ``rc_conf_file``, ``rc_script``,
+        ``nfcapd``, ``nfexpire``. Checked whole first (nfcapd.plan): a refused key is
+        named and nothing is written. Honours ``test=True``.
+
+    .. code-block:: yaml
+
+        netflow-collector:
+          netflow.collector_present:
+            - config:
+                port: 2055
+                sources:
+                  fw1: {host: 192.0.2.1}
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+
+    def run():
+        _no_unknown(kwargs, ("config",))
+        if "nfcapd.plan" not in __salt__:
+            raise CommandExecutionError("the nfcapd execution module is not loaded (run saltutil.sync_all)")
+        raw = {} if config is None else config
+        plan = __salt__["nfcapd.plan"](raw)
+        test = bool(__opts__.get("test", False))
+        if _collector_files(plan, ret):
+            _collector_limits(plan, raw, ret, test)
+            if plan["service"] and ret["result"] is not False:
+                _collector_service(plan, ret, test)
+        if ret["result"] is not False:
+            what = "would change" if ret["changes"] and test else ("updated" if ret["changes"] else "as declared")
+            service = f"service {plan['service']}" if plan["service"] else "no service (service: false)"
+            ret["comment"] = f"Collector {what}: nfcapd {' '.join(plan['argv'][1:])}; {service}"
+        else:
+            ret["comment"] = f"Collector: {ret['comment']}"
+        return ret
+
+    out = _guarded(name, run)
+    if out["result"] is False and out["comment"].startswith("Exporter "):
+        out["comment"] = "Collector" + out["comment"][len(f"Exporter {_label(name)}"):]
+    out["changes"] = ret["changes"]  # what was done before a step raised is reported, not hidden
+    return out

@@ -1,0 +1,116 @@
+"""The NetFlow collector (nfcapd from nfdump) of pillar ``netflow:collector``: the Salt glue
+of ``_utils/netgraph_core/nf_collector.py``, which checks the pillar and renders nfcapd's
+argv, its systemd unit or rc.conf.d file, and nfexpire's limits. The state
+``netflow.collector_present`` applies what ``plan`` returns. This module runs one binary,
+nfexpire (the storage limits), with a time bound; it loads on any OS (a collector host
+needs no netgraph).
+"""
+from __future__ import annotations
+
+import time
+
+from netgraph_core import nf_collector, nf_paths
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "nfcapd"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _platform(os_family=None) -> str:
+    return nf_collector.platform_of(__grains__.get("os_family") if os_family is None else os_family)
+
+
+def _checked(config, os_family=None) -> dict:
+    """nf_collector.plan, a refusal as SaltInvocationError naming every refused key."""
+    try:
+        return nf_collector.plan(config, _platform(os_family))
+    except nf_collector.CollectorError as exc:
+        raise SaltInvocationError("refused, nothing changed: " + "; ".join(e["comment"] for e in exc.errors)) from None
+
+
+def plan(config=None, os_family=None) -> dict:
+    """
+    What ``netflow.collector_present`` writes and runs for collector ``config`` (pillar
+    ``netflow:collector`` when None): ``config`` (checked, defaults filled in), ``argv``
+    (nfcapd's), ``dirs``, ``files`` (``[path, text, mode]``), ``service`` (None with
+    ``service: false``), ``expire`` (``[dir, nfexpire argv]``), ``limits``. Read-only.
+    ``os_family``: the grain's value (FreeBSD: rc.conf.d; any other: systemd).
+    CLI Example: ``salt nfcap1 nfcapd.plan``
+    """
+    if config is None:
+        config = __salt__["pillar.get"]("netflow:collector", {})
+    return _checked(config, os_family)
+
+
+def check(config=None) -> list:
+    """
+    Why collector ``config`` (pillar ``netflow:collector`` when None) is refused:
+    ``[{key, comment}]``, empty when it is accepted. The formula's ``netflow.collector``
+    SLS renders only failing states when it is not empty (nothing installed or written).
+    CLI Example: ``salt nfcap1 nfcapd.check``
+    """
+    if config is None:
+        config = __salt__["pillar.get"]("netflow:collector", {})
+    try:
+        nf_collector.validate(config, _platform())
+    except nf_collector.CollectorError as exc:
+        return exc.errors
+    return []
+
+
+def argv(config=None, os_family=None) -> list:
+    """
+    The exact argv nfcapd runs with for collector ``config`` (pillar when None): the
+    systemd unit's ExecStart, or rc.conf.d's nfcapd_flags after the program.
+    CLI Example: ``salt nfcap1 nfcapd.argv``
+    """
+    return plan(config, os_family)["argv"]
+
+
+def _run(args: list, user=None) -> str:
+    """``args`` run without a shell (as ``user`` when given), within netgraph.timeout
+    seconds; its stdout."""
+    key, fallback = nf_paths.TIMEOUTS["timeout"]
+    try:
+        bound = nf_paths.check_timeout(key, __salt__["config.get"](key, fallback), fallback)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    started = time.monotonic()
+    extra = {"runas": user} if user else {}
+    result = __salt__["cmd.run_all"](args, python_shell=False, ignore_retcode=True, timeout=bound, **extra)
+    if nf_paths.timed_out(result, bound, time.monotonic() - started):
+        raise CommandExecutionError(f"{args[0]} did not finish within {bound} s and was killed")
+    if result.get("retcode"):
+        err = " ".join(str(result.get("stderr") or result.get("stdout") or "").split())[:200]
+        raise CommandExecutionError(f"{' '.join(args)} failed (exit {result.get('retcode')}): {err}")
+    return result.get("stdout") or ""
+
+
+def limits(directory, config=None, os_family=None) -> dict:
+    """
+    The expiry limits nfexpire stored in ``directory`` (one of the collector's): ``{max_life:
+    seconds, max_size: bytes}``, None when unset (also before nfexpire ever ran there).
+    CLI Example: ``salt nfcap1 nfcapd.limits /var/cache/nfdump/netflow/fw1``
+    """
+    checked = plan(config, os_family)
+    if directory not in checked["dirs"]:
+        raise SaltInvocationError(f"{directory!r:.80} is not a directory of this collector: {checked['dirs']}")
+    user = checked["config"]["user"]
+    return nf_collector.limits(_run([checked["config"]["nfexpire"], "-l", directory], user))
+
+
+def set_limits(directory, config=None, os_family=None) -> dict:
+    """
+    Store the collector's expiry limits in ``directory`` (``nfexpire -u``: nfcapd ``-e``
+    expires to them at each rotation); returns them as ``limits`` reads them back.
+    CLI Example: ``salt nfcap1 nfcapd.set_limits /var/cache/nfdump/netflow/fw1``
+    """
+    checked = plan(config, os_family)
+    found = dict(checked["expire"]).get(directory)
+    if found is None:
+        raise SaltInvocationError(f"{directory!r:.80} has no expiry in this collector")
+    _run(found, checked["config"]["user"])  # nfcapd -u rewrites the stat file: it stays that user's
+    return limits(directory, config, os_family)
