@@ -25,11 +25,14 @@ ngsim = nghost.run_ngsim
 
 @pytest.fixture
 def host(tmp_path):
-    return nghost.NgHost(tmp_path / "fw1").init(ifaces=("em0", "em1"))
+    """An emulated FreeBSD host with em0 and em1, the two exporters' interfaces."""
+    root = tmp_path / "fw1"
+    return nghost.NgHost(root).init(ifaces=("em0", "em1"))
 
 
 @pytest.fixture
 def loaders(host, tmp_path):
+    """Salt's loader bound to ``host`` (the collector side needs no netgraph; the exporters do)."""
     return nghost.ng_loaders_for(host.root, tmp_path / "salt", netflow=True)
 
 

@@ -88,50 +88,40 @@ def test_nfexpire_limits_read_back_as_declared():
     assert nf_collector.wanted_limits(cfg) == {"max_life": 2592000, "max_size": 10737418240}
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"colectors": 1}, "netflow:collector"),
-    ({"host": "collector.example.com"}, "netflow:collector:host"),
-    ({"host": "192.0.2.1 "}, "netflow:collector:host"),
-    ({"host": "010.0.0.1"}, "netflow:collector:host"),
-    ({"host": 3221225985}, "netflow:collector:host"),
-    ({"port": 0}, "netflow:collector:port"),
-    ({"port": 65536}, "netflow:collector:port"),
-    ({"port": "2055"}, "netflow:collector:port"),
-    ({"port": True}, "netflow:collector:port"),
-    ({"rotation": 59}, "netflow:collector:rotation"),
-    ({"storage": "var/db/flows"}, "netflow:collector:storage"),
-    ({"storage": "/var/db/../etc"}, "netflow:collector:storage"),
-    ({"storage": "/var/db//flows"}, "netflow:collector:storage"),
-    ({"storage": "/var/db/./flows"}, "netflow:collector:storage"),
-    ({"storage": "/var/db/flows/"}, "netflow:collector:storage"),
-    ({"storage": "/var/db/fl ows"}, "netflow:collector:storage"),
-    ({"storage": "/var/db/$(reboot)"}, "netflow:collector:storage"),
-    ({"storage": "/"}, "netflow:collector:storage"),
-    ({"unit_file": "/etc/systemd/system/x.service\nExecStartPre=/bin/sh"}, "netflow:collector:unit_file"),
-    ({"nfcapd": "nfcapd"}, "netflow:collector:nfcapd"),
-    ({"user": "root;id"}, "netflow:collector:user"),
-    ({"user": "Nfcapd"}, "netflow:collector:user"),
-    ({"service": "yes"}, "netflow:collector:service"),
-    ({"expire": {"max_life_hours": 0}}, "netflow:collector:expire:max_life_hours"),
-    ({"expire": {"max_lifetime": 3}}, "netflow:collector:expire"),
-    ({"expire": "30d"}, "netflow:collector:expire"),
-    ({"sources": ["fw1"]}, "netflow:collector:sources"),
-    ({"sources": {"fw 1": {"host": "192.0.2.10"}}}, "netflow:collector:sources:'fw 1'"),
-    ({"sources": {"fw1,x": {"host": "192.0.2.10"}}}, "netflow:collector:sources:'fw1,x'"),
-    ({"sources": {"fw1\n": {"host": "192.0.2.10"}}}, "netflow:collector:sources:'fw1\\n'"),
-    ({"sources": {"../fw1": {"host": "192.0.2.10"}}}, "netflow:collector:sources:'../fw1'"),
-    ({"sources": {"f" * 26: {"host": "192.0.2.10"}}}, f"netflow:collector:sources:'{'f' * 26}'"),
-    ({"sources": {1: {"host": "192.0.2.10"}}}, "netflow:collector:sources:1"),
-    ({"sources": {"fw1": {"host": "fw1.example.com"}}}, "netflow:collector:sources:'fw1':host"),
-    ({"sources": {"fw1": {"host": "2001:db8::1"}}}, "netflow:collector:sources:'fw1':host"),
-    ({"sources": {"fw1": {"host": "192.0.2.10", "dir": "/srv/../etc"}}}, "netflow:collector:sources:'fw1':dir"),
-    ({"sources": {"fw1": {"host": "192.0.2.10", "dri": "/srv"}}}, "netflow:collector:sources:'fw1'"),
-    ({"sources": {"fw1": "192.0.2.10"}}, "netflow:collector:sources:'fw1'"),
-    ({"sources": {"fw1": {"host": "192.0.2.10"}, "fw2": {"host": "192.0.2.10"}}},
-     "netflow:collector:sources:'fw2':host"),
-    ({"sources": {"fw1": {"host": "192.0.2.10", "dir": "/srv/x"}, "fw2": {"host": "192.0.2.11", "dir": "/srv/x"}}},
-     "netflow:collector:sources:'fw2':dir"),
-])
+def _src(ident="fw1", **params) -> dict:
+    return {"sources": {ident: {"host": "192.0.2.10", **params}}}
+
+
+_TOP = "netflow:collector"
+_FW1 = f"{_TOP}:sources:'fw1'"
+# the key a message must name -> values of that key (or whole changes) that are refused
+_BAD = {
+    _TOP: [{"colectors": 1}],
+    f"{_TOP}:host": ["collector.example.com", "192.0.2.1 ", "010.0.0.1", 3221225985],
+    f"{_TOP}:port": [0, 65536, "2055", True],
+    f"{_TOP}:rotation": [59],
+    f"{_TOP}:storage": ["var/db/flows", "/var/db/../etc", "/var/db//flows", "/var/db/./flows", "/var/db/flows/",
+                        "/var/db/fl ows", "/var/db/$(reboot)", "/"],
+    f"{_TOP}:unit_file": ["/etc/systemd/system/x.service\nExecStartPre=/bin/sh"],
+    f"{_TOP}:nfcapd": ["nfcapd"],
+    f"{_TOP}:user": ["root;id", "Nfcapd"],
+    f"{_TOP}:service": ["yes"],
+    f"{_TOP}:expire:max_life_hours": [{"expire": {"max_life_hours": 0}}],
+    f"{_TOP}:expire": [{"expire": {"max_lifetime": 3}}, {"expire": "30d"}],
+    f"{_TOP}:sources": [{"sources": ["fw1"]}],
+    f"{_FW1}:host": [_src(host="fw1.example.com"), _src(host="2001:db8::1")],
+    f"{_FW1}:dir": [_src(dir="/srv/../etc")],
+    _FW1: [_src(dri="/srv"), {"sources": {"fw1": "192.0.2.10"}}],
+    f"{_TOP}:sources:'fw2':host": [{"sources": {"fw1": {"host": "192.0.2.10"}, "fw2": {"host": "192.0.2.10"}}}],
+    f"{_TOP}:sources:'fw2':dir": [{"sources": {"fw1": {"host": "192.0.2.10", "dir": "/srv/x"},
+                                               "fw2": {"host": "192.0.2.11", "dir": "/srv/x"}}}],
+}
+_BAD_IDENTS = ["fw 1", "fw1,x", "fw1\n", "../fw1", "f" * 26, 1]
+CASES = [(v if isinstance(v, dict) else {k.rsplit(":", 1)[1]: v}, k) for k, vs in _BAD.items() for v in vs]
+CASES += [(_src(ident), f"{_TOP}:sources:{ident!r}") for ident in _BAD_IDENTS]
+
+
+@pytest.mark.parametrize("change, key", CASES)
 def test_hostile_collector_refused_naming_the_key(change, key):
     raw = {**copy.deepcopy(GOOD), **change}
     assert key in refused(raw)
