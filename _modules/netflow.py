@@ -231,29 +231,38 @@ def list_() -> dict:
             for name, view in read["views"].items()}
 
 
-def status(name, raw: bool = False, interval: int = 0) -> dict:
+def status(name=None, raw: bool = False, interval: int = 0) -> dict:
     """Exporter ``name`` in the pillar's terms: ``interfaces`` by name, ``collectors``,
     ``settings``, ``counters`` (every info field, 0 where the kernel omits it), ``health``
     (ok/degraded/down) and ``reasons``. ``interval=N`` (s) reads twice to judge rising
-    counters too; ``raw=True`` adds the kernel's replies and the owned nodes.
-    CLI Example: ``salt fw1 netflow.status lan interval=5``
+    counters too; ``raw=True`` adds the kernel's replies and the owned nodes. Without
+    ``name``: ``{exporter: status}`` for every exporter the host knows of (live netflow
+    node, recorded declaration or boot file; ``netflow.list``'s), ``{}`` when none.
+    CLI Example: ``salt fw1 netflow.status lan interval=5``, ``salt fw1 netflow.status``
     """
-    _core(nf_args.check_name, name)
+    if name is not None:
+        _core(nf_args.check_name, name)
     _core(nf_args.check_flags, raw=raw)
     _checked(nf_status.check_interval, interval)
     return nf_status.status_of(_views, name, raw, interval, time.sleep)
 
 
-def flows(name, interface=None, address=None, limit: int = 100) -> dict:
+def flows(name=None, interface=None, address=None, limit: int = 100) -> dict:
     """The live flow table of exporter ``name`` read with flowctl(8) (``netgraph.flowctl``;
     ngctl cannot send the binary ``show``): flows through ``interface``, from or to
-    ``address`` (address or network), the ``limit`` largest by packets (0: all).
-    CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``
+    ``address`` (address or network), the ``limit`` largest by packets (0: all). Without
+    ``name``: ``{exporter: table}`` for every exporter whose netflow node is live (one
+    without it has no table; ``netflow.status`` says why), each filtered alike.
+    CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``,
+    ``salt fw1 netflow.flows limit=5``
     """
-    _core(nf_args.check_name, name)
+    if name is not None:
+        _core(nf_args.check_name, name)
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
-    table = __salt__["netgraph.flowctl"](f"{name}_nf:")
-    return {"exporter": name, **nf_status.flow_table(table["flows"], filters)}
+    names = [name] if name is not None else nf_status.exporter_names(__salt__["netgraph.graph"]())
+    tables = {n: {"exporter": n, **nf_status.flow_table(__salt__["netgraph.flowctl"](f"{n}_nf:")["flows"], filters)}
+              for n in names}
+    return tables[name] if name is not None else tables
 
 
 def metrics(name=None, path=None) -> str:
