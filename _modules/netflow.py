@@ -145,15 +145,21 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
 
 # Reading
 def dot(names=None) -> str:
-    """The live graph as Graphviz DOT with the nodes of the given exporters filled (all
-    nodes that look like an exporter's when ``names`` is empty). ngctl's own ``dot``
-    is ``netgraph.dot``; this one is for people: records with name and type, labelled links.
+    """The live graph of the given exporters (every exporter with a ``<name>_nf`` node when
+    ``names`` is empty) as Graphviz DOT: only their nodes (filled) and the nodes they link
+    to, each ksocket labelled with the collector it sends to, each ipfw hook of theirs with
+    the ipfw rule and interface that feed it; another exporter's nodes are not drawn.
+    ngctl's own ``dot`` (the whole graph) is ``netgraph.dot``. One ngctl read for the graph
+    and the ksockets' peers, and ``ipfw list`` only when an exporter hangs on ng_ipfw.
     CLI Example: ``salt fw1 netflow.dot lan,uplink | dot -Tsvg > graph.svg``
     """
     names = _core(nf_args.dot_names, names)
-    graph = __salt__["netgraph.graph"]()
-    names = _core(nf_args.dot_names, names or nf_args.exporters_in(graph))
-    return nf_dot.plan_dot(graph, graph.get("nodes", {}), names)
+    read = _views(names or None)
+    names = _core(nf_args.dot_names, names or nf_args.exporters_in(read["graph"]))
+    ipfw = read["graph"].get("nodes", {}).get("ipfw", {}).get("hooks", {}).values()
+    hooked = any(p["peer"] in nf_status.owned(read["graph"], n) for p in ipfw for n in names)
+    rules = __salt__["netgraph.ipfw_rules"]() if hooked else []
+    return nf_dot.exporter_dot(read["graph"], names, read["settings"], rules)
 
 
 def boot_script(name, **kwargs) -> str:
