@@ -14,30 +14,25 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.support.nfcapd import free_udp_port, port_taken
+from tests.support.nfcapd import free_udp_port, needs_nfdump, port_taken
+from tests.support.nghost import run_ngsim
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 MARKED = re.compile(r"<!-- collect-flows:begin -->\n```sh\n(.*?)```\n<!-- collect-flows:end -->", re.S)
 DOCS = [p for p in (REPO / "docs" / "collect.md", REPO / "README.md") if MARKED.search(p.read_text())]
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("nfcapd") and shutil.which("nfdump")),
-    reason="nfcapd/nfdump not installed (Debian package nfdump; .ci/run installs it)",
-)
+pytestmark = needs_nfdump
 
 
 def ngsim(*args: str) -> dict:
-    p = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
-    assert p.returncode == 0, f"ngsim {args}: {p.stderr}"
-    return json.loads(p.stdout) if p.stdout.strip().startswith("{") else {}
+    out = run_ngsim(*args)
+    return json.loads(out) if out.strip().startswith("{") else {}
 
 
 def block(doc: pathlib.Path) -> str:
