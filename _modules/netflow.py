@@ -145,21 +145,15 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
 
 # Reading
 def dot(names=None) -> str:
-    """The live graph of the given exporters (every exporter with a ``<name>_nf`` node when
-    ``names`` is empty) as Graphviz DOT: only their nodes (filled) and the nodes they link
-    to, each ksocket labelled with the collector it sends to, each ipfw hook of theirs with
-    the ipfw rule and interface that feed it; another exporter's nodes are not drawn.
-    ngctl's own ``dot`` (the whole graph) is ``netgraph.dot``. One ngctl read for the graph
-    and the ksockets' peers, and ``ipfw list`` only when an exporter hangs on ng_ipfw.
-    CLI Example: ``salt fw1 netflow.dot lan,uplink | dot -Tsvg > graph.svg``
+    """The live graph of the given exporters (all with a ``<name>_nf`` node by default) as
+    Graphviz DOT (nf_dot.exporter_dot): only their nodes and those linked to them, ksockets
+    with their collectors, the ipfw rules and interfaces feeding their ipfw hooks. The whole
+    graph, as ngctl draws it: ``netgraph.dot``. CLI Example: ``salt fw1 netflow.dot lan | dot -Tsvg > lan.svg``
     """
     names = _core(nf_args.dot_names, names)
     read = _views(names or None)
     names = _core(nf_args.dot_names, names or nf_args.exporters_in(read["graph"]))
-    ipfw = read["graph"].get("nodes", {}).get("ipfw", {}).get("hooks", {}).values()
-    hooked = any(p["peer"] in nf_status.owned(read["graph"], n) for p in ipfw for n in names)
-    rules = __salt__["netgraph.ipfw_rules"]() if hooked else []
-    return nf_dot.exporter_dot(read["graph"], names, read["settings"], rules)
+    return nf_dot.exporter_dot(read["graph"], names, read["settings"], __salt__["netgraph.ipfw_rules"])
 
 
 def boot_script(name, **kwargs) -> str:
@@ -242,12 +236,10 @@ def status(name=None, raw: bool = False, interval: int = 0) -> dict:
     ``settings``, ``counters`` (every info field, 0 where the kernel omits it), ``health``
     (ok/degraded/down) and ``reasons``. ``interval=N`` (s) reads twice to judge rising
     counters too; ``raw=True`` adds the kernel's replies and the owned nodes. Without
-    ``name``: ``{exporter: status}`` for every exporter the host knows of (live netflow
-    node, recorded declaration or boot file; ``netflow.list``'s), ``{}`` when none.
+    ``name``: ``{exporter: status}`` of every exporter ``netflow.list`` shows (``{}``: none).
     CLI Example: ``salt fw1 netflow.status lan interval=5``, ``salt fw1 netflow.status``
     """
-    if name is not None:
-        _core(nf_args.check_name, name)
+    _core(nf_args.check_name_or_all, name)
     _core(nf_args.check_flags, raw=raw)
     _checked(nf_status.check_interval, interval)
     return nf_status.status_of(_views, name, raw, interval, time.sleep)
@@ -257,13 +249,10 @@ def flows(name=None, interface=None, address=None, limit: int = 100) -> dict:
     """The live flow table of exporter ``name`` read with flowctl(8) (``netgraph.flowctl``;
     ngctl cannot send the binary ``show``): flows through ``interface``, from or to
     ``address`` (address or network), the ``limit`` largest by packets (0: all). Without
-    ``name``: ``{exporter: table}`` for every exporter whose netflow node is live (one
-    without it has no table; ``netflow.status`` says why), each filtered alike.
-    CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``,
-    ``salt fw1 netflow.flows limit=5``
+    ``name``: ``{exporter: table}`` of every exporter whose netflow node is live, alike.
+    CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``
     """
-    if name is not None:
-        _core(nf_args.check_name, name)
+    _core(nf_args.check_name_or_all, name)
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
     names = [name] if name is not None else nf_status.exporter_names(__salt__["netgraph.graph"]())
     tables = {n: {"exporter": n, **nf_status.flow_table(__salt__["netgraph.flowctl"](f"{n}_nf:")["flows"], filters)}

@@ -30,6 +30,12 @@ def check_name(name) -> None:
         raise ValidationError(f"name: {shown(name)} is not a valid exporter name")
 
 
+def check_name_or_all(name) -> None:
+    """A reading's name: an exporter's, or None for every exporter."""
+    if name is not None:
+        check_name(name)
+
+
 def check_flags(**flags) -> None:
     """Flags are booleans: a string "no" is truthy and would switch test mode off."""
     for key, value in flags.items():

@@ -82,12 +82,13 @@ def plan_dot(current: dict, planned: dict, name, notes: dict | None = None, extr
     return "\n".join(lines) + "\n"
 
 
-def exporter_dot(graph: dict, names: list, settings: dict, rules: list) -> str:
+def exporter_dot(graph: dict, names: list, settings: dict, read_rules) -> str:
     """The live graph of exporters ``names`` only: their nodes (``owned_nodes``: name, type
     and place) filled, the nodes they link to (interfaces, the ipfw node) with those links
     only; each ksocket labelled with the collector it sends to (``settings``: node ->
     ``{"peer": ...}`` as nf_settings reads it) and each ipfw hook of theirs with the rules
-    that feed it (``rules``: netgraph.ipfw_rules) and the interface they name."""
+    that feed it and the interface they name (``read_rules()``: netgraph.ipfw_rules, called
+    only when the ipfw node is linked to theirs)."""
     nodes = graph.get("nodes", {})
     ours = set().union(set(), *(owned_nodes(graph, n) for n in names))
     near = {p["peer"] for k in ours for p in nodes[k].get("hooks", {}).values()} - ours
@@ -101,6 +102,7 @@ def exporter_dot(graph: dict, names: list, settings: dict, rules: list) -> str:
         if keep[key]["type"] == "ksocket":
             peer = nf_sockaddr.label((settings.get(key) or {}).get("peer"))
             notes[key] = f"to {peer}" if peer else "not connected"
+    rules = read_rules() if keep.get("ipfw", {}).get("hooks") else []
     return plan_dot({"nodes": keep}, keep, names, notes, _ipfw_feeds(keep.get("ipfw"), rules))
 
 

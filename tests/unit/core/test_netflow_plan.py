@@ -452,7 +452,7 @@ def test_exporter_dot_draws_only_that_exporter_with_collectors_and_ipfw_feeds():
     settings = {"lan_v9": {"peer": "inet/192.0.2.10:2055"}, "wan_v9": {"peer": "inet/192.0.2.99:9"}}
     rules = [{"rule": 100, "text": "ngtee 10 ip from any to any"}, {"rule": 200, "text": "ngtee 20 ip from any to any via em1"},
              {"rule": 300, "text": "netgraph 10 ip from any to any recv tun0"}, {"rule": 65535, "text": "deny ip from any to any"}]
-    text = nf_dot.exporter_dot({"nodes": nodes}, ["lan"], settings, rules)
+    text = nf_dot.exporter_dot({"nodes": nodes}, ["lan"], settings, lambda: rules)
     drawn = {ln.split("[")[0].strip() for ln in text.splitlines() if "[ label" in ln and " -- " not in ln}
     assert drawn == {'"em0"', '"ipfw"', '"lan_nf"', '"lan_v9"', '"my{tap|x"', '"ipfw rule 100"', '"ipfw rule 300"'}
     assert "wan" not in text and "em1" not in text and "192.0.2.99" not in text and '"20' not in text, text
@@ -460,10 +460,15 @@ def test_exporter_dot_draws_only_that_exporter_with_collectors_and_ipfw_feeds():
     assert 'label = "{my\\{tap\\|x:|tee}"' in text, "a record's marks in a name are escaped"
     assert 'label = "{any interface|ipfw rule 100: ngtee 10 ip from any to any}"' in text
     assert 'label = "{tun0|ipfw rule 300: netgraph 10 ip from any to any recv tun0}"' in text
-    wan = nf_dot.exporter_dot({"nodes": nodes}, ["wan"], {}, rules)  # its peer not read: said so
+    wan = nf_dot.exporter_dot({"nodes": nodes}, ["wan"], {}, lambda: rules)  # its peer not read: said so
     assert 'label = "{wan_v9:|ksocket|not connected}"' in wan and '"{em1|ipfw rule 200: ngtee 20' in wan
     assert "lan_" not in wan and "ipfw rule 100" not in wan
-    assert nf_dot.exporter_dot({"nodes": nodes}, ["nosuch"], settings, rules).count("[ label") == 0
+    def no_ipfw_list():
+        raise AssertionError("ipfw list read for an exporter that hangs on no ipfw hook")
+
+    assert nf_dot.exporter_dot({"nodes": nodes}, ["nosuch"], settings, no_ipfw_list).count("[ label") == 0
+    del nodes["ipfw"]["hooks"]["10"], nodes["lan_nf"]["hooks"]["iface1"]
+    assert "ipfw" not in nf_dot.exporter_dot({"nodes": nodes}, ["lan"], settings, no_ipfw_list)
 
 
 def test_missing_modules_loads_ng_ether_and_ng_ipfw_but_never_the_firewall():
