@@ -5,18 +5,26 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit bench soak lint clean
+.PHONY: demo test unit bench soak lint clean venv
+
+# A make interrupted while it created the venv leaves one without pip, and every later make
+# would fail with "No module named pip": a venv whose pip does not answer is made again.
+VENV_OK = $(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 
 $(STAMP): setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_OK)
 	$(PY) -m pip install -q --upgrade pip
 	# salt is pinned to the 3008 series we test on; setup.cfg allows >=3006.
 	# The project itself is NOT installed here: tests load it from the tree (module_dirs,
 	# utils_dirs, file_roots) and tests/functional/modules/test_extension.py builds and installs the
 	# wheel on its own, so the salt.loader entry point is proven by that test alone.
-	$(PY) -m pip install -q 'salt==3008.*' pyyaml prometheus_client setuptools wheel pytest pytest-xdist 'pytest-salt-factories>=1.0.5' salt-lint hypothesis ruff
-	-$(PY) -m pip uninstall -q -y salt-netgraph 2>/dev/null
+	$(PY) -m pip install -q 'salt==3008.*' pyyaml prometheus_client setuptools wheel pytest pytest-xdist 'pytest-salt-factories>=1.0.5' salt-lint hypothesis ruff GitPython
+	-$(PY) -m pip uninstall -q -y saltext-netgraph salt-netgraph 2>/dev/null
 	touch $(STAMP)
+
+# the venv alone, repaired if broken (what the first line of the bootstrap does)
+venv:
+	$(VENV_OK)
 
 demo: $(STAMP)
 	$(PY) demo/run.py

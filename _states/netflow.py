@@ -138,7 +138,9 @@ def exporter_present(
         once: true, ifindex: N, attach: ether|ipfw, ipfw_hook: N, ipfw_rule: N}``.
 
     collectors
-        List of ``{host: IPv4, port: N, version: 9|5}``.
+        List of ``{host: H, port: N, version: 9|5, source: S}``: ``host`` an IPv4 or
+        IPv6 address or a host name (resolved on the minion at apply time), ``source`` an
+        optional address of this host of the same family to send from.
 
     timeouts / template / mtu
         ``{active: 1800, inactive: 15}``, ``{time: 600, packets: 500}``, ``1500``.

@@ -378,7 +378,7 @@ def main() -> int:
          "-" if heal["heal_s"] is None else f"{heal['heal_s']:.1f}", "-"),
     ]
     w = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{w}}  {'salt-netgraph':>22}  {'seed (ngctl per command)':>26}")
+    print(f"{'measure':<{w}}  {'salt-netgraph':>22}  {'ngctl per command':>26}")
     print(f"{'-' * w}  {'-' * 22}  {'-' * 26}")
     for label, ours, seed in rows:
         print(f"{label:<{w}}  {str(ours):>22}  {str(seed):>26}")

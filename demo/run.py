@@ -7,7 +7,8 @@
    (pillar.example attaches tun0 through ipfw, which needs ipfw loaded and set up: a bare
    ipfw.ko denies all traffic);
 2. writes a minion config for `salt-call --local` under .demo/salt (every path inside
-   .demo: no root, no /etc, no /var), with pillar.example as the pillar;
+   .demo: no root, no /etc, no /var: pillar.example's boot_dir, rc.d paths and lock file
+   are replaced by paths under .demo/salt), with pillar.example as the pillar;
 3. previews on that fresh host: `salt-call --local state.apply netflow test=True` (the
    full plan, planned against the graph as it will be once ng_ether and ng_ipfw are
    loaded: nothing is loaded or changed) and the plan pictures
@@ -84,18 +85,21 @@ def write_minion_config(
     host: pathlib.Path,
     pillar: dict | str,
     minion_id: str = "netflow-demo",
+    lock_file: pathlib.Path | None = None,
 ) -> pathlib.Path:
     """Minion config for `salt-call --local -c CONFDIR` driving ngsim host `host`.
 
     Everything Salt writes goes under `base` (root_dir, cache, pki, log); the formula's
-    host paths (boot_dir, rc.d script, rc.conf.d file) go under `base`/etc via a second
-    pillar file merged after the user's pillar (`pillar`: a dict, or the text of an SLS
-    such as pillar.example). Returns CONFDIR.
+    host paths (boot_dir, rc.d script, rc.conf.d file and, when given, `lock_file`) go
+    under `base`/etc via a second pillar file merged after the user's pillar (`pillar`: a
+    dict, or the text of an SLS such as pillar.example). Returns CONFDIR.
     """
     confdir = base / "conf"
     pillar_dir = base / "pillar"
     etc = base / "etc"
-    for d in (confdir, pillar_dir, etc):
+    # rc.d and rc.conf.d exist on FreeBSD; made by file.managed's makedirs they would take the
+    # rc.d script's mode 0555, and only root could then write into them
+    for d in (confdir, pillar_dir, etc / "rc.d", etc / "rc.conf.d"):
         d.mkdir(parents=True, exist_ok=True)
     text = pillar if isinstance(pillar, str) else yaml.safe_dump(pillar, default_flow_style=False)
     (pillar_dir / "netflow.sls").write_text(text)
@@ -108,6 +112,8 @@ def write_minion_config(
             },
         }
     }
+    if lock_file is not None:
+        paths["netflow"]["lock_file"] = str(lock_file)
     (pillar_dir / "host_paths.sls").write_text(yaml.safe_dump(paths, default_flow_style=False))
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - netflow\n    - host_paths\n")
     bin_ = host / "bin"
@@ -267,7 +273,8 @@ def main() -> int:
     pillar_text = (REPO / "pillar.example").read_text()
     pillar = yaml.safe_load(pillar_text)["netflow"]["exporters"]
     exporters = sorted(pillar)
-    confdir = write_minion_config(demo / "salt", host, pillar_text)
+    # pillar.example's lock is /var/run/netflow.lock: the demo's goes under .demo too (no root)
+    confdir = write_minion_config(demo / "salt", host, pillar_text, lock_file=demo / "salt" / "netflow.lock")
     print(f"Emulated FreeBSD host: {host} (interfaces {', '.join(IFACES)}; no netgraph module loaded;")
     print("  firewall up as rc.d/ipfw leaves it: ipfw.ko and `65000 allow ip from any to any`)")
     print(f"Minion config: {confdir / 'minion'}; pillar: pillar.example")

@@ -296,6 +296,14 @@ def boot_paths(boot_dir: str, name: str) -> list[str]:
     return [os.path.join(boot_dir, f"{name}.{ext}") for ext in ("ngctl", "modules", "ipfw")]
 
 
+def listed_paths(boot_dir: str, name: str) -> list[str]:
+    """The boot files the formula removes for exporter ``name``: ``<name>.ngctl``, and the
+    older format's ``<name>.modules``/``<name>.ipfw`` only where they exist, so a run does
+    not report, for every exporter, two files that were never there."""
+    current, *older = boot_paths(boot_dir, name)
+    return [current] + [path for path in older if os.path.lexists(path)]
+
+
 def changed_files(boot_dir: str, name: str, text: str | None) -> dict:
     """Exporter ``name``'s boot files to write (``text``) or remove (None) so that
     ``boot_dir`` says what is declared: only those whose content differs."""

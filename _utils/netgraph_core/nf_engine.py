@@ -36,6 +36,7 @@ from . import nf_journal
 from . import nf_lock
 from . import nf_model
 from . import nf_plan
+from . import nf_reads
 from . import nf_record
 from . import nf_rollback
 from . import nf_settings
@@ -62,13 +63,42 @@ class Engine:
         self.describe = describe or (lambda message, info: message)
 
     # Reading and planning (read-only): the host is the unit, one exporter its smallest case
-    def read(self, names: list[str]) -> dict:
-        """The live graph and the settings of every named exporter's nodes: two spawns."""
-        graph = self.kernel.graph()
+    def read(self, names: list[str], guess: list[list[str]] | None = None) -> dict:
+        """The live graph and the settings of every named exporter's nodes in ONE ngctl spawn
+        (netgraph.snapshot) when ``guess``, the settings queries sent before the graph is
+        seen, holds every query the graph asks for (``nf_settings.settings_queries``); the
+        ones it missed, or that a failed line before them left unsent, follow in a second.
+        The settings are those of the graph's queries alone, as if asked after reading it."""
+        guess = guess or []
+        got = self.kernel.snapshot(guess)
+        graph = got["graph"]
         queries = [q for name in names for q in nf_settings.settings_queries(graph, name)]
-        replies = self.kernel.query(queries) if queries else []
-        graph["settings"] = nf_settings.settings_from_replies(queries, replies)
+        # A failed reply to a query the graph asks for is that node's own answer (its node
+        # exists with the type the query is for); a query the graph does not ask for is dropped.
+        answers = {tuple(q): r for q, r in zip(guess, got["replies"]) if r is not None}
+        unsent = [q for q in queries if tuple(q) not in answers]
+        if unsent:
+            answers.update(zip(map(tuple, unsent), self.kernel.query(unsent)))
+        graph["settings"] = nf_settings.settings_from_replies(queries, [answers[tuple(q)] for q in queries])
         return graph
+
+    @staticmethod
+    def guess(reads: dict) -> list[list[str]]:
+        """The queries of ``reads`` (exporter name -> its queries) in one list, those that
+        fail on a hook still missing (``ifinfo``) last, so a wrong guess costs the fewest
+        replies."""
+        queries = [q for name in sorted(reads) for q in reads[name]]
+        return [q for q in queries if q[1] != "ifinfo"] + [q for q in queries if q[1] == "ifinfo"]
+
+    def _declared_guess(self, cfgs: dict, absent=()) -> list[list[str]]:
+        """Before any read: the queries of each exporter's graph after its last apply
+        (nf_reads), else of its nodes as it declares them (hooks numbered as a create
+        numbers them)."""
+        reads = nf_reads.load(self.records, sorted(set(cfgs) | set(absent)))
+        for name, cfg in cfgs.items():
+            if name not in reads:
+                reads[name] = nf_settings.settings_queries({"nodes": nf_model.desired(cfg, {"nodes": {}})["nodes"]}, name)
+        return self.guess(reads)
 
     def _ipfw_rules_if_needed(self, cfgs: dict, names: list[str], graph: dict) -> list[dict]:
         nfs = {nf_model.node_names(n)["netflow"] for n in names}
@@ -89,18 +119,20 @@ class Engine:
             nf_ipfw.ipfw_plan(rules, graph, {n: nf_model.desired(c, graph) for n, c in cfgs.items()}, names)
         if missing and load_modules:
             self.kernel.load_modules(missing)
-            graph = self.read(names)
+            graph = self.read(names, self._declared_guess(cfgs, names))
         elif missing:  # a preview before they are loaded: plan against the graph as it will be
             ether = [i["name"] for i in self.kernel.interfaces()] if "ng_ether" in missing else []
             graph = nf_model.projected(graph, missing, ether)
         return graph, need, missing, rules
 
-    def plan(self, cfgs: dict, absent=(), load_modules: bool = False) -> dict:
-        """Read once and plan every exporter of ``cfgs`` and the removal of those of
-        ``absent`` as ONE batch (nf_host.plan): commands, ipfw, journals, and ``changes``
-        keyed by exporter (nf_changes, in the pillar's terms)."""
+    def plan(self, cfgs: dict, absent=(), load_modules: bool = False, guess: list | None = None) -> dict:
+        """Read once (one spawn when ``guess``, by default each exporter's graph as declared,
+        is right) and plan every exporter of ``cfgs`` and the removal of those of ``absent``
+        as ONE batch (nf_host.plan): commands, ipfw, journals, ``changes`` keyed by exporter
+        (nf_changes, in the pillar's terms), and ``reads``, the queries of the graph after."""
         names = sorted(cfgs) + sorted(set(absent))
-        graph, need, missing, rules = self._modules_first(cfgs, names, self.read(names), load_modules)
+        graph = self.read(names, self._declared_guess(cfgs, absent) if guess is None else guess)
+        graph, need, missing, rules = self._modules_first(cfgs, names, graph, load_modules)
         for cfg in cfgs.values():
             nf_model.check_interfaces(cfg, graph)
         wants = {n: nf_model.desired(c, graph) for n, c in cfgs.items()}
@@ -116,7 +148,8 @@ class Engine:
         host["ipfw"] = nf_ipfw.ipfw_plan(rules, graph, wants, names)
         host.update(names=names, graph=graph, ipfw_rules=rules, journals=journals, stale=stale, modules=missing,
                     changes=nf_host.exporter_changes(graph, cfgs, names, host, rules, need),
-                    dot=nf_dot.plan_dot(graph, host["planned"], names) if cfgs and self.pictures else None)
+                    dot=nf_dot.plan_dot(graph, host["planned"], names) if cfgs and self.pictures else None,
+                    reads={n: nf_settings.settings_queries({"nodes": host["planned"]}, n) for n in cfgs})
         del host["planned"]
         return host
 
@@ -240,8 +273,11 @@ class Engine:
         try:
             with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(self.lock_file, timeout=wait):
                 out = self.converge_locked(cfgs, absent, test, persist)
+                reads = out.pop("reads")
                 for name, params in (remember or {}).items():
                     self._remember(name, params, test, out)
+                if not test and out["result"] is True:  # the next read's guess (nf_reads)
+                    nf_reads.save(self.records, reads, gone=absent)
                 return out
         except nf_lock.LockTimeout as exc:
             raise EngineError(f"cannot take the netflow lock: {exc.strerror}") from None
@@ -266,7 +302,7 @@ class Engine:
         files = {n: self._boot_files(n, cfgs.get(n)) if persist.get(n) else {} for n in planned["names"]}
         changes = {n: c for n in planned["names"] if (c := nf_host.pending(planned, n, files[n]))}
         out = {"result": True, "changes": changes, "comment": "", "plan": nf_host.public(planned),
-               "planned": planned["changes"]}
+               "planned": planned["changes"], "reads": planned["reads"]}
         if not changes or test:
             out["result"] = None if changes else True
             return out
@@ -289,8 +325,9 @@ class Engine:
         return out
 
     def verify(self, cfgs: dict, absent: list, planned: dict):
-        """Re-read and plan again: what still differs after the apply (falsy: nothing)."""
-        again = self.plan(cfgs, absent)
+        """Re-read (one spawn: the queries of the graph the batch made) and plan again: what
+        still differs after the apply (falsy: nothing)."""
+        again = self.plan(cfgs, absent, guess=self.guess(planned["reads"]))
         differs = [" ".join(c) for c in again["commands"]] or {k: v for k, v in again["ipfw"].items() if k != "exporters" and v}
         cut = sorted(set(again.get("cut_before", [])) - set(planned.get("cut_before", [])))
         if cut and not differs:  # an interface that passed before the batch and does not now (nf_links)

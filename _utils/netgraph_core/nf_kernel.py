@@ -3,7 +3,7 @@ and an adapter over a table of functions.
 
 :class:`Kernel` is every operation nf_engine needs, named and shaped as the ``netgraph``
 execution module's functions are (``_modules/netgraph.py`` documents each return): the
-graph read, settings queries, ONE ngctl batch, ipfw list/add/delete, kernel modules,
+graph read (alone or with settings queries in one spawn), settings queries, ONE ngctl batch, ipfw list/add/delete, kernel modules,
 Ethernet interfaces. A failed operation raises :class:`KernelError`. Every spawn's time
 bound is the adapter's business (the netgraph module bounds each one).
 
@@ -33,6 +33,10 @@ class Kernel(Protocol):
 
     def graph(self) -> dict:
         """The whole graph: ``{"nodes": {key: {"type", "id", "hooks": ...}}, "types": [...]}``."""
+
+    def snapshot(self, queries: list[list[str]]) -> dict:
+        """The graph and the replies to read-only ``queries`` in ONE spawn: ``{"graph",
+        "replies"}``, ``replies[i]`` None for a line after one that failed."""
 
     def query(self, queries: list[list[str]]) -> list[dict]:
         """The replies to read-only control messages (``[path, cmd, args...]``), in order."""
@@ -76,6 +80,9 @@ class CallKernel:
 
     def graph(self) -> dict:
         return self._call("graph")
+
+    def snapshot(self, queries: list[list[str]]) -> dict:
+        return self._call("snapshot", queries)
 
     def query(self, queries: list[list[str]]) -> list[dict]:
         return self._call("query", queries)

@@ -16,6 +16,10 @@ import re
 from .nf_status import HEALTH
 
 PREFIX = "netflow_"
+# prometheus_client is the extension's `metrics` extra, not a dependency of the rest
+MISSING = ("metrics need the Python package prometheus_client, which the extension's metrics extra installs: "
+           "salt-pip install 'saltext-netgraph[metrics]' (a minion with its own Python: "
+           "pip install 'saltext-netgraph[metrics]'; FreeBSD packages: pkg install py311-prometheus-client)")
 # nf_status counter key -> (metric name without prefix, "counter" | "gauge", extra labels, help)
 INFO_METRICS = {
     "ipv4_bytes": ("accounted_bytes", "counter", {"ip": "4"}, "Bytes accounted (ng_netflow info: IPv4/IPv6 bytes)"),
@@ -97,9 +101,8 @@ def render(views: list[dict]) -> str:
     """The Prometheus text exposition of ``views``."""
     try:
         from prometheus_client import CollectorRegistry, generate_latest
-    except ImportError:  # pragma: no cover - depends on the host
-        raise ValueError("netflow metrics need the Python package prometheus_client "
-                         "(pip install prometheus_client; FreeBSD: pkg install py311-prometheus-client)") from None
+    except ImportError:
+        raise ValueError(MISSING) from None
 
     class _Views:
         def collect(self):

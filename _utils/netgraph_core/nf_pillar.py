@@ -292,6 +292,6 @@ def decide(pillar: Any, defaults: Any = None, config: dict | None = None, persis
     absent = [n for n in persisted if n not in exporters]
     out.update(exporters=[[n, exporters[n]] for n in sorted(exporters)], absent=absent,
                host_state=bool(exporters or absent),
-               boot_files={n: nf_boot.boot_paths(mapdata["boot_dir"], n) for n in sorted({*exporters, *persisted})},
+               boot_files={n: nf_boot.listed_paths(mapdata["boot_dir"], n) for n in sorted({*exporters, *persisted})},
                rc_conf=rc_conf(mapdata), tofs=tofs_lookup(tofs, tplroot, switch_value))
     return out

@@ -47,7 +47,8 @@ netflow-exporter-netflow-exporters_present:
 {%-     if not params.persist %}
 
 {#- Not persisted: stale boot files would rebuild an outdated exporter at the next boot
-    (also the <name>.modules / <name>.ipfw files of the earlier three-file format). #}
+    (also the <name>.modules / <name>.ipfw files of the earlier three-file format, which
+    netflow.mapdata lists only when present). #}
 netflow-exporter-file-absent-{{ name }}-boot-files:
   file.absent:
     - names:

@@ -10,6 +10,10 @@
 The development venv does not have the project installed (see the Makefile), so the
 control case (no PYTHONPATH, no file_roots) shows the modules are really absent without
 the extension.
+
+The wheel itself is read too: the ``salt.loader`` entry point, no emulator (``ngsim``) in
+it, the LICENSE, ``prometheus_client`` only under the ``metrics`` extra, and
+``netflow.metrics`` naming that extra when prometheus_client cannot be imported.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -33,7 +38,7 @@ def wheel_target(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     str(REPO), "-w", str(out / "dist")], check=True, capture_output=True, text=True)
-    (whl,) = (out / "dist").glob("salt_netgraph-*.whl")
+    (whl,) = (out / "dist").glob("saltext_netgraph-*.whl")
     target = out / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(whl)],
                    check=True, capture_output=True, text=True)
@@ -57,7 +62,7 @@ def _config(tmp_path: pathlib.Path, host: Host, extra: dict) -> pathlib.Path:
     return conf
 
 
-def salt_call(conf: pathlib.Path, *args: str, pythonpath: pathlib.Path | None = None) -> subprocess.CompletedProcess:
+def salt_call(conf: pathlib.Path, *args: str, pythonpath: pathlib.Path | str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = str(pythonpath)
@@ -83,8 +88,70 @@ def test_the_wheel_packages_the_tree_files_themselves(wheel_target):
     for src in files:
         rel = src.relative_to(REPO)
         assert (pkg / rel).read_bytes() == src.read_bytes(), f"{rel} differs in the wheel"
-    eps = next(wheel_target.glob("salt_netgraph-*.dist-info")) / "entry_points.txt"
+    eps = next(wheel_target.glob("saltext_netgraph-*.dist-info")) / "entry_points.txt"
     assert "[salt.loader]" in eps.read_text()
+
+
+def _wheel(wheel_target: pathlib.Path) -> zipfile.ZipFile:
+    (whl,) = (wheel_target.parent / "dist").glob("saltext_netgraph-*.whl")
+    return zipfile.ZipFile(whl)
+
+
+def _metadata(wheel_target: pathlib.Path) -> list[str]:
+    with _wheel(wheel_target) as whl:
+        (meta,) = [n for n in whl.namelist() if n.endswith(".dist-info/METADATA")]
+        return whl.read(meta).decode().split("\n\n", 1)[0].splitlines()  # the headers, not the README
+
+
+def test_the_wheel_has_the_loader_entry_point_and_no_emulator(wheel_target):
+    with _wheel(wheel_target) as whl:
+        names = whl.namelist()
+        (eps,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = whl.read(eps).decode()
+    assert "saltext_netgraph/_modules/netflow.py" in names, "positive control: the listing holds the modules"
+    assert "[salt.loader]" in entry_points and "saltext_netgraph = saltext_netgraph.loader:get_dirs" in entry_points
+    assert not [n for n in names if n.split("/")[0] == "ngsim" or "/ngsim/" in n], "the emulator is not shipped"
+    assert "console_scripts" not in entry_points and "ngsim" not in entry_points
+    assert not (wheel_target / "ngsim").exists() and not (wheel_target / "bin").exists()
+    assert "Name: saltext-netgraph" in _metadata(wheel_target)
+
+
+def test_the_wheel_carries_the_license(wheel_target):
+    with _wheel(wheel_target) as whl:
+        licenses = [n for n in whl.namelist() if ".dist-info/" in n and n.rsplit("/", 1)[-1] == "LICENSE"]
+        assert licenses, "no LICENSE in the wheel"
+        text = whl.read(licenses[0])
+    assert text == (REPO / "LICENSE").read_bytes()
+    assert b"BSD 2-Clause" in text and b"Copyright (c) 2026 the salt-netgraph authors" in text
+    assert "License: BSD-2-Clause" in _metadata(wheel_target)
+
+
+def test_prometheus_client_only_under_the_metrics_extra(wheel_target):
+    headers = _metadata(wheel_target)
+    requires = [h.split(":", 1)[1].strip() for h in headers if h.startswith("Requires-Dist:")]
+    assert "salt>=3006" in requires, "positive control: the hard requirements are read"
+    prom = [r for r in requires if r.lower().replace("_", "-").startswith("prometheus-client")]
+    assert 'prometheus-client; extra == "metrics"' in [r.replace("_", "-") for r in prom]
+    assert all("extra ==" in r for r in prom), f"prometheus_client required outside an extra: {prom}"
+    assert "Provides-Extra: metrics" in headers
+    assert "Requires-Python: >=3.10" in headers
+
+
+def test_metrics_without_prometheus_client_names_the_extra(tmp_path, wheel_target):
+    """prometheus_client made unimportable in salt-call's process: a package of that name
+    ahead of everything on PYTHONPATH whose import raises ImportError, as a missing one does."""
+    host = Host.create(str(tmp_path / "host"), ifaces=["em0"], loaded=["ng_ether"])
+    conf = _config(tmp_path, host, {})
+    blocked = tmp_path / "blocked" / "prometheus_client"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("No module named prometheus_client (hidden by the test)")\n')
+    assert _local(_state(conf, pythonpath=wheel_target))
+    shown = salt_call(conf, "netflow.metrics", pythonpath=wheel_target)
+    assert shown.returncode == 0 and "netflow_exporter_health" in _local(shown), "positive control: metrics with it"
+    proc = salt_call(conf, "netflow.metrics", pythonpath=os.pathsep.join([str(blocked.parent), str(wheel_target)]))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "salt-pip install 'saltext-netgraph[metrics]'" in out and "Traceback" not in out, out
 
 
 def test_without_the_extension_salt_has_no_netgraph(tmp_path):

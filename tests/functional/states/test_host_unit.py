@@ -116,7 +116,9 @@ def test_moving_an_interface_converges_in_one_batch_whatever_the_names(loaders, 
     assert again.result is True and again.changes == {}, again.changes
     assert host.mutating() == []
     ngctl = [e for e in host.since() if e.get("binary", e["argv"][0].rsplit("/", 1)[-1]) == "ngctl"]
-    assert len(ngctl) == 2, "one read of the whole host: the graph, then every exporter's settings"
+    assert len(ngctl) == 1 and ngctl[0]["argv"][1:] == ["-f", "-"], \
+        "one read of the whole host: the graph and every exporter's settings in one ngctl -f -"
+    assert f"msg {gainer}_nf: ifinfo 1" in ngctl[0]["stdin"] and f"msg {loser}_nf: ifinfo 1" in ngctl[0]["stdin"]
 
 
 def test_the_per_exporter_states_in_name_order_fail_where_the_host_state_succeeds(loaders, host):

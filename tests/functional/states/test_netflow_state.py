@@ -103,7 +103,9 @@ def test_create_then_no_change(loaders, host, test_mode):
     again = present(loaders, interfaces=["em0", "vlan0.100"], collectors=[C1, C5])
     assert again.result is True and again.changes == {}
     assert host.mutating() == []
-    assert len(host.ngctl_spawns()) <= 2
+    reads = host.ngctl_spawns()
+    assert len(reads) == 1 and reads[0]["argv"][1:] == ["-f", "-"], "graph and settings in one read"
+    assert "msg lan_nf: ifinfo 1" in reads[0]["stdin"] and "msg lan_v5: getpeername" in reads[0]["stdin"]
 
 
 def test_collector_timeouts_direction_change_keeps_the_netflow_node(loaders, host):

@@ -91,10 +91,16 @@ def test_no_pillar_and_odd_shapes_never_raise():
     assert decide({"exporters": {}}, persisted=["ok", "not ok", "../x"])["absent"] == ["ok"]
 
 
-def test_boot_files_of_every_exporter_declared_or_persisted():
+def test_boot_files_of_every_exporter_declared_or_persisted(tmp_path):
     out = decide(GOOD, config={"boot_dir": "/b"})
-    assert out["boot_files"] == {n: [f"/b/{n}.ngctl", f"/b/{n}.modules", f"/b/{n}.ipfw"]
-                                 for n in ("lan", "old", "uplink")}
+    assert out["boot_files"] == {n: [f"/b/{n}.ngctl"] for n in ("lan", "old", "uplink")}, \
+        "the older format's .modules/.ipfw are not listed where they do not exist"
+    (tmp_path / "old.modules").write_text("ng_netflow\n")
+    (tmp_path / "lan.ipfw").write_text("add 1000 ngtee 1000 ip from any to any via tun0\n")
+    out = decide(GOOD, config={"boot_dir": str(tmp_path)})
+    assert out["boot_files"] == {"lan": [f"{tmp_path}/lan.ngctl", f"{tmp_path}/lan.ipfw"],
+                                 "old": [f"{tmp_path}/old.ngctl", f"{tmp_path}/old.modules"],
+                                 "uplink": [f"{tmp_path}/uplink.ngctl"]}, "leftovers of the older format are removed"
     pillar = copy.deepcopy(GOOD)
     pillar["persit"] = True
     refused = decide(pillar)

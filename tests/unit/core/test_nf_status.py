@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -195,6 +196,15 @@ def test_metrics_text(lan):
     assert not any(k[0].startswith("netflow_accounted") and ("exporter", "wan") in k[1] for k in samples)
     names = {fam.name for fam in text_string_to_metric_families(text)}
     assert {"netflow_" + m[0] for m in nf_metrics.INFO_METRICS.values()} <= names
+
+
+def test_metrics_without_prometheus_client_say_how_to_install_the_extra(monkeypatch):
+    assert nf_metrics.render([]) is not None, "positive control: renders with prometheus_client"
+    for mod in [m for m in list(sys.modules) if m.split(".")[0] == "prometheus_client"]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import raises ImportError
+    with pytest.raises(ValueError, match=re.escape("salt-pip install 'saltext-netgraph[metrics]'")):
+        nf_metrics.render([])
 
 
 def test_metrics_path_check():
