@@ -63,8 +63,10 @@ def dot_names(names) -> list | None:
 
 
 def exporters_in(graph: dict) -> list[str]:
-    """Every node that looks like an exporter's netflow node (``<name>_nf``), by name."""
-    return sorted({k[:-3] for k, v in graph.get("nodes", {}).items() if v["type"] == "netflow" and k.endswith("_nf")})
+    """Every node that looks like an exporter's netflow node (``<name>_nf``, ``name`` a valid
+    exporter name: another program's netflow node is not refused as a bad name), by name."""
+    return sorted({k[:-3] for k, v in graph.get("nodes", {}).items()
+                   if v["type"] == "netflow" and k.endswith("_nf") and NAME_RE.fullmatch(k[:-3])})
 
 
 def host_records(exporters: dict, cfgs: dict, gone: list, persist: bool) -> tuple[dict, dict]:

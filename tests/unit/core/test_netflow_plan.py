@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import pathlib
 
+from netgraph_core import nf_args
 from netgraph_core import nf_dot
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
@@ -467,6 +468,8 @@ def test_exporter_dot_draws_only_that_exporter_with_collectors_and_ipfw_feeds():
         raise AssertionError("ipfw list read for an exporter that hangs on no ipfw hook")
 
     assert nf_dot.exporter_dot({"nodes": nodes}, ["nosuch"], settings, no_ipfw_list).count("[ label") == 0
+    nodes["0ther_nf"] = {"name": "0ther_nf", "type": "netflow", "hooks": {}}  # another program's: no exporter name
+    assert nf_args.exporters_in({"nodes": nodes}) == ["lan", "wan"]
     del nodes["ipfw"]["hooks"]["10"], nodes["lan_nf"]["hooks"]["iface1"]
     assert "ipfw" not in nf_dot.exporter_dot({"nodes": nodes}, ["lan"], settings, no_ipfw_list)
 
