@@ -145,15 +145,15 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
 
 # Reading
 def dot(names=None) -> str:
-    """The live graph as Graphviz DOT with the nodes of the given exporters filled (all
-    nodes that look like an exporter's when ``names`` is empty). ngctl's own ``dot``
-    is ``netgraph.dot``; this one is for people: records with name and type, labelled links.
-    CLI Example: ``salt fw1 netflow.dot lan,uplink | dot -Tsvg > graph.svg``
+    """The live graph of the given exporters (all with a ``<name>_nf`` node by default) as
+    Graphviz DOT (nf_dot.exporter_dot): only their nodes and those linked to them, ksockets
+    with their collectors, the ipfw rules and interfaces feeding their ipfw hooks. The whole
+    graph, as ngctl draws it: ``netgraph.dot``. CLI Example: ``salt fw1 netflow.dot lan | dot -Tsvg > lan.svg``
     """
     names = _core(nf_args.dot_names, names)
-    graph = __salt__["netgraph.graph"]()
-    names = _core(nf_args.dot_names, names or nf_args.exporters_in(graph))
-    return nf_dot.plan_dot(graph, graph.get("nodes", {}), names)
+    read = _views(names or None)
+    names = _core(nf_args.dot_names, names or nf_args.exporters_in(read["graph"]))
+    return nf_dot.exporter_dot(read["graph"], names, read["settings"], __salt__["netgraph.ipfw_rules"])
 
 
 def boot_script(name, **kwargs) -> str:
@@ -231,29 +231,33 @@ def list_() -> dict:
             for name, view in read["views"].items()}
 
 
-def status(name, raw: bool = False, interval: int = 0) -> dict:
+def status(name=None, raw: bool = False, interval: int = 0) -> dict:
     """Exporter ``name`` in the pillar's terms: ``interfaces`` by name, ``collectors``,
     ``settings``, ``counters`` (every info field, 0 where the kernel omits it), ``health``
     (ok/degraded/down) and ``reasons``. ``interval=N`` (s) reads twice to judge rising
-    counters too; ``raw=True`` adds the kernel's replies and the owned nodes.
-    CLI Example: ``salt fw1 netflow.status lan interval=5``
+    counters too; ``raw=True`` adds the kernel's replies and the owned nodes. Without
+    ``name``: ``{exporter: status}`` of every exporter ``netflow.list`` shows (``{}``: none).
+    CLI Example: ``salt fw1 netflow.status lan interval=5``, ``salt fw1 netflow.status``
     """
-    _core(nf_args.check_name, name)
+    _core(nf_args.check_name_or_all, name)
     _core(nf_args.check_flags, raw=raw)
     _checked(nf_status.check_interval, interval)
     return nf_status.status_of(_views, name, raw, interval, time.sleep)
 
 
-def flows(name, interface=None, address=None, limit: int = 100) -> dict:
+def flows(name=None, interface=None, address=None, limit: int = 100) -> dict:
     """The live flow table of exporter ``name`` read with flowctl(8) (``netgraph.flowctl``;
     ngctl cannot send the binary ``show``): flows through ``interface``, from or to
-    ``address`` (address or network), the ``limit`` largest by packets (0: all).
+    ``address`` (address or network), the ``limit`` largest by packets (0: all). Without
+    ``name``: ``{exporter: table}`` of every exporter whose netflow node is live, alike.
     CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``
     """
-    _core(nf_args.check_name, name)
+    _core(nf_args.check_name_or_all, name)
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
-    table = __salt__["netgraph.flowctl"](f"{name}_nf:")
-    return {"exporter": name, **nf_status.flow_table(table["flows"], filters)}
+    names = [name] if name is not None else nf_status.exporter_names(__salt__["netgraph.graph"]())
+    tables = {n: {"exporter": n, **nf_status.flow_table(__salt__["netgraph.flowctl"](f"{n}_nf:")["flows"], filters)}
+              for n in names}
+    return tables[name] if name is not None else tables
 
 
 def metrics(name=None, path=None) -> str:

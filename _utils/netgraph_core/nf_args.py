@@ -30,6 +30,12 @@ def check_name(name) -> None:
         raise ValidationError(f"name: {shown(name)} is not a valid exporter name")
 
 
+def check_name_or_all(name) -> None:
+    """A reading's name: an exporter's, or None for every exporter."""
+    if name is not None:
+        check_name(name)
+
+
 def check_flags(**flags) -> None:
     """Flags are booleans: a string "no" is truthy and would switch test mode off."""
     for key, value in flags.items():
@@ -57,8 +63,10 @@ def dot_names(names) -> list | None:
 
 
 def exporters_in(graph: dict) -> list[str]:
-    """Every node that looks like an exporter's netflow node (``<name>_nf``), by name."""
-    return sorted({k[:-3] for k, v in graph.get("nodes", {}).items() if v["type"] == "netflow" and k.endswith("_nf")})
+    """Every node that looks like an exporter's netflow node (``<name>_nf``, ``name`` a valid
+    exporter name: another program's netflow node is not refused as a bad name), by name."""
+    return sorted({k[:-3] for k, v in graph.get("nodes", {}).items()
+                   if v["type"] == "netflow" and k.endswith("_nf") and NAME_RE.fullmatch(k[:-3])})
 
 
 def host_records(exporters: dict, cfgs: dict, gone: list, persist: bool) -> tuple[dict, dict]:

@@ -287,6 +287,16 @@ def projected(graph: dict, missing, ether_ifaces=()) -> dict:
     return {**graph, "nodes": nodes, "types": sorted(types)}
 
 
+def ether_names_text(nodes: dict, shown: int = 20) -> str:
+    """The host's Ethernet interfaces as ng_ether names its nodes (``vlan0.100`` is
+    ``vlan0_100``), sorted, at most ``shown`` of them: what an unknown one is told."""
+    names = sorted(k for k, v in nodes.items() if v.get("type") == "ether")
+    if not names:
+        return "this host has no Ethernet interface that ng_ether knows of"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"this host's Ethernet interfaces (ng_ether nodes): {', '.join(names[:shown])}{more}"
+
+
 def check_interfaces(cfg: dict, graph: dict) -> None:
     """Refuse interfaces that cannot be attached as asked (before anything is changed)."""
     nodes = graph.get("nodes", {})
@@ -296,7 +306,8 @@ def check_interfaces(cfg: dict, graph: dict) -> None:
             if node is None or node.get("type") != "ether":
                 raise ValidationError(
                     f"interfaces.{iface['name']}: no Ethernet interface {iface['name']!r} on this host "
-                    f"(no ng_ether node {iface['node']!r}); a tun/PPPoE/non-Ethernet interface needs attach: ipfw"
+                    f"(no ng_ether node {iface['node']!r}); a tun/PPPoE/non-Ethernet interface needs attach: ipfw; "
+                    + ether_names_text(nodes)
                 )
         elif "ipfw" not in nodes:
             raise ValidationError(f"interfaces.{iface['name']}: attach: ipfw needs the ipfw and ng_ipfw modules")

@@ -106,15 +106,20 @@ def with_raw(view: dict, read: dict) -> dict:
                             "settings": pick(read["settings"])}}
 
 
-def status_of(read, name: str, raw: bool, interval: int, sleep) -> dict:
+def status_of(read, name: str | None, raw: bool, interval: int, sleep) -> dict:
     """netflow.status: exporter ``name``'s view from ``read([name])`` (the glue's
-    ``read_views``), read again ``interval`` s later to judge rising counters too."""
-    got = read([name])
+    ``read_views``), read again ``interval`` s later to judge rising counters too.
+    ``name`` None: every exporter the host knows of (``read(None)``), keyed by name."""
+    got = read(None if name is None else [name])
     if interval:
         sleep(interval)
-        first, got = got["views"][name], read([name])
-        got["views"][name].update(health(got["views"][name], first))
-    return with_raw(got["views"][name], got) if raw else got["views"][name]
+        first = got["views"]
+        got = read(sorted(first) or None)  # the same exporters again
+        for key, view in got["views"].items():
+            if key in first:
+                view.update(health(view, first[key]))
+    views = {key: with_raw(view, got) if raw else view for key, view in got["views"].items()}
+    return views if name is None else views[name]
 
 
 def raw_replies(queries: list, replies: list) -> dict:

@@ -4,12 +4,13 @@
   Undo init.sls in reverse order:
     1. disable boot persistence (rc.conf.d file), so a reboot mid-way rebuilds nothing;
     2. every exporter absent: the declared ones and any still persisted in boot_dir
-       (nodes shut down so every interface passes traffic, ipfw tee rules deleted),
-       then its boot file <name>.ngctl removed (and <name>.modules / <name>.ipfw of the
-       earlier three-file format, listed only when present);
+       (nodes shut down so every interface passes traffic, ipfw tee rules deleted, its
+       boot file <name>.ngctl removed, and <name>.modules / <name>.ipfw of the earlier
+       three-file format where they are left);
     3. the rc.d script removed.
   rc.d/netflow stop is not needed: Salt removes the nodes itself. One exporter_absent per
-  exporter (not the host state of exporter.sls): removing only, no interface moves between
+  exporter, one ID for them all (each output block then says its function, exporter and
+  result once; not the host state of exporter.sls): removing only, no interface moves between
   exporters, so the order cannot matter, and each leaves every interface passing.
   Names and boot file paths come from netflow.mapdata (netflow_boot_files: only valid
   exporter names, declared in pillar or persisted in boot_dir or the records). Any
@@ -21,41 +22,33 @@
 {%- if netflow_errors %}
 {%-   for error in netflow_errors %}
 
-netflow-clean-netflow-refused-{{ loop.index }}:
+netflow-clean-refused-{{ loop.index }}:
   netflow.refused:
     - name: {{ error.key | tojson }}
     - comment: {{ ('refused, nothing removed: ' ~ error.comment) | tojson }}
 {%-   endfor %}
 {%- else %}
 
-netflow-clean-boot-file-absent-rc-conf-d:
+netflow-clean-rc-conf-d:
   file.absent:
     - name: {{ mapdata.rc_conf_d | tojson }}
-{%-   for name, paths in netflow_boot_files | dictsort %}
+{%-   if netflow_boot_files %}
 
-netflow-clean-exporter-netflow-exporter_absent-{{ name }}:
+netflow-clean-exporters:
   netflow.exporter_absent:
-    - name: {{ name | tojson }}
-    - require:
-      - file: netflow-clean-boot-file-absent-rc-conf-d
-
-netflow-clean-boot-file-absent-{{ name }}-boot-files:
-  file.absent:
     - names:
-{%-     for path in paths %}
-      - {{ path | tojson }}
+{%-     for name in netflow_boot_files | sort %}
+      - {{ name | tojson }}
 {%-     endfor %}
     - require:
-      - netflow: netflow-clean-exporter-netflow-exporter_absent-{{ name }}
-{%-   endfor %}
+      - file: netflow-clean-rc-conf-d
+{%-   endif %}
 
-netflow-clean-boot-file-absent-rc-script:
+netflow-clean-rc-script:
   file.absent:
     - name: {{ mapdata.rc_script | tojson }}
 {%-   if netflow_boot_files %}
     - require:
-{%-     for name in netflow_boot_files | sort %}
-      - file: netflow-clean-boot-file-absent-{{ name }}-boot-files
-{%-     endfor %}
+      - netflow: netflow-clean-exporters
 {%-   endif %}
 {%- endif %}

@@ -8,12 +8,17 @@ from __future__ import annotations
 import csv
 import io
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
 import time
 
 import pytest
+
+# a test module's pytestmark when it runs the real collector
+needs_nfdump = pytest.mark.skipif(not (shutil.which("nfcapd") and shutil.which("nfdump")),
+                                  reason="nfcapd/nfdump not installed (Debian package nfdump; .ci/run installs it)")
 
 
 def free_udp_port() -> int:

@@ -280,16 +280,23 @@ def test_persist_false_removes_boot_persistence(minion):
 def test_clean_leaves_no_exporter_and_every_link_passing(minion):
     minion.apply("netflow")
     assert EXPORTER_NODES <= set(minion.nodes())
-    result = minion.apply("netflow.clean")
+    # boot files of the earlier three-file format: exporter_absent removes them too
+    legacy = [minion.etc / "netflow" / "lan.modules", minion.etc / "netflow" / "uplink.ipfw"]
+    for path in legacy:
+        path.write_text("ng_ether\n")
+    rc, result = minion.call("state.apply", "netflow.clean")  # keyed by state, not ID (one ID, two exporters)
+    assert rc == 0 and all(r["result"] is True for r in result.values()), result
     order = sorted(result, key=lambda s: result[s]["__run_num__"])  # reverse order of init.sls
-    assert list(dict.fromkeys(result[s]["__id__"] for s in order)) == [
-        "netflow-clean-boot-file-absent-rc-conf-d",
-        "netflow-clean-exporter-netflow-exporter_absent-lan",
-        "netflow-clean-boot-file-absent-lan-boot-files",
-        "netflow-clean-exporter-netflow-exporter_absent-uplink",
-        "netflow-clean-boot-file-absent-uplink-boot-files",
-        "netflow-clean-boot-file-absent-rc-script",
+    rc_conf_d, rc_script = str(minion.etc / "rc.conf.d" / "netflow"), str(minion.etc / "rc.d" / "netflow")
+    # each block of the output says what once: the ID its part, Function how, Name which
+    assert [(result[s]["__id__"], s.split("_|-")[0] + "." + s.split("_|-")[-1], result[s]["name"])
+            for s in order] == [
+        ("netflow-clean-rc-conf-d", "file.absent", rc_conf_d),
+        ("netflow-clean-exporters", "netflow.exporter_absent", "lan"),
+        ("netflow-clean-exporters", "netflow.exporter_absent", "uplink"),
+        ("netflow-clean-rc-script", "file.absent", rc_script),
     ]
+    assert not any(path.exists() for path in legacy)
     assert not [t for t in minion.nodes().values() if t in ("netflow", "ksocket", "one2many")]
     assert not any("ngtee" in r for r in minion.ipfw_rules())
     assert set(minion.links().values()) == {"pass"}

@@ -422,6 +422,43 @@ def test_netflow_dot_marks_our_nodes_in_the_live_graph(loaders, host):
     assert loaders.modules.netflow.dot() == text  # exporters found by their _nf node
 
 
+def dot_nodes(text: str) -> dict:
+    """node -> its line, of a DOT text of netflow.dot."""
+    return {ln.split("[")[0].strip().strip('"'): ln for ln in text.splitlines() if "[ label" in ln and " -- " not in ln}
+
+
+def test_netflow_dot_draws_one_exporter_with_its_collectors_and_ipfw_feeds(loaders, host, tmp_path):
+    """netflow.dot NAME draws that exporter only (another exporter on the same host, on
+    the same ipfw node, is not drawn), its ksockets with the collectors they send to, and
+    the ipfw rule and interface that feed each of its ipfw hooks."""
+    subprocess.run([str(host.root / "bin" / "kldload"), "ipfw"], check=True)
+    subprocess.run([str(host.root / "bin" / "ipfw"), "add", "65000", "allow", "ip", "from", "any", "to", "any"],
+                   check=True)
+    lan = present(loaders, interfaces={"em0": {}, "tun0": {"attach": "ipfw", "ipfw_hook": 1000}}, collectors=[C1, C2])
+    assert lan.result is True, lan.comment
+    wan = present(loaders, name="wan", interfaces={"em1": {}, "vlan0.100": {"attach": "ipfw", "ipfw_hook": 2000}},
+                  collectors=[C5])
+    assert wan.result is True, wan.comment
+    text = loaders.modules.netflow.dot("lan")
+    nodes = dot_nodes(text)
+    assert set(nodes) == {"em0", "ipfw", "lan_nf", "lan_v9", "lan_v9_0", "lan_v9_1", "ipfw rule 1000"}, text
+    assert "wan" not in text and "2000" not in text and "em1" not in text, text
+    assert "to 192.0.2.10:2055}" in nodes["lan_v9_0"] and "to 192.0.2.11:2055}" in nodes["lan_v9_1"]
+    assert '"{tun0|ipfw rule 1000: ngtee 1000 ip from any to any via tun0}"' in nodes["ipfw rule 1000"]
+    assert '"ipfw rule 1000" -- "ipfw" [ label = "hook 1000"' in text and '"ipfw" -- "lan_nf"' in text
+    # the positive control: the other exporter is there, and drawn when asked for
+    wan_nodes = dot_nodes(loaders.modules.netflow.dot("wan"))
+    assert set(wan_nodes) == {"em1", "ipfw", "wan_nf", "wan_v5", "ipfw rule 2000"}
+    assert "to 192.0.2.12:9995}" in wan_nodes["wan_v5"] and "{vlan0.100|ipfw rule 2000" in wan_nodes["ipfw rule 2000"]
+    both = dot_nodes(loaders.modules.netflow.dot())
+    assert set(both) == set(nodes) | set(wan_nodes)
+    assert dot_nodes(loaders.modules.netflow.dot("lan,wan")) == both
+    if shutil.which("dot"):
+        (tmp_path / "lan.dot").write_text(text)
+        out = subprocess.run(["dot", "-Tsvg", str(tmp_path / "lan.dot")], capture_output=True, text=True)
+        assert out.returncode == 0 and "192.0.2.11:2055" in out.stdout and "tun0" in out.stdout, out.stderr
+
+
 @pytest.mark.skipif(not shutil.which("dot"), reason="graphviz's dot is not installed (apt-get install graphviz)")
 def test_ngctl_dot_and_our_dot_render_with_graphviz(loaders, host, tmp_path):
     assert present(loaders, interfaces=["em0", "em1"], collectors=[C1, C5]).result is True

@@ -113,10 +113,12 @@ def test_preview_on_a_fresh_host_lists_what_the_apply_runs(loaders, host, case):
 
 def test_preview_refuses_what_the_apply_would_refuse(loaders, host):
     """A declared interface that is not Ethernet (tun0 without attach: ipfw) or does not
-    exist is refused by the preview too, before ng_ether is loaded."""
+    exist is refused by the preview too, before ng_ether is loaded, naming the Ethernet
+    interfaces the host has (those ifconfig lists as ether: not tun0)."""
     for interfaces, word in (({"tun0": {}}, "tun0"), ({"em7": {}}, "em7")):
         ret = present(loaders, test=True, interfaces=interfaces)
         assert ret.result is False and word in ret.comment and "no Ethernet interface" in ret.comment
+        assert ret.comment.endswith("(ng_ether nodes): em0, vlan0_100"), ret.comment
     assert host.ran()["mutating"] == 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import pathlib
 
+from netgraph_core import nf_args
 from netgraph_core import nf_dot
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
@@ -431,6 +432,46 @@ def test_plan_dot_colours_added_and_removed_parts():
     assert "color" not in line['"em0"']
     removed = [ln for ln in dot.splitlines() if '"em0" -- "netflow"' in ln or '"netflow" -- "em0"' in ln]
     assert removed and all('color = "red"' in ln for ln in removed)
+
+
+def _link(nodes: dict, a: str, ha: str, b: str, hb: str) -> None:
+    nodes[a]["hooks"][ha] = {"peer": b, "peer_hook": hb}
+    nodes[b]["hooks"][hb] = {"peer": a, "peer_hook": ha}
+
+
+def test_exporter_dot_draws_only_that_exporter_with_collectors_and_ipfw_feeds():
+    kinds = {"em0": "ether", "em1": "ether", "ipfw": "ipfw", "lan_nf": "netflow", "lan_v9": "ksocket",
+             "wan_nf": "netflow", "wan_v9": "ksocket", "my{tap|x": "tee"}
+    nodes = {k: {"name": k, "type": t, "hooks": {}} for k, t in kinds.items()}
+    _link(nodes, "em0", "lower", "lan_nf", "iface0")
+    _link(nodes, "ipfw", "10", "lan_nf", "iface1")
+    _link(nodes, "lan_nf", "export9", "lan_v9", "inet/dgram/udp")
+    _link(nodes, "lan_nf", "out0", "my{tap|x", "left")  # a foreign node on ours: drawn, its name escaped
+    _link(nodes, "em1", "lower", "wan_nf", "iface0")
+    _link(nodes, "ipfw", "20", "wan_nf", "iface1")
+    _link(nodes, "wan_nf", "export9", "wan_v9", "inet/dgram/udp")
+    settings = {"lan_v9": {"peer": "inet/192.0.2.10:2055"}, "wan_v9": {"peer": "inet/192.0.2.99:9"}}
+    rules = [{"rule": 100, "text": "ngtee 10 ip from any to any"}, {"rule": 200, "text": "ngtee 20 ip from any to any via em1"},
+             {"rule": 300, "text": "netgraph 10 ip from any to any recv tun0"}, {"rule": 65535, "text": "deny ip from any to any"}]
+    text = nf_dot.exporter_dot({"nodes": nodes}, ["lan"], settings, lambda: rules)
+    drawn = {ln.split("[")[0].strip() for ln in text.splitlines() if "[ label" in ln and " -- " not in ln}
+    assert drawn == {'"em0"', '"ipfw"', '"lan_nf"', '"lan_v9"', '"my{tap|x"', '"ipfw rule 100"', '"ipfw rule 300"'}
+    assert "wan" not in text and "em1" not in text and "192.0.2.99" not in text and '"20' not in text, text
+    assert 'label = "{lan_v9:|ksocket|to 192.0.2.10:2055}"' in text
+    assert 'label = "{my\\{tap\\|x:|tee}"' in text, "a record's marks in a name are escaped"
+    assert 'label = "{any interface|ipfw rule 100: ngtee 10 ip from any to any}"' in text
+    assert 'label = "{tun0|ipfw rule 300: netgraph 10 ip from any to any recv tun0}"' in text
+    wan = nf_dot.exporter_dot({"nodes": nodes}, ["wan"], {}, lambda: rules)  # its peer not read: said so
+    assert 'label = "{wan_v9:|ksocket|not connected}"' in wan and '"{em1|ipfw rule 200: ngtee 20' in wan
+    assert "lan_" not in wan and "ipfw rule 100" not in wan
+    def no_ipfw_list():
+        raise AssertionError("ipfw list read for an exporter that hangs on no ipfw hook")
+
+    assert nf_dot.exporter_dot({"nodes": nodes}, ["nosuch"], settings, no_ipfw_list).count("[ label") == 0
+    nodes["0ther_nf"] = {"name": "0ther_nf", "type": "netflow", "hooks": {}}  # another program's: no exporter name
+    assert nf_args.exporters_in({"nodes": nodes}) == ["lan", "wan"]
+    del nodes["ipfw"]["hooks"]["10"], nodes["lan_nf"]["hooks"]["iface1"]
+    assert "ipfw" not in nf_dot.exporter_dot({"nodes": nodes}, ["lan"], settings, no_ipfw_list)
 
 
 def test_missing_modules_loads_ng_ether_and_ng_ipfw_but_never_the_firewall():

@@ -223,6 +223,20 @@ def test_projected_graph_has_the_nodes_the_modules_will_make():
         nf_model.check_interfaces(cfg_of(["em1"], [C1]), got)
 
 
+def test_an_unknown_interface_is_told_the_hosts_interfaces_sorted_and_bounded():
+    got = nf_model.projected({"nodes": {}, "types": []}, ["ng_ether", "ng_ipfw"], ["vlan0.100", "em1", "em0"])
+    err = str(pytest.raises(nf_model.ValidationError, nf_model.check_interfaces, cfg_of(["em7"], [C1]), got).value)
+    assert err.endswith("; this host's Ethernet interfaces (ng_ether nodes): em0, em1, vlan0_100"), err
+    assert "ipfw" not in err.split("; ")[-1], "only Ethernet interfaces are listed, not the ipfw node"
+    many = nf_model.projected({"nodes": {}, "types": []}, ["ng_ether"], [f"em{i}" for i in range(25, 0, -1)])
+    err = str(pytest.raises(nf_model.ValidationError, nf_model.check_interfaces, cfg_of(["igb0"], [C1]), many).value)
+    shown = sorted(f"em{i}" for i in range(1, 26))[:20]
+    assert err.endswith(f"(ng_ether nodes): {', '.join(shown)} and 5 more"), err
+    none = {"nodes": {"ipfw": {"name": "ipfw", "type": "ipfw", "hooks": {}}}}
+    err = str(pytest.raises(nf_model.ValidationError, nf_model.check_interfaces, cfg_of(["em0"], [C1]), none).value)
+    assert err.endswith("this host has no Ethernet interface that ng_ether knows of"), err
+
+
 # ----------------------------------------------------------------------------- ng_text
 @pytest.mark.parametrize("text, names", [
     ("em0 vlan0.100 bridge0\n", ["em0", "vlan0.100", "bridge0"]),
