@@ -94,4 +94,13 @@ class LocalMinion(SimHost):
 
     def written(self) -> list[str]:
         """Every file the formula wrote under the host paths."""
-        return sorted(str(p.relative_to(self.etc)) for p in self.etc.rglob("*")) if self.etc.exists() else []
+        return written_under(self.etc)
+
+
+def written_under(etc) -> list[str]:
+    """Every path under ``etc`` (relative), but the empty ``rc.d``/``rc.conf.d`` that the demo's
+    minion config makes beforehand, as a FreeBSD host has them (demo/run.py)."""
+    if not etc.exists():
+        return []
+    made = {etc / "rc.d", etc / "rc.conf.d"}
+    return sorted(str(p.relative_to(etc)) for p in etc.rglob("*") if not (p in made and not any(p.iterdir())))

@@ -26,7 +26,7 @@ import yaml
 from ngsim.testing import load_file
 
 from tests.support import kernel
-from tests.support.localminion import LocalMinion
+from tests.support.localminion import LocalMinion, written_under
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 demo = load_file(REPO / "demo" / "run.py", "netflow_demo_run_hostile")
@@ -156,7 +156,7 @@ class HostileMinion:
         return [e for e in map(json.loads, filter(str.strip, out.splitlines())) if e["mutating"]]
 
     def written(self) -> list[str]:
-        return sorted(str(p.relative_to(self.etc)) for p in self.etc.rglob("*")) if self.etc.exists() else []
+        return written_under(self.etc)
 
 
 class HostileSim:
