@@ -10,6 +10,10 @@ Our approach: `netflow.exporter_present` through Salt's own loader (in-process),
 `salt-call --local state.apply` for the overhead ratio.
 The seed's approach: its commands as separate `ngctl` calls, as OPNsense's rc.d does, with
 a re-run rebuilding from scratch (`shutdown netflow:` then the same commands).
+
+Then the rows at a large firewall's size (bench/scale.py, `--no-scale` skips them) and a
+fleet of real minions on a real salt-master (bench/fleet.py, `--no-fleet` or
+NETFLOW_BENCH_NO_FLEET=1 skips it). Our CPU apart from the emulator's: bench/common.py.
 """
 from __future__ import annotations
 
