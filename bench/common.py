@@ -3,7 +3,8 @@ a timing shim at its `cmd.run_all`, `salt-call --local` runs against a host, ngs
 
 Our CPU apart from the emulator's (:class:`SpawnTimer`, :meth:`Base.cpu`): the shim wraps
 `cmd.run_all`, the one place our modules spawn a binary (`_modules/netgraph.py`'s `_spawn`),
-in both of the loader's module dicts. A measured call's *our CPU* is this process's CPU time
+in both of the loader's module dicts; states run on those modules as `state.single` runs a
+state (tests/support/nghost.py's InProcessStates), every spawn a real process. A measured call's *our CPU* is this process's CPU time
 (`time.process_time`, every thread) over the call minus the CPU time this process spent
 inside `cmd.run_all` (Salt's Popen, pipe reads, its timeout thread). The emulator itself
 runs in the spawned processes (ngsim's `ngctl`, `kldstat`...): its CPU is never in
@@ -27,6 +28,7 @@ for _path in (REPO, REPO / "_utils"):  # the tree and the pure core, by their pl
         sys.path.insert(0, str(_path))
 
 from ngsim.testing import Host, load_file  # noqa: E402
+from tests.support.nghost import InProcessStates  # noqa: E402
 
 C1 = {"host": "192.0.2.10", "port": 2055}
 C2 = {"host": "192.0.2.11", "port": 2055}
@@ -123,8 +125,11 @@ class Base:
             "netgraph.kldstat": str(bindir / "kldstat"), "netgraph.ipfw": str(bindir / "ipfw"),
             "netflow": {"boot_dir": str(base / "boot")},
         })
-        self.loaders[host.root] = Loaders(opts)
-        self.timers[host.root] = install_timers(self.loaders[host.root])
+        loaders = self.loaders[host.root] = Loaders(opts)
+        self.timers[host.root] = install_timers(loaders)
+        # states on these very modules (saltfactories' own go through state.single, which
+        # loads a fresh set of modules, Salt's cmd.run_all unwrapped, at every call)
+        loaders._states = InProcessStates(loaders)
         return self.loaders[host.root]
 
     def present(self, host: Host, name: str = "bench", **params):
@@ -146,12 +151,14 @@ class Base:
         self.salt(host)
         timers = self.timers[host.root]
         mark = len(log(host.root))
-        spawn0, child0 = sum(t.cpu for t in timers), children_cpu()
+        calls0, spawn0, child0 = sum(t.calls for t in timers), sum(t.cpu for t in timers), children_cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         result = call()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         spawn, child = sum(t.cpu for t in timers) - spawn0, children_cpu() - child0
         entries = log(host.root)[mark:]
+        if len(entries) != sum(t.calls for t in timers) - calls0:  # every spawn went through the shim
+            raise SystemExit(f"timing shim: {sum(t.calls for t in timers) - calls0} calls, ngsim logged {len(entries)}")
         return {"result": result, "spawns": ngctl_spawns(entries), "mutating": sum(1 for e in entries if e["mutating"]),
                 "wall_ms": wall * 1000, "ours_ms": (cpu - spawn) * 1000, "emulator_ms": child * 1000}
 

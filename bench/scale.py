@@ -124,6 +124,7 @@ def move(b: Base) -> dict:
     start = {"alpha": {"interfaces": ["em0", "em1"], "collectors": [C1]},
              "zulu": {"interfaces": ["em2"], "collectors": [{**C1, "port": 2056}]}}
     moved = {"alpha": {**start["alpha"], "interfaces": ["em0"]}, "zulu": {**start["zulu"], "interfaces": ["em1", "em2"]}}
+    assert unaccounted(twin, ifaces) == len(ifaces), "the check sees interfaces on no exporter"  # positive control
     b.host_state(h, start)
     figures = {}
     for label, decl in (("alpha_to_zulu", moved), ("zulu_to_alpha", start)):
