@@ -10,9 +10,14 @@ Our approach: `netflow.exporter_present` through Salt's own loader (in-process),
 `salt-call --local state.apply` for the overhead ratio.
 The seed's approach: its commands as separate `ngctl` calls, as OPNsense's rc.d does, with
 a re-run rebuilding from scratch (`shutdown netflow:` then the same commands).
+
+Then the rows at a large firewall's size (bench/scale.py, `--no-scale` skips them) and a
+fleet of real minions on a real salt-master (bench/fleet.py, `--no-fleet` or
+NETFLOW_BENCH_NO_FLEET=1 skips it). Our CPU apart from the emulator's: bench/common.py.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pathlib
@@ -24,76 +29,15 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "_utils"))  # the pure core, by its plain module names
+import fleet
+import scale
+from common import C1, C2, C5, REPO, Base, Host, SaltCall, is_ngctl, links, log
 
-from netgraph_core import nf_model  # noqa: E402
-from netgraph_core import nf_plan  # noqa: E402
-
-from ngsim.testing import Host, load_file  # noqa: E402
-
-C1 = {"host": "192.0.2.10", "port": 2055}
-C2 = {"host": "192.0.2.11", "port": 2055}
-C5 = {"host": "192.0.2.12", "port": 9995, "version": 5}
+from netgraph_core import nf_model
+from netgraph_core import nf_plan
 
 
-def ngsim(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
-
-
-def log(root: str) -> list[dict]:
-    return [json.loads(x) for x in ngsim("log", root).splitlines() if x.strip()]
-
-
-def links(root: str) -> dict:
-    return json.loads(ngsim("links", root))
-
-
-def is_ngctl(entry: dict) -> bool:
-    return entry.get("binary", entry["argv"][0].rsplit("/", 1)[-1]) == "ngctl"
-
-
-class Bench:
-    def __init__(self, work: pathlib.Path):
-        self.work = work
-        self.loaders: dict[str, object] = {}
-
-    # ------------------------------------------------------------------ hosts
-    def host(self, name: str, ifaces: list[str], loaded=("ng_ether", "ng_netflow", "ng_ksocket", "ng_socket")) -> Host:
-        root = self.work / name
-        if root.exists():
-            shutil.rmtree(root)
-        return Host.create(str(root), ifaces=ifaces, loaded=loaded)
-
-    def salt(self, host: Host):
-        """Salt's loader bound to this host (same opts as the functional tests)."""
-        if host.root in self.loaders:
-            return self.loaders[host.root]
-        import salt.config
-        from saltfactories.utils.functional import Loaders
-
-        base = self.work / ("salt-" + os.path.basename(host.root))
-        opts = salt.config.minion_config(None)
-        bindir = pathlib.Path(host.root) / "bin"
-        opts.update({
-            "id": "bench", "file_client": "local", "root_dir": str(base), "cachedir": str(base / "cache"),
-            "pki_dir": str(base / "pki"), "sock_dir": str(base / "sock"),
-            "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")], "states_dirs": [str(REPO / "_states")],
-            "netgraph.ngctl": str(bindir / "ngctl"), "netgraph.kldload": str(bindir / "kldload"),
-            "netgraph.kldstat": str(bindir / "kldstat"), "netgraph.ipfw": str(bindir / "ipfw"),
-            "netflow": {"boot_dir": str(base / "boot")},
-        })
-        self.loaders[host.root] = Loaders(opts)
-        return self.loaders[host.root]
-
-    def present(self, host: Host, **params):
-        params.setdefault("collectors", [C1])
-        ret = self.salt(host).states.netflow.exporter_present(name="bench", **params)
-        if ret.result is not True:
-            raise SystemExit(f"exporter_present failed: {ret.comment}")
-        return ret
-
+class Bench(Base):
     # ------------------------------------------------------------------ ours
     def ours_spawns(self, n_ifaces: int) -> dict:
         ifaces = [f"em{i}" for i in range(n_ifaces)]
@@ -120,21 +64,9 @@ class Bench:
         twin = self.host("bh-twin", ifaces)
         boundaries = blackholed = 0
         for params in steps:
-            shutil.copy(os.path.join(h.root, "state.json"), os.path.join(twin.root, "state.json"))
-            mark = len(log(h.root))
-            self.present(h, **params)
-            for e in log(h.root)[mark:]:
-                if not e["mutating"]:
-                    continue
-                tool, argv = e["argv"][0].rsplit("/", 1)[-1], list(e["argv"][1:])
-                if e.get("script") is not None:  # a batch (`-f FILE`, the file is gone): replay its text
-                    argv = ["-f", "-"]
-                proc = twin.run(tool, *argv, stdin=e.get("script") or e.get("stdin") or "")
-                if proc.returncode:
-                    raise SystemExit(f"replay failed: {e['argv']}: {proc.stderr}")
-                boundaries += 1
-                if "blackhole" in links(twin.root).values():
-                    blackholed += 1
+            got = self.replay(h, twin, lambda p=params: self.present(h, **p),
+                              lambda t: "blackhole" in links(t.root).values())
+            boundaries, blackholed = boundaries + got["boundaries"], blackholed + got["bad"]
         return {"boundaries": boundaries, "blackholed": blackholed}
 
     def ours_cache_losses(self) -> dict:
@@ -257,64 +189,32 @@ class Bench:
 
     def overhead_ratio(self, pairs: int = 9) -> dict:
         """salt-call --local state.apply of a no-change exporter state / of a test.nop state."""
-        write_minion_config = load_file(REPO / "demo" / "run.py", "demo_run").write_minion_config  # the demo's config
-
         h = self.host("overhead", ["em0", "em1"])
-        base = self.work / "overhead-salt"
-        confdir = write_minion_config(base, pathlib.Path(h.root), {"netflow": {"exporters": {}}})
-        states = base / "states"
-        states.mkdir(parents=True, exist_ok=True)
-        (states / "exporter.sls").write_text(
-            "bench:\n  netflow.exporter_present:\n    - interfaces: [em0, em1]\n"
-            "    - collectors:\n      - {host: 192.0.2.10, port: 2055}\n")
-        (states / "nop.sls").write_text("bench:\n  test.nop: []\n")
-        cfg = (confdir / "minion").read_text()
-        import yaml
-
-        conf = yaml.safe_load(cfg)
-        conf["file_roots"]["base"].insert(0, str(states))
-        (confdir / "minion").write_text(yaml.safe_dump(conf))
-        salt_call = str(pathlib.Path(sys.executable).parent / "salt-call")
-
-        def run(sls: str) -> float:
-            t0 = time.perf_counter()
-            proc = subprocess.run([salt_call, "--local", "-c", str(confdir), "--retcode-passthrough",
-                                   "state.apply", sls, "--out=json"], capture_output=True, text=True)
-            dt = time.perf_counter() - t0
-            if proc.returncode:
-                raise SystemExit(f"salt-call {sls} failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-            return dt
-
-        run("exporter")  # create; also warms caches
-        run("nop")
-        ours, nop = [], []
-        for i in range(pairs):  # alternate the order inside each pair
-            for kind in (("nop", "exporter") if i % 2 else ("exporter", "nop")):
-                (nop if kind == "nop" else ours).append(run(kind))
-        return {"ours_s": statistics.median(ours), "nop_s": statistics.median(nop),
-                "ratio": statistics.median(ours) / statistics.median(nop), "pairs": pairs}
-
+        call = SaltCall(self.work, h, "overhead")
+        call.sls("exporter", "bench:\n  netflow.exporter_present:\n    - interfaces: [em0, em1]\n"
+                 "    - collectors:\n      - {host: 192.0.2.10, port: 2055}\n")
+        call.run("exporter")  # create; also warms caches
+        call.run("nop")
+        return call.ratio("exporter", pairs)
 
     # ------------------------------------------------------------------ operating (issue 15)
     def beacon_cost(self, n_ifaces: int, intervals: int = 10) -> dict:
         """netflow.watch, what the beacon runs per interval, on a converged exporter of
-        n_ifaces interfaces: ngctl spawns and wall-clock ms per interval (median)."""
+        n_ifaces interfaces: ngctl spawns, wall-clock ms and our CPU ms per interval (median;
+        our CPU without the read's spawn, see bench/common.py), the emulator's CPU apart."""
         ifaces = [f"em{i}" for i in range(n_ifaces)]
         h = self.host(f"beacon{n_ifaces}", ifaces)
         self.present(h, interfaces=ifaces)
         nf = self.salt(h).modules.netflow
         state = nf.watch(state={})["state"]  # first interval: no previous graph
-        mark = len(log(h.root))
-        times = []
+        runs = []
         for _ in range(intervals):
-            t0 = time.perf_counter()
-            ret = nf.watch(state=state)
-            times.append((time.perf_counter() - t0) * 1000)
-            assert ret["events"] == [], ret["events"]
-            state = ret["state"]
-        spawns = [e for e in log(h.root)[mark:] if is_ngctl(e)]
-        return {"spawns": len(spawns) / intervals, "mutating": sum(e["mutating"] for e in spawns),
-                "ms": statistics.median(times)}
+            runs.append(self.cpu(h, lambda s=state: nf.watch(state=s)))
+            assert runs[-1]["result"]["events"] == [], runs[-1]["result"]["events"]
+            state = runs[-1]["result"]["state"]
+        return {"spawns": sum(r["spawns"] for r in runs) / intervals, "mutating": sum(r["mutating"] for r in runs),
+                **{k: statistics.median(r[k] for r in runs) for k in ("wall_ms", "ours_ms", "emulator_ms")},
+                "ms": statistics.median(r["wall_ms"] for r in runs)}
 
     def heal_time(self) -> dict:
         """tests/integration/test_self_heal.py (real salt-master, salt-minion whose beacon heals,
@@ -331,9 +231,27 @@ class Bench:
             return {"heal_s": None, "beacon_fired_s": None, "beacon_interval_s": None}
         return json.loads(out.read_text())
 
+def fleet_rows(figures: dict | None) -> tuple[list[tuple], dict]:
+    """Rows and JSON figures of bench/fleet.py's measure (None: not measured)."""
+    if not figures:
+        return [("fleet of real minions", "not measured", "-")], {"fleet": None}
+    rows, js = [], {}
+    for n, f in sorted(figures.items()):
+        rows.append((f"fleet of {n} minions: salt state.apply no-change exporter / test.nop (median s); master CPU s per minion",
+                     f"{f['ours_s']:.2f} / {f['nop_s']:.2f} = {f['ratio']:.2f}; {f['master_cpu_per_minion_s']:.2f}", "-"))
+        js.update({f"fleet_ratio_{n}": round(f["ratio"], 3), f"fleet_master_cpu_per_minion_s_{n}": round(f["master_cpu_per_minion_s"], 3)})
+    return rows, js
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-fleet", action="store_true", help="skip the fleet of real minions (bench/fleet.py)")
+    parser.add_argument("--no-scale", action="store_true", help="skip the 1,000/2,000-interface rows (bench/scale.py)")
+    args = parser.parse_args()
+    no_fleet = args.no_fleet or os.environ.get("NETFLOW_BENCH_NO_FLEET") == "1"
     work = pathlib.Path(tempfile.mkdtemp(prefix="nf-bench-"))
     b = Bench(work)
+    big = fleet_figures = None
     try:
         o1, o64 = b.ours_spawns(1), b.ours_spawns(64)
         bh_steps = [
@@ -351,6 +269,10 @@ def main() -> int:
         over = b.overhead_ratio()
         w1, w64 = b.beacon_cost(1), b.beacon_cost(64)
         heal = b.heal_time()
+        if not args.no_scale:
+            big = scale.measure(b, b.beacon_cost)
+        if not no_fleet:
+            fleet_figures = fleet.measure(work=work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -377,6 +299,13 @@ def main() -> int:
         (f"self-heal: iface re-created -> accounted again (s; beacon every {heal['beacon_interval_s']} s)",
          "-" if heal["heal_s"] is None else f"{heal['heal_s']:.1f}", "-"),
     ]
+    extra: dict = {}
+    if big is not None:
+        more, extra = scale.rows(big)
+        rows += more
+    if not no_fleet:
+        more, js = fleet_rows(fleet_figures)
+        rows, extra = rows + more, {**extra, **js}
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'salt-netgraph':>22}  {'ngctl per command':>26}")
     print(f"{'-' * w}  {'-' * 22}  {'-' * 26}")
@@ -413,6 +342,7 @@ def main() -> int:
         "heal_beacon_fired_s": heal["beacon_fired_s"],
         "heal_beacon_interval_s": heal["beacon_interval_s"],
     }
+    result.update(extra)
     print(json.dumps(result, sort_keys=True))
     return 0
 
