@@ -28,7 +28,18 @@ def _records() -> str | None:
 
 
 def _validated(name, kwargs: dict) -> dict:
-    return _core(nf_args.validated, name, kwargs, _records())
+    return _core(nf_args.validated, name, kwargs, _records(), _mine)
+
+
+def _mine(minions: list) -> dict:
+    """The collector minions' addresses from the Salt mine, as data for nf_resolve: ONE
+    ``mine.get`` of the ids as a list (each matched whole, never a glob); an unreachable
+    master reads as no data, which nf_resolve refuses naming the key."""
+    try:
+        got = __salt__["mine.get"](list(minions), nf_resolve.MINE_ADDRESSES, tgt_type="list")
+    except Exception:  # pylint: disable=broad-except  # refused by name below, no traceback
+        return {}
+    return got if isinstance(got, dict) else {}
 
 
 def _run_paths(boot: bool) -> None:
@@ -136,7 +147,7 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
     [{host: 192.0.2.10, port: 2055}]}}' absent='[old]' test=True``
     """
     _core(nf_args.check_flags, test=test, persist=persist)
-    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records())
+    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records(), _mine)
     _run_paths(True)
     persists, params = nf_args.host_records(exporters, cfgs, gone, persist)
     out = _core(_engine(True).converge, cfgs, gone, test, persists, params)

@@ -79,23 +79,27 @@ def addresses(host: str):
         return str(exc) or type(exc).__name__
 
 
-def validated(name, kwargs: dict, records: str | None) -> dict:
-    """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here and
-    sources the last apply bound marked (nf_resolve; ``records``: nf_record's directory)."""
+def validated(name, kwargs: dict, records: str | None, mine=None) -> dict:
+    """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here, minion
+    collectors from ``mine`` (the glue's reader of the Salt mine: ``[minion ids] -> {id:
+    data}``) and sources the last apply bound marked (nf_resolve; ``records``: nf_record's
+    directory)."""
     cfg = nf_model.validate({**public(kwargs), "name": name})
-    cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)})
+    minions = nf_resolve.minion_names(cfg)
+    published = (mine(minions) if mine else {}) if minions else {}
+    cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)}, published)
     prior = nf_record.load_declarations(records, [name])[0] if records else {}
     return nf_resolve.unbound(cfg, prior.get(name))
 
 
-def host_arguments(exporters, absent, persist: bool, records: str | None) -> tuple:
+def host_arguments(exporters, absent, persist: bool, records: str | None, mine=None) -> tuple:
     """converge_host's exporters and names to remove: (name -> validated config, sorted
     names to remove). Every exporter's errors are reported together, each named."""
     exporters, absent, errors = nf_host.arguments(exporters, absent)
     cfgs = {}
     for name, params in exporters.items():
         try:
-            cfgs[name] = validated(name, {"persist": persist, **params}, records)
+            cfgs[name] = validated(name, {"persist": persist, **params}, records, mine)
         except ValidationError as exc:
             errors.append(f"exporters.{name}: {exc}")
     if errors:
