@@ -9,7 +9,7 @@ import os
 import time
 
 from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kernel, nf_metrics,
-                           nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
+                           nf_mine, nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "netflow"
@@ -28,10 +28,10 @@ def _records() -> str | None:
 
 
 def _validated(name, kwargs: dict) -> dict:
-    return _core(nf_args.validated, name, kwargs, _records(), _mine)
+    return _core(nf_args.validated, name, kwargs, _records(), _mine_addresses)
 
 
-def _mine(minions: list) -> dict:
+def _mine_addresses(minions: list) -> dict:
     """The collector minions' addresses from the Salt mine, as data for nf_resolve: ONE
     ``mine.get`` of the ids as a list (each matched whole, never a glob); an unreachable
     master reads as no data, which nf_resolve refuses naming the key."""
@@ -147,7 +147,7 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
     [{host: 192.0.2.10, port: 2055}]}}' absent='[old]' test=True``
     """
     _core(nf_args.check_flags, test=test, persist=persist)
-    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records(), _mine)
+    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records(), _mine_addresses)
     _run_paths(True)
     persists, params = nf_args.host_records(exporters, cfgs, gone, persist)
     out = _core(_engine(True).converge, cfgs, gone, test, persists, params)
@@ -282,6 +282,24 @@ def metrics(name=None, path=None) -> str:
     if path is not None:
         _checked(nf_boot.write_atomic, {path: text}, 0o644, error=CommandExecutionError)
     return text
+
+
+def mine() -> dict:
+    """
+    What this exporter minion publishes in the Salt mine (alias ``netflow_exporters`` in
+    ``mine_functions``; docs/CONTRACTS.md "netflow.mine"): per exporter present in the
+    kernel its ``sources`` (the addresses its collectors receive from), ``versions``,
+    ``domain_id`` (v5 engine_id / v9 source_id), ``collectors`` ``[{host, port, version,
+    source}]``, ``ifindex`` ``{"index": ifname}`` and ``health``. Read-only: one graph read,
+    one query of the settings, one of the interfaces' indexes. The collectors' ``sources:
+    mine`` is rendered from it. CLI Example: ``salt fw1 netflow.mine``
+    """
+    views = _views()["views"]
+    nodes = sorted({i["node"] for v in views.values() for i in v["interfaces"].values() if i.get("attach") == "ether"})
+    replies = __salt__["netgraph.query"]([[f"{n}:", "getifindex"] for n in nodes]) if nodes else []
+    kernel = {n: r["reply"]["args"] for n, r in zip(nodes, replies)
+              if r and r.get("ok") and isinstance((r.get("reply") or {}).get("args"), int)}
+    return nf_mine.published(views, kernel)
 
 
 def watch(state=None, **kwargs) -> dict:

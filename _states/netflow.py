@@ -364,6 +364,10 @@ def collector_present(name, config=None, **kwargs):
             what = "would change" if ret["changes"] and test else ("updated" if ret["changes"] else "as declared")
             service = f"service {plan['service']}" if plan["service"] else "no service (service: false)"
             ret["comment"] = f"Collector {what}: nfcapd {' '.join(plan['argv'][1:])}; {service}"
+            mined = plan["config"].get("mine")
+            if mined is not None:  # sources: mine: what the mine gave, and what it refused
+                ret["comment"] += f"; from the mine: {len(mined['rows'])} exporter(s)" + "".join(
+                    f"; skipped {why}" for why in mined["skipped"][:10])
         else:
             ret["comment"] = f"Collector: {ret['comment']}"
         return ret
