@@ -333,8 +333,8 @@ def collector_present(name, config=None, **kwargs):
     config
         Pillar ``netflow:collector``: ``host`` (IP address to listen on), ``port``,
         ``storage``, ``rotation`` (seconds), ``expire: {max_life_hours, max_size_mb}``,
-        ``user``, ``sources: {ident: {host: IP, dir: path}}``, ``service`` (false: write
-        the files, run nothing), the paths ``unit_file``, ``rc_conf_file``, ``rc_script``,
+        ``user``, ``sources: {ident: {host: IP, dir: path}}`` or ``mine`` (docs/formula.md
+        "Mine"), ``service`` (false: write the files, run nothing), the paths ``unit_file``, ``rc_conf_file``, ``rc_script``,
         ``nfcapd``, ``nfexpire``. Checked whole first (nfcapd.plan): a refused key is
         named and nothing is written. Honours ``test=True``.
 
