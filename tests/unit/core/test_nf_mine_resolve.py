@@ -105,3 +105,16 @@ def test_hostile_or_empty_mine_data_gives_no_address_and_a_refusal(data):
 def test_two_minion_collectors_on_one_address_are_duplicates():
     with pytest.raises(nf_model.ValidationError, match=r"collectors\[1\]: collector 192.0.2.9:2055 v9 is listed twice"):
         resolved({"minion": "nfcap1", "port": 2055}, {"host": "192.0.2.9", "port": 2055})
+
+
+def test_the_formula_refuses_a_hostile_minion_collector_naming_the_key_and_accepts_a_good_one():
+    from netgraph_core import nf_pillar
+
+    def decide(collector):
+        return nf_pillar.decide({"exporters": {"lan": {"interfaces": ["em0"], "collectors": [collector]}},
+                                 "collector": {"sources": "mine"}}, None, {}, [])
+
+    bad = decide({"minion": "nfcap1 nfcap2", "port": 2055})
+    assert bad["exporters"] == [] and any("collectors[0].minion" in e["comment"] for e in bad["errors"]), bad["errors"]
+    good = decide({"minion": "nfcap1", "port": 2055})
+    assert good["errors"] == [] and good["exporters"][0][0] == "lan", "control: a good id (and sources: mine) pass"
