@@ -31,15 +31,7 @@ def _validated(name, kwargs: dict) -> dict:
     return _core(nf_args.validated, name, kwargs, _records(), _mine_addresses)
 
 
-def _mine_addresses(minions: list) -> dict:
-    """The collector minions' addresses from the Salt mine, as data for nf_resolve: ONE
-    ``mine.get`` of the ids as a list (each matched whole, never a glob); an unreachable
-    master reads as no data, which nf_resolve refuses naming the key."""
-    try:
-        got = __salt__["mine.get"](list(minions), nf_resolve.MINE_ADDRESSES, tgt_type="list")
-    except Exception:  # pylint: disable=broad-except  # refused by name below, no traceback
-        return {}
-    return got if isinstance(got, dict) else {}
+_mine_addresses = nf_args.mine_reader(lambda *a, **kw: __salt__["mine.get"](*a, **kw))  # collectors by minion
 
 
 def _run_paths(boot: bool) -> None:
@@ -285,21 +277,10 @@ def metrics(name=None, path=None) -> str:
 
 
 def mine() -> dict:
-    """
-    What this exporter minion publishes in the Salt mine (alias ``netflow_exporters`` in
-    ``mine_functions``; docs/CONTRACTS.md "netflow.mine"): per exporter present in the
-    kernel its ``sources`` (the addresses its collectors receive from), ``versions``,
-    ``domain_id`` (v5 engine_id / v9 source_id), ``collectors`` ``[{host, port, version,
-    source}]``, ``ifindex`` ``{"index": ifname}`` and ``health``. Read-only: one graph read,
-    one query of the settings, one of the interfaces' indexes. The collectors' ``sources:
-    mine`` is rendered from it. CLI Example: ``salt fw1 netflow.mine``
-    """
-    views = _views()["views"]
-    nodes = sorted({i["node"] for v in views.values() for i in v["interfaces"].values() if i.get("attach") == "ether"})
-    replies = __salt__["netgraph.query"]([[f"{n}:", "getifindex"] for n in nodes]) if nodes else []
-    kernel = {n: r["reply"]["args"] for n, r in zip(nodes, replies)
-              if r and r.get("ok") and isinstance((r.get("reply") or {}).get("args"), int)}
-    return nf_mine.published(views, kernel)
+    """What this exporter minion publishes in the Salt mine (alias ``netflow_exporters``;
+    docs/CONTRACTS.md "netflow.mine"): per exporter in the kernel its sources, versions,
+    domain_id, collectors, ifindex map, health. Read-only. CLI Example: ``salt fw1 netflow.mine``"""
+    return nf_mine.read(_views()["views"], __salt__["netgraph.query"])
 
 
 def watch(state=None, **kwargs) -> dict:

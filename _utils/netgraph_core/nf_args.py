@@ -79,6 +79,19 @@ def addresses(host: str):
         return str(exc) or type(exc).__name__
 
 
+def mine_reader(get):
+    """The glue's reader of collector minions' addresses over Salt's ``mine.get``
+    (``get``): ONE call with the ids as a list (each matched whole, never a glob); a
+    failure (no master) reads as no data, which nf_resolve refuses naming the key."""
+    def read(minions: list) -> dict:
+        try:
+            got = get(list(minions), nf_resolve.MINE_ADDRESSES, tgt_type="list")
+        except Exception:  # pylint: disable=broad-except  # refused by name, never a traceback
+            return {}
+        return got if isinstance(got, dict) else {}
+    return read
+
+
 def validated(name, kwargs: dict, records: str | None, mine=None) -> dict:
     """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here, minion
     collectors from ``mine`` (the glue's reader of the Salt mine: ``[minion ids] -> {id:

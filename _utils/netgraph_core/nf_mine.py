@@ -58,6 +58,18 @@ def _entry(view: dict, kernel: dict) -> dict:
             "collectors": collectors, "ifindex": _ifindex(view, kernel), "health": view.get("health")}
 
 
+def read(views: dict, query) -> dict:
+    """:func:`published` of ``views`` (netflow.status's), the kernel's index of each of
+    their Ethernet interfaces asked with ONE ``query`` (netgraph.query: ng_ether's
+    ``getifindex``)."""
+    nodes = sorted({i["node"] for v in views.values() for i in v.get("interfaces", {}).values()
+                    if i.get("attach") == "ether"})
+    replies = query([[f"{n}:", "getifindex"] for n in nodes]) if nodes else []
+    kernel = {n: r["reply"]["args"] for n, r in zip(nodes, replies)
+              if r and r.get("ok") and isinstance((r.get("reply") or {}).get("args"), int)}
+    return published(views, kernel)
+
+
 def published(views: dict, kernel: dict) -> dict:
     """What ``netflow.mine`` returns: ``{exporter: entry}`` from netflow.status's views
     and ``kernel`` (``{ether node: its getifindex}``)."""

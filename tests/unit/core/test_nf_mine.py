@@ -117,3 +117,15 @@ def test_a_collector_with_sources_mine_is_still_checked_whole():
         nf_collector.validate(collector(sources="Mine"))
     data = copy.deepcopy({"published": {"fw1": {"lan": entry()}}, "own": ["192.0.2.10"]})
     assert nf_collector.plan(collector(), "freebsd", data)["argv"][-1].startswith("fw1_lan,"), "control"
+
+
+def test_read_asks_the_ether_indexes_in_one_query():
+    asked = []
+
+    def query(reqs):
+        asked.append(reqs)
+        return [{"ok": True, "reply": {"args": 3}}, {"ok": False, "error": "No such file"}]
+
+    out = nf_mine.read({"lan": VIEW}, query)
+    assert asked == [[["em0:", "getifindex"], ["em1:", "getifindex"]]]
+    assert out["lan"]["ifindex"] == {"3": "em0", "7": "em1"}, "em1's failed read: its declared index stays"

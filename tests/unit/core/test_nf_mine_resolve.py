@@ -118,3 +118,21 @@ def test_the_formula_refuses_a_hostile_minion_collector_naming_the_key_and_accep
     assert bad["exporters"] == [] and any("collectors[0].minion" in e["comment"] for e in bad["errors"]), bad["errors"]
     good = decide({"minion": "nfcap1", "port": 2055})
     assert good["errors"] == [] and good["exporters"][0][0] == "lan", "control: a good id (and sources: mine) pass"
+
+
+def test_the_glue_reader_asks_mine_get_with_a_list_and_a_failure_is_a_named_refusal():
+    calls = []
+
+    def get(tgt, fun, tgt_type="glob"):
+        calls.append((tgt, fun, tgt_type))
+        return MINE
+
+    assert nf_args.mine_reader(get)(["nfcap1"]) == MINE and calls == [(["nfcap1"], "netflow_addresses", "list")]
+
+    def down(*_args, **_kw):
+        raise OSError("master unreachable")
+
+    with pytest.raises(nf_model.ValidationError, match=r"collectors\[0\]\.minion: 'nfcap1' has no netflow_addresses"):
+        nf_args.validated("lan", {"interfaces": ["em0"], "collectors": [{"minion": "nfcap1", "port": 1}]}, None,
+                          nf_args.mine_reader(down))
+    assert nf_args.mine_reader(lambda *a, **k: "not a mapping")(["nfcap1"]) == {}
