@@ -70,6 +70,8 @@ def test_a_minion_collector_is_applied_to_its_mine_address_and_recorded_as_that(
     assert ret.result is True, ret.comment
     (c,) = loaders.modules.netflow.status("lan")["collectors"]
     assert (c["host"], c["connected"], c["source"]) == ("127.0.0.1", True, "127.0.0.2")
+    again = exporter(loaders, 2055, interface="lo", source="127.0.0.2")
+    assert (again.result, again.changes) == (True, {}), "the mine read again, the same address: no change"
     # the beacon's heal converges to the record: the address, no mine needed
     calls = len(mine.calls)
     assert loaders.modules.netflow.heal("lan")["result"] is True
