@@ -28,10 +28,7 @@ def _records() -> str | None:
 
 
 def _validated(name, kwargs: dict) -> dict:
-    return _core(nf_args.validated, name, kwargs, _records(), _mine_addresses)
-
-
-_mine_addresses = nf_args.mine_reader(lambda *a, **kw: __salt__["mine.get"](*a, **kw))  # collectors by minion
+    return _core(nf_args.validated, name, kwargs, _records(), __salt__.get("mine.get"))
 
 
 def _run_paths(boot: bool) -> None:
@@ -139,7 +136,7 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
     [{host: 192.0.2.10, port: 2055}]}}' absent='[old]' test=True``
     """
     _core(nf_args.check_flags, test=test, persist=persist)
-    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records(), _mine_addresses)
+    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records(), __salt__.get("mine.get"))
     _run_paths(True)
     persists, params = nf_args.host_records(exporters, cfgs, gone, persist)
     out = _core(_engine(True).converge, cfgs, gone, test, persists, params)
@@ -277,9 +274,8 @@ def metrics(name=None, path=None) -> str:
 
 
 def mine() -> dict:
-    """What this exporter minion publishes in the Salt mine (alias ``netflow_exporters``;
-    docs/CONTRACTS.md "netflow.mine"): per exporter in the kernel its sources, versions,
-    domain_id, collectors, ifindex map, health. Read-only. CLI Example: ``salt fw1 netflow.mine``"""
+    """What this exporter minion publishes in the Salt mine as ``netflow_exporters`` (read-only;
+    docs/CONTRACTS.md "netflow.mine"). CLI Example: ``salt fw1 netflow.mine``"""
     return nf_mine.read(_views()["views"], __salt__["netgraph.query"])
 
 

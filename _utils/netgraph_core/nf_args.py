@@ -80,8 +80,7 @@ def addresses(host: str):
 
 
 def mine_reader(get):
-    """The glue's reader of collector minions' addresses over Salt's ``mine.get``
-    (``get``): ONE call with the ids as a list (each matched whole, never a glob); a
+    """A reader of collector minions' addresses over Salt's ``mine.get`` (``get``): ONE call with the ids as a list (each matched whole, never a glob); a
     failure (no master) reads as no data, which nf_resolve refuses naming the key."""
     def read(minions: list) -> dict:
         try:
@@ -92,27 +91,27 @@ def mine_reader(get):
     return read
 
 
-def validated(name, kwargs: dict, records: str | None, mine=None) -> dict:
+def validated(name, kwargs: dict, records: str | None, mine_get=None) -> dict:
     """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here, minion
-    collectors from ``mine`` (the glue's reader of the Salt mine: ``[minion ids] -> {id:
-    data}``) and sources the last apply bound marked (nf_resolve; ``records``: nf_record's
-    directory)."""
+    collectors from the Salt mine (``mine_get``: Salt's ``mine.get``, read through
+    :func:`mine_reader`) and sources the last apply bound marked (nf_resolve; ``records``:
+    nf_record's directory)."""
     cfg = nf_model.validate({**public(kwargs), "name": name})
     minions = nf_resolve.minion_names(cfg)
-    published = (mine(minions) if mine else {}) if minions else {}
+    published = mine_reader(mine_get)(minions) if minions and mine_get else {}
     cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)}, published)
     prior = nf_record.load_declarations(records, [name])[0] if records else {}
     return nf_resolve.unbound(cfg, prior.get(name))
 
 
-def host_arguments(exporters, absent, persist: bool, records: str | None, mine=None) -> tuple:
+def host_arguments(exporters, absent, persist: bool, records: str | None, mine_get=None) -> tuple:
     """converge_host's exporters and names to remove: (name -> validated config, sorted
     names to remove). Every exporter's errors are reported together, each named."""
     exporters, absent, errors = nf_host.arguments(exporters, absent)
     cfgs = {}
     for name, params in exporters.items():
         try:
-            cfgs[name] = validated(name, {"persist": persist, **params}, records, mine)
+            cfgs[name] = validated(name, {"persist": persist, **params}, records, mine_get)
         except ValidationError as exc:
             errors.append(f"exporters.{name}: {exc}")
     if errors:

@@ -14,14 +14,15 @@ MINE = {"nfcap1": {"ip4_interfaces": {"lo": ["127.0.0.1"], "eth0": ["192.0.2.10"
 
 
 def mine_of(data: dict):
-    """A reader like the glue's: the ids asked, each matched whole."""
+    """Salt's ``mine.get`` of ``data``: the ids asked (a list, ``tgt_type=list``), each matched whole."""
     asked = []
 
-    def read(minions):
-        asked.append(list(minions))
-        return {m: data[m] for m in minions if m in data}
-    read.asked = asked
-    return read
+    def get(tgt, fun, tgt_type="glob"):
+        assert (fun, tgt_type) == ("netflow_addresses", "list")
+        asked.append(list(tgt))
+        return {m: data[m] for m in tgt if m in data}
+    get.asked = asked
+    return get
 
 
 def resolved(*collectors, data=None) -> list[dict]:
@@ -133,6 +134,5 @@ def test_the_glue_reader_asks_mine_get_with_a_list_and_a_failure_is_a_named_refu
         raise OSError("master unreachable")
 
     with pytest.raises(nf_model.ValidationError, match=r"collectors\[0\]\.minion: 'nfcap1' has no netflow_addresses"):
-        nf_args.validated("lan", {"interfaces": ["em0"], "collectors": [{"minion": "nfcap1", "port": 1}]}, None,
-                          nf_args.mine_reader(down))
+        nf_args.validated("lan", {"interfaces": ["em0"], "collectors": [{"minion": "nfcap1", "port": 1}]}, None, down)
     assert nf_args.mine_reader(lambda *a, **k: "not a mapping")(["nfcap1"]) == {}
