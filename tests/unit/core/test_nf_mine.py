@@ -129,3 +129,12 @@ def test_read_asks_the_ether_indexes_in_one_query():
     out = nf_mine.read({"lan": VIEW}, query)
     assert asked == [[["em0:", "getifindex"], ["em1:", "getifindex"]]]
     assert out["lan"]["ifindex"] == {"3": "em0", "7": "em1"}, "em1's failed read: its declared index stays"
+
+
+def test_an_ipv6_collector_takes_the_ipv6_sources_of_exporters_sending_to_one_of_its_addresses():
+    v6 = entry("2001:db8:1::1", host="2001:db8::10")
+    data = {"fw1": {"lan": v6, "wan": entry("198.51.100.2", host="2001:db8::10")}}
+    mine = {"published": data, "own": ["192.0.2.10", "2001:db8::10", "fe80::1"]}
+    plan = nf_collector.plan(collector(host="::"), "systemd", mine)
+    assert "-6" in plan["argv"] and plan["argv"][-2:] == ["-n", "fw1_lan,2001:db8:1::1,/srv/flows/fw1_lan"]
+    assert plan["config"]["mine"]["skipped"] == [], "wan's IPv4 source is not a source of an IPv6 collector"
