@@ -9,7 +9,7 @@ import os
 import time
 
 from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kernel, nf_metrics,
-                           nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
+                           nf_mine, nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "netflow"
@@ -28,7 +28,7 @@ def _records() -> str | None:
 
 
 def _validated(name, kwargs: dict) -> dict:
-    return _core(nf_args.validated, name, kwargs, _records())
+    return _core(nf_args.validated, name, kwargs, _records(), __salt__.get("mine.get"))
 
 
 def _run_paths(boot: bool) -> None:
@@ -136,7 +136,7 @@ def converge_host(exporters=None, absent=None, test: bool = False, persist: bool
     [{host: 192.0.2.10, port: 2055}]}}' absent='[old]' test=True``
     """
     _core(nf_args.check_flags, test=test, persist=persist)
-    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records())
+    cfgs, gone = _core(nf_args.host_arguments, exporters, absent, persist, _records(), __salt__.get("mine.get"))
     _run_paths(True)
     persists, params = nf_args.host_records(exporters, cfgs, gone, persist)
     out = _core(_engine(True).converge, cfgs, gone, test, persists, params)
@@ -275,6 +275,12 @@ def metrics(name=None, path=None) -> str:
     if path is not None:
         _checked(nf_boot.write_atomic, {path: text}, 0o644, error=CommandExecutionError)
     return text
+
+
+def mine() -> dict:
+    """What this exporter minion publishes in the Salt mine as ``netflow_exporters`` (read-only;
+    docs/CONTRACTS.md "netflow.mine"). CLI Example: ``salt fw1 netflow.mine``"""
+    return nf_mine.read(_views()["views"], __salt__["netgraph.query"])
 
 
 def watch(state=None, **kwargs) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from netgraph_core import nf_collector, nf_paths
+from netgraph_core import nf_collector, nf_mine, nf_paths
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "nfcapd"
@@ -23,10 +23,25 @@ def _platform(os_family=None) -> str:
     return nf_collector.platform_of(__grains__.get("os_family") if os_family is None else os_family)
 
 
+def _mine(config) -> dict | None:
+    """With ``sources: mine``: every minion's published exporters (ONE ``mine.get`` of
+    netflow_exporters) and this minion's own addresses (its grains), as data for
+    nf_collector; an unreachable master reads as no exporters."""
+    if not (isinstance(config, dict) and config.get("sources") == "mine"):
+        return None
+    try:
+        published = __salt__["mine.get"]("*", nf_mine.MINE_EXPORTERS)
+    except Exception:  # pylint: disable=broad-except  # no traceback: no sources, said in the comment
+        published = {}
+    own = [a for key in ("ip4_interfaces", "ip6_interfaces") for addrs in (__grains__.get(key) or {}).values()
+           for a in (addrs if isinstance(addrs, list) else [])]
+    return {"published": published if isinstance(published, dict) else {}, "own": own}
+
+
 def _checked(config, os_family=None) -> dict:
     """nf_collector.plan, a refusal as SaltInvocationError naming every refused key."""
     try:
-        return nf_collector.plan(config, _platform(os_family))
+        return nf_collector.plan(config, _platform(os_family), _mine(config))
     except nf_collector.CollectorError as exc:
         raise SaltInvocationError("refused, nothing changed: " + "; ".join(e["comment"] for e in exc.errors)) from None
 

@@ -333,8 +333,8 @@ def collector_present(name, config=None, **kwargs):
     config
         Pillar ``netflow:collector``: ``host`` (IP address to listen on), ``port``,
         ``storage``, ``rotation`` (seconds), ``expire: {max_life_hours, max_size_mb}``,
-        ``user``, ``sources: {ident: {host: IP, dir: path}}``, ``service`` (false: write
-        the files, run nothing), the paths ``unit_file``, ``rc_conf_file``, ``rc_script``,
+        ``user``, ``sources: {ident: {host: IP, dir: path}}`` or ``mine`` (docs/formula.md
+        "Mine"), ``service`` (false: write the files, run nothing), the paths ``unit_file``, ``rc_conf_file``, ``rc_script``,
         ``nfcapd``, ``nfexpire``. Checked whole first (nfcapd.plan): a refused key is
         named and nothing is written. Honours ``test=True``.
 
@@ -364,6 +364,10 @@ def collector_present(name, config=None, **kwargs):
             what = "would change" if ret["changes"] and test else ("updated" if ret["changes"] else "as declared")
             service = f"service {plan['service']}" if plan["service"] else "no service (service: false)"
             ret["comment"] = f"Collector {what}: nfcapd {' '.join(plan['argv'][1:])}; {service}"
+            mined = plan["config"].get("mine")
+            if mined is not None:  # sources: mine: what the mine gave, and what it refused
+                ret["comment"] += f"; from the mine: {len(mined['rows'])} exporter(s)" + "".join(
+                    f"; skipped {why}" for why in mined["skipped"][:10])
         else:
             ret["comment"] = f"Collector: {ret['comment']}"
         return ret

@@ -87,23 +87,39 @@ def addresses(host: str):
         return str(exc) or type(exc).__name__
 
 
-def validated(name, kwargs: dict, records: str | None) -> dict:
-    """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here and
-    sources the last apply bound marked (nf_resolve; ``records``: nf_record's directory)."""
+def mine_reader(get):
+    """A reader of collector minions' addresses over Salt's ``mine.get`` (``get``): ONE call with the ids as a list (each matched whole, never a glob); a
+    failure (no master) reads as no data, which nf_resolve refuses naming the key."""
+    def read(minions: list) -> dict:
+        try:
+            got = get(list(minions), nf_resolve.MINE_ADDRESSES, tgt_type="list")
+        except Exception:  # pylint: disable=broad-except  # refused by name, never a traceback
+            return {}
+        return got if isinstance(got, dict) else {}
+    return read
+
+
+def validated(name, kwargs: dict, records: str | None, mine_get=None) -> dict:
+    """nf_model.validate without Salt's ``__pub_*`` keys, host names resolved here, minion
+    collectors from the Salt mine (``mine_get``: Salt's ``mine.get``, read through
+    :func:`mine_reader`) and sources the last apply bound marked (nf_resolve; ``records``:
+    nf_record's directory)."""
     cfg = nf_model.validate({**public(kwargs), "name": name})
-    cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)})
+    minions = nf_resolve.minion_names(cfg)
+    published = mine_reader(mine_get)(minions) if minions and mine_get else {}
+    cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)}, published)
     prior = nf_record.load_declarations(records, [name])[0] if records else {}
     return nf_resolve.unbound(cfg, prior.get(name))
 
 
-def host_arguments(exporters, absent, persist: bool, records: str | None) -> tuple:
+def host_arguments(exporters, absent, persist: bool, records: str | None, mine_get=None) -> tuple:
     """converge_host's exporters and names to remove: (name -> validated config, sorted
     names to remove). Every exporter's errors are reported together, each named."""
     exporters, absent, errors = nf_host.arguments(exporters, absent)
     cfgs = {}
     for name, params in exporters.items():
         try:
-            cfgs[name] = validated(name, {"persist": persist, **params}, records)
+            cfgs[name] = validated(name, {"persist": persist, **params}, records, mine_get)
         except ValidationError as exc:
             errors.append(f"exporters.{name}: {exc}")
     if errors:

@@ -16,6 +16,7 @@ import posixpath
 import re
 from typing import Any
 
+from . import nf_mine
 from . import nf_model
 from . import nf_paths
 from .ng_words import shown
@@ -41,6 +42,8 @@ EXPIRE_RANGES = {"max_life_hours": (1, 87600), "max_size_mb": (1, 1 << 30)}
 _USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # What an argument of nfcapd may hold: checked again on the argv itself (defence in depth).
 _ARG_RE = re.compile(r"[A-Za-z0-9_./:,+-]{1,1100}")
+# The exporters' index -> name map, in storage, with sources: mine (docs/formula.md, "Mine").
+MAP_FILES = ("exporters.csv", "akvorado-metadata.yaml")
 HEAD = "Managed by Salt (formula netflow, collector.sls): do not edit by hand."
 
 
@@ -133,7 +136,7 @@ def _sources(raw: Any, storage: str, family: int, errors: list) -> list[dict]:
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        errors.append(_err(f"{WHERE}:sources", f"must be a mapping of ident to {{host, dir}}, got {shown(raw)}"))
+        errors.append(_err(f"{WHERE}:sources", f"must be a mapping of ident to {{host, dir}}, or mine, got {shown(raw)}"))
         return []
     out = [s for s in (_source(i, p, storage, family, errors) for i, p in raw.items()) if s]
     for field in ("host", "dir"):
@@ -144,6 +147,19 @@ def _sources(raw: Any, storage: str, family: int, errors: list) -> list[dict]:
                                    f"{shown(s[field])} is also the {field} of {shown(seen[s[field]])}"))
             seen.setdefault(s[field], s["ident"])
     return sorted(out, key=lambda s: s["ident"])
+
+
+def _mine_sources(cfg: dict, storage: str, family: int, mine: dict | None) -> list[dict]:
+    """``sources: mine``: the sources nf_mine derives from ``mine`` (``{published:
+    {minion: netflow.mine's return}, own: [this minion's addresses]}``; None: a check
+    only, no sources yet); ``cfg["mine"]`` keeps its rows and skipped entries."""
+    if mine is None:
+        cfg["mine"] = {"rows": [], "skipped": []}
+        return []
+    own = {cfg["host"]} if not ipaddress.ip_address(cfg["host"]).is_unspecified else set(mine.get("own") or ())
+    found = nf_mine.collector_sources(mine.get("published"), own, cfg["port"], family, storage)
+    cfg["mine"] = {"rows": found["rows"], "skipped": found["skipped"]}
+    return found["sources"]
 
 
 def _scalars(cfg: dict, errors: list) -> None:
@@ -159,9 +175,10 @@ def _scalars(cfg: dict, errors: list) -> None:
     errors += [{"key": why.split(": ", 1)[0], "comment": why} for why in checks if why]
 
 
-def validate(raw: Any, platform: str = "systemd") -> dict:
+def validate(raw: Any, platform: str = "systemd", mine: dict | None = None) -> dict:
     """Pillar ``netflow:collector`` checked whole, with its defaults and the platform's
-    paths filled in; raises CollectorError listing every error (each naming its key)."""
+    paths filled in; raises CollectorError listing every error (each naming its key).
+    ``sources: mine`` takes them from ``mine`` (:func:`_mine_sources`)."""
     errors: list[dict] = []
     if not isinstance(raw, dict):
         raise CollectorError([_err(WHERE, f"must be a mapping, got {shown(raw)}")])
@@ -173,7 +190,11 @@ def validate(raw: Any, platform: str = "systemd") -> dict:
     family = ipaddress.ip_address(cfg["host"]).version if _ip("host", cfg["host"]) is None else 4
     storage = cfg["storage"] if _path("storage", cfg["storage"]) is None else DEFAULTS["storage"]
     cfg["expire"] = _expire(raw.get("expire"), errors)
-    cfg["sources"] = _sources(raw.get("sources"), storage, family, errors)
+    cfg["mine"] = None
+    if raw.get("sources") == "mine":
+        cfg["sources"] = [] if errors else _mine_sources(cfg, storage, family, mine)
+    else:
+        cfg["sources"] = _sources(raw.get("sources"), storage, family, errors)
     if errors:
         raise CollectorError(errors)
     return {**cfg, "platform": platform, "family": family}
@@ -284,15 +305,20 @@ def wanted_limits(cfg: dict) -> dict:
     return {"max_life": life * 3600 if life else None, "max_size": size * 1024 * 1024 if size else None}
 
 
-def plan(raw: Any, platform: str) -> dict:
+def plan(raw: Any, platform: str, mine: dict | None = None) -> dict:
     """Everything collector_present does, from pillar ``raw`` (CollectorError when
     refused): ``{config, argv, dirs, files: [[path, text, mode]], service, expire:
-    [[dir, argv]]}``; ``service`` is None when ``service: false`` (nothing run)."""
-    cfg = validate(raw, platform)
+    [[dir, argv]]}``; ``service`` is None when ``service: false`` (nothing run). With
+    ``sources: mine`` also ``exporters.csv`` and ``akvorado-metadata.yaml`` in storage."""
+    cfg = validate(raw, platform, mine)
     if platform == "freebsd":
         files = [[cfg["rc_conf_file"], rc_conf(cfg), "0644"], [cfg["rc_script"], rc_script(cfg), "0555"]]
     else:
         files = [[cfg["unit_file"], systemd_unit(cfg), "0644"]]
+    if cfg["mine"] is not None:
+        rows = cfg["mine"]["rows"]
+        files += [[f"{cfg['storage']}/{MAP_FILES[0]}", nf_mine.exporters_csv(rows), "0644"],
+                  [f"{cfg['storage']}/{MAP_FILES[1]}", nf_mine.akvorado_yaml(rows), "0644"]]
     dirs = directories(cfg)
     expire = [[d, expire_argv(cfg, d)] for d in dirs if expire_argv(cfg, d)]
     return {"config": cfg, "argv": nfcapd_argv(cfg), "dirs": dirs, "files": files,

@@ -29,7 +29,7 @@ import re
 from . import nf_sockaddr
 from .nf_params import (  # noqa: F401  (re-exported: callers know the model as nf_model)
     collect_errors, COLLECTOR_KEYS, CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, ConflictError,
-    DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DIRECTIONS, DLT_EN10MB, DLT_RAW,
+    DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DIRECTIONS, DLT_EN10MB, DLT_RAW, MINION_RE,
     duplicate_errors, EXPORT_HOOK, FAMILIES, IFACE_KEYS, IFNAME_RE, IPV_NAMES, KSOCKET_HOOK, MAX_COLLECTORS,
     NAME_RE, owned_name_re, PARAM_KEYS, PERSISTENT, raise_errors, SELF_DESTRUCTING, source_errors,
     validate, ValidationError, VERSIONS,

@@ -62,7 +62,11 @@ IFNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
 DIRECTIONS = {"both": CONF_INGRESS | CONF_EGRESS, "ingress": CONF_INGRESS, "egress": CONF_EGRESS}
 PARAM_KEYS = {"interfaces", "collectors", "timeouts", "template", "mtu", "persist", "takeover"}
 IFACE_KEYS = {"direction", "once", "ifindex", "attach", "ipfw_hook", "ipfw_rule"}
-COLLECTOR_KEYS = {"host", "port", "version", "source"}
+COLLECTOR_KEYS = {"host", "port", "version", "source", "minion", "family", "interface"}
+# A collector named by its Salt minion id (resolved from the Salt mine, nf_resolve): the
+# characters a minion id of a host name has; no glob or list character (*?[],@), so the id
+# targets exactly one minion, and matched whole.
+MINION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 
 
 class ValidationError(ValueError):
@@ -259,12 +263,8 @@ def source_errors(where: str, family, host: str, source) -> list:
 
 
 
-def _validate_collector(where: str, c: Any) -> dict:
-    if not isinstance(c, dict):
-        raise ValidationError(f"{where}: expected a mapping with host and port, got {shown(c)}")
-    errors: list = []
-    collect_errors(errors, _no_unknown_keys, where, c, COLLECTOR_KEYS)
-    family, host = collect_errors(errors, _address, f"{where}.host", c.get("host"), True, default=(None, None))
+def _port_version_source(where: str, c: dict, errors: list) -> tuple:
+    """A collector's (port, version, (family, source) or None), its errors added to ``errors``."""
     port = collect_errors(errors, _int_in, f"{where}.port", c.get("port"), 1, 65535)
     version = c.get("version", 9)
     if not _is_int(version) or version not in VERSIONS:
@@ -272,11 +272,45 @@ def _validate_collector(where: str, c: Any) -> dict:
     source = None
     if c.get("source") is not None:
         source = collect_errors(errors, _address, f"{where}.source", c["source"], False)
+    return port, version, source
+
+
+def _validate_collector(where: str, c: Any) -> dict:
+    if not isinstance(c, dict):
+        raise ValidationError(f"{where}: expected a mapping with host and port, got {shown(c)}")
+    errors: list = []
+    collect_errors(errors, _no_unknown_keys, where, c, COLLECTOR_KEYS)
+    if "minion" in c:
+        return _minion_collector(where, c, errors)
+    errors += [f"{where}.{k}: only with minion (the choice of a minion's address)" for k in ("family", "interface")
+               if k in c]
+    family, host = collect_errors(errors, _address, f"{where}.host", c.get("host"), True, default=(None, None))
+    port, version, source = _port_version_source(where, c, errors)
     if host is not None:
         errors += source_errors(where, family, host, source)
     raise_errors(errors)
     return {"host": host, "address": host if family else None, "family": family, "port": port,
             "version": version, "source": source[1] if source else None}
+
+
+def _minion_collector(where: str, c: dict, errors: list) -> dict:
+    """A collector named by minion id: ``{minion, port, version, source, family,
+    interface}``, its address chosen later from the Salt mine (nf_resolve.resolve)."""
+    minion, family, ifname = c["minion"], c.get("family"), c.get("interface")
+    if "host" in c:
+        errors.append(f"{where}: host and minion both given; a collector is one or the other")
+    if not (isinstance(minion, str) and MINION_RE.fullmatch(minion)):
+        errors.append(f"{where}.minion: {shown(minion)} is not a minion id (letters, digits, '.', '_', '-')")
+    if family is not None:
+        family = collect_errors(errors, _one_of, f"{where}.family", family, tuple(FAMILIES))
+    if ifname is not None and not (isinstance(ifname, str) and IFNAME_RE.fullmatch(ifname)):
+        errors.append(f"{where}.interface: {shown(ifname)} is not an interface name")
+    port, version, source = _port_version_source(where, c, errors)
+    if source and family and source[0] != family:
+        errors.append(f"{where}.family: {family} but source {source[1]!r} is {IPV_NAMES[source[0]]}")
+    raise_errors(errors)
+    return {"host": minion, "address": None, "family": family or (source[0] if source else None), "port": port,
+            "version": version, "source": source[1] if source else None, "minion": minion, "interface": ifname}
 
 
 def duplicate_errors(collectors: list[dict]) -> list:
