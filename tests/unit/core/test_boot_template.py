@@ -35,13 +35,10 @@ def live(cfg: dict, template: dict, exported) -> dict:
     """The graph a converge of ``cfg`` leaves, the netflow node's template and ``exported``
     (None: ``info`` not read) as given."""
     want = nf_model.desired(cfg, host())
-    nodes = copy.deepcopy(host()["nodes"])
-    for key, spec in want["nodes"].items():
-        node = nodes.setdefault(key, {"name": key, "type": spec["type"], "id": 10 + len(nodes), "hooks": {}})
-        node["hooks"] = {h: dict(p) for h, p in spec["hooks"].items()}
-    for node in nodes.values():
-        for peer in node["hooks"].values():
-            peer["peer_type"] = nodes[peer["peer"]]["type"]
+    types = {key: spec["type"] for key, spec in want["nodes"].items()}  # em0 included: a foreign ether
+    nodes = {key: {"name": key, "type": spec["type"], "id": n + 1,
+                   "hooks": {h: {**p, "peer_type": types[p["peer"]]} for h, p in spec["hooks"].items()}}
+             for n, (key, spec) in enumerate(sorted(want["nodes"].items()))}
     settings = copy.deepcopy(want["settings"])
     settings["lan_nf"]["template"] = dict(template)
     if exported is not None:
