@@ -22,7 +22,7 @@ import re
 
 from . import nf_sockaddr
 from .nf_graph import owned_nodes
-from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
+from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr, start_template
 
 ARROW = "→"
 SETTINGS = (("timeouts", "active"), ("timeouts", "inactive"), ("template", "time"), ("template", "packets"),
@@ -194,14 +194,16 @@ def collector_changes(current: dict, cfg: dict | None, name: str, plan: dict | N
 
 
 def setting_changes(current: dict, cfg: dict, name: str) -> dict:
-    """``timeouts.active`` -> ``1800 → 600``; on a first build the value alone."""
+    """``timeouts.active`` -> ``1800 → 600``; on a first build the value alone (the
+    declared one: the node starts on the boot template, nf_model.start_template)."""
     nf = node_names(name)["netflow"]
     exists = current.get("nodes", {}).get(nf, {}).get("type") == "netflow"
     have = current.get("settings", {}).get(nf, {})
+    want = {**cfg, "template": start_template(cfg["template"], have)} if exists else cfg
     out = {}
     for group, field in SETTINGS:
         key = f"{group}.{field}" if field else group
-        new = cfg[group][field] if field else cfg[group]
+        new = want[group][field] if field else want[group]
         if not exists:
             out[key] = _text(new)
             continue

@@ -193,6 +193,38 @@ def _collectors(cfg: dict, current: dict, nodes: dict, settings: dict) -> None:
         settings[top] = {"config": {"xmitAlg": 2, "failAlg": 1, "enabledLinks": links}}
 
 
+# ng_netflow puts its v9 templates in a new export datagram only when time_uptime >=
+# templ_time + templ_last_ts, or sent_packets >= templ_packets + templ_last_pkt
+# (netflow_v9.c, get_export9_dgram). templ_last_ts starts at 0 (the fib_export is
+# M_ZERO), time_uptime at 1 (kern_tc.c), and nothing increments sent_packets, so with the
+# default time=600 a node made in the first ten minutes after boot sends v9 data no
+# collector can decode until uptime 600. time=1 puts them in its first datagram.
+BOOT_TEMPLATE_TIME = 1
+
+
+def boot_template(template: dict) -> dict | None:
+    """The template setting a netflow node starts with (the boot file; a node an apply
+    makes): time=1 and the declared packets; None when the declared setting already puts
+    templates in the first datagram (time <= 1, or packets == 0: ``0 >= 0 + 0``)."""
+    if template["time"] <= BOOT_TEMPLATE_TIME or template["packets"] == 0:
+        return None
+    return {"time": BOOT_TEMPLATE_TIME, "packets": template["packets"]}
+
+
+def start_template(template: dict, live: dict | None) -> dict:
+    """The template the node must have now (``live``: its settings as read, None when it is
+    still to be made). The boot one while the node has it and no flow has expired
+    (``exported``, from ``info``; not read counts as not yet: restoring early brings the
+    blind window back, keeping it costs 172 bytes a datagram): the datagram the first
+    expired flow opened carries the templates, and the converge after it restores the
+    declared setting. The declared one otherwise, so a node never goes back."""
+    boot = boot_template(template)
+    if boot is not None and (live is None or (live.get("exported") is not True
+                                              and (live.get("template") or {}).get("time") == BOOT_TEMPLATE_TIME)):
+        return boot
+    return dict(template)
+
+
 def desired(cfg: dict, current: dict) -> dict:
     """The graph (same shape as netgraph.graph plus settings) that ``cfg`` declares.
 
@@ -202,10 +234,12 @@ def desired(cfg: dict, current: dict) -> dict:
     names = node_names(cfg["name"])
     nf = names["netflow"]
     nodes: dict[str, dict] = {nf: {"type": "netflow", "hooks": {}}}
+    made = current.get("nodes", {}).get(nf, {}).get("type") == "netflow"
+    live = (current.get("settings") or {}).get(nf, {}) if made else None
     settings: dict[str, dict] = {
         nf: {
             "timeouts": dict(cfg["timeouts"]),
-            "template": dict(cfg["template"]),
+            "template": start_template(cfg["template"], live),
             "mtu": cfg["mtu"],
             "ifaces": {},
         }

@@ -42,6 +42,8 @@ def settings_from_replies(queries: list[list[str]], replies: list[dict]) -> dict
         cmd = q[1]
         if cmd == "info" and isinstance(args, dict):
             st["timeouts"] = {"inactive": int(args.get("Inactive timeout", 0)), "active": int(args.get("Active timeout", 0))}
+            # a flow expired: the v9 datagram it opened decided on templates (nf_model.start_template)
+            st["exported"] = int(args.get("Active expiries", 0) or 0) + int(args.get("Inactive expiries", 0) or 0) > 0
         elif cmd == "v9info" and isinstance(args, dict):
             st["template"] = {"time": int(args.get("v9 template time", 0)), "packets": int(args.get("v9 template packets", 0))}
             st["mtu"] = int(args.get("v9 MTU", 0))

@@ -20,7 +20,7 @@ import ipaddress
 import re
 
 from . import nf_sockaddr
-from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr
+from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr, start_template
 from .nf_settings import settings_from_replies, settings_queries
 
 # (ng_parse name, our key, struct field): struct ng_netflow_info, in order.
@@ -305,9 +305,20 @@ def _structure(view: dict) -> tuple[list, list]:
         down.append("no collector socket is connected")
     declared = view.get("declaration")
     for key in ("timeouts", "template", "mtu"):
-        if declared and key in view["settings"] and view["settings"][key] != declared[key]:
+        if declared and key in view["settings"] and view["settings"][key] != _expected(view, key):
             degraded.append(f"{key} is {view['settings'][key]}, declared {declared[key]}")
     return down, degraded
+
+
+def _expected(view: dict, key: str):
+    """The declared setting ``key``; for the template, the boot one while the node keeps
+    it before its first expired flow (nf_model.start_template)."""
+    want = view["declaration"][key]
+    if key != "template":
+        return want
+    counters = view["counters"]
+    exported = counters["active_expiries"] + counters["inactive_expiries"] > 0
+    return start_template(want, {"template": view["settings"][key], "exported": exported})
 
 
 def _rising(view: dict, previous: dict) -> list:

@@ -83,8 +83,11 @@ def test_known_traffic_counted_on_its_interface_and_zeros_elsewhere(lan):
                                    "carries": ["IPv4", "IPv6"], "connected": True, "node": "lan_v9",
                                    "declared": True, "source": "127.0.0.1", "source_port": 10000,
                                    "declared_source": None}]
+    # no flow expired yet: the node keeps the template it was made with (time=1, so its
+    # first v9 datagram carries the templates; nf_model.start_template), and that is ok
     assert view["settings"] == {"timeouts": {"inactive": 15, "active": 1800},
-                                "template": {"time": 600, "packets": 500}, "mtu": 1500}
+                                "template": {"time": 1, "packets": 500}, "mtu": 1500}
+    assert view["declaration"]["template"] == {"time": 600, "packets": 500}
     assert view["health"] == "ok" and view["reasons"] == [] and view["nodes"] == ["lan_nf", "lan_v9"]
 
 

@@ -362,6 +362,28 @@ def test_v9_no_templates_before_uptime_600_on_a_fresh_boot():
     assert d["seq"] == 1
 
 
+def _burst(st, flows: int, sport: int) -> list:
+    """``flows`` flows on em0, then the clock to their inactive expiry: (records, templates)
+    of each datagram sent."""
+    for i in range(flows):
+        push(st, "em0", sport=sport + i)
+    return [(d["records"], d["templates"]) for d in tick(st, 16)["datagrams"]]
+
+
+def test_v9_time_1_at_boot_puts_templates_in_the_first_datagram_and_a_later_time_counts_from_it():
+    # what the boot file does (nf_model.boot_template): 17 >= 1 + 0 at the first expiry;
+    # settemplate touches neither templ_last_* (ng_netflow.c), so the restored 600 counts
+    # from the datagram that carried them (templ_last_ts = 17)
+    st = host("em0")
+    exporter(st)
+    ng(st, "msg nf: settemplate { time=1 packets=500 }\n")
+    assert _burst(st, 21, 1000) == [(21, True)]  # uptime 17
+    ng(st, "msg nf: settemplate { time=600 packets=500 }\n")
+    traffic.clock(st)["uptime"] = 600
+    assert _burst(st, 24, 2000) == [(24, False)]  # uptime 616 < 600 + 17
+    assert _burst(st, 21, 3000) == [(21, True)]  # uptime 632
+
+
 def _datagrams_with_templates(st, rounds, step):
     """One flow per round; MTU 160 makes every record fill its datagram, so a datagram is
     created (and the template rule evaluated) at each expiry."""
