@@ -9,7 +9,8 @@ import os
 import time
 
 from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kernel, nf_metrics,
-                           nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
+                           nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_verify,
+                           nf_watch)
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "netflow"
@@ -254,6 +255,15 @@ def flows(name, interface=None, address=None, limit: int = 100) -> dict:
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
     table = __salt__["netgraph.flowctl"](f"{name}_nf:")
     return {"exporter": name, **nf_status.flow_table(table["flows"], filters)}
+
+
+def sent() -> dict:
+    """What each exporter of this host sends, for ``salt-run netflow.verify``: ``{name:
+    {collectors: [{host, port, version, source}], sent, failed, health}}`` (``sent``: the
+    flows it expired since its node was made, each one a record for every collector).
+    One read of the graph and the exporters' nodes. CLI Example: ``salt fw1 netflow.sent``"""
+    read = _views()
+    return {name: nf_verify.sent_of(view) for name, view in sorted(read["views"].items())}
 
 
 def metrics(name=None, path=None) -> str:

@@ -2,14 +2,16 @@
 of ``_utils/netgraph_core/nf_collector.py``, which checks the pillar and renders nfcapd's
 argv, its systemd unit or rc.conf.d file, and nfexpire's limits. The state
 ``netflow.collector_present`` applies what ``plan`` returns. This module runs one binary,
-nfexpire (the storage limits), with a time bound; it loads on any OS (a collector host
-needs no netgraph).
+nfexpire (the storage limits) and nfdump (what was received), each with a time bound; it
+loads on any OS (a collector host needs no netgraph).
 """
 from __future__ import annotations
 
+import os
+import posixpath
 import time
 
-from netgraph_core import nf_collector, nf_paths
+from netgraph_core import nf_collector, nf_paths, nf_verify
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "nfcapd"
@@ -114,3 +116,50 @@ def set_limits(directory, config=None, os_family=None) -> dict:
         raise SaltInvocationError(f"{directory!r:.80} has no expiry in this collector")
     _run(found, checked["config"]["user"])  # nfcapd -u rewrites the stat file: it stays that user's
     return limits(directory, config, os_family)
+
+
+def _sources(checked: dict) -> list:
+    """``[(ident, dir)]`` nfcapd files into: one per source, else ``(None, storage)``."""
+    cfg = checked["config"]
+    return [(s["ident"], s["dir"]) for s in cfg["sources"]] or [(None, cfg["storage"])]
+
+
+def _entries(folder: str) -> list:
+    """``[name, mtime]`` of the files in ``folder`` (none when it does not exist yet)."""
+    try:
+        with os.scandir(folder) as found:
+            return [[e.name, e.stat(follow_symlinks=False).st_mtime] for e in found if e.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise CommandExecutionError(f"nfcapd: cannot list {folder}: {exc.strerror}") from None
+
+
+def received(window=300, config=None) -> dict:
+    """
+    What this collector received over the last ``window`` seconds, for ``salt-run
+    netflow.verify``: ``{listen: {host, port}, window, files, exporters: [{ip, version,
+    domain, ident, datagrams, flows, gaps}]}`` (``gaps``: nfcapd's sequence failures), read
+    with ``nfdump -E`` from the capture files nfcapd closed in the window (the open one has
+    no counters yet: a window shorter than the rotation may find none). nfdump is the
+    binary beside ``nfcapd``. ``{}`` when this minion has no ``netflow:collector``.
+    CLI Example: ``salt nfcap1 nfcapd.received window=600``
+    """
+    try:
+        window = nf_verify.check_window(window)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    if config is None:
+        config = __salt__["pillar.get"]("netflow:collector", None)
+        if config is None:
+            return {}
+    checked = _checked(config)
+    nfdump = posixpath.join(posixpath.dirname(checked["config"]["nfcapd"]), "nfdump")
+    now, rows, files = time.time(), [], 0
+    for ident, folder in _sources(checked):
+        names = nf_verify.window_files(_entries(folder), now, window)
+        files += len(names)
+        per_file = [nf_verify.parse_exporters(_run([nfdump, "-E", posixpath.join(folder, n)])) for n in names]
+        rows += nf_verify.sum_exporters(per_file, ident)
+    cfg = checked["config"]
+    return {"listen": {"host": cfg["host"], "port": cfg["port"]}, "window": window, "files": files, "exporters": rows}
