@@ -2,11 +2,11 @@
 answers of the minions.
 
 * Collector side (``nfcapd.received``): the capture files nfcapd closed within the window
-  (:func:`window_files`), each read with ``nfdump -E FILE`` (:func:`parse_exporters`):
-  nfcapd writes, at every rotation, each exporter's counters of that interval (datagrams
-  received, flows decoded, sequence failures) into the file it closes (nfdump 1.7
-  collector.c ``FlushExporterStats``, counters reset after each flush), so the files of
-  the window sum to the window (:func:`sum_exporters`).
+  (:func:`window_files`), each read here (:func:`read_capture`): nfcapd writes, at every
+  rotation, each exporter's counters of that interval (datagrams received, flows decoded,
+  sequence failures) into the file it closes (nfdump 1.7 collector.c
+  ``FlushExporterStats``, counters reset after each flush), so the files of the window
+  sum to the window (:func:`sum_exporters`).
 * Exporter side (``netflow.sent``): each exporter's collectors (where to, from which
   source, which version) and ng_netflow's counters (:func:`sent_of`).
 * The expected pairs (:func:`expected_pairs`): each exporter's collector matched to the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 from typing import Any
 
 from .ng_words import shown
@@ -28,9 +29,6 @@ from .ng_words import shown
 WINDOW_RANGE = (1, 7 * 86400)
 # nfcapd's closed files: nfcapd.YYYYMMDDhhmm (nfdump 1.7 names them by the interval start)
 FILE_RE = re.compile(r"nfcapd\.\d{12}(?:\d{2})?")
-_EXPORTER_RE = re.compile(
-    r"SysID: (\d+), IP: +(\S+), version: (\d+), ID: +(\d+)"
-    r"(?:, Sequence failures: (\d+), packets: (\d+), flows: (\d+)| - no flows sent)?\s*$")
 # verdicts: those that fail the run (exit code 1) and those that do not
 FAILING = ("NOTHING", "LOSS", "NO ANSWER", "BAD ANSWER")
 PASSING = ("OK", "IDLE", "UNVERIFIED")
@@ -53,19 +51,88 @@ def window_files(entries: list, now: float, window: int) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def parse_exporters(text: str) -> list[dict]:
-    """``nfdump -E FILE`` (1.7): ``[{ip, version, domain, datagrams, flows, gaps}]``, one per
-    exporter line. nfdump prints an exporter without decoded flows as ``- no flows sent``,
-    without its datagram count: 0 datagrams here (nothing decoded is nothing delivered)."""
-    out = []
-    for line in text.splitlines():
-        found = _EXPORTER_RE.match(line.strip())
-        if not found:
+# nfdump 1.7's capture file (src/lib/nffileV2.h, src/include/exporter.h, src/lib/id.h)
+MAGIC = 0xA50C
+FILE_HEADER = 40  # fileHeaderV2_t
+BLOCK_HEADER = 12  # dataBlock_t: NumRecords, size, type, flags
+DATA_BLOCK_TYPE_3 = 3
+FLAG_BLOCK_UNCOMPRESSED = 0x1
+EXPORTER_INFO, EXPORTER_STAT = 7, 8  # ExporterInfoRecordType, ExporterStatRecordType
+
+
+def _info(rec, end: str, sysids: dict) -> None:
+    """exporter_info_record_t: version, ip (ip_addr_t: V4 at byte 8, else V6 as two
+    host-order 64-bit halves), sa_family, sysid, id (the domain/source id)."""
+    version, = struct.unpack_from(end + "I", rec, 4)
+    family, sysid, domain = struct.unpack_from(end + "HHI", rec, 24)
+    if family == 2:  # AF_INET
+        ip = str(ipaddress.IPv4Address(struct.unpack_from(end + "I", rec, 16)[0]))
+    else:
+        high, low = struct.unpack_from(end + "QQ", rec, 8)
+        ip = str(ipaddress.IPv6Address((high << 64) | low))
+    sysids[sysid] = (ip, version, domain)
+
+
+def _stats(rec, end: str, sysids: dict, total: dict) -> None:
+    """exporter_stats_record_t: stat_count, then {sysid, sequence_failure, packets, flows}."""
+    count, = struct.unpack_from(end + "I", rec, 4)
+    for i in range(min(count, (len(rec) - 8) // 24)):
+        sysid, gaps, datagrams, flows = struct.unpack_from(end + "IIQQ", rec, 8 + 24 * i)
+        if sysid in sysids:
+            acc = total.setdefault(sysids[sysid], [0, 0, 0])
+            acc[0], acc[1], acc[2] = acc[0] + datagrams, acc[1] + flows, acc[2] + gaps
+
+
+def _records(block, count: int, end: str):
+    """The (type, record) of a data block's records, up to the first malformed one."""
+    pos = 0
+    for _ in range(count):
+        if pos + 4 > len(block):
+            return
+        rtype, size = struct.unpack_from(end + "HH", block, pos)
+        if size < 4 or pos + size > len(block):
+            return
+        yield rtype, block[pos:pos + size]
+        pos += size
+
+
+def read_capture(data) -> dict:
+    """Each exporter's counters in one nfcapd capture file (bytes-like): ``{"exporters":
+    [{ip, version, domain, datagrams, flows, gaps}], "unread": blocks}``. nfcapd writes,
+    at each rotation, every exporter's counters of the interval (datagrams received, flows
+    decoded, sequence failures) as an ExporterStat record after the ExporterInfo records
+    naming them (nfdump collector.c ``FlushExporterStats``), so a file holds its
+    interval's counts (two intervals when nfcapd appended to a file of the same name).
+    ``unread``: compressed blocks (nfcapd -z/-y/-j, never in the argv we render), not
+    read. ValueError when it is not an nfdump 1.7 file. Read here, not with ``nfdump
+    -E``: 1.7.1 prints no exporter whose system id is not 1 (its list stops at the first
+    empty slot), and with one source per exporter every file but the first has another."""
+    end = "<" if struct.unpack_from("<H", data, 0)[0] == MAGIC else ">"
+    magic, layout = struct.unpack_from(end + "HH", data, 0)
+    if magic != MAGIC or layout != 2 or len(data) < FILE_HEADER:
+        raise ValueError("not an nfdump 1.7 capture file (layout 2)")
+    compression, = struct.unpack_from("B", data, 16)
+    blocks, = struct.unpack_from(end + "I", data, 36)
+    sysids: dict = {}
+    total: dict = {}
+    unread, pos = 0, FILE_HEADER
+    for _ in range(blocks):
+        if pos + BLOCK_HEADER > len(data):
+            break
+        count, size, btype, flags = struct.unpack_from(end + "IIHH", data, pos)
+        block = data[pos + BLOCK_HEADER:pos + BLOCK_HEADER + size]
+        pos += BLOCK_HEADER + size
+        if compression and not flags & FLAG_BLOCK_UNCOMPRESSED:
+            unread += 1
             continue
-        _, ip, version, domain, gaps, datagrams, flows = found.groups()
-        out.append({"ip": ip, "version": int(version), "domain": int(domain), "datagrams": int(datagrams or 0),
-                    "flows": int(flows or 0), "gaps": int(gaps or 0)})
-    return out
+        for rtype, rec in _records(block, count, end) if btype == DATA_BLOCK_TYPE_3 else ():
+            if rtype == EXPORTER_INFO and len(rec) >= 32:
+                _info(rec, end, sysids)
+            elif rtype == EXPORTER_STAT and len(rec) >= 8:
+                _stats(rec, end, sysids, total)
+    rows = [{"ip": ip, "version": v, "domain": d, "datagrams": c[0], "flows": c[1], "gaps": c[2]}
+            for (ip, v, d), c in sorted(total.items())]
+    return {"exporters": rows, "unread": unread}
 
 
 def sum_exporters(per_file: list[list[dict]], ident: str | None) -> list[dict]:
@@ -126,8 +193,10 @@ def _listens(collector: dict, host: str, port: Any) -> bool:
 # --------------------------------------------------------------------------------------
 def _missing(answer: Any, fun: str) -> bool:
     """Salt's reply for a function the minion does not have (not an exporter, or not a
-    collector): not an error."""
-    return answer == f"'{fun}' is not available." or answer in (None, {})
+    collector: its module is absent or its ``__virtual__`` declined): not an error."""
+    module = fun.split(".")[0]
+    return answer in (None, {}) or answer == f"'{fun}' is not available." or (
+        isinstance(answer, str) and answer.startswith(f"'{module}' __virtual__ returned False"))
 
 
 def _int(value: Any) -> bool:

@@ -1,36 +1,84 @@
-"""nf_verify, the pure side of ``salt-run netflow.verify``: nfdump -E's exporter lines,
+"""nf_verify, the pure side of ``salt-run netflow.verify``: nfcapd's capture files read,
 the window's files, the expected pairs from the minions' answers, the verdicts, the table and
 the exit code; malformed answers are reported, never raised."""
 from __future__ import annotations
+
+import ipaddress
+import struct
 
 import pytest
 
 from netgraph_core import nf_verify
 
-# nfdump 1.7.1 -E of a file nfcapd closed (printed by the installed nfdump, spacing kept)
-NFDUMP_E = """Exporters:
+def info_record(sysid: int, ip: str, version: int = 9, domain: int = 0) -> bytes:
+    """exporter_info_record_t (src/include/exporter.h) as nfcapd writes it on amd64."""
+    addr = ipaddress.ip_address(ip)
+    if addr.version == 4:
+        raw, family = struct.pack("<QII", 0, int(addr), 0), 2
+    else:
+        raw, family = struct.pack("<QQ", int(addr) >> 64, int(addr) & (2 ** 64 - 1)), 10
+    return struct.pack("<HHI", 7, 32, version) + raw + struct.pack("<HHI", family, sysid, domain)
 
-SysID: 1, IP:        127.0.0.2, version: 9, ID:  0, Sequence failures: 2, packets: 3, flows: 69
-SysID: 2, IP:        127.0.0.3, version: 9, ID:  0 - no flows sent
-SysID: 3, IP:                                   ::1, version: 9, ID:  0, Sequence failures: 0, packets: 1, flows: 4
- """
+
+def stat_record(*stats) -> bytes:
+    """exporter_stats_record_t: (sysid, sequence failures, datagrams, flows) each."""
+    body = b"".join(struct.pack("<IIQQ", *st) for st in stats)
+    return struct.pack("<HHI", 8, 8 + len(body), len(stats)) + body
 
 
-def test_parse_exporters_reads_each_line_and_no_flows_sent_as_nothing():
-    assert nf_verify.parse_exporters(NFDUMP_E) == [
-        {"ip": "127.0.0.2", "version": 9, "domain": 0, "datagrams": 3, "flows": 69, "gaps": 2},
-        {"ip": "127.0.0.3", "version": 9, "domain": 0, "datagrams": 0, "flows": 0, "gaps": 0},
-        {"ip": "::1", "version": 9, "domain": 0, "datagrams": 1, "flows": 4, "gaps": 0},
-    ]
-    assert nf_verify.parse_exporters("Exporters:\nNo Exporter records found\n\n") == []
+def flow_record() -> bytes:
+    return struct.pack("<HH", 11, 12) + bytes(8)  # a V3 flow record: skipped
+
+
+def block(*records: bytes, flags: int = 0) -> bytes:
+    body = b"".join(records)
+    return struct.pack("<IIHH", len(records), len(body), 3, flags) + body
+
+
+def capture(*blocks: bytes, compression: int = 0) -> bytes:
+    """fileHeaderV2_t (src/lib/nffileV2.h) then the data blocks."""
+    head = struct.pack("<HHIqBBHIqII", 0xA50C, 2, 0x01070100, 0, compression, 0, 0, 0, 0, 5 * 1024 * 1024,
+                       len(blocks))
+    assert len(head) == nf_verify.FILE_HEADER
+    return head + b"".join(blocks)
+
+
+def test_read_capture_maps_each_stat_to_its_exporter_whatever_its_system_id():
+    data = capture(block(info_record(2, "127.0.0.3"), info_record(5, "2001:db8::7", domain=3), flow_record(),
+                         flow_record(), stat_record((2, 1, 3, 69), (5, 0, 1, 4), (9, 0, 9, 9))))
+    assert nf_verify.read_capture(data) == {"unread": 0, "exporters": [
+        {"ip": "127.0.0.3", "version": 9, "domain": 0, "datagrams": 3, "flows": 69, "gaps": 1},
+        {"ip": "2001:db8::7", "version": 9, "domain": 3, "datagrams": 1, "flows": 4, "gaps": 0}]}
+
+
+def test_read_capture_sums_an_appended_file_with_its_own_system_ids():
+    """nfcapd appends to a file of the same name (RenameAppend): the second run's ids may
+    name other exporters; each stat record counts for the info records before it."""
+    data = capture(block(info_record(1, "127.0.0.2"), stat_record((1, 0, 3, 69))),
+                   block(info_record(1, "127.0.0.3"), info_record(2, "127.0.0.2"), stat_record((1, 0, 2, 48), (2, 1, 2, 45))))
+    rows = {r["ip"]: (r["datagrams"], r["flows"], r["gaps"]) for r in nf_verify.read_capture(data)["exporters"]}
+    assert rows == {"127.0.0.2": (5, 114, 1), "127.0.0.3": (2, 48, 0)}
+
+
+def test_read_capture_counts_compressed_blocks_unread_and_refuses_other_files():
+    data = capture(block(info_record(1, "127.0.0.2"), stat_record((1, 0, 3, 69))), compression=1)
+    assert nf_verify.read_capture(data) == {"exporters": [], "unread": 1}
+    uncompressed = capture(block(info_record(1, "127.0.0.2"), stat_record((1, 0, 3, 69)), flags=1), compression=1)
+    assert nf_verify.read_capture(uncompressed)["exporters"][0]["flows"] == 69  # control: a block stored plain is read
+    for junk in (b"\x0c\xa5\x01\x00" + bytes(60), b"#!/bin/sh\n" + bytes(40)):
+        with pytest.raises(ValueError):
+            nf_verify.read_capture(junk)
+    truncated = capture(block(info_record(1, "127.0.0.2"), stat_record((1, 0, 3, 69))))[:-30]
+    assert nf_verify.read_capture(truncated)["exporters"] == []  # a cut record is not read
 
 
 def test_sum_exporters_sums_the_files_of_one_source_by_exporter():
-    one = nf_verify.parse_exporters(NFDUMP_E)
+    one = nf_verify.read_capture(capture(block(info_record(1, "127.0.0.2"), info_record(2, "::1"),
+                                               stat_record((1, 2, 3, 69), (2, 0, 1, 4)))))["exporters"]
     total = nf_verify.sum_exporters([one, one[:1]], "fw1")
     assert total[0] == {"ip": "127.0.0.2", "version": 9, "domain": 0, "ident": "fw1", "datagrams": 6, "flows": 138,
                         "gaps": 4}
-    assert [r["ip"] for r in total] == ["127.0.0.2", "127.0.0.3", "::1"]
+    assert [r["ip"] for r in total] == ["127.0.0.2", "::1"]
 
 
 def test_window_files_takes_closed_files_of_the_window_oldest_first():
@@ -173,7 +221,7 @@ def test_a_malformed_collector_answer_is_a_bad_answer(bad):
 
 
 def test_a_minion_without_our_modules_is_neither_side():
-    other = {"netflow.sent": NA.format("netflow.sent"), "nfcapd.received": NA.format("nfcapd.received"),
-             "grains.item": {}}
+    other = {"netflow.sent": "'netflow' __virtual__ returned False: netflow: needs FreeBSD",
+             "nfcapd.received": NA.format("nfcapd.received"), "grains.item": {}}
     out = nf_verify.report(answers(web1=other), ["fw1", "fw2", "cap", "web1"], 300)
     assert set(verdicts(out)) == {"fw1/lan", "fw2/lan"} and out["retcode"] == 0
