@@ -166,6 +166,14 @@ def test_nothing_received_fails_unless_nothing_was_sent():
     assert verdicts(out)["fw1/lan"] == "IDLE" and out["retcode"] == 0
 
 
+def test_datagrams_without_a_decoded_flow_are_nothing():
+    """v9 data before its template: nfcapd counts the datagrams, decodes no flow."""
+    cap = {**answers()["cap"], "nfcapd.received": collector([row("127.0.0.2", datagrams=4, flows=0),
+                                                             row("127.0.0.3", ident="fw2")])}
+    out = nf_verify.report(answers(cap=cap), ["fw1", "fw2", "cap"], 300)
+    assert verdicts(out) == {"fw1/lan": "NOTHING", "fw2/lan": "OK"} and out["retcode"] == 1
+
+
 def test_without_a_source_the_exporter_minions_addresses_are_matched():
     fw1 = {**answers()["fw1"], "netflow.sent": exporter(None)}
     cap = {**answers()["cap"], "nfcapd.received": collector([row("10.0.0.1"), row("127.0.0.3", ident="fw2")])}
