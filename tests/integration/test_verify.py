@@ -11,6 +11,8 @@ real one (nfdump 1.7), run with the argv the collector state rendered.
   ident; ``netflow.verify`` reports both pairs OK and exits 0.
 * The same with one datagram of vf-fw1 lost on the way (``ngsim lose``, a knob of the
   emulated path): LOSS for vf-fw1, OK for vf-fw2, exit non-zero.
+* From an orchestrate SLS (a ``salt.runner`` state): the state succeeds on OK and fails on
+  LOSS.
 
 Daemons come from tests/integration/conftest.py (package-scoped master and minion pool).
 """
@@ -80,6 +82,16 @@ class Rig:
 
     def verify(self):
         return self.master.salt_run_cli(timeout=120).run("netflow.verify", f"tgt={TGT}", "window=600", "details=True")
+
+    def orchestrate(self) -> tuple[int, dict]:
+        """docs/formula.md's orchestrate example, reduced to its salt.runner state: (exit
+        code of salt-run, that state's return)."""
+        orch = f"netflow-verify:\n  salt.runner:\n    - name: netflow.verify\n    - tgt: '{TGT}'\n    - window: 600\n"
+        with self.master.state_tree.base.temp_file("orch_verify.sls", orch):
+            ret = self.master.salt_run_cli(timeout=180).run("state.orchestrate", "orch_verify")
+        (states,) = ret.data["data"].values()
+        (state,) = states.values()
+        return ret.returncode, state
 
 
 def pillar(minion: str, root: pathlib.Path, port: int) -> dict:
@@ -169,6 +181,8 @@ def test_flows_reach_nfcapd_under_each_ident_and_verify_says_ok(rig, tmp_path):
         assert (row["collector"], row["idents"], row["verdict"]) == (COLLECTOR, [ident], "OK"), ret.data["table"]
         assert (row["datagrams"], row["flows"], row["gaps"], row["sent"]) == (3, 69, 0, 69), ret.data["table"]
     assert "vf-fw1/lan" in ret.data["table"] and "vf-cap/fw1" in ret.data["table"]
+    rc, state = rig.orchestrate()  # positive control of the failing orchestration below
+    assert rc == 0 and state["result"] is True, state
 
 
 def test_a_datagram_lost_on_the_way_is_loss_and_exits_non_zero(rig, tmp_path):
@@ -190,3 +204,5 @@ def test_a_datagram_lost_on_the_way_is_loss_and_exits_non_zero(rig, tmp_path):
     assert (fw1["verdict"], fw1["datagrams"], fw1["flows"], fw1["gaps"]) == ("LOSS", 2, 45, 1), ret.data["table"]
     assert (fw2["verdict"], fw2["gaps"]) == ("OK", 0), ret.data["table"]
     assert "LOSS" in ret.data["table"]
+    rc, state = rig.orchestrate()  # an orchestration's salt.runner state fails with it
+    assert rc != 0 and state["result"] is False, state
