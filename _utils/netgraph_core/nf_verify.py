@@ -24,6 +24,7 @@ import re
 import struct
 from typing import Any
 
+from . import nf_model
 from .ng_words import shown
 
 WINDOW_RANGE = (1, 7 * 86400)
@@ -107,9 +108,11 @@ def read_capture(data) -> dict:
     read. ValueError when it is not an nfdump 1.7 file. Read here, not with ``nfdump
     -E``: 1.7.1 prints no exporter whose system id is not 1 (its list stops at the first
     empty slot), and with one source per exporter every file but the first has another."""
+    if len(data) < FILE_HEADER:
+        raise ValueError("not an nfdump 1.7 capture file (shorter than its header)")
     end = "<" if struct.unpack_from("<H", data, 0)[0] == MAGIC else ">"
     magic, layout = struct.unpack_from(end + "HH", data, 0)
-    if magic != MAGIC or layout != 2 or len(data) < FILE_HEADER:
+    if magic != MAGIC or layout != 2:
         raise ValueError("not an nfdump 1.7 capture file (layout 2)")
     compression, = struct.unpack_from("B", data, 16)
     blocks, = struct.unpack_from(end + "I", data, 36)
@@ -208,7 +211,9 @@ def _exporters(answer: dict) -> dict:
     (ValueError when malformed)."""
     out = {}
     for name, entry in answer.items():
-        if not (isinstance(name, str) and isinstance(entry, dict) and _int(entry.get("sent"))
+        # names matched whole: a name is printed in the table (no newline can forge a row)
+        if not (isinstance(name, str) and nf_model.NAME_RE.fullmatch(name) and isinstance(entry, dict)
+                and _int(entry.get("sent"))
                 and isinstance(entry.get("collectors"), list)):
             raise ValueError(f"exporter {shown(name)}: malformed netflow.sent answer")
         collectors = []
@@ -228,7 +233,9 @@ def _collector(answer: dict) -> dict:
             and isinstance(rows, list)):
         raise ValueError("malformed nfcapd.received answer")
     for row in rows:
+        ident = row.get("ident") if isinstance(row, dict) else None
         if not (isinstance(row, dict) and _ip(row.get("ip")) and row.get("version") in (5, 9, 10)
+                and (ident is None or (isinstance(ident, str) and nf_model.NAME_RE.fullmatch(ident)))
                 and all(_int(row.get(k)) for k in ("datagrams", "flows", "gaps"))):
             raise ValueError(f"malformed exporter row {shown(row)}")
     return {"listen": listen, "received": rows}

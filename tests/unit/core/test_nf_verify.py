@@ -65,7 +65,7 @@ def test_read_capture_counts_compressed_blocks_unread_and_refuses_other_files():
     assert nf_verify.read_capture(data) == {"exporters": [], "unread": 1}
     uncompressed = capture(block(info_record(1, "127.0.0.2"), stat_record((1, 0, 3, 69)), flags=1), compression=1)
     assert nf_verify.read_capture(uncompressed)["exporters"][0]["flows"] == 69  # control: a block stored plain is read
-    for junk in (b"\x0c\xa5\x01\x00" + bytes(60), b"#!/bin/sh\n" + bytes(40)):
+    for junk in (b"\x0c\xa5\x01\x00" + bytes(60), b"#!/bin/sh\n" + bytes(40), b"\x0c\xa5\x02\x00", b""):
         with pytest.raises(ValueError):
             nf_verify.read_capture(junk)
     truncated = capture(block(info_record(1, "127.0.0.2"), stat_record((1, 0, 3, 69))))[:-30]
@@ -208,6 +208,7 @@ def test_a_silent_targeted_minion_fails_and_nothing_to_verify_fails():
     {"lan": {"collectors": "x", "sent": 1}},
     {"lan": {"collectors": [], "sent": -1}},
     {("tuple",): {}},
+    {"lan\nfw9/lan  cap/fw9  v9  1  1  1  0  OK": {"collectors": [], "sent": 1}},
     ["not", "a", "mapping"],
 ])
 def test_a_malformed_exporter_answer_is_a_bad_answer_never_a_traceback(bad):
@@ -221,6 +222,7 @@ def test_a_malformed_exporter_answer_is_a_bad_answer_never_a_traceback(bad):
     {"listen": {"host": "127.0.0.1", "port": 2055}, "exporters": [{"ip": "127.0.0.2", "version": 9}]},
     {"listen": {"host": "127.0.0.1", "port": 2055}, "exporters": [row("127.0.0.2", gaps=-1)]},
     {"listen": "127.0.0.1:2055", "exporters": []},
+    {"listen": {"host": "127.0.0.1", "port": 2055}, "exporters": [row("127.0.0.2", ident="fw1\nfw9")]},
 ])
 def test_a_malformed_collector_answer_is_a_bad_answer(bad):
     out = nf_verify.report(answers(cap={**answers()["cap"], "nfcapd.received": bad}), [], 300)
