@@ -9,7 +9,8 @@ import os
 import time
 
 from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kernel, nf_metrics,
-                           nf_mine, nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_watch)
+                           nf_mine, nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_verify,
+                           nf_watch)
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "netflow"
@@ -95,11 +96,8 @@ def absent_plan(name) -> dict:
 
 def converge(name, declared=None, test: bool = False, persist: bool = False, dot: bool = False, **kwargs) -> dict:
     """Make exporter ``name`` what is declared (``declared=True`` with its parameters as
-    keyword arguments) or absent (``declared=False``): plan, and unless ``test``, apply
-    the plan in one batch (rolled back on failure), verify by re-reading, and write or
-    remove its boot files when ``persist``, under the netflow lock (the rc.d script's
-    too). The one-exporter case of ``converge_host``: another exporter's interface is
-    refused, never taken. Returns ``{"result": True|None|False, "changes": {...}, "comment":
+    keyword arguments) or absent (``declared=False``): ``converge_host`` of one exporter
+    (another exporter's interface is refused, never taken). Returns ``{"result": True|None|False, "changes": {...}, "comment":
     "...", "plan": <what netflow.plan returns, its DOT picture only with dot=True>}``; bad
     arguments raise SaltInvocationError and run nothing. CLI Example: ``salt fw1 netflow.converge lan declared=True
     interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]' test=True``"""
@@ -232,11 +230,9 @@ def list_() -> dict:
 
 
 def status(name=None, raw: bool = False, interval: int = 0) -> dict:
-    """Exporter ``name`` in the pillar's terms: ``interfaces`` by name, ``collectors``,
-    ``settings``, ``counters`` (every info field, 0 where the kernel omits it), ``health``
-    (ok/degraded/down) and ``reasons``. ``interval=N`` (s) reads twice to judge rising
-    counters too; ``raw=True`` adds the kernel's replies and the owned nodes. Without
-    ``name``: ``{exporter: status}`` of every exporter ``netflow.list`` shows (``{}``: none).
+    """Exporter ``name`` in the pillar's terms: interfaces, collectors, settings, counters, health
+    (ok/degraded/down), reasons; ``interval=N`` (s) reads twice to judge rising counters too;
+    ``raw=True`` adds the kernel's replies. Without ``name``: ``{exporter: status}`` of all.
     CLI Example: ``salt fw1 netflow.status lan interval=5``, ``salt fw1 netflow.status``
     """
     _core(nf_args.check_name_or_all, name)
@@ -255,9 +251,14 @@ def flows(name=None, interface=None, address=None, limit: int = 100) -> dict:
     _core(nf_args.check_name_or_all, name)
     filters = _checked(nf_status.check_flow_filters, interface, address, limit)
     names = [name] if name is not None else nf_status.exporter_names(__salt__["netgraph.graph"]())
-    tables = {n: {"exporter": n, **nf_status.flow_table(__salt__["netgraph.flowctl"](f"{n}_nf:")["flows"], filters)}
-              for n in names}
+    tables = {n: {"exporter": n, **nf_status.flow_table(__salt__["netgraph.flowctl"](f"{n}_nf:")["flows"], filters)} for n in names}
     return tables[name] if name is not None else tables
+
+
+def sent() -> dict:
+    """What each exporter sends, for ``salt-run netflow.verify`` (nf_verify.sent_of: collectors,
+    flows expired since the node was made, health). CLI Example: ``salt fw1 netflow.sent``"""
+    return {name: nf_verify.sent_of(view) for name, view in sorted(_views()["views"].items())}
 
 
 def metrics(name=None, path=None) -> str:
@@ -266,8 +267,7 @@ def metrics(name=None, path=None) -> str:
     absolute ``*.prom``) also written there atomically, for node_exporter's textfile dir.
     CLI Example: ``salt fw1 netflow.metrics path=/var/tmp/node_exporter/netflow.prom``
     """
-    if name is not None:
-        _core(nf_args.check_name, name)
+    _core(nf_args.check_name_or_all, name)
     if path is not None:
         _checked(nf_metrics.check_path, path)
     read = _views(None if name is None else [name])

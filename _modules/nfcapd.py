@@ -2,21 +2,38 @@
 of ``_utils/netgraph_core/nf_collector.py``, which checks the pillar and renders nfcapd's
 argv, its systemd unit or rc.conf.d file, and nfexpire's limits. The state
 ``netflow.collector_present`` applies what ``plan`` returns. This module runs one binary,
-nfexpire (the storage limits), with a time bound; it loads on any OS (a collector host
-needs no netgraph).
+nfexpire (the storage limits), with a time bound, and reads nfcapd's capture files for
+``received``; it loads on any OS (a collector host needs no netgraph).
 """
 from __future__ import annotations
 
+import mmap
+import os
+import posixpath
+import struct
 import time
 
-from netgraph_core import nf_collector, nf_mine, nf_paths
+import salt.utils.data
+from netgraph_core import nf_collector, nf_mine, nf_paths, nf_verify
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    from salt.utils.secret import expose as _expose
+except ImportError:  # Salt before 3008 does not mask pillar
+    def _expose(value):
+        return value
 
 __virtualname__ = "nfcapd"
 
 
 def __virtual__():
     return __virtualname__
+
+
+def _pillar(default=None):
+    """Pillar ``netflow:collector`` as it is: Salt 3008's ``pillar.get`` masks every value
+    when a job (not a template) asks, so ``__pillar__`` is read itself."""
+    return _expose(salt.utils.data.traverse_dict_and_list(__pillar__, "netflow:collector", default))
 
 
 def _platform(os_family=None) -> str:
@@ -56,7 +73,7 @@ def plan(config=None, os_family=None) -> dict:
     CLI Example: ``salt nfcap1 nfcapd.plan``
     """
     if config is None:
-        config = __salt__["pillar.get"]("netflow:collector", {})
+        config = _pillar({})
     return _checked(config, os_family)
 
 
@@ -68,7 +85,7 @@ def check(config=None) -> list:
     CLI Example: ``salt nfcap1 nfcapd.check``
     """
     if config is None:
-        config = __salt__["pillar.get"]("netflow:collector", {})
+        config = _pillar({})
     try:
         nf_collector.validate(config, _platform())
     except nf_collector.CollectorError as exc:
@@ -129,3 +146,61 @@ def set_limits(directory, config=None, os_family=None) -> dict:
         raise SaltInvocationError(f"{directory!r:.80} has no expiry in this collector")
     _run(found, checked["config"]["user"])  # nfcapd -u rewrites the stat file: it stays that user's
     return limits(directory, config, os_family)
+
+
+def _sources(checked: dict) -> list:
+    """``[(ident, dir)]`` nfcapd files into: one per source, else ``(None, storage)``."""
+    cfg = checked["config"]
+    return [(s["ident"], s["dir"]) for s in cfg["sources"]] or [(None, cfg["storage"])]
+
+
+def _entries(folder: str) -> list:
+    """``[name, mtime]`` of the files in ``folder`` (none when it does not exist yet)."""
+    try:
+        with os.scandir(folder) as found:
+            return [[e.name, e.stat(follow_symlinks=False).st_mtime] for e in found if e.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise CommandExecutionError(f"nfcapd: cannot list {folder}: {exc.strerror}") from None
+
+
+def _capture(path: str) -> dict:
+    """nf_verify.read_capture of one file; one that cannot be read counts as unread."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return nf_verify.read_capture(data)
+    except (OSError, ValueError, struct.error):  # vanished, empty, truncated, not nfdump's
+        return {"exporters": [], "unread": 1}
+
+
+def received(window=300, config=None) -> dict:
+    """
+    What this collector received over the last ``window`` seconds, for ``salt-run
+    netflow.verify``: ``{listen: {host, port}, window, files, unread, exporters: [{ip,
+    version, domain, ident, datagrams, flows, gaps}]}`` (``gaps``: nfcapd's sequence
+    failures), read from the capture files nfcapd closed in the window (the open one has no
+    counters yet: a window shorter than the rotation may find none); ``unread`` counts the
+    files and blocks that could not be read. ``{}`` when this minion has no
+    ``netflow:collector``. Read-only; runs nothing.
+    CLI Example: ``salt nfcap1 nfcapd.received window=600``
+    """
+    try:
+        window = nf_verify.check_window(window)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    if config is None:
+        config = _pillar()
+        if config is None:
+            return {}
+    checked = _checked(config)
+    now, rows, files, unread = time.time(), [], 0, 0
+    for ident, folder in _sources(checked):
+        names = nf_verify.window_files(_entries(folder), now, window)
+        files += len(names)
+        read = [_capture(posixpath.join(folder, n)) for n in names]
+        unread += sum(r["unread"] for r in read)
+        rows += nf_verify.sum_exporters([r["exporters"] for r in read], ident)
+    cfg = checked["config"]
+    return {"listen": {"host": cfg["host"], "port": cfg["port"]}, "window": window, "files": files,
+            "unread": unread, "exporters": rows}

@@ -199,6 +199,20 @@ def cmd_hang(a: argparse.Namespace) -> int:
     return _mutate(a.root, fn)
 
 
+def cmd_lose(a: argparse.Namespace) -> int:
+    """A test knob, not a kernel behaviour: the next N datagrams this host's ksockets send
+    are lost on the way (as UDP on a congested path is): sosend succeeds, nothing is
+    counted as failed, nothing reaches the peer (ngsim/README.md, "Traffic")."""
+    if a.next < 0:
+        raise SystemExit("ngsim: --next must be >= 0")
+
+    def fn(st: dict) -> int:
+        st["wire_loss"] = a.next
+        return 0
+
+    return _mutate(a.root, fn)
+
+
 def cmd_state(a: argparse.Namespace) -> int:
     return _print_json(a.root, lambda st: st, indent=1)
 
@@ -319,6 +333,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("binary", metavar="BINARY")
     s.add_argument("--off", action="store_true")
     s.set_defaults(fn=cmd_hang)
+    s = sub.add_parser("lose", help="the next N datagrams sent by ksockets are lost on the way "
+                                    "(a test knob; state.json key \"wire_loss\")")
+    s.add_argument("root")
+    s.add_argument("--next", type=int, required=True, metavar="N")
+    s.set_defaults(fn=cmd_lose)
     _traffic_parser(sub)
     s = sub.add_parser("tick", help="advance the emulated clock; flows expire and export")
     s.add_argument("root")

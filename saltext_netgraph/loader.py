@@ -2,7 +2,9 @@
 
 Salt's loader (``salt/loader/__init__.py``, ``_module_dirs``) calls an entry point that
 is a function and, when it returns a dict, adds ``dict[ext_type]`` to the directories it
-loads that kind of module from (``modules``, ``states``, ``beacons``, ``utils``). The
+loads that kind of module from (``modules``, ``states``, ``beacons``, ``utils``, and on the
+master ``runners``: ``salt.loader.runner`` asks with ext_type ``runners``, the key of
+``runner_dirs``). The
 utils directories are also put on ``sys.path`` while custom modules load, which is how
 ``_modules/netflow.py`` imports the core (``import nf_model``) when the modules are synced
 from file_roots or found through ``utils_dirs``. Salt's utils loader does not ask entry
@@ -17,7 +19,8 @@ import os
 import sys
 
 # ext_type -> the package directory that holds the repository's _<ext_type>/ files
-_KINDS = {"modules": "_modules", "states": "_states", "utils": "_utils", "beacons": "_beacons"}
+_KINDS = {"modules": "_modules", "states": "_states", "utils": "_utils", "beacons": "_beacons",
+          "runners": "_runners"}
 
 
 def _package_dir(sub: str) -> str | None:
@@ -31,7 +34,7 @@ def _package_dir(sub: str) -> str | None:
 
 
 def get_dirs() -> dict[str, list[str]]:
-    """``{"modules": [dir], "states": [dir], "utils": [dir], "beacons": [dir]}``."""
+    """``{"modules": [dir], "states": [dir], "utils": [dir], "beacons": [dir], "runners": [dir]}``."""
     dirs = {}
     for kind, sub in _KINDS.items():
         path = _package_dir(sub)

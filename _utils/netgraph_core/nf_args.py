@@ -88,8 +88,9 @@ def addresses(host: str):
 
 
 def mine_reader(get):
-    """A reader of collector minions' addresses over Salt's ``mine.get`` (``get``): ONE call with the ids as a list (each matched whole, never a glob); a
-    failure (no master) reads as no data, which nf_resolve refuses naming the key."""
+    """A reader of collector minions' addresses over Salt's ``mine.get`` (``get``): ONE call
+    with the ids as a list (each matched whole, never a glob); a failure (no master) reads
+    as no data, which nf_resolve refuses naming the key."""
     def read(minions: list) -> dict:
         try:
             got = get(list(minions), nf_resolve.MINE_ADDRESSES, tgt_type="list")

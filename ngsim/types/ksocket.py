@@ -363,7 +363,10 @@ class KsocketType(SelfDestructType):
             return
         entry["to"] = to
         real = is_loopback(so["faddr"]) and so["fport"] != 0
-        if real:
+        if ctx.k.st.get("wire_loss"):  # ngsim lose: sent, then lost on the way (a test knob)
+            ctx.k.st["wire_loss"] -= 1
+            entry["lost"], real = True, False
+        elif real:
             import socket
 
             af = socket.AF_INET6 if so["family"] == PF_INET6 else socket.AF_INET
@@ -386,6 +389,8 @@ class KsocketType(SelfDestructType):
                 s.close()
         entry["real"] = real
         so["sent"] = so.get("sent", 0) + 1
+        if entry.get("lost"):
+            so["lost"] = so.get("lost", 0) + 1
         last = so.setdefault("last", [])
         import base64
 

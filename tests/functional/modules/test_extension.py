@@ -83,7 +83,8 @@ def _state(conf, **kw):
 
 def test_the_wheel_packages_the_tree_files_themselves(wheel_target):
     pkg = wheel_target / "saltext_netgraph"
-    files = [src for kind in ("_modules", "_states", "_utils", "_beacons") for src in (REPO / kind).rglob("*.py")]
+    files = [src for kind in ("_modules", "_states", "_utils", "_beacons", "_runners")
+             for src in (REPO / kind).rglob("*.py")]
     assert any(src.parent.name == "netgraph_core" for src in files), "positive control: the core package is seen"
     for src in files:
         rel = src.relative_to(REPO)
@@ -175,6 +176,37 @@ def test_entry_point_alone_gives_salt_the_modules_and_the_state(tmp_path, wheel_
     assert host.links() == {"em0": "pass", "em1": "pass"}
     (again,) = _local(_state(conf, pythonpath=wheel_target)).values()
     assert again["result"] is True and again["changes"] == {}
+
+
+MASTER_RUNNERS = """
+import json, sys
+import salt.config, salt.loader
+opts = salt.config.master_config(None)
+opts.update({"cachedir": sys.argv[1], "extension_modules": sys.argv[1] + "/extmods", "runner_dirs": []})
+runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
+found = "netflow.verify" in runners
+print(json.dumps({"verify": found, "file": sys.modules[runners["netflow.verify"].__module__].__file__ if found else None,
+                  "core": sys.modules.get("netgraph_core.nf_verify").__file__ if found else None}))
+"""
+
+
+def test_entry_point_gives_the_master_the_runner(tmp_path, wheel_target):
+    """salt.loader.runner (what salt-run loads from) finds netflow.verify through the entry
+    point's ``runners`` directory, and the runner imports the core from the wheel;
+    control: without the extension on the path there is no such runner."""
+    def runners(pythonpath):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update({"PYTHONPATH": str(pythonpath)} if pythonpath else {})
+        proc = subprocess.run([sys.executable, "-c", MASTER_RUNNERS, str(tmp_path / "cache")], env=env, cwd="/",
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    assert runners(None)["verify"] is False
+    found = runners(wheel_target)
+    assert found["verify"] is True, found
+    assert found["file"].startswith(str(wheel_target / "saltext_netgraph" / "_runners")), found
+    assert found["core"].startswith(str(wheel_target / "saltext_netgraph" / "_utils")), found
 
 
 def test_file_roots_route_formula_root_alone_and_sync_all(tmp_path):

@@ -26,7 +26,7 @@ import textwrap
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-PRODUCT_DIRS = ("_modules", "_states", "_utils", "_beacons")
+PRODUCT_DIRS = ("_modules", "_states", "_utils", "_beacons", "_runners")
 SALT_DUNDERS = {"__salt__", "__opts__", "__grains__", "__pillar__", "__context__"}
 TYPES_PKG = "ngsim.types"  # the type modules; each registers itself (NETGRAPH_INIT)
 TYPE_BLIND = ("ngsim.base", "ngsim.nodetype")  # ng_base and the registry know no type

@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-GLUE_DIRS = ("_modules", "_states", "_beacons")
+GLUE_DIRS = ("_modules", "_states", "_beacons", "_runners")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 60
 MAX_GLUE_SHARE = 0.45

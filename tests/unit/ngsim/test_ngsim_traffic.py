@@ -513,3 +513,44 @@ def test_cli_traffic_and_tick(tmp_path):
                 "--packets", "2", "--bytes", "50", check=False)
     assert bad.returncode == 1 and "40..65535" in bad.stderr
     assert hst.links() == {"em0": "pass"}
+
+
+# ----- ngsim lose: a test knob for datagrams lost on the way ---------------------------------------
+
+def test_lose_knob_loses_the_next_datagrams_on_the_way_and_nothing_else(tmp_path):
+    """``ngsim lose ROOT --next 1``: the next datagram is sent by the kernel (sequence number
+    spent, no failed export counted) and never reaches the collector; the one after it does.
+    Control: without the knob the first datagram arrives (the socket really receives)."""
+    root = str(tmp_path / "h")
+    ngsim("init", root, "--iface", "em0", "--loaded", "ng_ether")
+    with loopback_udp_sockets(1, timeout=0.5) as (sock,):
+        port = sock.getsockname()[1]
+        with state.locked(root):
+            st = state.load(root)
+            exporter(st, v9="127.0.0.1:%d" % port)
+            state.save(root, st)
+        ngsim("tick", root, "700")  # past the template interval
+
+        def one_datagram(flows: int = 24) -> dict:
+            """One full datagram: 21 records beside the templates, else 24 (MTU 1500)."""
+            with state.locked(root):
+                st = state.load(root)
+                push(st, "em0", sport=7000, flows=flows)
+                t = tick(st, 16)
+                state.save(root, st)
+            assert len(t["datagrams"]) == 1, t
+            return t["datagrams"][0]
+
+        first = one_datagram(21)
+        assert first["sent"][0]["real"] is True and "lost" not in first["sent"][0]
+        assert nfx.decode_v9(sock.recv(65535))["seq"] == 0  # control: the path delivers
+        assert ngsim("lose", root, "--next", "1").returncode == 0
+        lost = one_datagram()
+        assert lost["sent"][0] == {**lost["sent"][0], "lost": True, "real": False}
+        later = one_datagram()
+        assert later["sent"][0]["real"] is True
+        assert nfx.decode_v9(sock.recv(65535))["seq"] == 2  # seq 1 went nowhere: a gap
+        with state.locked(root):
+            st = state.load(root)
+        assert sent(st, "ks9")["lost"] == 1 and st["wire_loss"] == 0
+        assert "failed" not in info(st, "nf")
