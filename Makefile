@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit bench soak lint clean
+.PHONY: demo test test-salts unit bench soak lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,30 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(or $(JOBS),auto) --dist loadgroup
 
+# The formula on every supported Salt series: one venv per series (.venv-salt3006/ ...,
+# built from .ci/salt-<series>.txt on $(PYTHON), kept across runs, rebuilt when its pin file
+# changes or its pip is gone), each running SALT_TESTS: the formula applied, re-applied with no
+# change, refused pillar (the key named, nothing applied) through salt-call, and a real master
+# and minion. NETFLOW_SALT_SERIES lets the tests check that the series' Salt ran them. Every
+# series runs; the target fails if any failed.
+SALT_SERIES ?= 3006 3007 3008
+SALT_TESTS  ?= tests/functional/formula/test_formula.py tests/functional/formula/test_formula_typo.py \
+	tests/functional/formula/test_formula_refused.py tests/integration/test_netgraph_daemons.py \
+	tests/integration/test_pillar_refused.py
+
+.venv-salt%/.installed: .ci/salt-%.txt
+	test -x .venv-salt$*/bin/pip || { rm -rf .venv-salt$*; $(PYTHON) -m venv .venv-salt$*; }
+	.venv-salt$*/bin/python -m pip install -q -r .ci/salt-$*.txt
+	touch $@
+
+test-salts: $(foreach s,$(SALT_SERIES),.venv-salt$(s)/.installed)
+	@failed=; for s in $(SALT_SERIES); do \
+	  echo "== Salt $$s: $$(.venv-salt$$s/bin/salt-call --version)"; \
+	  NETFLOW_SALT_SERIES=$$s .venv-salt$$s/bin/python -m pytest -q -n $(or $(JOBS),auto) --dist loadgroup $(SALT_TESTS) \
+	    || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-salts failed on Salt:$$failed" >&2; exit 1; fi
+
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
@@ -46,3 +70,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .demo
+	rm -rf .venv-salt3006 .venv-salt3007 .venv-salt3008
