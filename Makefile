@@ -28,8 +28,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n $(or $(JOBS),auto) --dist loadgroup
 
 # The formula on every supported Salt series: one venv per series (.venv-salt3006/ ...,
-# built from .ci/salt-<series>.txt on $(PYTHON), kept across runs, rebuilt when its pin file
-# changes or its pip is gone), each running SALT_TESTS: the formula applied, re-applied with no
+# built from .ci/salt-<series>.txt on $(PYTHON), kept across runs, reinstalled when its pin file
+# changes, rebuilt when its pip is missing), each running SALT_TESTS: the formula applied, re-applied with no
 # change, refused pillar (the key named, nothing applied) through salt-call, and a real master
 # and minion. NETFLOW_SALT_SERIES lets the tests check that the series' Salt ran them. Every
 # series runs; the target fails if any failed.
