@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-salts unit bench soak lint clean
+.PHONY: demo test unit bench soak lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,7 @@ SALT_PYTEST_ARGS ?= --deselect tests/functional/formula/test_formula.py::test_to
 	.venv-salt$*/bin/python -m pip install -q -r .ci/salt-$*.txt
 	touch $@
 
+.PHONY: test-salts
 test-salts: $(foreach s,$(SALT_SERIES),.venv-salt$(s)/.installed)
 	@failed=; for s in $(SALT_SERIES); do \
 	  echo "== Salt $$s: $$(.venv-salt$$s/bin/salt-call --version)"; \
