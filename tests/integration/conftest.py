@@ -39,10 +39,14 @@ def _pythonpath() -> str:
 
 
 @pytest.fixture(scope="session")
-def salt_factories_config():
+def salt_factories_config(tmp_path_factory):
     # Environment for daemons goes here (passing environ= to salt_minion_daemon raises).
     # slow_stop is a FactoriesManager setting, not a per-daemon keyword.
-    return {"environ": {"PYTHONPATH": _pythonpath()}, "start_timeout": 120, "slow_stop": False}
+    # root_dir of this session: the daemons' launch scripts live in <root_dir>/scripts and are
+    # written once, naming the site-packages of the venv that wrote them; under the shared
+    # default (/tmp/scripts) another venv's daemons would run this venv's tests with its Salt.
+    return {"environ": {"PYTHONPATH": _pythonpath()}, "start_timeout": 120, "slow_stop": False,
+            "root_dir": tmp_path_factory.mktemp("sf")}
 
 
 def make_ngsim_host(root: pathlib.Path, ifaces=("em0", "em1"), loaded=("ng_ether",)) -> pathlib.Path:
