@@ -22,21 +22,14 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
-import signal
-import time
 
 import pytest
 import yaml
 
-from tests.support.nfcapd import free_udp_port
-from tests.support.pipeline import Rig, flows, ngsim
+from tests.support.nfcapd import free_udp_port, needs_nfdump
+from tests.support.pipeline import Rig, collector_pillar, exporter_pillar, flows, ngsim
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("nfcapd", "nfdump")),
-                       reason="nfcapd/nfdump not installed (Debian package nfdump)"),
-]
+pytestmark = [pytest.mark.integration, needs_nfdump]
 
 EXPORTERS = {"vp-fw1": ("vp-fw1_lan", "127.0.0.2", "10.1.0.1"), "vp-fw2": ("vp-fw2_lan", "127.0.0.3", "10.2.0.1")}
 COLLECTOR = "vp-cap"
@@ -48,24 +41,11 @@ STEPS = ["netflow-pipeline-mine-update-collectors", "netflow-pipeline-state-expo
          "netflow-pipeline-mine-update-exporters", "netflow-pipeline-state-collectors", "netflow-pipeline-verify"]
 
 
-def exporter_pillar(minion: str, root: pathlib.Path, port: int) -> dict:
+def pillar(minion: str, root: pathlib.Path, port: int) -> dict:
     _, source, _ = EXPORTERS[minion]
-    etc = root / "etc"
     # interface lo: the collector host's loopback address, whatever other interfaces it has
     collector = {"minion": COLLECTOR, "interface": "lo", "port": port, "version": 9, "source": source}
-    return {"mine_functions": MINE_EXPORTER, "netflow": {
-        "boot_dir": str(etc / "netflow"),
-        "lookup": {"rc_script": str(etc / "rc.d" / "netflow"), "rc_conf_d": str(etc / "rc.conf.d" / "netflow")},
-        "exporters": {"lan": {"interfaces": ["em0"], "timeouts": {"active": 1800, "inactive": 15},
-                              "collectors": [collector]}}}}
-
-
-def collector_pillar(base: pathlib.Path, port: int) -> dict:
-    return {"mine_functions": MINE_COLLECTOR, "netflow": {"collector": {
-        "host": "127.0.0.1", "port": port, "storage": str(base / "flows"), "rotation": 60, "service": False,
-        "unit_file": str(base / "etc" / "nfcapd-netflow.service"),
-        "nfcapd": shutil.which("nfcapd"), "nfexpire": shutil.which("nfexpire") or "/usr/bin/nfexpire",
-        "sources": "mine"}}}
+    return {"mine_functions": MINE_EXPORTER, **exporter_pillar(root, collector)}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +58,8 @@ def rig(ng_master, ng_minion, ng_salt_cli, tmp_path_factory):
         ng_minion(mid, ifaces=("em0",), overrides=quick)
         roots[mid] = ng_minion.root(mid)
     ng_minion(COLLECTOR, ifaces=(), overrides={**quick, "netgraph.ngctl": None})  # a collector host: no netgraph
-    pillars = {mid.replace("-", "_"): exporter_pillar(mid, roots[mid], port) for mid in EXPORTERS}
-    pillars[COLLECTOR.replace("-", "_")] = collector_pillar(base, port)
+    pillars = {mid.replace("-", "_"): pillar(mid, roots[mid], port) for mid in EXPORTERS}
+    pillars[COLLECTOR.replace("-", "_")] = {"mine_functions": MINE_COLLECTOR, **collector_pillar(base, port, "mine")}
     pillar_dir = ng_master.pillar_tree.base.write_path
     for name, data in pillars.items():
         (pillar_dir / f"{name}.sls").write_text(yaml.safe_dump(data))
@@ -140,14 +120,7 @@ def test_the_orchestrate_sls_runs_the_steps_in_order_and_verifies(rig):
 
 
 def test_flows_reach_nfcapd_under_each_minion_ident_and_verify_says_ok(rig, tmp_path):
-    proc = rig.nfcapd(tmp_path / "nfcapd.log")
-    try:
-        for mid in EXPORTERS:
-            rig.datagrams(mid)
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)  # nfcapd closes its files: their counters are written
-        proc.wait(timeout=20)
+    rig.capture(tmp_path / "nfcapd.log")
     for mid, (ident, _, flow_src) in EXPORTERS.items():
         got = flows(rig.storage / ident)
         assert sorted(set(got)) == [flow_src] and len(got) == 63, (ident, got[:5])

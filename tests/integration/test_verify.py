@@ -19,21 +19,14 @@ Daemons come from tests/integration/conftest.py (package-scoped master and minio
 from __future__ import annotations
 
 import pathlib
-import shutil
-import signal
-import time
 
 import pytest
 import yaml
 
-from tests.support.nfcapd import free_udp_port
-from tests.support.pipeline import Rig, flows, ngsim
+from tests.support.nfcapd import free_udp_port, needs_nfdump
+from tests.support.pipeline import Rig, collector_pillar, exporter_pillar, flows, ngsim
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("nfcapd", "nfdump")),
-                       reason="nfcapd/nfdump not installed (Debian package nfdump)"),
-]
+pytestmark = [pytest.mark.integration, needs_nfdump]
 
 EXPORTERS = {"vf-fw1": ("fw1", "127.0.0.2", "10.1.0.1"), "vf-fw2": ("fw2", "127.0.0.3", "10.2.0.1")}
 COLLECTOR = "vf-cap"
@@ -53,20 +46,7 @@ def orchestrate(rig: Rig) -> tuple[int, dict]:
 
 def pillar(minion: str, root: pathlib.Path, port: int) -> dict:
     _, source, _ = EXPORTERS[minion]
-    etc = root / "etc"
-    return {"netflow": {
-        "boot_dir": str(etc / "netflow"),
-        "lookup": {"rc_script": str(etc / "rc.d" / "netflow"), "rc_conf_d": str(etc / "rc.conf.d" / "netflow")},
-        "exporters": {"lan": {"interfaces": ["em0"], "timeouts": {"active": 1800, "inactive": 15},
-                              "collectors": [{"host": "127.0.0.1", "port": port, "version": 9, "source": source}]}}}}
-
-
-def collector_pillar(base: pathlib.Path, port: int) -> dict:
-    return {"netflow": {"collector": {
-        "host": "127.0.0.1", "port": port, "storage": str(base / "flows"), "rotation": 60, "service": False,
-        "unit_file": str(base / "etc" / "nfcapd-netflow.service"),
-        "nfcapd": shutil.which("nfcapd"), "nfexpire": shutil.which("nfexpire") or "/usr/bin/nfexpire",
-        "sources": {ident: {"host": source} for ident, source, _ in EXPORTERS.values()}}}}
+    return exporter_pillar(root, {"host": "127.0.0.1", "port": port, "version": 9, "source": source})
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +62,7 @@ def rig(ng_master, ng_minion, ng_salt_cli, tmp_path_factory):
         roots[mid] = ng_minion.root(mid)
     ng_minion(COLLECTOR, ifaces=(), overrides={**quick, "netgraph.ngctl": None})  # a collector host: no netgraph
     pillars = {mid.replace("-", "_"): pillar(mid, roots[mid], port) for mid in EXPORTERS}
-    pillars["vf_cap"] = collector_pillar(base, port)
+    pillars["vf_cap"] = collector_pillar(base, port, {ident: {"host": source} for ident, source, _ in EXPORTERS.values()})
     pillar_dir = ng_master.pillar_tree.base.write_path
     for name, data in pillars.items():
         (pillar_dir / f"{name}.sls").write_text(yaml.safe_dump(data))
@@ -106,14 +86,7 @@ def test_one_highstate_wires_both_exporters_to_the_collector(rig):
 
 
 def test_flows_reach_nfcapd_under_each_ident_and_verify_says_ok(rig, tmp_path):
-    proc = rig.nfcapd(tmp_path / "nfcapd.log")
-    try:
-        for mid in EXPORTERS:
-            rig.datagrams(mid)
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)  # nfcapd closes its files: their counters are written
-        proc.wait(timeout=20)
+    rig.capture(tmp_path / "nfcapd.log")
     assert sorted(set(flows(rig.storage / "fw1"))) == ["10.1.0.1"] and len(flows(rig.storage / "fw1")) == 63
     assert sorted(set(flows(rig.storage / "fw2"))) == ["10.2.0.1"] and len(flows(rig.storage / "fw2")) == 63
     ret = rig.verify()
@@ -132,14 +105,7 @@ def test_flows_reach_nfcapd_under_each_ident_and_verify_says_ok(rig, tmp_path):
 def test_a_datagram_lost_on_the_way_is_loss_and_exits_non_zero(rig, tmp_path):
     for f in rig.storage.rglob("nfcapd.*"):  # the window sees only this run's files
         f.unlink()
-    proc = rig.nfcapd(tmp_path / "nfcapd.log")
-    try:
-        lost = rig.datagrams("vf-fw1", lose_second=True)
-        rig.datagrams("vf-fw2")
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+    lost = rig.capture(tmp_path / "nfcapd.log", lose="vf-fw1")["vf-fw1"]
     assert [d["sent"][0].get("lost", False) for d in lost] == [False, True, False]
     ret = rig.verify()
     assert ret.returncode != 0, ret.stdout

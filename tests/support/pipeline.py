@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -69,6 +71,19 @@ class Rig:
         assert [(d["records"], d["templates"]) for d in sent] == [(21, True)] * 3, sent
         return sent
 
+    def capture(self, log: pathlib.Path, lose: str | None = None) -> dict:
+        """nfcapd running while every exporter sends its three datagrams (``lose``: that
+        minion's second is lost on the way), then stopped: SIGTERM makes it close its files,
+        so their counters are written. ``{minion: datagrams sent}``."""
+        proc = self.nfcapd(log)
+        try:
+            sent = {mid: self.datagrams(mid, lose_second=mid == lose) for mid in self.exporters}
+            time.sleep(0.3)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        return sent
+
     def verify(self):
         return self.master.salt_run_cli(timeout=120).run("netflow.verify", f"tgt={self.tgt}", "window=600",
                                                          "details=True")
@@ -82,3 +97,24 @@ class Rig:
             synced = self.master.salt_run_cli(timeout=120).run(f"saltutil.sync_{side}")
             assert synced.returncode == 0, synced.stdout
         assert (ext / "runners" / "netflow.py").is_file() and (ext / "utils" / "netgraph_core" / "nf_verify.py").is_file()
+
+
+def exporter_pillar(root: pathlib.Path, collector: dict) -> dict:
+    """Pillar of an exporter minion on ngsim host ``root``: exporter lan on em0 sending to
+    ``collector`` (an entry of ``collectors``), its boot files and rc.d paths under the host."""
+    etc = root / "etc"
+    return {"netflow": {
+        "boot_dir": str(etc / "netflow"),
+        "lookup": {"rc_script": str(etc / "rc.d" / "netflow"), "rc_conf_d": str(etc / "rc.conf.d" / "netflow")},
+        "exporters": {"lan": {"interfaces": ["em0"], "timeouts": {"active": 1800, "inactive": 15},
+                              "collectors": [collector]}}}}
+
+
+def collector_pillar(base: pathlib.Path, port: int, sources) -> dict:
+    """Pillar of the collector minion: the real nfcapd on 127.0.0.1:``port``, files under
+    ``base``, no service (no systemd here: the test runs nfcapd with the unit's argv)."""
+    return {"netflow": {"collector": {
+        "host": "127.0.0.1", "port": port, "storage": str(base / "flows"), "rotation": 60, "service": False,
+        "unit_file": str(base / "etc" / "nfcapd-netflow.service"),
+        "nfcapd": shutil.which("nfcapd"), "nfexpire": shutil.which("nfexpire") or "/usr/bin/nfexpire",
+        "sources": sources}}}
