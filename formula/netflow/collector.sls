@@ -2,10 +2,9 @@
 # vim: ft=sls
 {#-
   The NetFlow collector: nfcapd (nfdump) as pillar netflow:collector declares it (the keys
-  are in pillar.example and docs/formula.md, "Collector"). A separate SLS, not included by
-  init.sls: a collector host (Debian, no netgraph) has no netflow execution module, so the
-  exporter SLS files would only fail there. Assign `netflow.collector` to collector minions
-  in top.sls, `netflow` to the exporters (one minion may have both).
+  are in pillar.example and docs/formula.md, "Collector"). init.sls includes it where
+  netflow:collector is set, and leaves the exporter SLS files out on a collector-only host
+  (Debian, no netgraph: no netflow execution module, where they would only fail).
   The pillar is checked whole first: by netflow.mapdata (map.jinja) where the netflow
   execution module loads (the whole pillar netflow, taken or refused whole, as the other
   SLS files), else by nfcapd.check (netflow:collector alone); both run the state's own

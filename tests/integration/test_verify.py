@@ -18,98 +18,35 @@ Daemons come from tests/integration/conftest.py (package-scoped master and minio
 """
 from __future__ import annotations
 
-import json
 import pathlib
-import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
 
-from tests.support.nfcapd import free_udp_port, port_taken
+from tests.support.nfcapd import free_udp_port, needs_nfdump
+from tests.support.pipeline import Rig, collector_pillar, exporter_pillar, flows, ngsim
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("nfcapd", "nfdump")),
-                       reason="nfcapd/nfdump not installed (Debian package nfdump)"),
-]
+pytestmark = [pytest.mark.integration, needs_nfdump]
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 EXPORTERS = {"vf-fw1": ("fw1", "127.0.0.2", "10.1.0.1"), "vf-fw2": ("fw2", "127.0.0.3", "10.2.0.1")}
 COLLECTOR = "vf-cap"
 TGT = "vf-*"
 
 
-def ngsim(*args: str) -> dict | str:
-    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, f"ngsim {args}: {proc.stderr}"
-    return json.loads(proc.stdout) if proc.stdout.startswith("{") else proc.stdout
-
-
-class Rig:
-    def __init__(self, master, cli, roots: dict, storage: pathlib.Path, port: int):
-        self.master, self.cli, self.roots, self.storage, self.port = master, cli, roots, storage, port
-
-    def nfcapd(self, log: pathlib.Path) -> subprocess.Popen:
-        """The real nfcapd with the argv the collector state rendered (nfcapd.argv)."""
-        ret = self.cli.run("nfcapd.argv", minion_tgt=COLLECTOR)
-        assert ret.returncode == 0 and isinstance(ret.data, list), ret.stdout
-        proc = subprocess.Popen(ret.data, stdout=log.open("a"), stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while not port_taken(self.port):
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.05)
-        return proc
-
-    def datagrams(self, minion: str, lose_second: bool = False) -> list:
-        """Three full v9 datagrams from ``minion``'s exporter (21 flows with the templates,
-        then 24 and 24); with ``lose_second`` the second is lost on the way."""
-        root, (_, _, src) = str(self.roots[minion]), EXPORTERS[minion]
-        ngsim("tick", root, "700")  # the template interval passed: the next datagram carries them
-        sent = []
-        for i, flows in enumerate((21, 24, 24)):
-            if i == 1 and lose_second:
-                ngsim("lose", root, "--next", "1")
-            r = ngsim("traffic", root, "em0", "--src", src, "--dst", "192.0.2.80", "--proto", "udp", "--sport",
-                      str(7000 + 100 * i), "--dport", "53", "--flows", str(flows), "--direction", "in")
-            assert r["pass"] and r["accounted_by"] == ["lan_nf"], r
-            sent += ngsim("tick", root, "20")["datagrams"]
-        assert [d["records"] for d in sent] == [21, 24, 24], sent
-        return sent
-
-    def verify(self):
-        return self.master.salt_run_cli(timeout=120).run("netflow.verify", f"tgt={TGT}", "window=600", "details=True")
-
-    def orchestrate(self) -> tuple[int, dict]:
-        """docs/formula.md's orchestrate example, reduced to its salt.runner state: (exit
-        code of salt-run, that state's return)."""
-        orch = f"netflow-verify:\n  salt.runner:\n    - name: netflow.verify\n    - tgt: '{TGT}'\n    - window: 600\n"
-        with self.master.state_tree.base.temp_file("orch_verify.sls", orch):
-            ret = self.master.salt_run_cli(timeout=180).run("state.orchestrate", "orch_verify")
-        (states,) = ret.data["data"].values()
-        (state,) = states.values()
-        return ret.returncode, state
+def orchestrate(rig: Rig) -> tuple[int, dict]:
+    """docs/formula.md's orchestrate example, reduced to its salt.runner state: (exit code
+    of salt-run, that state's return)."""
+    orch = f"netflow-verify:\n  salt.runner:\n    - name: netflow.verify\n    - tgt: '{TGT}'\n    - window: 600\n"
+    with rig.master.state_tree.base.temp_file("orch_verify.sls", orch):
+        ret = rig.master.salt_run_cli(timeout=180).run("state.orchestrate", "orch_verify")
+    (states,) = ret.data["data"].values()
+    (state,) = states.values()
+    return ret.returncode, state
 
 
 def pillar(minion: str, root: pathlib.Path, port: int) -> dict:
     _, source, _ = EXPORTERS[minion]
-    etc = root / "etc"
-    return {"netflow": {
-        "boot_dir": str(etc / "netflow"),
-        "lookup": {"rc_script": str(etc / "rc.d" / "netflow"), "rc_conf_d": str(etc / "rc.conf.d" / "netflow")},
-        "exporters": {"lan": {"interfaces": ["em0"], "timeouts": {"active": 1800, "inactive": 15},
-                              "collectors": [{"host": "127.0.0.1", "port": port, "version": 9, "source": source}]}}}}
-
-
-def collector_pillar(base: pathlib.Path, port: int) -> dict:
-    return {"netflow": {"collector": {
-        "host": "127.0.0.1", "port": port, "storage": str(base / "flows"), "rotation": 60, "service": False,
-        "unit_file": str(base / "etc" / "nfcapd-netflow.service"),
-        "nfcapd": shutil.which("nfcapd"), "nfexpire": shutil.which("nfexpire") or "/usr/bin/nfexpire",
-        "sources": {ident: {"host": source} for ident, source, _ in EXPORTERS.values()}}}}
+    return exporter_pillar(root, {"host": "127.0.0.1", "port": port, "version": 9, "source": source})
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +62,7 @@ def rig(ng_master, ng_minion, ng_salt_cli, tmp_path_factory):
         roots[mid] = ng_minion.root(mid)
     ng_minion(COLLECTOR, ifaces=(), overrides={**quick, "netgraph.ngctl": None})  # a collector host: no netgraph
     pillars = {mid.replace("-", "_"): pillar(mid, roots[mid], port) for mid in EXPORTERS}
-    pillars["vf_cap"] = collector_pillar(base, port)
+    pillars["vf_cap"] = collector_pillar(base, port, {ident: {"host": source} for ident, source, _ in EXPORTERS.values()})
     pillar_dir = ng_master.pillar_tree.base.write_path
     for name, data in pillars.items():
         (pillar_dir / f"{name}.sls").write_text(yaml.safe_dump(data))
@@ -133,7 +70,7 @@ def rig(ng_master, ng_minion, ng_salt_cli, tmp_path_factory):
     stop = "base:\n  'vf-fw*':\n    - netflow\n  vf-cap:\n    - netflow.collector\n"
     with ng_master.pillar_tree.base.temp_file("top.sls", ptop), ng_master.state_tree.base.temp_file("top.sls", stop):
         assert ng_salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=TGT).returncode == 0
-        yield Rig(ng_master, ng_salt_cli, roots, base / "flows", port)
+        yield Rig(ng_master, ng_salt_cli, roots, base / "flows", port, EXPORTERS, COLLECTOR, TGT)
 
 
 def test_one_highstate_wires_both_exporters_to_the_collector(rig):
@@ -145,33 +82,13 @@ def test_one_highstate_wires_both_exporters_to_the_collector(rig):
     assert (rig.storage / "fw1").is_dir() and (rig.storage / "fw2").is_dir()
     for mid in EXPORTERS:
         assert set(ngsim("links", str(rig.roots[mid])).values()) == {"pass"}
-    for side in ("runners", "utils"):  # the runner from file_roots, as a master without the wheel gets it
-        synced = rig.master.salt_run_cli(timeout=120).run(f"saltutil.sync_{side}")
-        assert synced.returncode == 0 and any("netflow" in str(m) or "netgraph_core" in str(m) for m in synced.data), \
-            synced.stdout
-
-
-def flows(folder: pathlib.Path) -> list[str]:
-    """The source addresses of every flow in ``folder``'s closed files."""
-    out = []
-    for f in sorted(p for p in folder.glob("nfcapd.*") if ".current." not in p.name):
-        text = subprocess.run(["nfdump", "-r", str(f), "-q", "-o", "fmt:%sa"], capture_output=True, text=True,
-                              timeout=60).stdout
-        out += [line.strip() for line in text.splitlines() if line.strip() and line.strip()[0].isdigit()]
-    return out  # a file of an interval without flows says "No matching flows": not a flow
+    rig.sync_runner()  # the runner from file_roots, as a master without the wheel gets it
 
 
 def test_flows_reach_nfcapd_under_each_ident_and_verify_says_ok(rig, tmp_path):
-    proc = rig.nfcapd(tmp_path / "nfcapd.log")
-    try:
-        for mid in EXPORTERS:
-            rig.datagrams(mid)
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)  # nfcapd closes its files: their counters are written
-        proc.wait(timeout=20)
-    assert sorted(set(flows(rig.storage / "fw1"))) == ["10.1.0.1"] and len(flows(rig.storage / "fw1")) == 69
-    assert sorted(set(flows(rig.storage / "fw2"))) == ["10.2.0.1"] and len(flows(rig.storage / "fw2")) == 69
+    rig.capture(tmp_path / "nfcapd.log")
+    assert sorted(set(flows(rig.storage / "fw1"))) == ["10.1.0.1"] and len(flows(rig.storage / "fw1")) == 63
+    assert sorted(set(flows(rig.storage / "fw2"))) == ["10.2.0.1"] and len(flows(rig.storage / "fw2")) == 63
     ret = rig.verify()
     assert ret.returncode == 0, ret.data["table"] if isinstance(ret.data, dict) else ret.stdout
     rows = {r["exporter"]: r for r in ret.data["pairs"]}
@@ -179,30 +96,23 @@ def test_flows_reach_nfcapd_under_each_ident_and_verify_says_ok(rig, tmp_path):
     for mid, (ident, _, _) in EXPORTERS.items():
         row = rows[f"{mid}/lan"]
         assert (row["collector"], row["idents"], row["verdict"]) == (COLLECTOR, [ident], "OK"), ret.data["table"]
-        assert (row["datagrams"], row["flows"], row["gaps"], row["sent"]) == (3, 69, 0, 69), ret.data["table"]
+        assert (row["datagrams"], row["flows"], row["gaps"], row["sent"]) == (3, 63, 0, 63), ret.data["table"]
     assert "vf-fw1/lan" in ret.data["table"] and "vf-cap/fw1" in ret.data["table"]
-    rc, state = rig.orchestrate()  # positive control of the failing orchestration below
+    rc, state = orchestrate(rig)  # positive control of the failing orchestration below
     assert rc == 0 and state["result"] is True, state
 
 
 def test_a_datagram_lost_on_the_way_is_loss_and_exits_non_zero(rig, tmp_path):
     for f in rig.storage.rglob("nfcapd.*"):  # the window sees only this run's files
         f.unlink()
-    proc = rig.nfcapd(tmp_path / "nfcapd.log")
-    try:
-        lost = rig.datagrams("vf-fw1", lose_second=True)
-        rig.datagrams("vf-fw2")
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+    lost = rig.capture(tmp_path / "nfcapd.log", lose="vf-fw1")["vf-fw1"]
     assert [d["sent"][0].get("lost", False) for d in lost] == [False, True, False]
     ret = rig.verify()
     assert ret.returncode != 0, ret.stdout
     rows = {r["exporter"]: r for r in ret.data["pairs"]}
     fw1, fw2 = rows["vf-fw1/lan"], rows["vf-fw2/lan"]
-    assert (fw1["verdict"], fw1["datagrams"], fw1["flows"], fw1["gaps"]) == ("LOSS", 2, 45, 1), ret.data["table"]
+    assert (fw1["verdict"], fw1["datagrams"], fw1["flows"], fw1["gaps"]) == ("LOSS", 2, 42, 1), ret.data["table"]
     assert (fw2["verdict"], fw2["gaps"]) == ("OK", 0), ret.data["table"]
     assert "LOSS" in ret.data["table"]
-    rc, state = rig.orchestrate()  # an orchestration's salt.runner state fails with it
+    rc, state = orchestrate(rig)  # an orchestration's salt.runner state fails with it
     assert rc != 0 and state["result"] is False, state
