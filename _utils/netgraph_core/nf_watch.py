@@ -81,7 +81,8 @@ def requests(declared: dict, graph: dict | None) -> list[list[str]]:
         seen = settings_queries(graph, name) if graph is not None else []
         want = settings_queries({"nodes": nf_model.desired(declared[name], graph or {"nodes": {}})["nodes"]}, name)
         out += seen
-        later += [q for q in want if q not in seen]
+        known = {tuple(q) for q in seen}  # a set: a list scan per query is quadratic
+        later += [q for q in want if tuple(q) not in known]
     return _ordered(out) + _ordered(later)
 
 
