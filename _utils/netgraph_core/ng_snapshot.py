@@ -49,11 +49,12 @@ def missing_node_error(path, error, types):
 # The whole graph from one `ngctl -f -` run of `list -l` and `types`
 # ---------------------------------------------------------------------------
 GRAPH_SCRIPT = "list -l\ntypes\n"
+_OWN_SOCKET_RE = re.compile(r"ngctl\d+")
 
 
 def is_own_socket(node: dict) -> bool:
     """ngctl's own socket node (``ngctl<pid>``, no hooks): not part of anyone's graph."""
-    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(re.fullmatch(r"ngctl\d+", node["name"] or ""))
+    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(_OWN_SOCKET_RE.fullmatch(node["name"] or ""))
 
 
 def node_key(name: str | None, node_id: int) -> str:
@@ -66,7 +67,8 @@ def parse_graph(text: str) -> dict:
     ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
     peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
     lines = text.split("\n")
-    split_at = next((i for i, line in enumerate(lines) if TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
+    split_at = next((i for i, line in enumerate(lines)
+                     if " total types:" in line and TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
     if split_at is None:
         raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
     shown = parse_list_long("\n".join(lines[:split_at]))
@@ -75,15 +77,10 @@ def parse_graph(text: str) -> dict:
     for node in shown:
         if is_own_socket(node):
             continue
-        hooks = {}
-        for hook in node["hooks"]:
-            hooks[hook["hook"]] = {
-                "peer": node_key(hook["peer_name"], hook["peer_id"]),
-                "peer_name": hook["peer_name"],
-                "peer_type": hook["peer_type"],
-                "peer_id": hook["peer_id"],
-                "peer_hook": hook["peer_hook"],
-            }
+        hooks = {h["hook"]: {"peer": h["peer_name"] if h["peer_name"] is not None else "[%x]" % h["peer_id"],
+                             "peer_name": h["peer_name"], "peer_type": h["peer_type"], "peer_id": h["peer_id"],
+                             "peer_hook": h["peer_hook"]}
+                 for h in node["hooks"]}  # node_key inline: one call less per hook
         nodes[node_key(node["name"], node["id"])] = {
             "name": node["name"],
             "type": node["type"],
@@ -123,7 +120,8 @@ def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict,
     "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
     for a line that did not run. ValueError when even the graph could not be read."""
     lines = (stdout or "").split("\n")
-    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
+    cut = next((i for i, line in enumerate(lines) if "Rec'd " in line and _REPLY_LINE_RE.match(line.strip())),
+               len(lines))
     head = 2  # list -l, types
     failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
     if rc and (failed is None or failed <= head):
