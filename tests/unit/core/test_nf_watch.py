@@ -393,3 +393,23 @@ def test_beacon_heals_only_what_watch_marks_and_reports_failures(beacon, monkeyp
     assert "healed" not in out["wan"]
     assert out["dmz"] == {**out["dmz"], "healed": False, "heal_comment": "netflow: cannot take the netflow lock: busy"}
     assert out["lab"]["healed"] is False and out["lab"]["heal_comment"] == "ngctl failed at line 1"
+
+
+def test_an_interval_pauses_the_cycle_collector_and_restores_it():
+    import gc
+    seen = []
+    read = lambda reqs: seen.append(gc.isenabled()) or {"graph": {"nodes": {}}, "replies": [None] * len(reqs)}  # noqa: E731
+    cfg = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [{"host": "192.0.2.1", "port": 2055}]})
+    assert gc.isenabled(), "positive control: on before"
+    nf_watch.run({"lan": cfg}, None, nf_watch.options({}), read, lambda: 0.0)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # left off by its owner: not turned on behind its back
+        nf_watch.run({"lan": cfg}, None, nf_watch.options({}), read, lambda: 0.0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError):
+        nf_watch.run({"lan": cfg}, None, nf_watch.options({}), lambda reqs: (_ for _ in ()).throw(RuntimeError("x")),
+                     lambda: 0.0)
+    assert gc.isenabled()
