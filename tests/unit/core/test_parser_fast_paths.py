@@ -140,3 +140,21 @@ def test_owned_is_the_set_settings_queries_reads(tmp_path):
     for name in ("lan", "wan", "la"):
         assert owned(graph, name) == {q[0][:-1] for q in settings_queries(graph, name)}
     assert owned(graph, "lan") == {"lan_nf", "lan_v9", "lan_v9_0"}  # lan_v9_1 hangs off em1: not ours
+
+
+def test_snapshot_script_checks_each_path_and_message_pair_once_and_still_refuses():
+    good = [["lan_nf:", "ifinfo", str(i)] for i in range(3)]
+    assert ng_snapshot.snapshot_script(good).count("msg lan_nf: ifinfo") == 3, "positive control"
+    for bad in (good + [["lan_nf:", "setifinfo", "0"]], good + [["lan_nf", "ifinfo", "0"]],
+                good + [["lan_nf:", "ifinfo", "0 1"]], good + [[b"lan_nf:", "ifinfo", "0"]]):
+        with pytest.raises(ValueError, match=r"requests\[3\]"):
+            ng_snapshot.snapshot_script(bad)
+
+    class Sly(str):  # equal to a checked pair, yet not a str: checked again, not taken from the set
+        def __eq__(self, other):
+            return True
+
+        def __hash__(self):
+            return hash("lan_nf:")
+    with pytest.raises(ValueError, match=r"requests\[1\]"):
+        ng_snapshot.snapshot_script([["lan_nf:", "info"], [Sly("lan nf:"), "info"]])
