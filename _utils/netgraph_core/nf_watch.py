@@ -113,7 +113,7 @@ def desired(cfg: dict, current: dict) -> dict:
     out = nf_model.desired(cfg, current)
     if len(_DESIRED) > 64:  # names come and go: stay small
         _DESIRED.clear()
-    _DESIRED[cfg["name"]] = [(key, out)] + kept[:1]
+    _DESIRED[cfg["name"]] = [((copy.deepcopy(cfg), key[1]), out)] + kept[:1]  # the caller's cfg may change after
     return out
 
 

@@ -436,3 +436,13 @@ def test_the_desired_graph_is_reused_only_while_its_inputs_are_equal(tmp_path):
     slots = {**live, "settings": {**live["settings"], "fan_v9_0": {"peer": "inet/127.0.0.2:2056"},
                                   "fan_v9_1": {"peer": "inet/127.0.0.1:2055"}}}
     assert nf_watch.desired(cfg, slots) == nf_model.desired(cfg, slots) != nf_model.desired(cfg, live)
+
+
+def test_a_declaration_changed_in_place_after_the_call_is_not_taken_for_the_old_one(lan):
+    host, cfg = lan
+    snap = read(host, {"lan": cfg})
+    live = {**snap["graph"], "settings": snap["settings"]}
+    nf_watch._DESIRED.clear()
+    first = nf_watch.desired(cfg, live)
+    cfg["mtu"] = 1400  # the same dict, changed: its desired graph is another
+    assert nf_watch.desired(cfg, live) == nf_model.desired(cfg, live) != first
