@@ -292,7 +292,7 @@ def watch(state=None, **kwargs) -> dict:
     opts = _checked(nf_watch.options, {k: v for k, v in kwargs.items() if not str(k).startswith("__")})
     if state is not None and not isinstance(state, dict):
         raise SaltInvocationError("state: must be what the last call returned (a mapping)")
-    declared, bad = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), opts["exporters"])
+    declared, bad = nf_record.load_declarations(nf_record.declared_dir(__opts__["cachedir"]), opts["exporters"], __context__)
     # the beacon runs in the minion's own loop: its one read has the shorter bound
     read = lambda reqs: __salt__["netgraph.snapshot"](reqs, timeout=_bound("watch_timeout"))  # noqa: E731
     events, new = nf_watch.run(declared, state, opts, read, time.time)

@@ -171,9 +171,12 @@ def ether_passes(sim: PlanGraph, ether: str) -> bool:
 
 
 
+_HOOK_ORDER_RE = re.compile(r"(iface|out)(\d+)")
+
+
 def hook_order(hook: str):
     """Sort key: ifaceN/outN pairs by N (iface first), then the other hooks by name."""
-    m = re.fullmatch(r"(iface|out)(\d+)", hook)
+    m = _HOOK_ORDER_RE.fullmatch(hook)
     if m:
         return (0, int(m.group(2)), m.group(1) != "iface")
     return (1, 0, hook)

@@ -53,6 +53,10 @@ def _hook_peer(graph: dict, node: str, hook: str):
     return (h["peer"], h["peer_hook"]) if h else None
 
 
+_IFACE_HOOK_RE = re.compile(r"iface(\d+)")
+_INDEXED_HOOK_RE = re.compile(r"(?:iface|out)(\d+)")
+
+
 def _iface_indices(cfg: dict, current: dict) -> dict:
     """Keep the netflow iface index an interface already has; give new ones the lowest
     free, in the order of their names (not the pillar's: the same pillar written in
@@ -61,7 +65,7 @@ def _iface_indices(cfg: dict, current: dict) -> dict:
     cur_hooks = current.get("nodes", {}).get(nf, {}).get("hooks", {})
     attached: dict[tuple, int] = {}  # (peer node, peer hook) -> N of the ifaceN it feeds
     for hook, peer in cur_hooks.items():
-        m = re.fullmatch(r"iface(\d+)", hook)
+        m = _IFACE_HOOK_RE.fullmatch(hook)
         if m:
             attached[(peer["peer"], peer["peer_hook"])] = int(m.group(1))
     kept: dict[str, int] = {}
@@ -71,7 +75,7 @@ def _iface_indices(cfg: dict, current: dict) -> dict:
             kept[iface["name"]] = attached[want]
     taken = set(kept.values())
     for hook in cur_hooks:  # do not reuse an index whose hooks are still connected
-        m = re.fullmatch(r"(?:iface|out)(\d+)", hook)
+        m = _INDEXED_HOOK_RE.fullmatch(hook)
         if m:
             taken.add(int(m.group(1)))
     nxt = 0

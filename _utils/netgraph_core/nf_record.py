@@ -11,6 +11,7 @@ pillar. A successful present or absent (:func:`remember`) removes the claim.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -18,6 +19,7 @@ from . import nf_boot
 from . import nf_model
 
 DECLARATION_FORMAT = 1
+CACHE_KEY = "netflow.declarations"  # in the glue's __context__
 
 
 def declaration_text(name: str, params: dict, applied: float) -> str:
@@ -95,9 +97,37 @@ def remember(directory: str, name: str, params: dict | None, now: float) -> bool
     return True
 
 
-def load_declarations(directory: str, names=None) -> tuple[dict, dict]:
+def _copied(cfg: dict) -> dict:
+    """A validated exporter that shares nothing with ``cfg`` (its interfaces' values are
+    scalars: a shallow copy each, far cheaper than a deep copy of 2,000 of them)."""
+    flat = (str, int, float, bool, type(None))
+    return {**copy.deepcopy({k: v for k, v in cfg.items() if k != "interfaces"}),
+            "interfaces": [dict(i) if all(isinstance(v, flat) for v in i.values()) else copy.deepcopy(i)
+                           for i in cfg["interfaces"]]}
+
+
+def _load_cached(text: str, name: str, cache: dict | None) -> dict:
+    """declaration_load, remembered in ``cache`` by the record's text: validation is
+    pure, so the same text validates to the same exporter (the beacon reads every record
+    at every interval; a record changes only when an apply rewrites it)."""
+    if cache is None:
+        return declaration_load(text, name)
+    hit = cache.get(name)
+    if hit is None or hit[0] != text:
+        cache[name] = hit = (text, declaration_load(text, name))  # a ValueError caches nothing
+    return _copied(hit[1])
+
+
+def load_declarations(directory: str, names=None, context=None) -> tuple[dict, dict]:
     """({name: validated exporter} recorded in ``directory`` (only ``names`` if given),
-    {name: why its record cannot be used})."""
+    {name: why its record cannot be used}). ``context``: a mapping kept between calls (the
+    glue's ``__context__``, which lives as long as the minion) where the validated records
+    are kept by their text, so the beacon validates a record once, not at every interval."""
+    cache = None
+    if context is not None:
+        cache = context.get(CACHE_KEY)
+        if not isinstance(cache, dict):
+            cache = context[CACHE_KEY] = {}
     try:
         files = sorted(os.listdir(directory))
     except OSError:
@@ -111,9 +141,12 @@ def load_declarations(directory: str, names=None) -> tuple[dict, dict]:
             text = read_text(os.path.join(directory, file))
             if text is None:
                 raise ValueError(f"declaration of {name}: cannot be read")
-            found[name] = declaration_load(text, name)
+            found[name] = _load_cached(text, name, cache)
         except ValueError as exc:
             bad[name] = str(exc)
+    if cache is not None:
+        for gone in set(cache) - set(found):  # records removed or broken: forget them
+            del cache[gone]
     return found, bad
 
 

@@ -7,23 +7,25 @@ from __future__ import annotations
 import re
 
 from . import nf_sockaddr
-from .nf_graph import hook_order, links_norm, owned_nodes
+from .nf_graph import links_norm, owned_nodes
+
+_IFACE_RE = re.compile(r"iface(\d+)")
 
 
 def settings_queries(graph: dict, name: str) -> list[list[str]]:
     """Read-only messages that fetch the settings of an exporter's nodes (one spawn)."""
     owned = owned_nodes(graph, name)
+    nodes = graph.get("nodes", {})
     queries = []
-    for key, node in sorted(graph.get("nodes", {}).items()):
-        if key not in owned:
-            continue
+    for key in sorted(owned):  # the owned nodes are few: no walk over the whole graph
+        node = nodes[key]
         if node["type"] == "netflow":
             queries.append([f"{key}:", "info"])
             queries.append([f"{key}:", "v9info"])
-            for hook in sorted(node.get("hooks", {}), key=hook_order):
-                m = re.fullmatch(r"iface(\d+)", hook)
-                if m:
-                    queries.append([f"{key}:", "ifinfo", m.group(1)])
+            # only the ifaceN hooks, by N: the order hook_order gives them (a stable sort)
+            found = [(hook, m) for hook in node.get("hooks", {}) if (m := _IFACE_RE.fullmatch(hook))]
+            for _, m in sorted(found, key=lambda hm: int(hm[1].group(1))):
+                queries.append([f"{key}:", "ifinfo", m.group(1)])
         elif node["type"] == "ksocket":
             queries.append([f"{key}:", "getpeername"])
             queries.append([f"{key}:", "getname"])

@@ -21,6 +21,7 @@ import re
 
 from . import nf_sockaddr
 from .nf_model import CONF_EGRESS, CONF_INGRESS, CONF_THISONCE, VERSIONS, node_names, sockaddr, start_template
+from .nf_graph import owned_nodes
 from .nf_settings import settings_from_replies, settings_queries
 
 # (ng_parse name, our key, struct field): struct ng_netflow_info, in order.
@@ -80,9 +81,10 @@ def exporter_names(graph: dict) -> list[str]:
 
 
 def owned(graph: dict, name: str) -> set:
-    """The live nodes of exporter ``name``: those the planner reads the settings of
-    (``nf_settings.settings_queries``, which applies the one ownership predicate)."""
-    return {q[0][:-1] for q in settings_queries(graph, name)}
+    """The live nodes of exporter ``name`` (``nf_graph.owned_nodes``, the one ownership
+    predicate): those the planner reads the settings of (``nf_settings.settings_queries``
+    has at least one query per owned node, so it is the same set, without building them)."""
+    return owned_nodes(graph, name)
 
 
 def names_on_host(graph: dict, declared, persisted) -> list[str]:

@@ -73,10 +73,42 @@ def _tokenize(text):
     return tokens
 
 
+_OCTAL_RE = re.compile(r"[+-]?0[0-7]+")
+
+
 def _word_value(word):
     if _INT_RE.fullmatch(word):
-        return int(word, 8) if re.fullmatch(r"[+-]?0[0-7]+", word) else int(word, 0)
+        return int(word, 8) if _OCTAL_RE.fullmatch(word) else int(word, 0)
     return word
+
+
+def _flat_struct(text: str):
+    """The common reply shape, a struct of bare words (``{ data link type=1 conf=11 }``:
+    ifinfo, info, v9info), read with a few splits: the dict the generic parser gives, or
+    None for any other shape (nested, quoted, an array, or text it refuses), left to it.
+    Bare words are what its tokenizer reads (str.split's whitespace is str.isspace's)."""
+    body = text.strip()
+    if len(body) < 2 or body[0] != "{" or body[-1] != "}":
+        return None
+    inner = body[1:-1]
+    if "{" in inner or "}" in inner or "[" in inner or "]" in inner or '"' in inner:
+        return None
+    parts = inner.split("=")
+    if len(parts) == 1:
+        return None if parts[0].split() else {}
+    result: dict = {}
+    names = parts[0].split()
+    for index in range(1, len(parts)):
+        words = parts[index].split()  # the value, then the next field's name
+        last = index == len(parts) - 1
+        if not names or not words or (len(words) != 1 if last else len(words) < 2):
+            return None
+        key = " ".join(names)
+        if key in result:
+            return None
+        result[key] = _word_value(words[0])
+        names = words[1:]
+    return result
 
 
 def _default_like(value):
@@ -179,6 +211,9 @@ def parse_ascii(text):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty ASCII argument text")
+    flat = _flat_struct(text)
+    if flat is not None:
+        return flat
     parser = _AsciiParser(text)
     value = parser.value()
     if parser.peek() is not None:

@@ -49,11 +49,12 @@ def missing_node_error(path, error, types):
 # The whole graph from one `ngctl -f -` run of `list -l` and `types`
 # ---------------------------------------------------------------------------
 GRAPH_SCRIPT = "list -l\ntypes\n"
+_OWN_SOCKET_RE = re.compile(r"ngctl\d+")
 
 
 def is_own_socket(node: dict) -> bool:
     """ngctl's own socket node (``ngctl<pid>``, no hooks): not part of anyone's graph."""
-    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(re.fullmatch(r"ngctl\d+", node["name"] or ""))
+    return node["type"] == "socket" and node["num_hooks"] == 0 and bool(_OWN_SOCKET_RE.fullmatch(node["name"] or ""))
 
 
 def node_key(name: str | None, node_id: int) -> str:
@@ -66,7 +67,8 @@ def parse_graph(text: str) -> dict:
     ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
     peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
     lines = text.split("\n")
-    split_at = next((i for i, line in enumerate(lines) if TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
+    split_at = next((i for i, line in enumerate(lines)
+                     if " total types:" in line and TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
     if split_at is None:
         raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
     shown = parse_list_long("\n".join(lines[:split_at]))
@@ -75,15 +77,10 @@ def parse_graph(text: str) -> dict:
     for node in shown:
         if is_own_socket(node):
             continue
-        hooks = {}
-        for hook in node["hooks"]:
-            hooks[hook["hook"]] = {
-                "peer": node_key(hook["peer_name"], hook["peer_id"]),
-                "peer_name": hook["peer_name"],
-                "peer_type": hook["peer_type"],
-                "peer_id": hook["peer_id"],
-                "peer_hook": hook["peer_hook"],
-            }
+        hooks = {h["hook"]: {"peer": h["peer_name"] if h["peer_name"] is not None else "[%x]" % h["peer_id"],
+                             "peer_name": h["peer_name"], "peer_type": h["peer_type"], "peer_id": h["peer_id"],
+                             "peer_hook": h["peer_hook"]}
+                 for h in node["hooks"]}  # node_key inline: one call less per hook
         nodes[node_key(node["name"], node["id"])] = {
             "name": node["name"],
             "type": node["type"],
@@ -101,21 +98,31 @@ def snapshot_script(reqs: list) -> str:
     """One ``ngctl -f -`` read: :data:`GRAPH_SCRIPT`, then one ``msg`` line per
     ``[path, cmd, *args]`` request; only read-only messages (ValueError otherwise)."""
     lines = [GRAPH_SCRIPT.rstrip("\n")]
+    passed: set = set()  # (path, cmd) pairs already checked: the beacon sends 2,000 ifinfo to one node
     for index, req in enumerate(reqs):
         if not isinstance(req, (list, tuple)) or len(req) < 2:
             raise ValueError(f"requests[{index}]: must be [path, cmd, *args]")
         path, cmd, args = req[0], req[1], list(req[2:])
-        try:
-            ng_words.check_path(path)
-            ng_words.check_cmd_name(cmd)
-        except ValueError as exc:  # say which request, as query does
-            raise ValueError(f"requests[{index}]: {exc}") from None
-        if not ng_words.is_readonly_message(cmd):
-            raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
+        key = (path, cmd) if type(path) is str and type(cmd) is str else None  # exact str only: a subclass may hash otherwise
+        if key is None or key not in passed:
+            _check_request(index, path, cmd)
+            passed.add(key)
         for word in args:
             ng_words.check_word(word, f"requests[{index}] argument")
         lines.append(" ".join(["msg", path, cmd, *args]))
     return "\n".join(lines) + "\n"
+
+
+def _check_request(index: int, path, cmd) -> None:
+    """ValueError naming request ``index`` unless ``path`` is a netgraph address and
+    ``cmd`` a read-only message."""
+    try:
+        ng_words.check_path(path)
+        ng_words.check_cmd_name(cmd)
+    except ValueError as exc:  # say which request, as query does
+        raise ValueError(f"requests[{index}]: {exc}") from None
+    if not ng_words.is_readonly_message(cmd):
+        raise ValueError(f"requests[{index}]: {cmd!r} is not a read-only message")
 
 
 def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict, list]:
@@ -123,7 +130,8 @@ def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict,
     "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
     for a line that did not run. ValueError when even the graph could not be read."""
     lines = (stdout or "").split("\n")
-    cut = next((i for i, line in enumerate(lines) if _REPLY_LINE_RE.match(line.strip())), len(lines))
+    cut = next((i for i, line in enumerate(lines) if "Rec'd " in line and _REPLY_LINE_RE.match(line.strip())),
+               len(lines))
     head = 2  # list -l, types
     failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
     if rc and (failed is None or failed <= head):

@@ -162,7 +162,12 @@ def _parse_show_lines(lines, first_number=1):
             )
         if len(rest) < 2 or not _TABLE_DASH_RE.fullmatch(rest[1]):
             raise ValueError(f"line {first_number + 2}: expected the dashed line under the header")
-        for offset, line in enumerate(rest[2:], first_number + 3):
+        rows = [line.split() for line in rest[2:]]
+        if all(len(f) == 5 and _HEX8_RE.fullmatch(f[3]) for f in rows):  # the common case, in one pass
+            node["hooks"] = [{"hook": f[0], "peer_name": None if f[1] == UNNAMED else f[1], "peer_type": f[2],
+                              "peer_id": int(f[3], 16), "peer_hook": f[4]} for f in rows]
+            return node
+        for offset, line in enumerate(rest[2:], first_number + 3):  # row by row, to say which is wrong
             if not line.strip():
                 raise ValueError(f"line {offset}: blank line inside the hook table")
             node["hooks"].append(_parse_hook_row(line, offset))
@@ -199,7 +204,7 @@ def parse_list_long(text):
     for number, line in enumerate(lines[start:], start + 1):
         if not line.strip():
             continue
-        if _NODE_LINE_RE.fullmatch(line):
+        if "Name: " in line and _NODE_LINE_RE.fullmatch(line):
             if current:
                 blocks.append((current_start, current))
             current, current_start = [line], number
@@ -344,6 +349,11 @@ def parse_reply(text):
     lines = [line for line in clean_lines(text) if line.strip()]
     if not lines:
         raise ValueError("empty ngctl msg reply")
+    return _reply_of(lines)
+
+
+def _reply_of(lines: list[str]) -> dict:
+    """:func:`parse_reply` of its cleaned, non-blank lines."""
     match = _REPLY_HEAD_RE.fullmatch(lines[0])
     if not match:
         if _REPLY_HEX_RE.match(lines[0]):
@@ -380,21 +390,36 @@ def split_replies(text: str) -> list[dict]:
     """The replies of several ``msg`` lines of one ``ngctl -f`` run, each parsed."""
     chunks, current = [], []
     for line in text.split("\n"):
-        if _REPLY_HEAD_RE.fullmatch(line.rstrip()) or _REPLY_HEX_RE.match(line):
+        # "Rec'd " first: a plain substring test spares the regexes most lines
+        if "Rec'd " in line and (_REPLY_HEAD_RE.fullmatch(line.rstrip()) or _REPLY_HEX_RE.match(line)):
             if current:
-                chunks.append("\n".join(current))
+                chunks.append(current)
             current = [line]
         elif current:
             current.append(line)
         elif line.strip():
             raise ValueError(f"unexpected ngctl output before a reply: {excerpt(line)!r}")
     if current:
-        chunks.append("\n".join(current))
-    return [parse_reply(chunk) for chunk in chunks]
+        chunks.append(current)
+    return [_chunk_reply(chunk) for chunk in chunks]
+
+
+def _chunk_reply(lines: list[str]) -> dict:
+    """parse_reply of one chunk of split_replies, its lines already split: without a
+    carriage return, clean_lines would only strip them (the header line is never taken
+    for a prompt: it looks like output)."""
+    if any("\r" in line for line in lines):
+        return parse_reply("\n".join(lines))
+    return _reply_of([line.rstrip() for line in lines if line.strip()])
 
 
 def attribute_replies(cmds: list[str], replies: list[dict]) -> list[dict]:
     """One result per message sent (``cmds``, in order): the next reply when it answers
     that message, else None (a message that printed no reply). Consumes ``replies``."""
-    return [{"ok": True, "reply": replies.pop(0) if replies and replies[0]["cmd"] == cmd else None}
-            for cmd in cmds]
+    out, used = [], 0
+    for cmd in cmds:  # an index, then one del: pop(0) per reply is quadratic
+        hit = used < len(replies) and replies[used]["cmd"] == cmd
+        out.append({"ok": True, "reply": replies[used] if hit else None})
+        used += hit
+    del replies[:used]
+    return out

@@ -47,3 +47,27 @@ def test_files_that_are_not_claims_are_ignored(tmp_path):
     (tmp_path / "bad name.claim").write_text("")
     (tmp_path / "wan.claim").write_text("wan\n")
     assert nf_record.claimed(str(tmp_path)) == ["wan"]
+
+
+def test_the_beacon_validates_a_record_once_then_again_when_it_changes(tmp_path, monkeypatch):
+    d, context = str(tmp_path / "netflow"), {}
+    nf_record.remember(d, "lan", PARAMS, 1.0)
+    nf_record.remember(d, "dmz", {**PARAMS, "interfaces": ["em1"]}, 1.0)
+    calls = []
+    real = nf_record.declaration_load
+    monkeypatch.setattr(nf_record, "declaration_load", lambda text, name: calls.append(name) or real(text, name))
+    first = nf_record.load_declarations(d, None, context)
+    assert sorted(calls) == ["dmz", "lan"], "positive control: the first read validates"
+    first[0]["lan"]["interfaces"][0]["name"] = "changed"  # a caller's edit never reaches the cache
+    first[0]["lan"]["timeouts"]["active"] = 1
+    again = nf_record.load_declarations(d, None, context)
+    assert sorted(calls) == ["dmz", "lan"] and again == nf_record.load_declarations(d)
+    nf_record.remember(d, "lan", {**PARAMS, "mtu": 1400}, 2.0)  # a new text: validated again
+    calls.clear()
+    assert nf_record.load_declarations(d, None, context)[0]["lan"]["mtu"] == 1400 and calls == ["lan"]
+    (tmp_path / "netflow" / "dmz.json").write_text("{not json")
+    found, bad = nf_record.load_declarations(d, None, context)
+    assert set(found) == {"lan"} and "dmz" in bad and set(context[nf_record.CACHE_KEY]) == {"lan"}
+    nf_record.remember(d, "lan", None, 3.0)
+    assert nf_record.load_declarations(d, None, context) == ({}, {"dmz": bad["dmz"]})
+    assert context[nf_record.CACHE_KEY] == {}

@@ -393,3 +393,56 @@ def test_beacon_heals_only_what_watch_marks_and_reports_failures(beacon, monkeyp
     assert "healed" not in out["wan"]
     assert out["dmz"] == {**out["dmz"], "healed": False, "heal_comment": "netflow: cannot take the netflow lock: busy"}
     assert out["lab"]["healed"] is False and out["lab"]["heal_comment"] == "ngctl failed at line 1"
+
+
+def test_an_interval_pauses_the_cycle_collector_and_restores_it():
+    import gc
+    seen = []
+    read = lambda reqs: seen.append(gc.isenabled()) or {"graph": {"nodes": {}}, "replies": [None] * len(reqs)}  # noqa: E731
+    cfg = nf_model.validate({"name": "lan", "interfaces": ["em0"], "collectors": [{"host": "192.0.2.1", "port": 2055}]})
+    assert gc.isenabled(), "positive control: on before"
+    nf_watch.run({"lan": cfg}, None, nf_watch.options({}), read, lambda: 0.0)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # left off by its owner: not turned on behind its back
+        nf_watch.run({"lan": cfg}, None, nf_watch.options({}), read, lambda: 0.0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError):
+        nf_watch.run({"lan": cfg}, None, nf_watch.options({}), lambda reqs: (_ for _ in ()).throw(RuntimeError("x")),
+                     lambda: 0.0)
+    assert gc.isenabled()
+
+
+def test_the_desired_graph_is_reused_only_while_its_inputs_are_equal(tmp_path):
+    two = {"interfaces": ["em0", "em1"], "collectors": [{"host": "127.0.0.1", "port": 2055},
+                                                        {"host": "127.0.0.2", "port": 2056}]}
+    for params, name in ((None, "lan"), (two, "fan")):
+        host, cfg = build(tmp_path / name, **({"params": params} if params else {}), name=name)
+        snap = read(host, {name: cfg})
+        live = {**snap["graph"], "settings": snap["settings"]}
+        nf_watch._DESIRED.clear()
+        first = nf_watch.desired(cfg, live)
+        assert first == nf_model.desired(cfg, live) and nf_watch.desired(dict(cfg), live) is first  # reused
+        assert nf_watch.desired(cfg, {"nodes": {}}) == nf_model.desired(cfg, {"nodes": {}})  # other inputs
+        moved = {**live, "nodes": {**live["nodes"], f"{name}_nf": {**live["nodes"][f"{name}_nf"], "hooks": {
+            ("iface7" if h == "iface0" else h): p for h, p in live["nodes"][f"{name}_nf"]["hooks"].items()}}}}
+        again = nf_watch.desired(cfg, moved)
+        assert again is not first and again == nf_model.desired(cfg, moved) != first, "positive control: inputs matter"
+        other = nf_model.validate({**(params or {"interfaces": ["em0", "em1"], "collectors": [
+            {"host": "127.0.0.1", "port": 2055}]}), "name": name, "mtu": 1400})
+        assert nf_watch.desired(other, live) == nf_model.desired(other, live)
+    slots = {**live, "settings": {**live["settings"], "fan_v9_0": {"peer": "inet/127.0.0.2:2056"},
+                                  "fan_v9_1": {"peer": "inet/127.0.0.1:2055"}}}
+    assert nf_watch.desired(cfg, slots) == nf_model.desired(cfg, slots) != nf_model.desired(cfg, live)
+
+
+def test_a_declaration_changed_in_place_after_the_call_is_not_taken_for_the_old_one(lan):
+    host, cfg = lan
+    snap = read(host, {"lan": cfg})
+    live = {**snap["graph"], "settings": snap["settings"]}
+    nf_watch._DESIRED.clear()
+    first = nf_watch.desired(cfg, live)
+    cfg["mtu"] = 1400  # the same dict, changed: its desired graph is another
+    assert nf_watch.desired(cfg, live) == nf_model.desired(cfg, live) != first
