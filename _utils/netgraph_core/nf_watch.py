@@ -94,11 +94,14 @@ _DESIRED: dict = {}  # exporter name -> [(inputs, desired graph)], the last two 
 
 def _desired_inputs(cfg: dict, current: dict) -> tuple:
     """All that nf_model.desired reads of ``current``: the netflow node's hooks (iface
-    indices) and, per version, the fan-out's hooks and the peers its ksockets read."""
+    indices), its type, template and ``exported`` (nf_model.start_template) and, per
+    version, the fan-out's hooks and the peers its ksockets read."""
     names, nodes, settings = nf_model.node_names(cfg["name"]), current.get("nodes", {}), current.get("settings", {})
     hooks = lambda key: tuple((h, p["peer"], p["peer_hook"]) for h, p in nodes.get(key, {}).get("hooks", {}).items())  # noqa: E731
     fans = tuple((v, hooks(names[v]), tuple(settings.get(p, {}).get("peer") for _, p, _ in hooks(names[v]))) for v in (9, 5))
-    return hooks(names["netflow"]), fans
+    nf = settings.get(names["netflow"], {})
+    start = (nodes.get(names["netflow"], {}).get("type"), nf.get("exported"), tuple(sorted((nf.get("template") or {}).items())))
+    return hooks(names["netflow"]), fans, start
 
 
 def desired(cfg: dict, current: dict) -> dict:
