@@ -75,8 +75,8 @@ def test_a_bad_pillar_fails_naming_each_key_in_each_sls(tmp_path, mode):
     assert rc != 0, text
     assert isinstance(out, dict) and out, text
     assert not [e for e in SALT_ERRORS if e in text], text
-    for ret in out.values():
-        assert "-netflow-refused-" in ret["__id__"], ret
+    for key, ret in out.items():
+        assert key.startswith("netflow_|-") and key.endswith("_|-refused") and "-refused-" in ret["__id__"], (key, ret)
         assert ret["result"] is False and ret["changes"] == {} and ret["comment"].startswith("refused"), ret
     for prefix in SLS_PREFIXES:
         comments = [r["comment"] for r in out.values() if r["__id__"].startswith(prefix)]
