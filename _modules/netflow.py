@@ -13,6 +13,11 @@ from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kern
                            nf_watch)
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:  # Salt 3008 masks pillar values that pillar.get hands a job (not a template): read __pillar__
+    from salt.utils.secret import expose as _expose
+except ImportError:  # earlier series mask nothing
+    _expose = lambda value: value  # noqa: E731
+
 __virtualname__ = "netflow"
 
 
@@ -88,8 +93,7 @@ def plan(name, load_modules: bool = False, **kwargs) -> dict:
 
 
 def absent_plan(name) -> dict:
-    """Compute (read-only) what ``netflow.exporter_absent`` would remove.
-    CLI Example: ``salt fw1 netflow.absent_plan lan``"""
+    """Compute (read-only) what ``netflow.exporter_absent`` would remove. CLI Example: ``salt fw1 netflow.absent_plan lan``"""
     _core(nf_args.check_name, name)
     return nf_host.public(_core(_engine().plan, {}, [name]), name)
 
@@ -97,10 +101,9 @@ def absent_plan(name) -> dict:
 def converge(name, declared=None, test: bool = False, persist: bool = False, dot: bool = False, **kwargs) -> dict:
     """Make exporter ``name`` what is declared (``declared=True`` with its parameters as
     keyword arguments) or absent (``declared=False``): ``converge_host`` of one exporter
-    (another exporter's interface is refused, never taken). Returns ``{"result": True|None|False, "changes": {...}, "comment":
-    "...", "plan": <what netflow.plan returns, its DOT picture only with dot=True>}``; bad
-    arguments raise SaltInvocationError and run nothing. CLI Example: ``salt fw1 netflow.converge lan declared=True
-    interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]' test=True``"""
+    (another exporter's interface is refused, never taken): ``{result, changes, comment, plan}``
+    (DOT only with dot=True); bad arguments raise SaltInvocationError, nothing run. CLI Example:
+    ``salt fw1 netflow.converge lan declared=True interfaces='[em0]' collectors='[{host: 192.0.2.10, port: 2055}]' test=True``"""
     return _converge_one(name, _converge_args(name, declared, test, persist, kwargs, dot), kwargs, test, persist, dot=dot)
 
 
@@ -114,9 +117,8 @@ def _converge_one(name: str, cfg: dict | None, kwargs: dict, test: bool, persist
 
 
 def heal(name) -> dict:
-    """``converge`` to exporter ``name``'s recorded declaration (its last successful present):
-    what the ``netflow`` beacon runs on its own minion when the exporter drifts. Needs no
-    master or event data; waits at most 5 s for the lock. CLI Example: ``salt fw1 netflow.heal lan``"""
+    """``converge`` to exporter ``name``'s recorded declaration (its last successful present): what the
+    ``netflow`` beacon runs when it drifts; no master needed, 5 s for the lock. CLI Example: ``salt fw1 netflow.heal lan``"""
     _core(nf_args.check_name, name)
     params = _checked(nf_record.declared_params, _records(), name, error=CommandExecutionError)
     persist = params.pop("persist", False)
@@ -187,7 +189,7 @@ def mapdata(formula_defaults=None, tplroot: str = "netflow") -> dict:
     records = nf_record.declared_dir(__opts__["cachedir"])
     recorded, unreadable = nf_record.load_declarations(records)
     names = sorted(set(names) | set(recorded) | set(unreadable) | set(nf_record.claimed(records)))
-    return nf_pillar.decide(__salt__["pillar.get"]("netflow", {}), formula_defaults, config, names,
+    return nf_pillar.decide(_expose(__pillar__.get("netflow", {})), formula_defaults, config, names,
                             lambda key: __salt__["config.get"](key, None), tplroot)
 
 
@@ -221,9 +223,8 @@ def _views(names=None) -> dict:
 
 
 def list_() -> dict:
-    """The exporters of this host (netflow nodes ``<name>_nf``, recorded declarations, boot
-    files): interfaces, collectors, health, ``in_sync``/``drift``, ``boot_file``.
-    CLI Example: ``salt fw1 netflow.list``"""
+    """The exporters of this host (netflow nodes ``<name>_nf``, recorded declarations, boot files): interfaces,
+    collectors, health, ``in_sync``/``drift``, ``boot_file``. CLI Example: ``salt fw1 netflow.list``"""
     read, boot = _views(), _path("boot_dir")
     return {name: nf_watch.list_entry(view, read, nf_record.read_text(os.path.join(boot, f"{name}.ngctl")))
             for name, view in read["views"].items()}
@@ -242,10 +243,9 @@ def status(name=None, raw: bool = False, interval: int = 0) -> dict:
 
 
 def flows(name=None, interface=None, address=None, limit: int = 100) -> dict:
-    """The live flow table of exporter ``name`` read with flowctl(8) (``netgraph.flowctl``;
-    ngctl cannot send the binary ``show``): flows through ``interface``, from or to
-    ``address`` (address or network), the ``limit`` largest by packets (0: all). Without
-    ``name``: ``{exporter: table}`` of every exporter whose netflow node is live, alike.
+    """The live flow table of exporter ``name`` read with flowctl(8) (ngctl cannot send the binary
+    ``show``): flows through ``interface``, from or to ``address`` (address or network), the ``limit``
+    largest by packets (0: all). Without ``name``: ``{exporter: table}`` of every live exporter.
     CLI Example: ``salt fw1 netflow.flows lan interface=em0 address=10.0.0.0/8 limit=20``
     """
     _core(nf_args.check_name_or_all, name)
@@ -278,9 +278,9 @@ def metrics(name=None, path=None) -> str:
 
 
 def mine() -> dict:
-    """What this exporter minion publishes in the Salt mine as ``netflow_exporters`` (read-only;
-    docs/CONTRACTS.md "netflow.mine"). CLI Example: ``salt fw1 netflow.mine``"""
-    return nf_mine.read(_views()["views"], __salt__["netgraph.query"])
+    """Applied and declared exporters, as the mine's ``netflow_exporters`` (docs/CONTRACTS.md). CLI Example: ``salt fw1 netflow.mine``"""
+    declared = nf_args.declared_for_mine(mapdata(), _records(), __salt__.get("mine.get"))
+    return nf_mine.read(_views()["views"], __salt__["netgraph.query"], declared)
 
 
 def watch(state=None, **kwargs) -> dict:

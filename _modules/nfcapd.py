@@ -42,7 +42,7 @@ def _platform(os_family=None) -> str:
 
 def _mine(config) -> dict | None:
     """With ``sources: mine``: every minion's published exporters (ONE ``mine.get`` of
-    netflow_exporters) and this minion's own addresses (its grains), as data for
+    netflow_exporters), this minion's own addresses (its grains) and its id, as data for
     nf_collector; an unreachable master reads as no exporters."""
     if not (isinstance(config, dict) and config.get("sources") == "mine"):
         return None
@@ -52,7 +52,7 @@ def _mine(config) -> dict | None:
         published = {}
     own = [a for key in ("ip4_interfaces", "ip6_interfaces") for addrs in (__grains__.get(key) or {}).values()
            for a in (addrs if isinstance(addrs, list) else [])]
-    return {"published": published if isinstance(published, dict) else {}, "own": own}
+    return {"published": published if isinstance(published, dict) else {}, "own": own, "id": __opts__.get("id")}
 
 
 def _checked(config, os_family=None) -> dict:

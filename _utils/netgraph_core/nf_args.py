@@ -9,6 +9,7 @@ import os
 import socket
 
 from . import nf_host
+from . import nf_mine
 from . import nf_model
 from . import nf_paths
 from . import nf_record
@@ -111,6 +112,24 @@ def validated(name, kwargs: dict, records: str | None, mine_get=None) -> dict:
     cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)}, published)
     prior = nf_record.load_declarations(records, [name])[0] if records else {}
     return nf_resolve.unbound(cfg, prior.get(name))
+
+
+def declared_for_mine(decided: dict, records: str | None, mine_get=None) -> dict:
+    """The pillar's exporters (``decided``: netflow.mapdata's) as nf_mine.declared_view's,
+    for ``netflow.mine``: none while the pillar is refused; one whose collectors cannot be
+    resolved yet (a collector minion not in the mine, a name that does not resolve) keeps
+    them unresolved; one the model refuses is left out (its apply says why)."""
+    out: dict = {}
+    for name, kwargs in ([] if decided.get("errors") else decided.get("exporters") or []):
+        try:
+            cfg = validated(name, kwargs, records, mine_get)
+        except (ValidationError, nf_model.ConflictError):
+            try:
+                cfg = nf_model.validate({**public(kwargs), "name": name})
+            except (ValidationError, nf_model.ConflictError):
+                continue
+        out[name] = nf_mine.declared_view(cfg)
+    return out
 
 
 def host_arguments(exporters, absent, persist: bool, records: str | None, mine_get=None) -> tuple:

@@ -151,13 +151,13 @@ def _sources(raw: Any, storage: str, family: int, errors: list) -> list[dict]:
 
 def _mine_sources(cfg: dict, storage: str, family: int, mine: dict | None) -> list[dict]:
     """``sources: mine``: the sources nf_mine derives from ``mine`` (``{published:
-    {minion: netflow.mine's return}, own: [this minion's addresses]}``; None: a check
+    {minion: netflow.mine's return}, own: [this minion's addresses], id: its minion id}``; None: a check
     only, no sources yet); ``cfg["mine"]`` keeps its rows and skipped entries."""
     if mine is None:
         cfg["mine"] = {"rows": [], "skipped": []}
         return []
     own = {cfg["host"]} if not ipaddress.ip_address(cfg["host"]).is_unspecified else set(mine.get("own") or ())
-    found = nf_mine.collector_sources(mine.get("published"), own, cfg["port"], family, storage)
+    found = nf_mine.collector_sources(mine.get("published"), own, cfg["port"], family, storage, mine.get("id"))
     cfg["mine"] = {"rows": found["rows"], "skipped": found["skipped"]}
     return found["sources"]
 

@@ -2,7 +2,10 @@
 
 Exporter side: :func:`published` is what ``netflow.mine`` returns, published under the
 mine alias :data:`MINE_EXPORTERS` (docs/CONTRACTS.md, "netflow.mine"): per exporter its
-source addresses, versions, domain id, collectors and interface index -> name map.
+source addresses, versions, domain id, collectors and interface index -> name map. An
+exporter the pillar declares is published before it is applied (:func:`declared_view`):
+the mine is updated when a minion starts, so a collector applied in the same
+``state.apply`` as its exporters already finds them.
 
 Collector side: :func:`collector_sources` turns every minion's published exporters into
 nfcapd sources (one ``-n ident,host,dir`` per exporter that sends to this collector), and
@@ -16,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 from typing import Any
 
 from .nf_params import IFNAME_RE, MINION_RE, NAME_RE
@@ -51,23 +55,71 @@ def _ifindex(view: dict, kernel: dict) -> dict:
 
 def _entry(view: dict, kernel: dict) -> dict:
     collectors = [{"host": c["host"], "port": c["port"], "version": c["version"],
-                   "source": c.get("source") or c.get("declared_source")}
+                   "source": c.get("source") or c.get("declared_source"),
+                   **({"minion": c["minion"]} if c.get("minion") else {})}
                   for c in view.get("collectors", []) if c.get("connected") or c.get("declared")]
     return {"sources": sorted({c["source"] for c in collectors if c["source"]}),
             "versions": sorted({c["version"] for c in collectors}), "domain_id": DOMAIN_ID,
-            "collectors": collectors, "ifindex": _ifindex(view, kernel), "health": view.get("health")}
+            "collectors": collectors, "ifindex": _ifindex(view, kernel), "health": view.get("health"),
+            "applied": not view.get("declared_only", False)}
 
 
-def read(views: dict, query) -> dict:
-    """:func:`published` of ``views`` (netflow.status's), the kernel's index of each of
-    their Ethernet interfaces asked with ONE ``query`` (netgraph.query: ng_ether's
+def route_source(family: str, address: str, port: int) -> str | None:
+    """The source address this host's routing gives a datagram to ``address``: what the
+    kernel's ksocket takes on ``connect`` without a bound source (in_pcbladdr /
+    in6_selectsrc on the minion's own fib). A UDP ``connect`` sends nothing and spawns
+    nothing; None when there is no route."""
+    af = socket.AF_INET6 if family == "inet6" else socket.AF_INET
+    try:
+        with socket.socket(af, socket.SOCK_DGRAM) as s:
+            s.connect((address, port))
+            source = s.getsockname()[0].split("%")[0]
+    except (OSError, ValueError, OverflowError):
+        return None
+    return None if ipaddress.ip_address(source).is_unspecified else source
+
+
+def declared_view(cfg: dict, route=route_source) -> dict:
+    """A validated declaration (nf_model.validate, collectors resolved where they could
+    be) as a view :func:`published` reads, for an exporter not applied yet: each
+    collector's declared source, else the one ``route`` gives its address; a collector
+    named by minion keeps the name (the collector minion matches its own id)."""
+    collectors = []
+    for c in cfg["collectors"]:
+        source = c.get("source") or (route(c["family"], c["address"], c["port"]) if c.get("address") else None)
+        collectors.append({"host": c.get("address"), "minion": c.get("minion"), "port": c["port"],
+                           "version": c["version"], "declared_source": source, "declared": True})
+    interfaces = {i["name"]: {"attach": i["attach"], "node": i["node"], "index": i.get("ifindex")}
+                  for i in cfg["interfaces"]}
+    return {"present": True, "interfaces": interfaces, "collectors": collectors, "health": None}
+
+
+def _merged(live: dict | None, declared: dict | None) -> dict:
+    """An exporter's live view with the declared collectors it does not reach yet (the
+    pillar changed since the last apply); the declared view alone when not applied."""
+    if not (live and live.get("present")):
+        return {**declared, "declared_only": True}
+    if declared is None:
+        return live
+    reached = {(c.get("host"), c.get("port")) for c in live.get("collectors", []) if c.get("connected")}
+    extra = [c for c in declared["collectors"] if (c["host"], c["port"]) not in reached]
+    return {**live, "collectors": list(live.get("collectors", [])) + extra}
+
+
+def read(views: dict, query, declared: dict | None = None) -> dict:
+    """:func:`published` of ``views`` (netflow.status's) and of ``declared`` (``{name:
+    declared_view}``, the pillar's exporters), the kernel's index of each of their
+    Ethernet interfaces asked with ONE ``query`` (netgraph.query: ng_ether's
     ``getifindex``)."""
-    nodes = sorted({i["node"] for v in views.values() for i in v.get("interfaces", {}).values()
+    declared = declared or {}
+    merged = {n: _merged(views.get(n), declared.get(n)) for n in sorted(set(views) | set(declared))
+              if (views.get(n) or {}).get("present") or n in declared}
+    nodes = sorted({i["node"] for v in merged.values() for i in v.get("interfaces", {}).values()
                     if i.get("attach") == "ether"})
     replies = query([[f"{n}:", "getifindex"] for n in nodes]) if nodes else []
     kernel = {n: r["reply"]["args"] for n, r in zip(nodes, replies)
               if r and r.get("ok") and isinstance((r.get("reply") or {}).get("args"), int)}
-    return published(views, kernel)
+    return published(merged, kernel)
 
 
 def published(views: dict, kernel: dict) -> dict:
@@ -95,12 +147,17 @@ def _address(value: Any, family: int) -> str | None:
     return value if ok else None
 
 
-def _to_us(entry: dict, own: set, port: int, family: int) -> list[str]:
+def _to_us(entry: dict, own: set, port: int, family: int, own_id: str | None = None) -> list[str]:
     """The source addresses an exporter's entry sends to us from (collector host in
-    ``own``, our port, our family)."""
+    ``own``, or the collector named by our minion id ``own_id``; our port, our family)."""
     found = []
     for c in entry.get("collectors") if isinstance(entry.get("collectors"), list) else []:
-        if isinstance(c, dict) and c.get("host") in own and c.get("port") == port:
+        if not isinstance(c, dict) or c.get("port") != port:
+            continue
+        host = c.get("host")
+        # by id only while the exporter could not resolve the minion: a resolved address
+        # elsewhere is where its datagrams go, not here
+        if (isinstance(host, str) and host in own) or (host is None and own_id is not None and c.get("minion") == own_id):
             source = _address(c.get("source"), family)
             found += [source] if source and source not in found else []
     return found
@@ -127,16 +184,16 @@ def _exporters(data: Any, skipped: list) -> list[tuple]:
     return out
 
 
-def collector_sources(data: Any, own: set, port: int, family: int, storage: str) -> dict:
+def collector_sources(data: Any, own: set, port: int, family: int, storage: str, own_id: str | None = None) -> dict:
     """nfcapd sources from the mine (``data``: ``{minion: netflow.mine's return}``) for a
-    collector reached at an address in ``own`` on ``port``: ``{sources: [{ident, host,
-    dir}], rows: [{ident, minion, exporter, source, ifindex: {index: name}}], skipped:
+    collector reached at an address in ``own`` (or named by its minion id ``own_id``) on
+    ``port``: ``{sources: [{ident, host, dir}], rows: [{ident, minion, exporter, source, ifindex: {index: name}}], skipped:
     [reasons]}``. nfcapd tells sources apart by address alone, so an address a second
     exporter sends from too is skipped for that one (give it its own ``source``)."""
     skipped: list = []
     sources, rows, by_host, idents = [], [], {}, set()
     for minion, name, entry in _exporters(data, skipped):
-        for n, host in enumerate(_to_us(entry, own, port, family)):
+        for n, host in enumerate(_to_us(entry, own, port, family, own_id)):
             base = ident(minion, name)
             tag = base if n == 0 else ident(minion, f"{name}_{n + 1}")
             why = ("its ident would be longer than 64 characters" if tag is None

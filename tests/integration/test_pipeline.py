@@ -6,11 +6,12 @@ minion gets ``netflow``; pillar ``mine_functions`` publishes what docs/formula.m
 says. (tests/integration/test_verify.py wires collectors given by address, and has the loss
 case.)
 
-* One ``state.apply netflow`` cannot wire a fresh fleet: the exporters are applied (their
-  collector resolved from the collector's addresses in the mine), but the collector, applied
-  at the same time, finds no exporters in the mine, which only holds them once they are
-  applied and ``mine.update`` ran. After ``mine.update`` a second apply wires it: one source
-  per exporter, ident ``<minion>_<exporter>``.
+* One ``salt 'vp-*' state.apply netflow`` wires a fresh fleet: each minion publishes in
+  the mine what its pillar declares (``mine.update``, what every minion runs when it
+  starts), so the collector, applied at the same time as the exporters, renders one
+  source per exporter (ident ``<minion>_<exporter>``) before any exporter exists; the
+  control is the mine without those declarations (the exporters' mine data deleted),
+  where the same apply renders none. A second apply changes nothing.
 * The orchestrate SLS (formula/netflow/orch/pipeline.sls) runs the same steps in that order
   and ends with ``netflow.verify`` (IDLE: nothing sent yet, exit 0).
 * Traffic on both exporters reaches nfcapd decoded, each exporter's flows under its own
@@ -87,22 +88,41 @@ def sources(rig: Rig) -> list[str]:
     return [ret.data[i + 1] for i, arg in enumerate(ret.data) if arg == "-n"]
 
 
-def test_two_applies_with_mine_update_between_wire_a_fresh_fleet(rig):
-    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0  # the collector's addresses
+def expected_sources(rig: Rig) -> list[str]:
+    return sorted(f"{ident},{src},{rig.storage / ident}" for ident, src, _ in EXPORTERS.values())
+
+
+def test_one_apply_wires_a_fresh_fleet_from_what_the_minions_published_at_start(rig):
+    # control first: the mine without the exporters' declarations, the collector finds none
+    assert rig.cli.run("mine.update", minion_tgt=COLLECTOR).returncode == 0
+    assert rig.cli.run("mine.delete", "netflow_exporters", minion_tgt=TGT).returncode == 0
+    ret = rig.cli.run("state.apply", "netflow", minion_tgt=COLLECTOR, _timeout=180)
+    assert ret.returncode == 0 and "from the mine: 0 exporter(s)" in ret.stdout, ret.stdout
+    assert sources(rig) == []
+    # a fresh fleet: what every minion publishes when it starts, then ONE apply everywhere
+    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0
+    for mid in EXPORTERS:  # nothing is applied yet: the mine holds the declaration
+        assert rig.cli.run("netflow.list", minion_tgt=mid).data == {}
+        mined = rig.cli.run("mine.get", mid, "netflow_exporters", minion_tgt=COLLECTOR).data
+        # a job's pillar.get is masked on Salt 3008: mapdata (which the mine function runs) reads __pillar__
+        assert rig.cli.run("netflow.mapdata", minion_tgt=mid).data["errors"] == []
+        assert mined[mid]["lan"]["applied"] is False and mined[mid]["lan"]["sources"] == [EXPORTERS[mid][1]], mined
     first = apply_netflow(rig)
     for mid in EXPORTERS:
         assert set(ngsim("links", str(rig.roots[mid])).values()) == {"pass"}
         assert "netflow-exporter-netflow-exporters_present" in "".join(first[mid])
     collector = next(s for sid, s in first[COLLECTOR].items() if "collector_present" in sid)
-    assert "from the mine: 0 exporter(s)" in collector["comment"], collector
-    assert sources(rig) == []  # the exporters are not in the mine yet: one apply is not enough
-    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0  # the exporters just applied
-    second = apply_netflow(rig)
-    for mid in EXPORTERS:  # nothing else changes on the exporters
-        assert all(not s["changes"] for sid, s in second[mid].items() if "exporters_present" in sid), second[mid]
-    assert sorted(sources(rig)) == [f"{ident},{src},{rig.storage / ident}" for ident, src, _ in EXPORTERS.values()]
+    assert "from the mine: 2 exporter(s)" in collector["comment"], collector
+    assert sorted(sources(rig)) == expected_sources(rig)
     csv = (rig.storage / "exporters.csv").read_text()
     assert all(f"{ident},{mid},lan,{src}," in csv for mid, (ident, src, _) in EXPORTERS.items()), csv
+    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0  # now applied: the kernel's view
+    second = apply_netflow(rig)
+    for mid in EXPORTERS:  # nothing changes on the exporters
+        assert all(not s["changes"] for sid, s in second[mid].items() if "exporters_present" in sid), second[mid]
+    collector = next(s for sid, s in second[COLLECTOR].items() if "collector_present" in sid)
+    assert not collector["changes"], collector
+    assert sorted(sources(rig)) == expected_sources(rig)
 
 
 def test_the_orchestrate_sls_runs_the_steps_in_order_and_verifies(rig):
@@ -116,7 +136,7 @@ def test_the_orchestrate_sls_runs_the_steps_in_order_and_verifies(rig):
     assert ret.returncode == 0 and all(s["result"] is True for s in ran), states
     verify = json.dumps(ran[-1])
     assert "vp-fw1/lan" in verify and "vp-fw2/lan" in verify and "IDLE" in verify, ran[-1]
-    assert sorted(sources(rig)) == [f"{ident},{src},{rig.storage / ident}" for ident, src, _ in EXPORTERS.values()]
+    assert sorted(sources(rig)) == expected_sources(rig)
 
 
 def test_flows_reach_nfcapd_under_each_minion_ident_and_verify_says_ok(rig, tmp_path):

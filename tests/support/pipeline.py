@@ -18,7 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def ngsim(*args: str) -> dict | str:
-    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "ngsim", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"ngsim {args}: {proc.stderr}"
     return json.loads(proc.stdout) if proc.stdout.startswith("{") else proc.stdout
 
