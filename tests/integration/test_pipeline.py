@@ -6,12 +6,13 @@ minion gets ``netflow``; pillar ``mine_functions`` publishes what docs/formula.m
 says. (tests/integration/test_verify.py wires collectors given by address, and has the loss
 case.)
 
-* One ``salt 'vp-*' state.apply netflow`` wires a fresh fleet: each minion publishes in
-  the mine what its pillar declares (``mine.update``, what every minion runs when it
-  starts), so the collector, applied at the same time as the exporters, renders one
-  source per exporter (ident ``<minion>_<exporter>``) before any exporter exists; the
-  control is the mine without those declarations (the exporters' mine data deleted),
-  where the same apply renders none. A second apply changes nothing.
+* One ``salt 'vp-*' state.apply netflow`` wires a fresh fleet: the pillar is in place when
+  the minions start, and each publishes in the mine what it declares when it starts (Salt's
+  start-time ``mine.update``; the test never calls it first), so the collector, applied at
+  the same time as the exporters, renders one source per exporter (ident
+  ``<minion>_<exporter>``) before any exporter exists. The control: with the exporters'
+  mine data deleted the collector renders none; published again, one apply restores the
+  sources and changes nothing on the exporters, and the next apply changes nothing at all.
 * The orchestrate SLS (formula/netflow/orch/pipeline.sls) runs the same steps in that order
   and ends with ``netflow.verify`` (IDLE: nothing sent yet, exit 0).
 * Traffic on both exporters reaches nfcapd decoded, each exporter's flows under its own
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 
 import pytest
 import yaml
@@ -49,16 +51,29 @@ def pillar(minion: str, root: pathlib.Path, port: int) -> dict:
     return {"mine_functions": MINE_EXPORTER, **exporter_pillar(root, collector)}
 
 
+def published(cli, want: set, bound: float = 90) -> dict:
+    """The exporters' ``netflow_exporters`` in the mine once every minion of ``want`` has
+    published (polled, at most ``bound`` seconds)."""
+    deadline = time.monotonic() + bound
+    while True:
+        got = cli.run("mine.get", TGT, "netflow_exporters", minion_tgt=COLLECTOR).data
+        got = got if isinstance(got, dict) else {}
+        if want <= {m for m, e in got.items() if isinstance(e, dict) and e}:
+            return got
+        assert time.monotonic() < deadline, f"the minions did not publish at start: {got}"
+        time.sleep(1)
+
+
 @pytest.fixture(scope="module")
 def rig(ng_master, ng_minion, ng_salt_cli, tmp_path_factory):
+    """The pillar is in place BEFORE the minions start: what a fresh fleet is. Each minion
+    runs ``mine.update`` when it starts (Salt's ``__mine_interval`` job, run_on_start), so
+    the mine holds the exporters' declarations and the collector's addresses before any
+    apply; nothing here calls ``mine.update``."""
     port = free_udp_port()
     base = tmp_path_factory.mktemp("pipeline-collector")
     quick = {"autoload_dynamic_modules": False}  # the repository's module_dirs: no sync at each state run
-    roots = {}
-    for mid in EXPORTERS:
-        ng_minion(mid, ifaces=("em0",), overrides=quick)
-        roots[mid] = ng_minion.root(mid)
-    ng_minion(COLLECTOR, ifaces=(), overrides={**quick, "netgraph.ngctl": None})  # a collector host: no netgraph
+    roots = {mid: ng_minion.base / mid for mid in EXPORTERS}  # where the pool makes each host
     pillars = {mid.replace("-", "_"): pillar(mid, roots[mid], port) for mid in EXPORTERS}
     pillars[COLLECTOR.replace("-", "_")] = {"mine_functions": MINE_COLLECTOR, **collector_pillar(base, port, "mine")}
     pillar_dir = ng_master.pillar_tree.base.write_path
@@ -66,7 +81,10 @@ def rig(ng_master, ng_minion, ng_salt_cli, tmp_path_factory):
         (pillar_dir / f"{name}.sls").write_text(yaml.safe_dump(data))
     ptop = "base:\n" + "".join(f"  {name.replace('_', '-')}:\n    - {name}\n" for name in pillars)
     with ng_master.pillar_tree.base.temp_file("top.sls", ptop):
-        assert ng_salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=TGT).returncode == 0
+        for mid in EXPORTERS:
+            ng_minion(mid, ifaces=("em0",), overrides=quick)
+            assert ng_minion.root(mid) == roots[mid]
+        ng_minion(COLLECTOR, ifaces=(), overrides={**quick, "netgraph.ngctl": None})  # a collector host: no netgraph
         rig = Rig(ng_master, ng_salt_cli, roots, base / "flows", port, EXPORTERS, COLLECTOR, TGT)
         rig.sync_runner()
         yield rig
@@ -93,21 +111,13 @@ def expected_sources(rig: Rig) -> list[str]:
 
 
 def test_one_apply_wires_a_fresh_fleet_from_what_the_minions_published_at_start(rig):
-    # control first: the mine without the exporters' declarations, the collector finds none
-    assert rig.cli.run("mine.update", minion_tgt=COLLECTOR).returncode == 0
-    assert rig.cli.run("mine.delete", "netflow_exporters", minion_tgt=TGT).returncode == 0
-    ret = rig.cli.run("state.apply", "netflow", minion_tgt=COLLECTOR, _timeout=180)
-    assert ret.returncode == 0 and "from the mine: 0 exporter(s)" in ret.stdout, ret.stdout
-    assert sources(rig) == []
-    # a fresh fleet: what every minion publishes when it starts, then ONE apply everywhere
-    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0
+    mined = published(rig.cli, set(EXPORTERS))
     for mid in EXPORTERS:  # nothing is applied yet: the mine holds the declaration
         assert rig.cli.run("netflow.list", minion_tgt=mid).data == {}
-        mined = rig.cli.run("mine.get", mid, "netflow_exporters", minion_tgt=COLLECTOR).data
+        assert mined[mid]["lan"]["applied"] is False and mined[mid]["lan"]["sources"] == [EXPORTERS[mid][1]], mined
         # a job's pillar.get is masked on Salt 3008: mapdata (which the mine function runs) reads __pillar__
         assert rig.cli.run("netflow.mapdata", minion_tgt=mid).data["errors"] == []
-        assert mined[mid]["lan"]["applied"] is False and mined[mid]["lan"]["sources"] == [EXPORTERS[mid][1]], mined
-    first = apply_netflow(rig)
+    first = apply_netflow(rig)  # ONE salt 'vp-*' state.apply netflow
     for mid in EXPORTERS:
         assert set(ngsim("links", str(rig.roots[mid])).values()) == {"pass"}
         assert "netflow-exporter-netflow-exporters_present" in "".join(first[mid])
@@ -116,13 +126,24 @@ def test_one_apply_wires_a_fresh_fleet_from_what_the_minions_published_at_start(
     assert sorted(sources(rig)) == expected_sources(rig)
     csv = (rig.storage / "exporters.csv").read_text()
     assert all(f"{ident},{mid},lan,{src}," in csv for mid, (ident, src, _) in EXPORTERS.items()), csv
-    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0  # now applied: the kernel's view
+
+
+def test_without_the_exporters_in_the_mine_the_collector_has_no_source_and_a_second_apply_changes_nothing(rig):
+    # the control: the exporters' mine data deleted, the collector alone renders no source
+    assert rig.cli.run("mine.delete", "netflow_exporters", minion_tgt=TGT).returncode == 0
+    ret = rig.cli.run("state.apply", "netflow", minion_tgt=COLLECTOR, _timeout=180)
+    assert ret.returncode == 0 and "from the mine: 0 exporter(s)" in ret.stdout, ret.stdout
+    assert sources(rig) == []
+    # published again (now applied: the kernel's view), one apply everywhere: only the collector changes
+    assert rig.cli.run("mine.update", minion_tgt=TGT).returncode == 0
+    mined = published(rig.cli, set(EXPORTERS))
+    assert all(mined[mid]["lan"]["applied"] is True for mid in EXPORTERS), mined
     second = apply_netflow(rig)
-    for mid in EXPORTERS:  # nothing changes on the exporters
+    for mid in EXPORTERS:
         assert all(not s["changes"] for sid, s in second[mid].items() if "exporters_present" in sid), second[mid]
-    collector = next(s for sid, s in second[COLLECTOR].items() if "collector_present" in sid)
-    assert not collector["changes"], collector
     assert sorted(sources(rig)) == expected_sources(rig)
+    third = apply_netflow(rig)
+    assert all(not s["changes"] for states in third.values() for s in states.values()), third
 
 
 def test_the_orchestrate_sls_runs_the_steps_in_order_and_verifies(rig):
