@@ -70,6 +70,9 @@ def ng_master(salt_factories, tmp_path_factory):
         overrides={
             "file_roots": {"base": [str(state_dir), str(REPO / "formula")]},
             "log_level_logfile": "info",
+            # a new minion's key is accepted as it arrives: otherwise the minion waits 0.5 s,
+            # then 1 s, for salt-factories' `salt-key --accept` (a CLI process per minion)
+            "auto_accept": True,
         },
     )
     with factory.started():
