@@ -123,7 +123,9 @@ def write_minion_config(
         "root_dir": str(base / "root"),
         "log_file": str(base / "minion.log"),
         "log_level_logfile": "info",
-        "file_roots": {"base": [str(REPO / "formula"), str(REPO)]},
+        # formula/ is a complete file root (its _modules/_states/_utils links); the repository's
+        # top level would add nothing but a file list walking .venv/ (about 1 s per listing)
+        "file_roots": {"base": [str(REPO / "formula")]},
         "pillar_roots": {"base": [str(pillar_dir)]},
         "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")],
         "states_dirs": [str(REPO / "_states")],

@@ -49,11 +49,23 @@ def pytest_unconfigure(config):
 
 # Tests that must share one pytest-xdist worker (make test: --dist loadgroup): a module whose
 # tests run in order on one host, the wheel build in the tree (build/, *.egg-info), the real
-# master and minions (package-scoped: started once). The scheduler groups them by path, not
-# by xdist_group marks: with pytest 9 the workers' rewrite of the node ids that those marks
-# rely on does not reach the scheduler (seen: a marked module split between two workers).
-ONE_WORKER = ("tests/integration/", "tests/functional/formula/test_formula.py",
-              "tests/functional/modules/test_extension.py")
+# master and minions. Each entry is one group, a tuple of path prefixes. The integration
+# modules are groups of their own: a worker starts its own salt-master (package-scoped,
+# its own ports and root_dir) for whichever of them it runs, so two workers run them side
+# by side; test_netgraph_daemons.py and test_pillar_refused.py share minion ng-fw1.
+# The scheduler groups them by path, not by xdist_group marks: with pytest 9 the workers'
+# rewrite of the node ids that those marks rely on does not reach the scheduler (seen: a
+# marked module split between two workers).
+ONE_WORKER = (
+    ("tests/integration/test_formula_fleet.py",),
+    ("tests/integration/test_verify.py",),
+    ("tests/integration/test_pipeline.py",),
+    ("tests/integration/test_self_heal.py",),
+    ("tests/integration/test_netgraph_daemons.py", "tests/integration/test_pillar_refused.py"),
+    ("tests/integration/",),  # any other integration module: all of them in one group
+    ("tests/functional/formula/test_formula.py",),
+    ("tests/functional/modules/test_extension.py",),
+)
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -63,9 +75,9 @@ def pytest_xdist_make_scheduler(config, log):
 
     class PathGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            for prefix in ONE_WORKER:
-                if nodeid.startswith(prefix):
-                    return prefix
+            for group in ONE_WORKER:
+                if nodeid.startswith(group):
+                    return group[0]
             return super()._split_scope(nodeid)
 
     return PathGroupScheduling(config, log)

@@ -4,9 +4,12 @@ of salt-minions, each minion bound to its own emulated FreeBSD host (an ngsim RO
 Reusable by later tests:
 
 * ``ng_master``: a started salt-master. ``file_roots`` = a temp dir first (so
-  ``ng_master.state_tree.base.temp_file(...)`` writes there), then ``formula/`` and the
-  repository root (serving ``salt://_modules``/``salt://_states`` for
-  ``saltutil.sync_all``). Pillar: ``ng_master.pillar_tree.base.temp_file(...)``.
+  ``ng_master.state_tree.base.temp_file(...)`` writes there), then ``formula/``, a complete
+  file root: ``salt://netflow`` and, through its links, ``salt://_modules``, ``_states``,
+  ``_runners``, ``_utils`` for ``saltutil.sync_*``. (Not the repository's top level: every
+  file list the master builds would walk .venv/, seconds each under load, and file.managed
+  with the formula's TOFS source list asks for one.) Pillar:
+  ``ng_master.pillar_tree.base.temp_file(...)``.
 * ``ng_minion(minion_id, ifaces=(...), loaded=(...))``: starts (once per package) a
   salt-minion whose ``netgraph.ngctl``/``kldload``/``kldstat``/``ipfw`` point at its own
   ngsim host ``ROOT/bin/*`` and whose ``module_dirs``/``states_dirs`` are the repo's
@@ -65,8 +68,11 @@ def ng_master(salt_factories, tmp_path_factory):
     factory = salt_factories.salt_master_daemon(
         "ng-master",
         overrides={
-            "file_roots": {"base": [str(state_dir), str(REPO / "formula"), str(REPO)]},
+            "file_roots": {"base": [str(state_dir), str(REPO / "formula")]},
             "log_level_logfile": "info",
+            # a new minion's key is accepted as it arrives: otherwise the minion waits 0.5 s,
+            # then 1 s, for salt-factories' `salt-key --accept` (a CLI process per minion)
+            "auto_accept": True,
         },
     )
     with factory.started():

@@ -65,9 +65,9 @@ def fleet(salt_factories, tmp_path_factory, nfcapd):
     host and pillar), and one more minion that forges events."""
     states = tmp_path_factory.mktemp("heal-states")
     master = salt_factories.salt_master_daemon("heal-master", overrides={
-        "file_roots": {"base": [str(states), str(REPO / "formula"), str(REPO)]},
+        "file_roots": {"base": [str(states), str(REPO / "formula")]},  # see conftest.py's ng_master
         "reactor": [{"salt/beacon/*/netflow/*": ["salt://netflow/reactor/heal.sls"]}],
-        "log_level_logfile": "info",
+        "log_level_logfile": "info", "auto_accept": True,  # see conftest.py's ng_master
     })
     root = tmp_path_factory.mktemp("heal-hosts") / MINION
     ngsim("init", str(root), "--iface", "em0", "--iface", "em1", "--loaded", "ng_ether")
