@@ -123,7 +123,9 @@ class Base:
             "module_dirs": [str(REPO / "_modules")], "utils_dirs": [str(REPO / "_utils")], "states_dirs": [str(REPO / "_states")],
             "netgraph.ngctl": str(bindir / "ngctl"), "netgraph.kldload": str(bindir / "kldload"),
             "netgraph.kldstat": str(bindir / "kldstat"), "netgraph.ipfw": str(bindir / "ipfw"),
-            "netflow": {"boot_dir": str(base / "boot")},
+            # a lock of its own: the default /var/run/netflow.lock is the machine's, and a
+            # timed apply would wait out anyone else's run holding it
+            "netflow": {"boot_dir": str(base / "boot"), "lock_file": str(base / "netflow.lock")},
         })
         loaders = self.loaders[host.root] = Loaders(opts)
         self.timers[host.root] = install_timers(loaders)
@@ -194,7 +196,9 @@ class SaltCall:
 
         write_minion_config = load_file(REPO / "demo" / "run.py", "demo_run").write_minion_config
         base = work / f"{name}-salt"
-        self.confdir = write_minion_config(base, pathlib.Path(host.root), {"netflow": {"exporters": {}}})
+        # the netflow lock under ``base``, as Base.salt's: no wait on another run of the machine
+        self.confdir = write_minion_config(base, pathlib.Path(host.root), {"netflow": {"exporters": {}}},
+                                           lock_file=base / "netflow.lock")
         self.states = base / "states"
         self.states.mkdir(parents=True, exist_ok=True)
         conf = yaml.safe_load((self.confdir / "minion").read_text())
