@@ -28,8 +28,7 @@ import logging
 import os
 import time
 
-from . import nf_boot
-from . import nf_dot
+from . import lazy
 from . import nf_host
 from . import nf_ipfw
 from . import nf_journal
@@ -38,10 +37,11 @@ from . import nf_model
 from . import nf_plan
 from . import nf_reads
 from . import nf_record
-from . import nf_rollback
 from . import nf_settings
 from .nf_kernel import Kernel, KernelError
 
+# a no-change apply without persist renders no boot file, draws no picture, rolls nothing back
+nf_boot, nf_dot, nf_rollback = lazy("nf_boot"), lazy("nf_dot"), lazy("nf_rollback")
 log = logging.getLogger(__name__)
 
 
