@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import time
 
-from netgraph_core import (nf_args, nf_boot, nf_dot, nf_engine, nf_host, nf_kernel, nf_metrics,
-                           nf_mine, nf_model, nf_paths, nf_pillar, nf_record, nf_resolve, nf_status, nf_verify,
-                           nf_watch)
+from netgraph_core import lazy, nf_args, nf_engine, nf_host, nf_kernel, nf_model, nf_paths, nf_record, nf_resolve
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+# imported at first use: Salt imports this file's imports at every salt-call, and an apply needs none of these
+nf_boot, nf_dot, nf_metrics, nf_mine = lazy("nf_boot"), lazy("nf_dot"), lazy("nf_metrics"), lazy("nf_mine")
+nf_pillar, nf_status, nf_verify, nf_watch = lazy("nf_pillar"), lazy("nf_status"), lazy("nf_verify"), lazy("nf_watch")
 
 try:  # Salt 3008 masks pillar values that pillar.get hands a job (not a template): read __pillar__
     from salt.utils.secret import expose as _expose
@@ -107,8 +108,7 @@ def converge(name, declared=None, test: bool = False, persist: bool = False, dot
     return _converge_one(name, _converge_args(name, declared, test, persist, kwargs, dot), kwargs, test, persist, dot=dot)
 
 
-def _converge_one(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float = 60,
-                  dot: bool = False) -> dict:
+def _converge_one(name: str, cfg: dict | None, kwargs: dict, test: bool, persist: bool, wait: float = 60, dot: bool = False) -> dict:
     """converge of one exporter (``cfg`` validated, None to remove it) by the engine."""
     params = nf_resolve.pinned({**kwargs, "persist": persist}, cfg) if cfg else None
     out = _core(_engine(persist, dot).converge, {name: cfg} if cfg else {}, [] if cfg else [name], test,

@@ -19,8 +19,9 @@ configured ``netgraph.ngctl`` exists (for instance the ngsim emulator).
 """
 import time
 
-from netgraph_core import nf_flows, nf_paths, ng_ops, ng_snapshot, ng_systext, ng_text, ng_words
+from netgraph_core import lazy, nf_paths, ng_ops, ng_snapshot, ng_text, ng_words
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+nf_flows, ng_systext = lazy("nf_flows"), lazy("ng_systext")  # flowctl, ifconfig, kldstat, ipfw: at first use, not every call
 
 __virtualname__ = "netgraph"
 __func_alias__ = {"list_": "list"}

@@ -70,7 +70,9 @@ def load(root: str) -> dict[str, Any]:
 def save(root: str, st: dict[str, Any]) -> None:
     tmp = state_path(root) + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(st, f, separators=(",", ":"), sort_keys=False)
+        # dumps, not dump: json.dump streams through the pure-Python encoder, ~10x slower
+        # at 1,000 interfaces, and every spawn saves the whole state (the same text)
+        f.write(json.dumps(st, separators=(",", ":"), sort_keys=False))
     os.replace(tmp, state_path(root))
 
 

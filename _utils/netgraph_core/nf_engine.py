@@ -28,8 +28,8 @@ import logging
 import os
 import time
 
-from . import nf_boot
-from . import nf_dot
+from . import lazy
+from . import no_cycle_collection
 from . import nf_host
 from . import nf_ipfw
 from . import nf_journal
@@ -38,10 +38,11 @@ from . import nf_model
 from . import nf_plan
 from . import nf_reads
 from . import nf_record
-from . import nf_rollback
 from . import nf_settings
 from .nf_kernel import Kernel, KernelError
 
+# a no-change apply without persist renders no boot file, draws no picture, rolls nothing back
+nf_boot, nf_dot, nf_rollback = lazy("nf_boot"), lazy("nf_dot"), lazy("nf_rollback")
 log = logging.getLogger(__name__)
 
 
@@ -269,9 +270,11 @@ class Engine:
         """``converge_locked`` under the netflow lock, which the rc.d script takes too, waited
         for at most ``wait`` seconds, then the declarations of ``remember`` recorded. A
         preview (``test``) writes nothing, so it holds the lock shared and only if its file
-        exists (nf_lock.shared_if_exists)."""
+        exists (nf_lock.shared_if_exists). The cycle collector is paused meanwhile
+        (netgraph_core.no_cycle_collection: at 1,000 interfaces the read and the plan made
+        it collect the whole Salt process about twice per apply)."""
         try:
-            with (nf_lock.shared_if_exists if test else nf_lock.exclusive)(self.lock_file, timeout=wait):
+            with no_cycle_collection(), (nf_lock.shared_if_exists if test else nf_lock.exclusive)(self.lock_file, timeout=wait):
                 out = self.converge_locked(cfgs, absent, test, persist)
                 reads = out.pop("reads")
                 for name, params in (remember or {}).items():

@@ -101,9 +101,8 @@ def plan(current: dict, present: list[dict], absent: dict | None = None) -> dict
             lines[run.name] += range(start, len(sim.commands))
     out = {"exporters": {}}
     rejoined = [link for run in runs for link in run.rejoined]
-    for run in runs:
-        res = run.result()
-        out["exporters"][run.name] = {"changes": res["changes"]}
+    for run in runs:  # the checks and changes of each; the graph after, restore and cut_before once, below
+        out["exporters"][run.name] = {"changes": run.checked()}
     for name, extra in sorted(absent.items()):
         start = len(sim.commands)
         part = absent_plan(current, name, extra_owned=extra, sim=sim)

@@ -306,7 +306,7 @@ class Diff:
         """Foreign nodes taken over: shut down those left serving no interface (on no
         interface's path, nf_links.serving: one behind an ng_tee of another interface
         still serves it), until none is left."""
-        sim, retired = self.sim, True
+        sim, retired = self.sim, bool(self.touched_foreign)  # none taken over: no walk of every path
         while retired:
             retired, serving = False, nf_links.serving(sim)
             for node in sorted(self.touched_foreign):
@@ -315,19 +315,25 @@ class Diff:
                     retired = True
                     break
 
-    def result(self) -> dict:
+    def checked(self) -> dict:
+        """The plan's checks (every interface of ours passes; no interface that passes now
+        is cut off after), then its node-level ``changes``: what a host plan needs."""
         sim = self.sim
         attached = {p["peer"] for p in self.dnodes[self.nf]["hooks"].values()}
         for ether in [n for n, d in sim.nodes.items() if d["type"] == "ether"]:
             if ether in attached and not ether_passes(sim, ether):
                 raise AssertionError(f"planner bug: {ether} would not pass traffic")  # pragma: no cover
-        before = PlanGraph(self.current, {})
-        nf_links.check_no_new_cut(before, sim, self.name, self.ours)
+        if sim.commands:  # every change of the graph is a command: none, and it is the graph as it is
+            nf_links.check_no_new_cut(PlanGraph(self.current, {}), sim, self.name, self.ours)
+        return {k: v for k, v in self.changes.items() if v}
+
+    def result(self) -> dict:
+        changes, sim, before = self.checked(), self.sim, PlanGraph(self.current, {})
         planned = {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}
                    for k, v in sim.nodes.items()}
-        return {"commands": sim.commands, "created": sim.created, "named_at": sim.named_at,
-                "changes": {k: v for k, v in self.changes.items() if v}, "planned": planned,
-                "restore": nf_links.restore_info(before, sim, self.rejoined), "cut_before": nf_links.cut_off(before)}
+        return {"commands": sim.commands, "created": sim.created, "named_at": sim.named_at, "changes": changes,
+                "planned": planned, "restore": nf_links.restore_info(before, sim, self.rejoined),
+                "cut_before": nf_links.cut_off(before)}
 
 
 PHASES = ("check_names", "remove_undeclared", "attach_interfaces", "set_netflow", "build_collectors",

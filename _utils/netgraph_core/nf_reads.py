@@ -16,8 +16,10 @@ import json
 import os
 import re
 
-from . import nf_boot
+from . import lazy
 from . import nf_model
+
+nf_boot = lazy("nf_boot")  # only to write the hint
 
 # The messages nf_settings.settings_queries sends, and their argument: nothing else is read back.
 _QUERY_CMDS = {"info": None, "v9info": None, "ifinfo": r"\d{1,5}", "getpeername": None, "getname": None,

@@ -15,8 +15,10 @@ import copy
 import json
 import os
 
-from . import nf_boot
+from . import lazy
 from . import nf_model
+
+nf_boot = lazy("nf_boot")  # only to write a record or a claim
 
 DECLARATION_FORMAT = 1
 CACHE_KEY = "netflow.declarations"  # in the glue's __context__

@@ -13,13 +13,12 @@ The beacon compares each recorded declaration (nf_record) with the live graph
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import re
 
 from . import nf_boot
 from . import nf_model
+from . import no_cycle_collection
 from . import nf_sockaddr
 from . import ng_words
 from .nf_settings import settings_queries
@@ -410,24 +409,7 @@ def run(declared: dict, state: dict | None, opts: dict, read, clock) -> tuple[li
     read in ONE ``read(requests)`` (netgraph.snapshot: ``{"graph", "replies"}``), at ``clock()``."""
     if not declared:
         return [], state
-    with _no_cycle_collection():
+    with no_cycle_collection():  # the interval's graph and state: no full collection of the minion
         reqs = requests(declared, (state or {}).get("graph"))
         got = read(reqs)
         return step(declared, snapshot(got["graph"], got["replies"], reqs), state, clock(), opts)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Python's cycle collector paused for one interval (its read bounded by the watch
-    timeout), then as it was. An interval makes ~100,000 short-lived containers that
-    reference counting frees, and keeps the new graph and state alive across them: with
-    the collector on, that promotes them and triggers a full collection of the minion's
-    heap about every interval, more CPU than the interval's own work at 2,000
-    interfaces (issue 21). A cycle made meanwhile is collected after, as any other."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

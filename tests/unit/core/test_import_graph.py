@@ -148,6 +148,10 @@ def analyse(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
                     problems.append("private import: %s imports %s from %s (line %d)"
                                     % (where, name, target, line))
                 graph[mod.name].add(target)
+        for dotted, line in lazy_imports(mod):
+            target = local(mod, dotted)
+            if target is not None:
+                graph[mod.name].add(target)
         if mod.kind == "_utils":
             for node in ast.walk(mod.tree):
                 used = None
@@ -162,6 +166,20 @@ def analyse(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
     for cycle in cycles(graph):
         problems.append("import cycle: " + " -> ".join(cycle + [cycle[0]]))
     return graph, problems
+
+
+def lazy_imports(mod: Module):
+    """The core modules a product file imports at first use (``lazy("nf_boot")``, the core
+    package's ``lazy``): (dotted name, line). An edge all the same: the first access imports
+    it, and a circle through it is a circle at run time."""
+    if mod.kind == "ngsim":
+        return
+    package = mod.package if mod.kind == "_utils" and mod.package else "netgraph_core"
+    for node in ast.walk(mod.tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str) \
+                and (node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)) == "lazy":
+            yield f"{package}.{node.args[0].value}", node.lineno
 
 
 def _registers(tree: ast.Module) -> bool:
@@ -303,6 +321,7 @@ def test_known_edges_are_seen():
     assert "_utils/netgraph_core/nf_model" in graph and "_modules/netflow" in graph
     assert "_utils/netgraph_core/nf_model" in graph["_modules/netflow"]
     assert "_utils/netgraph_core/nf_graph" in graph["_utils/netgraph_core/nf_plan"], "a relative import"
+    assert "_utils/netgraph_core/nf_boot" in graph["_utils/netgraph_core/nf_engine"], "a lazy import"
 
 
 NETFLOW_SPLIT = {  # module -> the FreeBSD file (sys/netgraph/netflow/) it follows
@@ -363,6 +382,16 @@ CASES = {
         "_utils/nf_b.py": "from nf_a import thing\n",
         "_modules/netflow.py": "import nf_a\n",
     }, "import cycle: _utils/nf_a -> _utils/nf_b -> _utils/nf_a"),
+    "lazy core import closes a cycle": ({
+        "_utils/netgraph_core/__init__.py": "def lazy(name):\n    return name\n",
+        "_utils/netgraph_core/nf_a.py": "from . import lazy\nnf_b = lazy('nf_b')\n",
+        "_utils/netgraph_core/nf_b.py": "from .nf_a import thing\n",
+    }, "import cycle: _utils/netgraph_core/nf_a -> _utils/netgraph_core/nf_b -> _utils/netgraph_core/nf_a"),
+    "lazy core import from a glue module closes a cycle": ({
+        "_utils/netgraph_core/__init__.py": "from netgraph_core import nf_a\n",
+        "_utils/netgraph_core/nf_a.py": "from netgraph_core import lazy\nnf_b = lazy('nf_b')\n",
+        "_utils/netgraph_core/nf_b.py": "import netgraph_core\n",
+    }, "import cycle: _utils/netgraph_core -> _utils/netgraph_core/nf_a -> _utils/netgraph_core/nf_b -> _utils/netgraph_core"),
     "ngsim imports a _utils module": ({
         "ngsim/__init__.py": "",
         "ngsim/x.py": "def f():\n    import nf_model\n",

@@ -156,3 +156,26 @@ def test_the_plan_picture_is_drawn_only_when_asked(host):
     assert "dot" not in host.converge({"lan": LAN}, test=True)["plan"]
     host.engine.pictures = True  # control: asked for, the same preview draws it
     assert "lan_nf" in host.converge({"lan": LAN}, test=True)["plan"]["dot"]
+
+
+def test_a_converge_pauses_the_cycle_collector_and_restores_it(host):
+    """The collector is off during the read, the batch and the verification of a converge,
+    back on after (also after an error), and left off when its owner had it off."""
+    import gc
+    seen = []
+    real = host.netgraph.__salt__["cmd.run_all"]
+    host.netgraph.__salt__["cmd.run_all"] = lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k)
+    assert gc.isenabled(), "positive control: on before"
+    assert host.converge({"lan": LAN})["result"] is True
+    assert seen and not any(seen), seen
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        host.converge({"lan": LAN})
+        assert not gc.isenabled(), "left off by its owner: not turned on behind its back"
+    finally:
+        gc.enable()
+    host.netgraph.__salt__["cmd.run_all"] = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("kernel gone"))
+    with pytest.raises(RuntimeError):
+        host.converge({"lan": LAN})
+    assert gc.isenabled()
