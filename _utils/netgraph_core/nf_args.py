@@ -9,7 +9,6 @@ import os
 import socket
 
 from . import nf_host
-from . import nf_mine
 from . import nf_model
 from . import nf_paths
 from . import nf_record
@@ -119,6 +118,8 @@ def declared_for_mine(decided: dict, records: str | None, mine_get=None) -> dict
     for ``netflow.mine``: none while the pillar is refused; one whose collectors cannot be
     resolved yet (a collector minion not in the mine, a name that does not resolve) keeps
     them unresolved; one the model refuses is left out (its apply says why)."""
+    from . import nf_mine  # the mine's only: an apply imports nf_args and never needs it
+
     out: dict = {}
     for name, kwargs in ([] if decided.get("errors") else decided.get("exporters") or []):
         try:
