@@ -196,8 +196,9 @@ class Kernel:
             index[hook[0]] = hook  # newest first, as the list
 
     def _unlink(self, node: dict, hook: list) -> None:
-        """Drop ``hook`` from the node's list (and from the index, which a duplicate name,
-        never made by _check_newhook, would have made again at the next lookup)."""
+        """Drop ``hook`` from the node's list and from the index (two hooks of one name,
+        which _check_newhook never lets be, leave the index shorter than the list: the
+        next lookup makes it again)."""
         index = self._hooks_by_name(node)
         node["hooks"].remove(hook)
         if index.get(hook[0]) is hook:
