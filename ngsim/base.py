@@ -50,6 +50,10 @@ class Kernel:
         # the node at the other end while the second node of a ``connect`` checks its new
         # hook (ng_con_part2 sets hk_peer first: ng_bridge refuses a link to itself, ELOOP)
         self.newhook_peer: Optional[dict] = None
+        # node ID -> (that node's hook list, {hook name: hook}): ng_findhook walks the node's
+        # hook list, which is linear per lookup and quadratic over a netflow node's 2,000
+        # hooks; the index answers the same (the list keeps the order show and list print)
+        self._hook_index: dict[int, tuple[list, dict[str, list]]] = {}
 
     # ----- nodes -------------------------------------------------------
     def node(self, nid: int) -> Optional[dict]:
@@ -157,12 +161,21 @@ class Kernel:
         st["name_buckets"][hash32_str(name) & st["name_hmask"]].insert(0, node["id"])
 
     # ----- hooks -------------------------------------------------------
-    @staticmethod
-    def find_hook(node: dict, hook: str) -> Optional[list]:
-        for h in node["hooks"]:
-            if h[0] == hook:
-                return h
-        return None
+    def _hooks_by_name(self, node: dict) -> dict[str, list]:
+        """The node's hooks by name, the first (newest) of a name as a scan finds it; made
+        again if the node's hook list is not the one indexed or has another length."""
+        hooks = node["hooks"]
+        got = self._hook_index.get(node["id"])
+        if got is None or got[0] is not hooks or len(got[1]) != len(hooks):
+            index: dict[str, list] = {}
+            for h in hooks:
+                index.setdefault(h[0], h)
+            got = self._hook_index[node["id"]] = (hooks, index)
+        return got[1]
+
+    def find_hook(self, node: dict, hook: str) -> Optional[list]:
+        """ng_findhook: the node's hook of that name, None if it has none."""
+        return self._hooks_by_name(node).get(hook)
 
     def peer_of(self, node: dict, hook: str) -> Optional[tuple[dict, str]]:
         h = self.find_hook(node, hook)
@@ -177,20 +190,31 @@ class Kernel:
         self.ntype(node).newhook(self, node, hook)
 
     def _link(self, n1: dict, h1: str, n2: dict, h2: str) -> None:
-        n1["hooks"].insert(0, [h1, n2["id"], h2])
-        n2["hooks"].insert(0, [h2, n1["id"], h1])
+        for node, hook in ((n1, [h1, n2["id"], h2]), (n2, [h2, n1["id"], h1])):
+            index = self._hooks_by_name(node)
+            node["hooks"].insert(0, hook)
+            index[hook[0]] = hook  # newest first, as the list
+
+    def _unlink(self, node: dict, hook: list) -> None:
+        """Drop ``hook`` from the node's list and from the index (two hooks of one name,
+        which _check_newhook never lets be, leave the index shorter than the list: the
+        next lookup makes it again)."""
+        index = self._hooks_by_name(node)
+        node["hooks"].remove(hook)
+        if index.get(hook[0]) is hook:
+            del index[hook[0]]
 
     def destroy_hook(self, node: dict, hook: str) -> None:
         """ng_destroy_hook: cut both ends; the peer, then this node, get a disconnect call."""
         h = self.find_hook(node, hook)
         if h is None:
             return
-        node["hooks"].remove(h)
+        self._unlink(node, h)
         peer = self.node(h[1])
         if peer is not None:
             ph = self.find_hook(peer, h[2])
             if ph is not None and ph[1] == node["id"]:
-                peer["hooks"].remove(ph)
+                self._unlink(peer, ph)
                 self.ntype(peer).disconnect(self, peer, h[2])
         if self.node(node["id"]) is node:
             self.ntype(node).disconnect(self, node, hook)
@@ -202,8 +226,8 @@ class Kernel:
         if a is None or b is None:
             raise NgError("EINVAL")
         pa, pb = self.node(a[1]), self.node(b[1])
-        node["hooks"].remove(a)
-        node["hooks"].remove(b)
+        self._unlink(node, a)
+        self._unlink(node, b)
         ha = self.find_hook(pa, a[2])
         hb = self.find_hook(pb, b[2])
         ha[1], ha[2] = pb["id"], b[2]

@@ -103,8 +103,19 @@ def cmd_name(usage: str) -> str:
     return usage.split(" ", 1)[0]
 
 
+_FOUND: dict[str, tuple[Optional[tuple], Optional[str]]] = {}
+
+
 def find_command(word: str) -> tuple[Optional[tuple], Optional[str]]:
-    """ngctl FindCommand: case-insensitive prefix of a name or alias; (command, error)."""
+    """ngctl FindCommand: case-insensitive prefix of a name or alias; (command, error).
+    Kept per word for the process: the table is fixed, and a batch repeats its words."""
+    got = _FOUND.get(word)
+    if got is None:
+        got = _FOUND[word] = _find_command(word)
+    return got
+
+
+def _find_command(word: str) -> tuple[Optional[tuple], Optional[str]]:
     found = None
     low = word.lower()
     for c in COMMANDS:

@@ -22,7 +22,7 @@ from . import nf_model
 nf_boot = lazy("nf_boot")  # only to write the hint
 
 # The messages nf_settings.settings_queries sends, and their argument: nothing else is read back.
-_QUERY_CMDS = {"info": None, "v9info": None, "ifinfo": r"\d{1,5}", "getpeername": None, "getname": None,
+_QUERY_CMDS = {"info": None, "v9info": None, "ifinfo": re.compile(r"\d{1,5}"), "getpeername": None, "getname": None,
                "getconfig": None}
 
 
@@ -32,13 +32,19 @@ def path(directory: str, name: str) -> str:
     return os.path.join(directory, f"{name}.reads")
 
 
-def _valid(name: str, query) -> bool:
-    """A settings query of exporter ``name``'s own nodes (``<name>_<suffix>:``) only."""
+def _own_nodes(name: str) -> "re.Pattern[str]":
+    """The paths of exporter ``name``'s own nodes (``<name>_<suffix>:``), compiled once per
+    hint: a hint holds a query per interface, 1,000 and more."""
+    return re.compile(re.escape(name) + r"_[a-z0-9_]{1,12}:")
+
+
+def _valid(own: "re.Pattern[str]", query) -> bool:
+    """A settings query of the nodes ``own`` (:func:`_own_nodes`) matches only."""
     if not isinstance(query, list) or not 2 <= len(query) <= 3 or not all(isinstance(w, str) for w in query):
         return False
     arg = _QUERY_CMDS.get(query[1], "")
-    return (bool(re.fullmatch(re.escape(name) + r"_[a-z0-9_]{1,12}:", query[0]))
-            and arg != "" and (len(query) == 2 if arg is None else bool(re.fullmatch(arg, query[2]))))
+    return (bool(own.fullmatch(query[0]))
+            and arg != "" and (len(query) == 2 if arg is None else bool(arg.fullmatch(query[2]))))
 
 
 def load(directory: str | None, names) -> dict:
@@ -50,7 +56,8 @@ def load(directory: str | None, names) -> dict:
                 queries = json.load(fh)
         except (OSError, ValueError):
             continue
-        if isinstance(queries, list) and len(queries) <= 40000 and all(_valid(name, q) for q in queries):
+        own = _own_nodes(name)
+        if isinstance(queries, list) and len(queries) <= 40000 and all(_valid(own, q) for q in queries):
             out[name] = queries
     return out
 

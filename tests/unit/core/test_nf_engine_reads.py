@@ -134,3 +134,25 @@ def test_a_hostile_or_stale_hint_changes_nothing_but_the_spawn_count(host):
     assert all("getifname" not in (c.get("stdin") or "") and "setdlt" not in (c.get("stdin") or "") for c in host.adapter.calls)
     out, spawns = spawns_of(host, {}, absent=["lan"])
     assert out["changes"]["lan"]["exporter"] == "removed" and not os.path.exists(hint), "removed with its exporter"
+
+
+@pytest.mark.parametrize("query, kept", [
+    (["lan_nf:", "ifinfo", "12"], True),             # control: a query of its own node
+    (["lan_v9_2:", "getpeername"], True),
+    (["lan_nf:", "ifinfo", "123456"], False),        # more than 5 digits
+    (["lan_nf:", "info", "0"], False),               # an argument info does not take
+    (["lan_nf:", "setdlt", "0 1"], False),           # not a read-only settings query
+    (["lan2_nf:", "info"], False),                   # another exporter's node
+    (["lan_nf", "info"], False),                     # not a path
+    (["lan_NF:", "info"], False),
+])
+def test_a_hint_is_kept_only_when_every_query_is_of_the_exporter_s_own_nodes(tmp_path, query, kept):
+    from netgraph_core import nf_reads
+
+    hints = {"lan": [["lan_nf:", "info"], query], "lan2": [["lan2_nf:", "info"]]}
+    for name, queries in hints.items():
+        with open(nf_reads.path(str(tmp_path), name), "w", encoding="utf-8") as fh:
+            json.dump(queries, fh)
+    got = nf_reads.load(str(tmp_path), ["lan", "lan2"])
+    assert got.get("lan") == (hints["lan"] if kept else None)
+    assert got["lan2"] == hints["lan2"]  # each exporter's hint judged by its own name

@@ -149,6 +149,41 @@ def test_failed_mkpeer_destroys_node_and_keeps_id(k):
     assert k.st["next_id"] == before + 1 and len(k.st["nodes"]) == 2
 
 
+
+def scan(node: dict, hook: str):
+    """ng_findhook as the C walks it: the first hook of that name in the node's list."""
+    return next((h for h in node["hooks"] if h[0] == hook), None)
+
+
+def test_find_hook_answers_as_a_scan_of_the_hook_list(k):
+    """The hook index stays the hook list's answer through links, cuts, cascades and a hook
+    list replaced under the kernel (a state read again)."""
+    import random
+
+    rng = random.Random(7)
+    em0 = k.find_name("em0")
+    hub = k.mkpeer(em0, "lower", "hub", "up")
+    other = k.mkpeer(em0, "upper", "hub", "up")
+    names = ["h%d" % i for i in range(40)] + ["up", "never"]
+    seen = 0
+    for step in range(400):
+        name = rng.choice(names[:40])
+        if scan(hub, name) is None and rng.random() < 0.7:
+            k.mkpeer(hub, name, "hub", "x") if rng.random() < 0.5 else k.connect(hub, name, other, "e%d" % step)
+        elif rng.random() < 0.5:
+            k.rmhook(hub, name)
+        elif scan(hub, name) is not None and scan(hub, name)[1] != other["id"]:
+            k.rmnode(k.node(scan(hub, name)[1]))  # the peer goes, its hook here with it
+        if step == 200:  # the same hooks in a new list object: the index is made again
+            hub["hooks"] = [list(h) for h in hub["hooks"]]
+        for node in (hub, other):
+            for n in names + ["e%d" % step]:
+                assert k.find_hook(node, n) is scan(node, n), (step, n)
+        seen += scan(hub, name) is not None
+    assert k.find_hook(hub, "never") is None
+    assert 0 < seen < 400 and k.find_hook(em0, "lower") is scan(em0, "lower") is not None  # both answers met
+
+
 TYPE_NAMES = ["bridge", "eiface", "ether", "hub", "ipfw", "ksocket", "netflow", "one2many",
               "pppoe", "socket", "tee", "vlan"]
 
