@@ -166,8 +166,10 @@ def _node_drift(key: str, want: dict, graph: dict, done: set) -> list[dict]:
         return [{"kind": "node_missing", "node": key, "type": wnode["type"], **extra}]
     items = []
     for hook, wh in sorted(wnode["hooks"].items()):
+        if want["nodes"][wh["peer"]]["foreign"]:  # the interfaces' hooks: _interface_drift's
+            continue
         pair = frozenset({(key, hook), (wh["peer"], wh["peer_hook"])})
-        if want["nodes"][wh["peer"]]["foreign"] or pair in done:
+        if pair in done:
             continue
         done.add(pair)
         lh = live.get("hooks", {}).get(hook)
@@ -175,10 +177,10 @@ def _node_drift(key: str, want: dict, graph: dict, done: set) -> list[dict]:
             have = f"{lh['peer']}:{lh['peer_hook']}" if lh else None
             items.append({"kind": "hook_cut", "node": key, "hooks": [f"{key}:{hook}"],
                           "want": f"{wh['peer']}:{wh['peer_hook']}", "have": have, **extra})
-    for hook, lh in sorted(live.get("hooks", {}).items()):
-        if hook not in wnode["hooks"]:
-            items.append({"kind": "extra_hook", "node": key, "hooks": [f"{key}:{hook}"],
-                          "have": f"{lh['peer']}:{lh['peer_hook']}"})
+    whooks = wnode["hooks"]
+    for hook, lh in sorted((h, lh) for h, lh in live.get("hooks", {}).items() if h not in whooks):
+        items.append({"kind": "extra_hook", "node": key, "hooks": [f"{key}:{hook}"],
+                      "have": f"{lh['peer']}:{lh['peer_hook']}"})
     return items
 
 
@@ -219,12 +221,17 @@ def compare(cfg: dict, graph: dict, settings: dict, seen: dict | None = None) ->
         return [{"kind": "node_missing", "node": nf, "type": "netflow",
                  "interfaces": [i["name"] for i in cfg["interfaces"]]}]
     items: list[dict] = []
-    by_peer: dict = {}  # indexed once: per interface it would be quadratic (2,000 interfaces)
-    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
-        by_peer.setdefault(wh["peer"], []).append((hook, wh))
     live = graph["nodes"][nf].get("hooks", {})
-    for iface in cfg["interfaces"]:
-        items += _interface_drift(iface, by_peer.get(iface["node"], []), live, graph, seen)
+    # The peers with a wanted hook not as live: an interface on any other node has no
+    # drift (all its wanted hooks are there), so only these are looked at one by one.
+    cut = {wh["peer"] for hook, wh in want["nodes"][nf]["hooks"].items()
+           if not (lh := live.get(hook)) or lh["peer"] != wh["peer"] or lh["peer_hook"] != wh["peer_hook"]}
+    by_peer: dict = {}  # indexed once: per interface it would be quadratic (2,000 interfaces)
+    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()) if cut else ():
+        by_peer.setdefault(wh["peer"], []).append((hook, wh))
+    for iface in cfg["interfaces"] if cut else ():
+        if iface["node"] in cut:
+            items += _interface_drift(iface, by_peer[iface["node"]], live, graph, seen)
     done: set = set()
     for key in sorted(want["nodes"], key=lambda k: (k != nf, k)):
         if want["nodes"][key]["foreign"]:

@@ -3,10 +3,12 @@ backoff; _beacons/netflow.py's validate(). The reads are real: ngctl of an ngsim
 (built from the exporter's boot script, no Salt), parsed as the beacon parses them."""
 from __future__ import annotations
 
+import copy
 import json
 import pathlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from netgraph_core import nf_model
 from netgraph_core import nf_record
@@ -446,3 +448,71 @@ def test_a_declaration_changed_in_place_after_the_call_is_not_taken_for_the_old_
     first = nf_watch.desired(cfg, live)
     cfg["mtu"] = 1400  # the same dict, changed: its desired graph is another
     assert nf_watch.desired(cfg, live) == nf_model.desired(cfg, live) != first
+
+
+# ------------------------------------------------------------------ compare's narrowed loop
+def _interface_items_every_interface(cfg: dict, graph: dict, settings: dict, seen: dict) -> list[dict]:
+    """compare's interface items as it made them before it narrowed its loop: every
+    interface, each with its wanted hooks (the reference of the test below)."""
+    want = nf_watch.desired(cfg, {**graph, "settings": settings})
+    nf = nf_model.node_names(cfg["name"])["netflow"]
+    by_peer: dict = {}
+    for hook, wh in sorted(want["nodes"][nf]["hooks"].items()):
+        by_peer.setdefault(wh["peer"], []).append((hook, wh))
+    live = graph["nodes"][nf].get("hooks", {})
+    return [item for iface in cfg["interfaces"]
+            for item in nf_watch._interface_drift(iface, by_peer.get(iface["node"], []), live, graph, seen)]
+
+
+EDITS = ("drop_hook", "repoint_peer", "repoint_peer_hook", "drop_node", "new_id", "retype")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 10 ** 6)), max_size=6))
+def test_compare_looks_only_at_interfaces_with_a_cut_hook_and_finds_what_every_interface_would(wide, edits):
+    """compare walks only the interfaces whose node has a wanted hook that is not as live:
+    on any edit of the read graph, its interface items are those of the loop over every
+    interface (positive control: an edit that cuts a hook is found)."""
+    cfg, snap, seen = wide
+    graph = copy.deepcopy(snap["graph"])
+    nf = graph["nodes"]["lan_nf"]
+    for what, pick in edits:
+        hooks = sorted(nf["hooks"])
+        hook = hooks[pick % len(hooks)] if hooks else None
+        ether = sorted(k for k, n in graph["nodes"].items() if n["type"] == "ether")
+        node = ether[pick % len(ether)] if ether else None
+        if what == "drop_hook" and hook:
+            del nf["hooks"][hook]
+        elif what == "repoint_peer" and hook:
+            nf["hooks"][hook] = {**nf["hooks"][hook], "peer": node or "em9"}
+        elif what == "repoint_peer_hook" and hook:
+            nf["hooks"][hook] = {**nf["hooks"][hook], "peer_hook": ("upper", "lower", "orphans")[pick % 3]}
+        elif what == "drop_node" and node:
+            del graph["nodes"][node]
+        elif what == "new_id" and node:
+            graph["nodes"][node] = {**graph["nodes"][node], "id": graph["nodes"][node]["id"] + 1000}
+        elif what == "retype" and node:
+            graph["nodes"][node] = {**graph["nodes"][node], "type": "eiface"}
+    got = [i for i in nf_watch.compare(cfg, graph, snap["settings"], seen) if "interface" in i]
+    assert got == _interface_items_every_interface(cfg, graph, snap["settings"], seen)
+
+
+def test_compare_finds_a_cut_interface_hook(wide):
+    """The positive control of the test above: a cut hook of em3 is em3's drift alone."""
+    cfg, snap, seen = wide
+    graph = copy.deepcopy(snap["graph"])
+    cut = next(h for h, p in graph["nodes"]["lan_nf"]["hooks"].items() if p["peer"] == "em3")
+    del graph["nodes"]["lan_nf"]["hooks"][cut]
+    got = [i for i in nf_watch.compare(cfg, graph, snap["settings"], seen) if "interface" in i]
+    assert [(i["kind"], i["interface"]) for i in got] == [("hook_cut", "em3")]
+    assert got == _interface_items_every_interface(cfg, graph, snap["settings"], seen)
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """An exporter of 6 interfaces, converged, read once, and the IDs it saw attached."""
+    ifaces = [f"em{i}" for i in range(6)]
+    host, cfg = build(tmp_path_factory.mktemp("wide") / "h", {**PARAMS, "interfaces": ifaces}, ifaces=ifaces)
+    snap = read(host, {"lan": cfg})
+    assert nf_watch.compare(cfg, snap["graph"], snap["settings"]) == [], "converged: no drift to start from"
+    return cfg, snap, nf_watch.attached_ids(cfg, snap["graph"], [], {})
