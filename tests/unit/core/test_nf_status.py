@@ -67,6 +67,19 @@ def test_zero_filled():
         "packets": 0, "dlt": 1, "index": 0, "conf": 0}
 
 
+@pytest.mark.parametrize("args", [None, {}, "not a struct", {"data link type": 1}, {"packets": 7, "conf": 3},
+                                  {"packets": 12, "data link type": 1, "index": 4, "conf": 0x0b}, {"conf": 0x08}])
+def test_interface_entry_counters_are_the_zero_filled_ifinfo(args):
+    """_iface_entry writes zero_filled out for speed: the same counters, direction and
+    once flag; with no iface index (not attached) nothing of the reply is taken."""
+    want = nf_status.zero_filled(args, nf_status.IFINFO_FIELDS)
+    entry = nf_status._iface_entry(2, args)
+    assert {k: entry[k] for k in want} == want and list(entry)[-4:] == list(want)
+    assert entry["direction"] == nf_status.direction(want["conf"]) and entry["once"] == bool(want["conf"] & nf_model.CONF_THISONCE)
+    detached = nf_status._iface_entry(None, args)
+    assert {k: detached[k] for k in want} == {k: 0 for k in want} and detached["attached"] is False
+
+
 def test_known_traffic_counted_on_its_interface_and_zeros_elsewhere(lan):
     host, cfg = lan
     ngsim("traffic", host.root, "em0", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--packets", "10",
