@@ -4,13 +4,9 @@ the ``settings`` part of the graph model that the planner and the status compare
 """
 from __future__ import annotations
 
-import re
 
 from . import nf_sockaddr
 from .nf_graph import links_norm, owned_nodes
-
-_IFACE_RE = re.compile(r"iface(\d+)")
-
 
 def settings_queries(graph: dict, name: str) -> list[list[str]]:
     """Read-only messages that fetch the settings of an exporter's nodes (one spawn)."""
@@ -23,9 +19,11 @@ def settings_queries(graph: dict, name: str) -> list[list[str]]:
             queries.append([f"{key}:", "info"])
             queries.append([f"{key}:", "v9info"])
             # only the ifaceN hooks, by N: the order hook_order gives them (a stable sort)
-            found = [(hook, m) for hook in node.get("hooks", {}) if (m := _IFACE_RE.fullmatch(hook))]
-            for _, m in sorted(found, key=lambda hm: int(hm[1].group(1))):
-                queries.append([f"{key}:", "ifinfo", m.group(1)])
+            # (ifaceN: by str methods, not a regex: 4,000 hooks a read; isdecimal is re's \d)
+            found = [(int(n), n) for hook in node.get("hooks", {})
+                     if hook.startswith("iface") and (n := hook[5:]).isdecimal()]
+            found.sort(key=lambda pair: pair[0])
+            queries += [[f"{key}:", "ifinfo", n] for _, n in found]
         elif node["type"] == "ksocket":
             queries.append([f"{key}:", "getpeername"])
             queries.append([f"{key}:", "getname"])
