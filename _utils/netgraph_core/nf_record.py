@@ -99,13 +99,20 @@ def remember(directory: str, name: str, params: dict | None, now: float) -> bool
     return True
 
 
-def _copied(cfg: dict) -> dict:
-    """A validated exporter that shares nothing with ``cfg`` (its interfaces' values are
-    scalars: a shallow copy each, far cheaper than a deep copy of 2,000 of them)."""
-    flat = (str, int, float, bool, type(None))
-    return {**copy.deepcopy({k: v for k, v in cfg.items() if k != "interfaces"}),
-            "interfaces": [dict(i) if all(isinstance(v, flat) for v in i.values()) else copy.deepcopy(i)
-                           for i in cfg["interfaces"]]}
+_FLAT = (str, int, float, bool, type(None))
+
+
+def _flat_interfaces(cfg: dict) -> bool:
+    """Whether every value of every interface of ``cfg`` is a scalar."""
+    return all(isinstance(v, _FLAT) for i in cfg["interfaces"] for v in i.values())
+
+
+def _copied(cfg: dict, flat: bool) -> dict:
+    """A validated exporter that shares nothing with ``cfg``; ``flat``: its interfaces'
+    values are all scalars (:func:`_flat_interfaces`, known when it was cached), so a
+    shallow copy each does, far cheaper than a deep copy of 2,000 of them."""
+    rest = copy.deepcopy({k: v for k, v in cfg.items() if k != "interfaces"})
+    return {**rest, "interfaces": [i.copy() for i in cfg["interfaces"]] if flat else copy.deepcopy(cfg["interfaces"])}
 
 
 def _load_cached(text: str, name: str, cache: dict | None) -> dict:
@@ -115,9 +122,10 @@ def _load_cached(text: str, name: str, cache: dict | None) -> dict:
     if cache is None:
         return declaration_load(text, name)
     hit = cache.get(name)
-    if hit is None or hit[0] != text:
-        cache[name] = hit = (text, declaration_load(text, name))  # a ValueError caches nothing
-    return _copied(hit[1])
+    if not isinstance(hit, tuple) or len(hit) != 3 or hit[0] != text:  # (an older release's entry: made again)
+        cfg = declaration_load(text, name)  # a ValueError caches nothing
+        cache[name] = hit = (text, cfg, _flat_interfaces(cfg))
+    return _copied(hit[1], hit[2])
 
 
 def load_declarations(directory: str, names=None, context=None) -> tuple[dict, dict]:

@@ -62,6 +62,9 @@ def test_the_beacon_validates_a_record_once_then_again_when_it_changes(tmp_path,
     first[0]["lan"]["timeouts"]["active"] = 1
     again = nf_record.load_declarations(d, None, context)
     assert sorted(calls) == ["dmz", "lan"] and again == nf_record.load_declarations(d)
+    context[nf_record.CACHE_KEY]["lan"] = context[nf_record.CACHE_KEY]["lan"][:2]  # an older release's entry
+    calls.clear()
+    assert nf_record.load_declarations(d, None, context) == again and calls == ["lan"]
     nf_record.remember(d, "lan", {**PARAMS, "mtu": 1400}, 2.0)  # a new text: validated again
     calls.clear()
     assert nf_record.load_declarations(d, None, context)[0]["lan"]["mtu"] == 1400 and calls == ["lan"]
