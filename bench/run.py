@@ -200,17 +200,23 @@ class Bench(Base):
         return call.ratio("exporter", pairs)
 
     # ------------------------------------------------------------------ operating (issue 15)
-    def beacon_cost(self, n_ifaces: int, intervals: int = 10) -> dict:
+    def beacon_cost(self, n_ifaces: int, intervals: int = 10, changed: bool = False) -> dict:
         """netflow.watch, what the beacon runs per interval, on a converged exporter of
         n_ifaces interfaces: ngctl spawns, wall-clock ms and our CPU ms per interval (median;
-        our CPU without the read's spawn, see bench/common.py), the emulator's CPU apart."""
+        our CPU without the read's spawn, see bench/common.py), the emulator's CPU apart.
+        ``changed``: before each interval, a node that is not ours is made (an ng_eiface), so
+        every read's graph differs from the last one (none of the read is as before)."""
         ifaces = [f"em{i}" for i in range(n_ifaces)]
-        h = self.host(f"beacon{n_ifaces}", ifaces)
+        h = self.host(f"beacon{n_ifaces}{'c' if changed else ''}", ifaces)
         self.present(h, interfaces=ifaces)
         nf = self.salt(h).modules.netflow
         state = nf.watch(state={})["state"]  # first interval: no previous graph
+        if changed and h.kldload("ng_eiface").returncode:
+            raise SystemExit("kldload ng_eiface failed")
         runs = []
         for _ in range(intervals):
+            if changed and h.ngctl("mkpeer", ".", "eiface", "e", "ether").returncode:
+                raise SystemExit("ngctl mkpeer . eiface failed")
             runs.append(self.cpu(h, lambda s=state: nf.watch(state=s)))
             assert runs[-1]["result"]["events"] == [], runs[-1]["result"]["events"]
             state = runs[-1]["result"]["state"]
