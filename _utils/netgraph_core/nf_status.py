@@ -203,9 +203,7 @@ def _interfaces(name: str, graph: dict, raw: dict, cfg: dict | None) -> dict:
             entry.update(direction=iface["direction"], once=iface["once"], conf=iface["conf"], dlt=iface["dlt"])
         entry.update(attach=iface["attach"], node=iface["node"], declared=True)
         out[iface["name"]] = entry
-    for point, n in sorted(live.items(), key=lambda kv: kv[1]):
-        if point in seen:
-            continue
+    for point, n in sorted(((p, n) for p, n in live.items() if p not in seen), key=lambda kv: kv[1]):
         ether = point[1] == "lower"
         entry = _iface_entry(n, ifinfos.get(f"ifinfo {n}"), ether and point[0] not in uppers)
         entry.update(attach="ether" if ether else "ipfw", node=point[0], declared=False)
