@@ -74,3 +74,28 @@ def test_the_beacon_validates_a_record_once_then_again_when_it_changes(tmp_path,
     nf_record.remember(d, "lan", None, 3.0)
     assert nf_record.load_declarations(d, None, context) == ({}, {"dmz": bad["dmz"]})
     assert context[nf_record.CACHE_KEY] == {}
+
+
+def test_a_record_holding_the_same_parameters_is_kept_without_validating_either(tmp_path, monkeypatch):
+    """remember: the same parameters, word for word, keep the record with no validation;
+    parameters written otherwise that validate alike keep it too, validated (the positive
+    control that the comparison ran); other parameters, or the same words in other types,
+    rewrite it."""
+    d = str(tmp_path / "netflow")
+    assert nf_record.remember(d, "lan", PARAMS, 1.0) is True
+    path = tmp_path / "netflow" / "lan.json"
+    first = path.read_text()
+    calls = []
+    real = nf_record.nf_model.validate
+    monkeypatch.setattr(nf_record.nf_model, "validate", lambda params: calls.append(params) or real(params))
+    assert nf_record.remember(d, "lan", {**PARAMS, "__pub_jid": "1"}, 2.0) is False and calls == []
+    assert path.read_text() == first
+    spelled = {**PARAMS, "collectors": [{"host": "127.0.0.1", "port": 2055, "version": 9}]}  # the default, written out
+    assert nf_record.remember(d, "lan", spelled, 3.0) is False and len(calls) == 2, "validated both to compare"
+    assert path.read_text() == first
+    calls.clear()
+    assert nf_record.remember(d, "lan", {**PARAMS, "mtu": 1400}, 4.0) is True and len(calls) == 2
+    assert nf_record.remember(d, "lan", {**PARAMS, "mtu": 1400.0}, 5.0) is True, "1400.0 is not JSON's 1400: compared validated"
+    assert nf_record._holds(first, "lan", {**PARAMS, "when": object()}) is False  # JSON cannot write it
+    assert nf_record._holds("{not json", "lan", PARAMS) is False and nf_record._holds(first, "lan", PARAMS) is True
+    assert nf_record._holds(first, "dmz", PARAMS) is False, "another exporter's record"
