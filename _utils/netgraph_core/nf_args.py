@@ -105,12 +105,13 @@ def validated(name, kwargs: dict, records: str | None, mine_get=None) -> dict:
     collectors from the Salt mine (``mine_get``: Salt's ``mine.get``, read through
     :func:`mine_reader`) and sources the last apply bound marked (nf_resolve; ``records``:
     nf_record's directory)."""
-    cfg = nf_model.validate({**public(kwargs), "name": name})
-    minions = nf_resolve.minion_names(cfg)
+    params = public(kwargs)
+    declared = nf_model.validate({**params, "name": name})
+    minions = nf_resolve.minion_names(declared)
     published = mine_reader(mine_get)(minions) if minions and mine_get else {}
-    cfg = nf_resolve.resolve(cfg, {host: addresses(host) for host in nf_resolve.host_names(cfg)}, published)
-    prior = nf_record.load_declarations(records, [name])[0] if records else {}
-    return nf_resolve.unbound(cfg, prior.get(name))
+    cfg = nf_resolve.resolve(declared, {host: addresses(host) for host in nf_resolve.host_names(declared)}, published)
+    prior = nf_record.last_declaration(records, name, params, declared) if records else None
+    return nf_resolve.unbound(cfg, prior)
 
 
 def declared_for_mine(decided: dict, records: str | None, mine_get=None) -> dict:

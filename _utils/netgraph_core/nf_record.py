@@ -58,6 +58,21 @@ def _holds(text: str, name: str, params: dict) -> bool:
             and isinstance(data.get("params"), dict) and json.dumps(data["params"], sort_keys=True) == mine)
 
 
+def last_declaration(directory: str, name: str, params: dict, cfg: dict) -> dict | None:
+    """The last applied declaration of exporter ``name``, validated (None: no usable
+    record); ``cfg`` itself when the record holds ``params`` word for word, since they
+    validate to ``cfg`` (an apply need not validate the same 1,000 interfaces twice)."""
+    text = read_text(os.path.join(directory, f"{name}.json"))
+    if text is None:
+        return None
+    if _holds(text, name, params):
+        return cfg
+    try:
+        return declaration_load(text, name)
+    except ValueError:
+        return None
+
+
 def declared_params(directory: str, name: str) -> dict:
     """The parameters (pillar terms, ``persist`` included) that the last successful
     present of ``name`` applied, as recorded in ``directory``; ValueError when there is

@@ -99,3 +99,16 @@ def test_a_record_holding_the_same_parameters_is_kept_without_validating_either(
     assert nf_record._holds(first, "lan", {**PARAMS, "when": object()}) is False  # JSON cannot write it
     assert nf_record._holds("{not json", "lan", PARAMS) is False and nf_record._holds(first, "lan", PARAMS) is True
     assert nf_record._holds(first, "dmz", PARAMS) is False, "another exporter's record"
+
+
+def test_the_last_declaration_is_the_validated_one_and_needs_no_validation_when_it_holds_the_parameters(tmp_path):
+    d = str(tmp_path / "netflow")
+    cfg = nf_record.nf_model.validate({**PARAMS, "name": "lan"})
+    assert nf_record.last_declaration(d, "lan", PARAMS, cfg) is None, "no record yet"
+    nf_record.remember(d, "lan", PARAMS, 1.0)
+    assert nf_record.last_declaration(d, "lan", PARAMS, cfg) is cfg, "the same parameters: the caller's validation"
+    other = {**PARAMS, "mtu": 1400}
+    got = nf_record.last_declaration(d, "lan", other, nf_record.nf_model.validate({**other, "name": "lan"}))
+    assert got == cfg and got is not cfg, "positive control: other parameters, the record validated"
+    (tmp_path / "netflow" / "lan.json").write_text("{not json")
+    assert nf_record.last_declaration(d, "lan", PARAMS, cfg) is None
