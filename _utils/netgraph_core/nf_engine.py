@@ -33,6 +33,7 @@ from . import no_cycle_collection
 from . import nf_host
 from . import nf_ipfw
 from . import nf_journal
+from . import nf_links
 from . import nf_lock
 from . import nf_model
 from . import nf_plan
@@ -332,8 +333,10 @@ class Engine:
         still differs after the apply (falsy: nothing)."""
         again = self.plan(cfgs, absent, guess=self.guess(planned["reads"]))
         differs = [" ".join(c) for c in again["commands"]] or {k: v for k, v in again["ipfw"].items() if k != "exporters" and v}
-        cut = sorted(set(again.get("cut_before", [])) - set(planned.get("cut_before", [])))
-        if cut and not differs:  # an interface that passed before the batch and does not now (nf_links)
+        # an interface that passed before the batch and does not now (nf_links); worked out
+        # here, from the two reads, so that a plan with nothing to do walks no interface
+        cut = sorted(set(nf_links.blackholed(again["graph"])) - set(nf_links.blackholed(planned["graph"])))
+        if cut and not differs:
             differs = f"interface node(s) {', '.join(cut)} no longer pass traffic"
         return differs
 

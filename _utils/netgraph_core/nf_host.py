@@ -101,7 +101,7 @@ def plan(current: dict, present: list[dict], absent: dict | None = None) -> dict
             lines[run.name] += range(start, len(sim.commands))
     out = {"exporters": {}}
     rejoined = [link for run in runs for link in run.rejoined]
-    for run in runs:  # the checks and changes of each; the graph after, restore and cut_before once, below
+    for run in runs:  # the checks and changes of each; the graph after and restore once, below
         out["exporters"][run.name] = {"changes": run.checked()}
     for name, extra in sorted(absent.items()):
         start = len(sim.commands)
@@ -111,8 +111,7 @@ def plan(current: dict, present: list[dict], absent: dict | None = None) -> dict
         changes = {"nodes_removed": part["removed"]} if part["removed"] else {}
         out["exporters"][name] = {"changes": {**changes, "rejoined": part["rejoined"]} if part["rejoined"] else changes}
     start = PlanGraph(current, {})  # the rollback's and the verification's view of the batch
-    out["restore"] = nf_links.restore_info(start, sim, rejoined)
-    out["cut_before"] = nf_links.cut_off(start)
+    out["restore"] = nf_links.restore_info(start, sim, rejoined)  # (the interfaces cut before: the engine's verify)
     for name, entry in out["exporters"].items():
         entry["commands"] = [sim.commands[i] for i in sorted(set(lines[name]))]
     planned = {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}

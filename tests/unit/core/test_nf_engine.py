@@ -80,6 +80,23 @@ def test_the_traffic_check_sees_a_blackholed_interface(host):
     assert host.links() == {"em0": "blackhole", "em1": "pass", "em2": "pass"}
 
 
+def test_the_verification_sees_an_interface_that_passed_before_the_batch_and_not_after(host, monkeypatch):
+    """The re-read after a batch finds em2 cut off (a tee swallowing its frames appeared
+    meanwhile): the converge fails, naming it; the same converge without the tee passes
+    (the control)."""
+    apply = host.engine._apply
+    assert host.converge({"lan": LAN})["result"] is True and host.converge({"lan": {**LAN, "mtu": 1400}})["result"] is True
+
+    def apply_then_cut(planned):
+        apply(planned)
+        assert host.run("ngctl", "mkpeer", "em2:", "tee", "lower", "left")[0] == 0
+
+    monkeypatch.setattr(host.engine, "_apply", apply_then_cut)
+    out = host.converge({"lan": LAN})
+    assert out["result"] is False and out["comment"] == (
+        "applied, but the graph still differs: interface node(s) em2 no longer pass traffic")
+
+
 def test_a_lock_held_elsewhere_is_an_engine_error(host):
     from netgraph_core import nf_lock
 
