@@ -15,6 +15,20 @@ import re
 from .nf_model import DEFAULT_MTU, DEFAULT_TEMPLATE, DEFAULT_TIMEOUTS, DLT_EN10MB, NAME_RE, PERSISTENT, SELF_DESTRUCTING, VERSIONS
 
 
+def plain_copy(value):
+    """A copy of plain data (dicts, lists, scalars: what a read's settings are) that shares
+    no container with ``value``; copy.deepcopy for anything else. At 1,000 interfaces the
+    settings hold 1,000 ``ifaces`` entries, and deepcopy's memo costs more than the copy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [plain_copy(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 class PlanGraph:
     """Just enough of ng_base to plan: hooks, names, self-destruction, new-node defaults."""
 
@@ -25,7 +39,7 @@ class PlanGraph:
                 "type": node["type"],
                 "hooks": {h: (p["peer"], p["peer_hook"]) for h, p in node.get("hooks", {}).items()},
             }
-        self.settings = copy.deepcopy(settings)
+        self.settings = plain_copy(settings)
         self.commands: list[list[str]] = []
         self.created: list[str] = []
         self.named_at: dict[str, int] = {}

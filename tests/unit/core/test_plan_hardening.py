@@ -396,3 +396,20 @@ def test_a_new_journal_keeps_the_proof_of_earlier_leftovers():
     assert nf_journal.leftovers(g, "lan", second) == ["[4]"]
     fresh = nf_journal.journal(host("em0"), "lan", [], first)
     assert fresh["after"] == 1 and fresh["ids"] == [1]
+
+
+def test_the_planners_copy_of_the_settings_shares_nothing_with_the_read():
+    """PlanGraph copies the read's settings with nf_graph.plain_copy: equal, and no
+    container shared, so a plan never edits the read it was given (a tuple or any other
+    value goes through copy.deepcopy)."""
+    from netgraph_core.nf_graph import PlanGraph, plain_copy
+
+    settings = {"lan_nf": {"timeouts": {"inactive": 15, "active": 1800}, "ifaces": {0: {"dlt": 1, "conf": 3}},
+                           "exported": False, "mtu": 1500}, "lan_v9": {"peer": None, "links": [[1, 2]], "t": (1, [2])}}
+    sim = PlanGraph({"nodes": {}}, settings)
+    assert sim.settings == settings == plain_copy(settings)
+    sim.settings["lan_nf"]["ifaces"][0]["conf"] = 0
+    sim.settings["lan_v9"]["links"][0].append(3)
+    sim.settings["lan_v9"]["t"][1].append(3)
+    assert settings["lan_nf"]["ifaces"][0]["conf"] == 3 and settings["lan_v9"]["links"] == [[1, 2]]
+    assert settings["lan_v9"]["t"] == (1, [2])
