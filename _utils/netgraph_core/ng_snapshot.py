@@ -62,17 +62,60 @@ def node_key(name: str | None, node_id: int) -> str:
     return name if name is not None else "[%x]" % node_id
 
 
+_last_graph: tuple[str, dict] | None = None  # (text, model) of the last parse_graph that parsed
+
+
 def parse_graph(text: str) -> dict:
     """The graph model from the output of :data:`GRAPH_SCRIPT`:
     ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
-    peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
+    peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out.
+    A text equal to the last one parsed gives a fresh copy of that model, not a new parse:
+    on a quiet host the beacon reads the same graph text interval after interval."""
+    global _last_graph
+    last = _last_graph
+    if last is not None and last[0] == text:
+        return copy_graph(last[1])
+    model = _graph_of(text)
+    _last_graph = (text, model)  # only a text that parsed: an invalid one raises every time
+    return copy_graph(model)
+
+
+def copy_graph(model: dict) -> dict:
+    """A copy of a :func:`parse_graph` model that shares no mutable part with it (nodes,
+    hooks, each hook, types); its values are str, int or None, so one level each suffices."""
+    return {"nodes": {key: {**node, "hooks": {hook: peer.copy() for hook, peer in node["hooks"].items()}}
+                      for key, node in model["nodes"].items()},
+            "types": list(model["types"])}
+
+
+def _line_finder(line_re: str):
+    """A function giving the offset of the first line of a text (lines as ``split("\\n")``
+    makes them) that ``line_re`` matches from its start to its end, or -1. One search for
+    "\\n" and the line: a pattern starting with ``^`` is tried at every offset, 10 times slower."""
+    at_start, after_newline = re.compile(line_re + r"(?=\n|\Z)"), re.compile(r"\n" + line_re + r"(?=\n|\Z)")
+
+    def first_line(text: str) -> int:
+        if at_start.match(text):
+            return 0
+        found = after_newline.search(text)
+        return -1 if found is None else found.start() + 1
+    return first_line
+
+
+def _graph_of(text: str) -> dict:
+    """:func:`parse_graph` without the memo."""
     lines = text.split("\n")
     split_at = next((i for i, line in enumerate(lines)
                      if " total types:" in line and TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
     if split_at is None:
         raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
-    shown = parse_list_long("\n".join(lines[:split_at]))
+    nodes = _nodes_of(parse_list_long("\n".join(lines[:split_at])))
     type_rows = parse_types("\n".join(lines[split_at:]))
+    return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
+
+
+def _nodes_of(shown: list) -> dict:
+    """The graph model's nodes of :func:`parse_list_long`'s list, ngctl's own socket left out."""
     nodes = {}
     for node in shown:
         if is_own_socket(node):
@@ -88,10 +131,12 @@ def parse_graph(text: str) -> dict:
             "num_hooks": node["num_hooks"],
             "hooks": hooks,
         }
-    return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
+    return nodes
 
 
-_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
+# The first reply's line: its text, stripped, starts with "Rec'd response " or "Rec'd
+# command " (so something not blank follows on the line).
+_first_reply_line = _line_finder(r"[^\S\n]*Rec'd (?:response|command) [^\n]*?\S[^\n]*")
 
 
 def snapshot_script(reqs: list) -> str:
@@ -129,15 +174,16 @@ def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict,
     """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
     "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
     for a line that did not run. ValueError when even the graph could not be read."""
-    lines = (stdout or "").split("\n")
-    cut = next((i for i, line in enumerate(lines) if "Rec'd " in line and _REPLY_LINE_RE.match(line.strip())),
-               len(lines))
+    stdout = stdout or ""
+    cut = _first_reply_line(stdout)
+    if cut < 0:
+        cut = len(stdout) + 1  # no reply: the graph's lines are all of it (they end at cut - 1, its "\n")
     head = 2  # list -l, types
     failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
     if rc and (failed is None or failed <= head):
         raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
-    graph = parse_graph("\n".join(lines[:cut]))
-    parsed = split_replies("\n".join(lines[cut:]))
+    graph = parse_graph(stdout[:cut - 1] if cut else "")
+    parsed = split_replies(stdout[cut:])
     ran = len(reqs) if failed is None else failed - head - 1
     replies: list = [None] * len(reqs)
     replies[:ran] = attribute_replies([reqs[i][1] for i in range(ran)], parsed)
