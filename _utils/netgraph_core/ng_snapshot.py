@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import ng_words
-from .ng_text import TYPES_HEADER_RE, attribute_replies, parse_list_long, parse_types, split_replies
+from .ng_text import UNNAMED, attribute_replies, parse_list_long, parse_types, split_replies
 
 
 # ---------------------------------------------------------------------------
@@ -102,15 +102,22 @@ def _line_finder(line_re: str):
     return first_line
 
 
+# The line ``types`` starts with: as _graph_of's old loop found it, ``line.rstrip()``
+# fullmatching TYPES_HEADER_RE (``\s*There are N total types:``).
+_types_line = _line_finder(r"[^\S\n]*There are \d+ total types:[^\S\n]*")
+
+
 def _graph_of(text: str) -> dict:
-    """:func:`parse_graph` without the memo."""
-    lines = text.split("\n")
-    split_at = next((i for i, line in enumerate(lines)
-                     if " total types:" in line and TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
-    if split_at is None:
+    """:func:`parse_graph` without the memo: ``list -l`` on the fast path when it has the
+    common shape, else through :func:`parse_list_long`."""
+    at = _types_line(text)
+    if at < 0:
         raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
-    nodes = _nodes_of(parse_list_long("\n".join(lines[:split_at])))
-    type_rows = parse_types("\n".join(lines[split_at:]))
+    listed = text[:at - 1] if at else ""  # the lines before, as "\n".join of them
+    nodes = fast_list_long_nodes(listed)
+    if nodes is None:
+        nodes = _nodes_of(parse_list_long(listed))
+    type_rows = parse_types(text[at:])  # after list -l: of two bad parts, its error is the one said
     return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
 
 
@@ -132,6 +139,56 @@ def _nodes_of(shown: list) -> dict:
             "hooks": hooks,
         }
     return nodes
+
+
+# ``list -l`` as ngctl prints it (list.c, show.c): the header, then per node its line and,
+# when it has hooks, the table, rows of exactly five space-separated columns; blank lines
+# between blocks (modern ngctl) or none (older ones). Stricter than parse_list_long (single
+# spaces of indent, no tabs, names without blanks): what it does not match goes there.
+_FAST_HEAD_RE = re.compile(r"There are \d+ total (?:named )?nodes: *\n")
+_FAST_BLOCK_RE = re.compile(
+    r"  Name: (\S+) +Type: (\S+) +ID: ([0-9a-f]{8}) +Num hooks: (\d+) *\n"
+    r"(?:  Local hook +Peer name +Peer type +Peer ID +Peer hook *\n"
+    r"  -{10} +-{9} +-{9} +-{7} +-{9} *\n"
+    r"((?:  \S+ +\S+ +\S+ +[0-9a-f]{8} +\S+ *\n)+))?"
+    r"\n*"
+)
+
+
+def fast_list_long_nodes(text: str) -> dict | None:
+    """The graph model's nodes of ``list -l`` text of the common shape, as
+    ``_nodes_of(parse_list_long(text))`` gives them; None for any other text (including
+    every text parse_list_long refuses), which must go to the generic parser."""
+    if not text.endswith("\n"):
+        text += "\n"  # one more empty line: nothing to a line-based parser
+    head = _FAST_HEAD_RE.match(text)
+    if head is None:
+        return None
+    pos, nodes, own = head.end(), {}, _OWN_SOCKET_RE.fullmatch
+    for block in _FAST_BLOCK_RE.finditer(text, pos):
+        if block.start() != pos:
+            return None  # a gap: text the blocks do not cover
+        pos = block.end()
+        name, type_, id_hex, num, rows = block.groups()
+        num_hooks = int(num)
+        if rows is None:
+            if num_hooks:
+                return None  # hooks but no table: `ngctl list` output, parse_list_long says so
+            hooks = {}
+        else:  # the rows, checked by the pattern: split once, five cells a hook
+            cells = iter(rows.split())
+            hooks = {hook: {"peer": peer if peer != UNNAMED else "[%x]" % int(peer_id, 16),
+                            "peer_name": peer if peer != UNNAMED else None, "peer_type": peer_type,
+                            "peer_id": int(peer_id, 16), "peer_hook": peer_hook}
+                     for hook, peer, peer_type, peer_id, peer_hook in zip(cells, cells, cells, cells, cells)}
+        if name == UNNAMED:
+            name = None
+        elif num_hooks == 0 and type_ == "socket" and own(name):
+            continue  # is_own_socket
+        node_id = int(id_hex, 16)
+        nodes[name if name is not None else "[%x]" % node_id] = {
+            "name": name, "type": type_, "id": node_id, "num_hooks": num_hooks, "hooks": hooks}
+    return nodes if pos == len(text) else None
 
 
 # The first reply's line: its text, stripped, starts with "Rec'd response " or "Rec'd

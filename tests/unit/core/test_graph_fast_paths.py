@@ -1,6 +1,8 @@
-"""The graph read's shortcuts (``ng_snapshot``): the memo of the last graph text and the cut
-of a snapshot's stdout found by one search: each gives exactly what the line-by-line way
-gives, on the captures, on ngsim's output of a real exporter and on generated text.
+"""The graph read's shortcuts (``ng_snapshot``): the memo of the last graph text, the cut
+of a snapshot's stdout found by one search, and the bulk fast path for ``list -l``. Each
+gives exactly what the line-by-line way gives, on the captures, on ngsim's output of a
+real exporter and on generated text; the fast path declines (None) whatever it does not
+fully recognise, so the generic parser still gives every result and every error.
 """
 from __future__ import annotations
 
@@ -147,6 +149,18 @@ def test_generated_cut_equals_the_line_loop(stdout):
     assert cut_of(stdout) == old_cut(stdout)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["There are ", "1", "12", "\u0663", " total types:", " total nodes:", "\n", " ",
+                                 "\t", "\r", "\x0b", "\x85", "\xa0", "x"])).map("".join))
+def test_generated_types_line_equals_the_line_loop(text):
+    lines = text.split("\n")
+    old = next((i for i, line in enumerate(lines)
+                if " total types:" in line and ng_text.TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
+    at = ng_snapshot._types_line(text)
+    assert (None if at < 0 else text[:at].count("\n")) == old
+    assert at <= 0 or text[at - 1] == "\n"
+
+
 def test_a_real_snapshot_cuts_and_parses_as_before(tmp_path):
     host, cfg = watched.build(tmp_path / "h", params={**watched.PARAMS, "interfaces": ["em0", "em1", "em2"]})
     reqs = nf_watch.requests({"lan": cfg}, ng_snapshot.parse_graph(
@@ -157,3 +171,169 @@ def test_a_real_snapshot_cuts_and_parses_as_before(tmp_path):
     graph, replies = ng_snapshot.parse_snapshot(run.stdout, run.stderr, run.returncode, reqs)
     assert graph == old_graph_of(graph_text)
     assert all(r["ok"] and r["reply"] for r in replies)
+
+
+# ---------------------------------------------------------------------------
+# The bulk fast path for list -l
+# ---------------------------------------------------------------------------
+def as_list_long(*shows, blank="\n"):
+    """``list -l`` text of ``show`` texts (prompt lines dropped), as ngctl prints it."""
+    blocks = ["\n".join(ng_text.clean_lines(text)) + "\n" for text in shows]
+    return f"There are {len(blocks)} total nodes:\n" + blank.join(blocks)
+
+
+@pytest.mark.parametrize("name", SHOW_FILES)
+def test_show_captures_as_list_long_take_the_fast_path_and_match(name):
+    show = (DATA / name).read_text()
+    for text in (as_list_long(show), as_list_long(show).rstrip("\n")):
+        assert check_fast(text) is not None
+
+
+def test_all_captures_in_one_list_long_with_and_without_blank_lines():
+    shows = [(DATA / name).read_text() for name in SHOW_FILES]
+    for blank in ("\n", "", "\n\n"):
+        nodes = check_fast(as_list_long(*shows, blank=blank))
+        assert nodes is not None and {"bridge0", "ue0", "netflow_igc0", "em0"} <= set(nodes)
+    golden = (DATA / "ngsim_golden" / "list-l.txt").read_text()
+    assert check_fast(golden) is not None and "ngctl12345" not in check_fast(golden)  # own socket left out
+
+
+@pytest.mark.parametrize("text", [
+    "", "\n", "There are 0 total nodes:", "There are 1 total nodes:\n" + "  Name: em1 Type: ether ID: 00000002   Num hooks: 0",
+    "There are 2 total named nodes:\n  Name: em1 Type: ether ID: 00000002   Num hooks: 0   \n\n\n"
+    "  Name: <unnamed> Type: socket ID: 000000ab   Num hooks: 0\n  Name: ngctl1 Type: socket ID: 000000ac   Num hooks: 0\n",
+    "There are 1 total nodes:\n  Name: <unnamed> Type: ether ID: 0000000c   Num hooks: 1\n"
+    "  Local hook      Peer name       Peer type    Peer ID         Peer hook\n"
+    "  ----------      ---------       ---------    -------         ---------\n"
+    "  lower           <unnamed>       netflow      0000002a        iface0\n",
+])
+def test_small_common_texts_take_the_fast_path(text):
+    nodes = check_fast(text)
+    assert nodes is not None or not text.strip()
+    assert "[c]" not in (nodes or {}) or nodes["[c]"]["hooks"]["lower"]["peer"] == "[2a]"
+
+
+@pytest.mark.parametrize("text", [
+    (DATA / "captures" / "netflow2ng_52_show_netflow_igc0.txt").read_text(),  # a prompt line, no header
+    "\n" + GOLDEN_GRAPH.split("There are 4 total types")[0],  # a leading blank line
+    GOLDEN_GRAPH.split("There are 4 total types")[0].replace("\n\n", "\n  \n"),  # blanks of spaces
+    GOLDEN_GRAPH.split("There are 4 total types")[0].replace("\n", "\r\n"),
+    GOLDEN_GRAPH.split("There are 4 total types")[0].replace("  upper  ", "\tupper  "),
+    GOLDEN_GRAPH.split("There are 4 total types")[0].replace("Num hooks: 2\n  Local hook", "Num hooks: 2\n\n  Local hook"),
+    "There are 1 total nodes:\n  Name: em0 Type: ether ID: 00000001   Num hooks: 2\n",  # `list` output
+    "There are 1 total nodes:\n  Name: a b Type: ether ID: 00000001   Num hooks: 0\n",  # a name with a blank
+    "There are 1 total nodes:\n  Name: em0 Type: ether ID: 00000001   Num hooks: 0\n"
+    "  Local hook      Peer name       Peer type    Peer ID         Peer hook\n"
+    "  ----------      ---------       ---------    -------         ---------\n",  # a table with no rows
+    "There are 1 total nodes:\n  Name: em0 Type: ether ID: 00000001   Num hooks: 1\n"
+    "  Local hook      Peer name       Peer type    Peer ID         Peer hook\n"
+    "  ----------      ---------       ---------    -------         ---------\n"
+    "  upper           x               y            0000000G        z\n",  # not a hex ID
+])
+def test_other_texts_go_to_the_generic_parser(text):
+    assert ng_snapshot.fast_list_long_nodes(text) is None
+
+
+def test_fast_path_errors_are_the_generic_parsers(monkeypatch):
+    """A text the fast path declines raises what parse_list_long raises, through parse_graph too."""
+    listed = GOLDEN_GRAPH.split("There are 4 total types")[0]
+    bad = listed.replace("  lower           netflow_em0", "  lower  x  netflow_em0", 1)
+    with pytest.raises(ValueError) as generic:
+        ng_text.parse_list_long(bad)
+    assert "hook row needs 5 columns" in str(generic.value)
+    monkeypatch.setattr(ng_snapshot, "_last_graph", None)
+    with pytest.raises(ValueError) as through_graph:
+        ng_snapshot.parse_graph(GOLDEN_GRAPH.replace(listed, bad))
+    assert str(through_graph.value) == str(generic.value)
+
+
+def test_an_emulated_exporter_takes_the_fast_path(tmp_path, monkeypatch):
+    ifaces = [f"em{i}" for i in range(300)]
+    host, _ = watched.build(tmp_path / "h", params={**watched.PARAMS, "interfaces": ifaces}, ifaces=ifaces)
+    text = host.ngctl("-f", "-", stdin=ng_snapshot.GRAPH_SCRIPT).stdout
+    listed = text[:text.index("There are ") + 1 + text[1:].index("There are ")]
+    nodes = check_fast(listed)
+    assert nodes is not None and len(nodes["lan_nf"]["hooks"]) >= 600  # positive control: the big block
+    taken = []
+    real = ng_snapshot.fast_list_long_nodes
+    monkeypatch.setattr(ng_snapshot, "fast_list_long_nodes", lambda t: taken.append(real(t) is not None) or real(t))
+    assert ng_snapshot._graph_of(text) == old_graph_of(text) and taken == [True]
+    old_style = "\n".join(line for line in text.split("\n") if line.strip())  # older ngctl: no blank lines
+    assert ng_snapshot._graph_of(old_style) == old_graph_of(old_style) and taken == [True, True]
+
+
+WORD = st.text(alphabet="aem0_-.:/<>", min_size=1, max_size=18)
+
+
+def list_long_nodes(odd: bool):
+    """Nodes to :func:`render`: ngctl's shape only, or with odd cells, names, IDs and counts too."""
+    def maybe(common, *others):
+        return st.one_of(common, st.sampled_from(others)) if odd else common
+    cell = maybe(st.one_of(WORD, st.just("<unnamed>")), "a b", "", "\t", "x\xa0y", "Name:")
+    hook = st.tuples(cell, cell, cell, maybe(st.integers(0, 2**32 - 1).map("%08x".__mod__), "0000000G", "1234567", "ABCDEF01"),
+                     cell)
+    node = st.tuples(maybe(st.one_of(WORD, st.sampled_from(["<unnamed>", "ngctl42", "em0"])), "a b", "a\tb"),
+                     maybe(st.one_of(WORD, st.just("socket")), "a\tb"),
+                     st.integers(0, 2**32 - 1), maybe(st.none(), 0, 1, 3),  # None: as many as the rows
+                     maybe(st.one_of(st.lists(hook, min_size=1, max_size=4), st.none()), ()))  # (): a table, no rows
+    return st.lists(node, max_size=5)
+
+
+def render(nodes, blank, pad, header):
+    """``list -l`` text as show.c prints it: columns padded, names longer than them pushing on."""
+    out = [header] if header else []
+    for name, type_, node_id, num, hooks in nodes:
+        num = len(hooks or ()) if num is None else num
+        out.append("  Name: %-15s Type: %-15s ID: %08x   Num hooks: %d" % (name, type_, node_id, num))
+        if hooks is not None:
+            out.append("  Local hook      Peer name       Peer type    Peer ID         Peer hook" + pad)
+            out.append("  ----------      ---------       ---------    -------         ---------" + pad)
+            out.extend("  %-15s %-15s %-12s %-15s %-15s" % hook if pad else "  %s %s %s %s %s" % hook for hook in hooks)
+        out.append(blank)
+    return "\n".join(out)
+
+
+def list_long(odd: bool):
+    """``list -l`` texts: ngctl's shape (old and new separators, padded or not), or odd ones too."""
+    def maybe(common, *others):
+        return st.one_of(common, st.sampled_from(others)) if odd else common
+    return st.builds(render, list_long_nodes(odd), maybe(st.sampled_from(["", "\n"]), " ", "\t"), st.sampled_from(["", "   "]),
+                     maybe(st.sampled_from(["There are 3 total nodes:", "There are 1 total named nodes:"]),
+                           "", "  There are 2 total nodes:", "There are 2 total types:"))
+
+
+LIST_LONG = st.one_of(list_long(odd=False), list_long(odd=True))
+
+
+@settings(max_examples=600, deadline=None)
+@given(LIST_LONG)
+def test_generated_list_long_fast_path_equals_generic(text):
+    check_fast(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(LIST_LONG, st.lists(st.tuples(st.integers(0, 10**4), st.sampled_from(["", " ", "\n", "\n\n", "x", "\t", "0", "<"])),
+                           max_size=3))
+def test_mutated_list_long_fast_path_equals_generic(text, edits):
+    for at, piece in edits:  # replace one character (or none) at a spot
+        at %= len(text) + 1
+        text = text[:at] + piece + text[at + 1:]
+    check_fast(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(WORD, WORD, st.integers(0, 2**32 - 1), st.lists(st.tuples(WORD, WORD, WORD, WORD), max_size=3)),
+                max_size=5), st.sampled_from(["", "\n"]))
+def test_generated_well_formed_list_long_takes_the_fast_path(nodes, blank):
+    """Positive control for the generated texts: ngctl's shape (``%08x`` IDs, words) is always taken."""
+    shaped = [(name, type_, node_id, None, [(h, p, t, "%08x" % node_id, ph) for h, p, t, ph in hooks] or None)
+              for name, type_, node_id, hooks in nodes]
+    text = render(shaped, blank, "   ", f"There are {len(nodes)} total nodes:")
+    assert check_fast(text) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(LIST_LONG, st.sampled_from(["", "\n"]))
+def test_generated_graph_texts_parse_as_before(text, gap):
+    full = text + gap + (DATA / "ngsim_golden" / "types.txt").read_text()
+    assert new_graph_of(full) == old_graph_of(full)
