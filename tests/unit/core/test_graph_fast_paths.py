@@ -337,3 +337,142 @@ def test_generated_well_formed_list_long_takes_the_fast_path(nodes, blank):
 def test_generated_graph_texts_parse_as_before(text, gap):
     full = text + gap + (DATA / "ngsim_golden" / "types.txt").read_text()
     assert new_graph_of(full) == old_graph_of(full)
+
+
+# ---------------------------------------------------------------------------
+# The replies in bulk
+# ---------------------------------------------------------------------------
+REPLY_FILES = sorted((DATA / "captures").glob("*.txt")) + [DATA / "ngsim_golden" / "msg-info.txt"]
+
+
+def outcome(split, text):
+    try:
+        return split(text)
+    except ValueError as exc:
+        return ("error", str(exc))
+
+
+def check_replies(text):
+    """The bulk path's replies, held equal to the line-by-line way's (values or error) when taken."""
+    try:
+        fast = ng_text._fast_replies(text)
+    except ValueError as exc:
+        fast = ("error", str(exc))
+    if fast is not None:
+        assert fast == outcome(ng_text._split_replies_generic, text), text
+    assert outcome(ng_text.split_replies, text) == outcome(ng_text._split_replies_generic, text)
+    return fast
+
+
+def reply_captures():
+    cleaned = ["\n".join(ng_text.clean_lines(p.read_text())) + "\n" for p in REPLY_FILES]  # prompt lines dropped
+    return [text for text in cleaned if text.lstrip().startswith("Rec'd")]
+
+
+def test_reply_captures_take_the_bulk_path_and_match():
+    texts = reply_captures()
+    taken = [text for text in texts if check_replies(text) is not None]
+    assert len(taken) >= 4 and any("getstats" in text for text in taken)  # positive control
+    for joined in ("".join(texts), "\n".join(texts), "".join(texts).replace("\n", "\r\n"), "".join(texts).rstrip("\n")):
+        check_replies(joined)
+    assert check_replies("".join(texts)) is not None
+
+
+def test_an_emulated_exporters_replies_take_the_bulk_path(tmp_path):
+    ifaces = [f"em{i}" for i in range(50)]
+    host, cfg = watched.build(tmp_path / "h", params={**watched.PARAMS, "interfaces": ifaces}, ifaces=ifaces)
+    graph = ng_snapshot.parse_graph(host.ngctl("-f", "-", stdin=ng_snapshot.GRAPH_SCRIPT).stdout)
+    reqs = nf_watch.requests({"lan": cfg}, graph)
+    stdout = host.ngctl("-f", "-", stdin=ng_snapshot.snapshot_script(reqs)).stdout
+    replies = check_replies(cut_of(stdout)[1])
+    assert replies is not None and sum(r["cmd"] == "ifinfo" for r in replies) == 50  # positive control
+
+
+def test_equal_args_are_parsed_once_yet_each_reply_has_its_own(monkeypatch):
+    calls = []
+    real = ng_text.parse_ascii
+    monkeypatch.setattr(ng_text, "parse_ascii", lambda text: calls.append(text) or real(text))
+    head = 'Rec\'d response "ifinfo" (805306370) from "[7d2]:":\n'
+    text = (head + "Args:\t{ data link type=1 conf=11 }\n") * 3 + head + "Args:\t{ a=[ 1 ] }\n" * 1 \
+        + head + "Args:\t{ a=[ 1 ] }\n"
+    replies = ng_text.split_replies(text)
+    assert calls == ["{ data link type=1 conf=11 }", "{ a=[ 1 ] }", "{ a=[ 1 ] }"]  # nested: not kept, parsed again
+    replies[0]["args"]["conf"] = 0
+    replies[3]["args"]["a"].append(2)
+    assert replies[1]["args"] == replies[2]["args"] == {"data link type": 1, "conf": 11}
+    assert replies[4]["args"] == {"a": [1]}
+
+
+@pytest.mark.parametrize("text", [
+    "", "\n\n", 'Rec\'d response "x" (1) from "[5]:":\nNo arguments', ' Rec\'d command "x" (-1) from "[aB]:":  \n  Args: \t 7 \n\n',
+])
+def test_small_reply_texts_take_the_bulk_path(text):
+    assert check_replies(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    'junk\nRec\'d response "x" (1) from "[5]:":\nNo arguments\n',
+    'Rec\'d response "x" (1) from "lan_nf:":\nNo arguments\n',  # a name for a sender
+    'Rec\'d response "a"b" (1) from "[5]:":\nNo arguments\n',  # a quote in the message's name
+    'Rec\'d response 1 from "[5]:":\n0000: 01 02\n',  # a hex dump
+    'Rec\'d response "x" (1) from "[5]:":\n',  # no argument line
+    'Rec\'d response "x" (1) from "[5]:":\nArgs:\t\n',  # nothing after Args:
+    'Rec\'d response "x" (1) from "[5]:":\nArgs:\t1\nmore\n',
+    'Rec\'d response "x" (1) from "[5]:":\n  \nArgs:\t1\n',
+    'Rec\'d response "x" (1) from "[5]:":\r\nArgs:\t1\r\n',
+    'Rec\'d response "x" (1) from "[5]:":\nArgs:\t1\r2\n', 'Rec\'d response "x" (1) from "[5]:":\nArgs:7\n',
+])
+def test_other_reply_texts_go_the_generic_way(text):
+    assert ng_text._fast_replies(text) is None
+    check_replies(text)
+
+
+ARGS = st.one_of(st.sampled_from(["{ data link type=1 conf=11 }", "{ a=1", "{ a=[ 1 2 ] }", '"x"', "inet/1.2.3.4:5", "7",
+                                  "{}", "", " ", "{ a=\t1 }", "\xa0{ a=1 }\x85", "{ a=1 }  \t"]),
+                 st.text(alphabet="{}[]= \tab1\"", max_size=12))
+
+
+GOOD_ARGS = st.sampled_from(["{ data link type=1 conf=11 }", "{ a=[ 1 2 ] }", '"x"', "inet/1.2.3.4:5", "7", "{}",
+                             "{ Inactive timeout=15 Active timeout=1800 }"])
+
+
+def reply(odd: bool):
+    """One reply's text as ngctl prints it, or with odd indents, senders, lines and gaps too."""
+    def maybe(common, *others):
+        return st.one_of(common, st.sampled_from(others)) if odd else common
+    return st.builds(
+        lambda indent, kind, cmd, num, sender, arg_line, gap: (
+            f"{indent}Rec'd {kind} \"{cmd}\" ({num}) from \"{sender}\":{indent}\n{indent}{arg_line}\n{gap}"),
+        maybe(st.just(""), " ", "\t"), maybe(st.sampled_from(["response", "command"]), "reply"),
+        st.text(alphabet="ifno \"\r\n" if odd else "ifno", max_size=6), st.integers(-5, 2**31),
+        maybe(st.sampled_from(["[7d2]:", "[AB]:"]), "lan_nf:", "[]:", "[7g]:"),
+        st.one_of((ARGS if odd else GOOD_ARGS).map("Args:\t{}".format), (ARGS if odd else GOOD_ARGS).map("Args: {}".format),
+                  maybe(st.just("No arguments"), "Args:", "x")),
+        maybe(st.sampled_from(["", "\n"]), " \n", "junk\n"))
+
+
+REPLIES = st.one_of(st.lists(reply(odd=False), max_size=5),  # ngctl's shape, or odd replies among them
+                    st.lists(st.one_of(reply(odd=False), reply(odd=True)), min_size=1, max_size=5)).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(REPLIES, st.one_of(st.just(""), st.sampled_from(["\n", " \n", "junk\n"])))
+def test_generated_replies_bulk_path_equals_generic(text, before):
+    check_replies(before + text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(REPLIES,
+       st.lists(st.tuples(st.integers(0, 10**4), st.sampled_from(["", " ", "\n", "\t", "x", '"', "{", "\r"])), max_size=3))
+def test_mutated_replies_bulk_path_equals_generic(text, edits):
+    for at, piece in edits:
+        at %= len(text) + 1
+        text = text[:at] + piece + text[at + 1:]
+    check_replies(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(reply(odd=False), max_size=5).map("".join))
+def test_generated_well_formed_replies_take_the_bulk_path(text):
+    """Positive control for the generated texts: ngctl's shape is always taken."""
+    assert check_replies(text) is not None
