@@ -62,21 +62,28 @@ def node_key(name: str | None, node_id: int) -> str:
     return name if name is not None else "[%x]" % node_id
 
 
-_last_graph: tuple[str, dict] | None = None  # (text, model) of the last parse_graph that parsed
+_last_graph: tuple[str, dict] | None = None  # (key, model) of the last parse_graph that parsed
+# ngctl's own socket node (``ngctl<pid>``, a new ID each run) is in every run's list -l, so
+# no two runs print the same text; the memo's key has each line of such a node (hookless)
+# made one and the same line: the model leaves that node out whatever its PID and ID.
+_OWN_SOCKET_LINE_RE = re.compile(r"\n  Name: ngctl[0-9]+ +Type: socket +ID: [0-9a-f]{8} +Num hooks: 0 *(?=\n|\Z)")
+_OWN_SOCKET_LINE = "\n  Name: ngctl0          Type: socket          ID: 00000000   Num hooks: 0"
 
 
 def parse_graph(text: str) -> dict:
     """The graph model from the output of :data:`GRAPH_SCRIPT`:
     ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
     peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out.
-    A text equal to the last one parsed gives a fresh copy of that model, not a new parse:
-    on a quiet host the beacon reads the same graph text interval after interval."""
+    A text equal to the last one parsed, but for ngctl's own socket, gives a fresh copy of
+    that model, not a new parse: on a quiet host the beacon reads the same graph interval
+    after interval."""
     global _last_graph
+    key = _OWN_SOCKET_LINE_RE.sub(_OWN_SOCKET_LINE, text)
     last = _last_graph
-    if last is not None and last[0] == text:
+    if last is not None and last[0] == key:
         return copy_graph(last[1])
     model = _graph_of(text)
-    _last_graph = (text, model)  # only a text that parsed: an invalid one raises every time
+    _last_graph = (key, model)  # only a text that parsed: an invalid one raises every time
     return copy_graph(model)
 
 

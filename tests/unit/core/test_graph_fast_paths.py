@@ -1,7 +1,8 @@
-"""The graph read's shortcuts (``ng_snapshot``): the memo of the last graph text, the cut
-of a snapshot's stdout found by one search, and the bulk fast path for ``list -l``. Each
+"""The snapshot read's shortcuts (``ng_snapshot``, ``ng_text``): the memo of the last
+graph (keyed on its text but for ngctl's own socket), the cut of a snapshot's stdout found
+by one search, the bulk fast path for ``list -l`` and the bulk path for the replies. Each
 gives exactly what the line-by-line way gives, on the captures, on ngsim's output of a
-real exporter and on generated text; the fast path declines (None) whatever it does not
+real exporter and on generated text; a fast path declines (None) whatever it does not
 fully recognise, so the generic parser still gives every result and every error.
 """
 from __future__ import annotations
@@ -120,6 +121,35 @@ def test_an_invalid_text_raises_every_time(monkeypatch):
         ng_snapshot.parse_graph("")
     with pytest.raises(ValueError, match="no 'There are N total types:' line"):
         ng_snapshot.parse_graph("")
+
+
+def test_two_runs_of_ngctl_on_a_quiet_host_hit_the_memo(tmp_path, monkeypatch):
+    """Each run lists ngctl's own socket (``ngctl<pid>``, a new ID): the rest is the same."""
+    host, _ = watched.build(tmp_path / "h")
+    first, second = (host.ngctl("-f", "-", stdin=ng_snapshot.GRAPH_SCRIPT).stdout for _ in range(2))
+    assert first != second and re.sub(r"ngctl\d+ +Type: socket +ID: [0-9a-f]{8}", "", first) == \
+        re.sub(r"ngctl\d+ +Type: socket +ID: [0-9a-f]{8}", "", second)  # positive control: only the socket differs
+    monkeypatch.setattr(ng_snapshot, "_last_graph", None)
+    ng_snapshot.parse_graph(first)
+    calls = []
+    real = ng_snapshot._graph_of
+    monkeypatch.setattr(ng_snapshot, "_graph_of", lambda text: calls.append(text) or real(text))
+    assert ng_snapshot.parse_graph(second) == real(second) and calls == []
+    assert ng_snapshot.parse_graph(second.replace("lan_nf", "lan_nG")) == real(second.replace("lan_nf", "lan_nG"))
+    assert len(calls) == 1  # positive control: another graph is parsed
+
+
+@pytest.mark.parametrize("line", [
+    "  Name: ngctl5          Type: socket          ID: 00000001   Num hooks: 1",
+    "  Name: ngctl5x         Type: socket          ID: 00000001   Num hooks: 0",
+    "  Name: ngctl5          Type: ksocket         ID: 00000001   Num hooks: 0",
+    "  Name: ngctl5          Type: socket          ID: 00000001   Num hooks: 0 x",
+    "   Name: ngctl5         Type: socket          ID: 00000001   Num hooks: 0",
+])
+def test_the_memo_key_keeps_any_other_node_line(line):
+    own = "  Name: ngctl5          Type: socket          ID: 00000001   Num hooks: 0"
+    assert ng_snapshot._OWN_SOCKET_LINE_RE.sub(ng_snapshot._OWN_SOCKET_LINE, f"x\n{own}\n") != f"x\n{own}\n"
+    assert ng_snapshot._OWN_SOCKET_LINE_RE.sub(ng_snapshot._OWN_SOCKET_LINE, f"x\n{line}\n") == f"x\n{line}\n"
 
 
 # ---------------------------------------------------------------------------
@@ -476,3 +506,20 @@ def test_mutated_replies_bulk_path_equals_generic(text, edits):
 def test_generated_well_formed_replies_take_the_bulk_path(text):
     """Positive control for the generated texts: ngctl's shape is always taken."""
     assert check_replies(text) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(list_long_nodes(odd=False), list_long_nodes(odd=True)), st.integers(0, 5),
+       st.tuples(st.integers(0, 10**6), st.integers(0, 2**32 - 1)), st.sampled_from([None, [("h", "p", "t", "00000001", "ph")]]),
+       st.sampled_from(["", "\n"]), st.sampled_from(["", "   "]))
+def test_texts_that_differ_in_ngctls_own_socket_only_give_one_model(nodes, at, other, own_hooks, blank, pad):
+    """The memo's key is sound: two texts with the same key have the same model (or neither parses)."""
+    types = "\n" + (DATA / "ngsim_golden" / "types.txt").read_text()
+    texts = [render(nodes[:at] + [(f"ngctl{pid}", "socket", node_id, 0, own_hooks)] + nodes[at:], blank, pad,
+                    "There are 3 total nodes:") + types for pid, node_id in ((4494, 0x7d5), other)]
+    keys = [ng_snapshot._OWN_SOCKET_LINE_RE.sub(ng_snapshot._OWN_SOCKET_LINE, text) for text in texts]
+    assert keys[0] == keys[1]
+    first, second = new_graph_of(texts[0]), new_graph_of(texts[1])
+    assert first == second or (first[0] == "error" and second[0] == "error")
+    ng_snapshot._last_graph = None
+    assert outcome(ng_snapshot.parse_graph, texts[0]) == first and outcome(ng_snapshot.parse_graph, texts[1]) == second
