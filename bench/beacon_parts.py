@@ -48,7 +48,10 @@ def parts(b: Bench, n: int) -> None:
                           capture_output=True, text=True, check=False)
     best("snapshot_script", lambda: ng_snapshot.snapshot_script(reqs))
     g, replies = best("parse_snapshot", lambda: ng_snapshot.parse_snapshot(proc.stdout, proc.stderr, proc.returncode, reqs))
-    best("  parse_graph only", lambda: ng_snapshot.parse_graph(proc.stdout[:proc.stdout.index("Rec'd")]))
+    graph_text = proc.stdout[:proc.stdout.index("Rec'd")]
+    best("  parse_graph only", lambda: ng_snapshot.parse_graph(graph_text))
+    texts = [graph_text, graph_text + "\n"]  # the same graph, two texts: each call misses parse_graph's memo
+    best("  parse_graph, text changed", lambda: ng_snapshot.parse_graph(texts.reverse() or texts[0]))
     snap = best("nf_watch.snapshot", lambda: nf_watch.snapshot(g, replies, reqs))
     opts = nf_watch.options({})
     best("step", lambda: nf_watch.step(declared, snap, state, time.time(), opts))

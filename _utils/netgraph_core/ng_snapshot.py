@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import ng_words
-from .ng_text import TYPES_HEADER_RE, attribute_replies, parse_list_long, parse_types, split_replies
+from .ng_text import UNNAMED, attribute_replies, parse_list_long, parse_types, split_replies
 
 
 # ---------------------------------------------------------------------------
@@ -62,17 +62,74 @@ def node_key(name: str | None, node_id: int) -> str:
     return name if name is not None else "[%x]" % node_id
 
 
+_last_graph: tuple[str, dict] | None = None  # (key, model) of the last parse_graph that parsed
+# ngctl's own socket node (``ngctl<pid>``, a new ID each run) is in every run's list -l, so
+# no two runs print the same text; the memo's key has each line of such a node (hookless)
+# made one and the same line: the model leaves that node out whatever its PID and ID.
+_OWN_SOCKET_LINE_RE = re.compile(r"\n  Name: ngctl[0-9]+ +Type: socket +ID: [0-9a-f]{8} +Num hooks: 0 *(?=\n|\Z)")
+_OWN_SOCKET_LINE = "\n  Name: ngctl0          Type: socket          ID: 00000000   Num hooks: 0"
+
+
 def parse_graph(text: str) -> dict:
     """The graph model from the output of :data:`GRAPH_SCRIPT`:
     ``{"nodes": {KEY: {name, type, id, num_hooks, hooks: {HOOK: {peer, peer_name,
-    peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out."""
-    lines = text.split("\n")
-    split_at = next((i for i, line in enumerate(lines)
-                     if " total types:" in line and TYPES_HEADER_RE.fullmatch(line.rstrip())), None)
-    if split_at is None:
+    peer_type, peer_id, peer_hook}}}}, "types": [...]}``; ngctl's own socket left out.
+    A text equal to the last one parsed, but for ngctl's own socket, gives a fresh copy of
+    that model, not a new parse: on a quiet host the beacon reads the same graph interval
+    after interval."""
+    global _last_graph
+    key = _OWN_SOCKET_LINE_RE.sub(_OWN_SOCKET_LINE, text)
+    last = _last_graph
+    if last is not None and last[0] == key:
+        return copy_graph(last[1])
+    model = _graph_of(text)
+    _last_graph = (key, model)  # only a text that parsed: an invalid one raises every time
+    return copy_graph(model)
+
+
+def copy_graph(model: dict) -> dict:
+    """A copy of a :func:`parse_graph` model that shares no mutable part with it (nodes,
+    hooks, each hook, types); its values are str, int or None, so one level each suffices."""
+    return {"nodes": {key: {**node, "hooks": {hook: peer.copy() for hook, peer in node["hooks"].items()}}
+                      for key, node in model["nodes"].items()},
+            "types": list(model["types"])}
+
+
+def _line_finder(line_re: str):
+    """A function giving the offset of the first line of a text (lines as ``split("\\n")``
+    makes them) that ``line_re`` matches from its start to its end, or -1. One search for
+    "\\n" and the line: a pattern starting with ``^`` is tried at every offset, 10 times slower."""
+    at_start, after_newline = re.compile(line_re + r"(?=\n|\Z)"), re.compile(r"\n" + line_re + r"(?=\n|\Z)")
+
+    def first_line(text: str) -> int:
+        if at_start.match(text):
+            return 0
+        found = after_newline.search(text)
+        return -1 if found is None else found.start() + 1
+    return first_line
+
+
+# The line ``types`` starts with: as _graph_of's old loop found it, ``line.rstrip()``
+# fullmatching TYPES_HEADER_RE (``\s*There are N total types:``).
+_types_line = _line_finder(r"[^\S\n]*There are \d+ total types:[^\S\n]*")
+
+
+def _graph_of(text: str) -> dict:
+    """:func:`parse_graph` without the memo: ``list -l`` on the fast path when it has the
+    common shape, else through :func:`parse_list_long`."""
+    at = _types_line(text)
+    if at < 0:
         raise ValueError("ngctl list -l/types output has no 'There are N total types:' line")
-    shown = parse_list_long("\n".join(lines[:split_at]))
-    type_rows = parse_types("\n".join(lines[split_at:]))
+    listed = text[:at - 1] if at else ""  # the lines before, as "\n".join of them
+    nodes = fast_list_long_nodes(listed)
+    if nodes is None:
+        nodes = _nodes_of(parse_list_long(listed))
+    type_rows = parse_types(text[at:])  # after list -l: of two bad parts, its error is the one said
+    return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
+
+
+def _nodes_of(shown: list) -> dict:
+    """The graph model's nodes of :func:`parse_list_long`'s list, ngctl's own socket left out."""
     nodes = {}
     for node in shown:
         if is_own_socket(node):
@@ -88,10 +145,62 @@ def parse_graph(text: str) -> dict:
             "num_hooks": node["num_hooks"],
             "hooks": hooks,
         }
-    return {"nodes": nodes, "types": sorted({row["type"] for row in type_rows})}
+    return nodes
 
 
-_REPLY_LINE_RE = re.compile(r"Rec'd (?:response|command) ")
+# ``list -l`` as ngctl prints it (list.c, show.c): the header, then per node its line and,
+# when it has hooks, the table, rows of exactly five space-separated columns; blank lines
+# between blocks (modern ngctl) or none (older ones). Stricter than parse_list_long (single
+# spaces of indent, no tabs, names without blanks): what it does not match goes there.
+_FAST_HEAD_RE = re.compile(r"There are \d+ total (?:named )?nodes: *\n")
+_FAST_BLOCK_RE = re.compile(
+    r"  Name: (\S+) +Type: (\S+) +ID: ([0-9a-f]{8}) +Num hooks: (\d+) *\n"
+    r"(?:  Local hook +Peer name +Peer type +Peer ID +Peer hook *\n"
+    r"  -{10} +-{9} +-{9} +-{7} +-{9} *\n"
+    r"((?:  \S+ +\S+ +\S+ +[0-9a-f]{8} +\S+ *\n)+))?"
+    r"\n*"
+)
+
+
+def fast_list_long_nodes(text: str) -> dict | None:
+    """The graph model's nodes of ``list -l`` text of the common shape, as
+    ``_nodes_of(parse_list_long(text))`` gives them; None for any other text (including
+    every text parse_list_long refuses), which must go to the generic parser."""
+    if not text.endswith("\n"):
+        text += "\n"  # one more empty line: nothing to a line-based parser
+    head = _FAST_HEAD_RE.match(text)
+    if head is None:
+        return None
+    pos, nodes, own = head.end(), {}, _OWN_SOCKET_RE.fullmatch
+    for block in _FAST_BLOCK_RE.finditer(text, pos):
+        if block.start() != pos:
+            return None  # a gap: text the blocks do not cover
+        pos = block.end()
+        name, type_, id_hex, num, rows = block.groups()
+        num_hooks = int(num)
+        if rows is None:
+            if num_hooks:
+                return None  # hooks but no table: `ngctl list` output, parse_list_long says so
+            hooks = {}
+        else:  # the rows, checked by the pattern: split once, five cells a hook
+            cells = iter(rows.split())
+            hooks = {hook: {"peer": peer if peer != UNNAMED else "[%x]" % int(peer_id, 16),
+                            "peer_name": peer if peer != UNNAMED else None, "peer_type": peer_type,
+                            "peer_id": int(peer_id, 16), "peer_hook": peer_hook}
+                     for hook, peer, peer_type, peer_id, peer_hook in zip(cells, cells, cells, cells, cells)}
+        if name == UNNAMED:
+            name = None
+        elif num_hooks == 0 and type_ == "socket" and own(name):
+            continue  # is_own_socket
+        node_id = int(id_hex, 16)
+        nodes[name if name is not None else "[%x]" % node_id] = {
+            "name": name, "type": type_, "id": node_id, "num_hooks": num_hooks, "hooks": hooks}
+    return nodes if pos == len(text) else None
+
+
+# The first reply's line: its text, stripped, starts with "Rec'd response " or "Rec'd
+# command " (so something not blank follows on the line).
+_first_reply_line = _line_finder(r"[^\S\n]*Rec'd (?:response|command) [^\n]*?\S[^\n]*")
 
 
 def snapshot_script(reqs: list) -> str:
@@ -129,15 +238,16 @@ def parse_snapshot(stdout: str, stderr: str, rc: int, reqs: list) -> tuple[dict,
     """(graph, replies) of a :func:`snapshot_script` run. ``replies[i]`` is ``{"ok": True,
     "reply": ...}``, ``{"ok": False, "error": ...}`` for the line that failed, or None
     for a line that did not run. ValueError when even the graph could not be read."""
-    lines = (stdout or "").split("\n")
-    cut = next((i for i, line in enumerate(lines) if "Rec'd " in line and _REPLY_LINE_RE.match(line.strip())),
-               len(lines))
+    stdout = stdout or ""
+    cut = _first_reply_line(stdout)
+    if cut < 0:
+        cut = len(stdout) + 1  # no reply: the graph's lines are all of it (they end at cut - 1, its "\n")
     head = 2  # list -l, types
     failed, error = ng_words.batch_failure(stderr or "") if rc else (None, None)
     if rc and (failed is None or failed <= head):
         raise ValueError(f"ngctl could not read the graph: {error or stderr or f'exit status {rc}'}")
-    graph = parse_graph("\n".join(lines[:cut]))
-    parsed = split_replies("\n".join(lines[cut:]))
+    graph = parse_graph(stdout[:cut - 1] if cut else "")
+    parsed = split_replies(stdout[cut:])
     ran = len(reqs) if failed is None else failed - head - 1
     replies: list = [None] * len(reqs)
     replies[:ran] = attribute_replies([reqs[i][1] for i in range(ran)], parsed)

@@ -386,8 +386,57 @@ def _reply_of(lines: list[str]) -> dict:
     }
 
 
+# A reply as ngctl prints it (msg.c): the header line, then ``Args:<tab>...`` or ``No
+# arguments``, then empty lines or none. Stricter than _REPLY_HEAD_RE and _reply_of (indent
+# and gaps of spaces or tabs only, no carriage return, the sender an ID): what it does not
+# match goes to them.
+_FAST_REPLY_RE = re.compile(
+    r" *Rec'd (?:response|command) \"([^\"\n\r]*)\" \((-?\d+)\) from \"\[([0-9a-fA-F]+)\]:\": *\n"
+    r" *(?:Args:[ \t]([^\n\r]*)|No arguments *)\n+"
+)
+
+
+def _fast_replies(text: str) -> list[dict] | None:
+    """split_replies of a text made only of replies of the common shape; None for any other
+    text, which must go to the generic way (so its results and errors stay the same)."""
+    if not text.endswith("\n"):
+        text += "\n"  # one more empty line: nothing to a line-based parser
+    pos = len(text) - len(text.lstrip("\n"))  # empty lines before the first reply
+    found = []
+    for match in _FAST_REPLY_RE.finditer(text, pos):
+        if match.start() != pos:
+            return None  # a gap: text the replies do not cover
+        pos = match.end()
+        found.append(match.groups())
+    if pos != len(text) or any(args is not None and not args.strip() for _, _, _, args in found):
+        return None  # an "Args:" with nothing after it: _reply_of says so
+    # every chunk is the generic way's too, checked as far as it checks before parse_ascii:
+    # parse_ascii of the same text, in the same order, gives the same values and errors
+    flat: dict = {}  # args text -> its value when a dict of str/int only: a copy is all a repeat needs
+    replies = []
+    for cmd, num, sender, args in found:
+        value = None
+        if args is not None:
+            args = args.strip()
+            value = flat.get(args)
+            if value is not None:
+                value = value.copy()  # 2,000 ifinfo replies, one text: parsed once, each its own dict
+            else:
+                value = parse_ascii(args)
+                if type(value) is dict and all(type(v) is int or type(v) is str for v in value.values()):
+                    flat[args] = value
+        replies.append({"cmd": cmd, "cmd_num": int(num), "from": int(sender, 16), "args": value})
+    return replies
+
+
 def split_replies(text: str) -> list[dict]:
     """The replies of several ``msg`` lines of one ``ngctl -f`` run, each parsed."""
+    fast = _fast_replies(text)
+    return fast if fast is not None else _split_replies_generic(text)
+
+
+def _split_replies_generic(text: str) -> list[dict]:
+    """:func:`split_replies` line by line: any text."""
     chunks, current = [], []
     for line in text.split("\n"):
         # "Rec'd " first: a plain substring test spares the regexes most lines
