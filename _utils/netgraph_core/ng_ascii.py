@@ -77,6 +77,8 @@ _OCTAL_RE = re.compile(r"[+-]?0[0-7]+")
 
 
 def _word_value(word):
+    if word.isdecimal() and word.isascii() and (word[0] != "0" or len(word) == 1):
+        return int(word)  # plain decimal, the counters' form: _INT_RE's [1-9][0-9]*|0 without a regex
     if _INT_RE.fullmatch(word):
         return int(word, 8) if _OCTAL_RE.fullmatch(word) else int(word, 0)
     return word

@@ -158,3 +158,24 @@ def test_snapshot_script_checks_each_path_and_message_pair_once_and_still_refuse
             return hash("lan_nf:")
     with pytest.raises(ValueError, match=r"requests\[1\]"):
         ng_snapshot.snapshot_script([["lan_nf:", "info"], [Sly("lan nf:"), "info"]])
+
+
+def _word_value_by_regex(word):
+    """ng_ascii._word_value before its plain-decimal shortcut: the regexes alone."""
+    if ng_ascii._INT_RE.fullmatch(word):
+        return int(word, 8) if ng_ascii._OCTAL_RE.fullmatch(word) else int(word, 0)
+    return word
+
+
+@pytest.mark.parametrize("word", ["0", "00", "007", "010", "08", "1", "12345", "4294967295", "+5", "-5", "0x1f",
+                                  "1_000", "\u0663", "\u00b2", "12a", "inet/1.2.3.4:5"])
+def test_a_word_reads_as_the_regexes_read_it(word):
+    assert ng_ascii._word_value(word) == _word_value_by_regex(word)
+    assert type(ng_ascii._word_value(word)) is type(_word_value_by_regex(word))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0123456789+-_xXaf\u0663\u00b2 "), min_size=1, max_size=12))
+def test_generated_words_read_as_the_regexes_read_them(word):
+    got, want = ng_ascii._word_value(word), _word_value_by_regex(word)
+    assert got == want and type(got) is type(want)
