@@ -17,6 +17,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "_utils")]
 
+from common import count_traffic  # noqa: E402
 from run import Bench  # noqa: E402
 from netgraph_core import nf_model, nf_settings, nf_status, nf_watch, ng_snapshot, no_cycle_collection  # noqa: E402
 
@@ -40,6 +41,7 @@ def parts(b: Bench, n: int) -> None:
     h = b.host(f"p{n}", ifaces)
     b.present(h, interfaces=ifaces)
     state = b.salt(h).modules.netflow.watch(state={})["state"]
+    count_traffic(h.root, 1)  # every interface's counter its own: no two ifinfo replies alike
     cfg = nf_model.validate({"name": "bench", "interfaces": ifaces, "collectors": [{"host": "192.0.2.10", "port": 2055}]})
     declared = {"bench": cfg}
     reqs = best("requests", lambda: nf_watch.requests(declared, state.get("graph")))

@@ -93,6 +93,26 @@ def install_timers(loaders) -> list[SpawnTimer]:
     return timers
 
 
+def count_traffic(root: str, interval: int) -> None:
+    """Advance every netflow node's per-interface packet counters (``ifinfo``) by a different
+    amount each, as interval ``interval`` of traffic on a busy firewall would: no two
+    interfaces' replies are then the same text, as on a real host (on an idle emulated
+    host all 2,000 are). Written into the emulator's state under its lock: pushing packets
+    through 2,000 interfaces one ``ngsim traffic`` at a time would take minutes."""
+    from ngsim import state
+
+    with state.locked(root):
+        st = state.load(root)
+        for node in st["nodes"].values():
+            if node.get("type") == "netflow":
+                for n, entry in node["priv"]["ifaces"].items():
+                    more = 1 + (int(n) * 7919 + interval * 104729) % 50000
+                    entry["packets"] = (entry["packets"] + more) % 2 ** 32
+                    node["priv"]["counters"]["IPv4 packets"] += more  # accounted, as the node counts them
+                    node["priv"]["counters"]["IPv4 bytes"] += 100 * more
+        state.save(root, st)
+
+
 class Base:
     """Hosts under one work directory and a Salt loader per host."""
 

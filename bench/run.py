@@ -31,7 +31,7 @@ import time
 
 import fleet
 import scale
-from common import C1, C2, C5, REPO, Base, Host, SaltCall, is_ngctl, links, log
+from common import C1, C2, C5, REPO, Base, Host, SaltCall, count_traffic, is_ngctl, links, log
 
 from netgraph_core import nf_model
 from netgraph_core import nf_plan
@@ -204,6 +204,8 @@ class Bench(Base):
         """netflow.watch, what the beacon runs per interval, on a converged exporter of
         n_ifaces interfaces: ngctl spawns, wall-clock ms and our CPU ms per interval (median;
         our CPU without the read's spawn, see bench/common.py), the emulator's CPU apart.
+        Before each interval every interface's packet counter moves by its own amount
+        (common.count_traffic), so no two ``ifinfo`` replies are alike, as on a busy host.
         ``changed``: before each interval, a node that is not ours is made (an ng_eiface), so
         every read's graph differs from the last one (none of the read is as before)."""
         ifaces = [f"em{i}" for i in range(n_ifaces)]
@@ -214,7 +216,8 @@ class Bench(Base):
         if changed and h.kldload("ng_eiface").returncode:
             raise SystemExit("kldload ng_eiface failed")
         runs = []
-        for _ in range(intervals):
+        for interval in range(intervals):
+            count_traffic(h.root, interval)
             if changed and h.ngctl("mkpeer", ".", "eiface", "e", "ether").returncode:
                 raise SystemExit("ngctl mkpeer . eiface failed")
             runs.append(self.cpu(h, lambda s=state: nf.watch(state=s)))
