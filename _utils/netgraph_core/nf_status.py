@@ -194,14 +194,14 @@ def _interfaces(name: str, graph: dict, raw: dict, cfg: dict | None) -> dict:
     ifinfos = raw.get(nf, {})
     out, seen = {}, set()
     for iface in (cfg or {}).get("interfaces", []):
-        ether = iface["attach"] == "ether"
-        point = (iface["node"], "lower" if ether else str(iface["ipfw_hook"]))
+        node, ether = iface["node"], iface["attach"] == "ether"
+        point = (node, "lower" if ether else str(iface["ipfw_hook"]))
         n = live.get(point)
         seen.add(point)
-        entry = _iface_entry(n, ifinfos.get(f"ifinfo {n}"), ether and (n is not None) != (iface["node"] in uppers))
+        entry = _iface_entry(n, ifinfos.get(f"ifinfo {n}") if n is not None else None, ether and (n is not None) != (node in uppers))
         if n is None:  # the declaration, since the kernel has nothing to say
             entry.update(direction=iface["direction"], once=iface["once"], conf=iface["conf"], dlt=iface["dlt"])
-        entry.update(attach=iface["attach"], node=iface["node"], declared=True)
+        entry["attach"], entry["node"], entry["declared"] = iface["attach"], node, True  # 2,000 an interval: no update(**)
         out[iface["name"]] = entry
     for point, n in sorted(((p, n) for p, n in live.items() if p not in seen), key=lambda kv: kv[1]):
         ether = point[1] == "lower"
@@ -232,8 +232,9 @@ def _collector_entry(host, port, version, family, node, settings: dict, declared
             "source_port": local["port"] if local else None, "declared_source": source}
 
 
-def _collectors(name: str, graph: dict, settings: dict, cfg: dict | None) -> list[dict]:
-    ours = owned(graph, name)
+def _collectors(name: str, graph: dict, settings: dict, cfg: dict | None, ours: set) -> list[dict]:
+    """Exporter ``name``'s collectors: the declared ones, then the connected ksockets of
+    ``ours`` (its owned nodes) that send elsewhere."""
     live = {}  # sockaddr -> (node, version) of every owned, connected ksocket
     for key in sorted(ours):
         peer = settings.get(key, {}).get("peer")
@@ -262,15 +263,16 @@ def exporter_view(name: str, graph: dict, settings: dict, raw: dict, cfg: dict |
     nf = node_names(name)["netflow"]
     present = graph.get("nodes", {}).get(nf, {}).get("type") == "netflow"
     nf_set = settings.get(nf, {}) if present else {}
+    ours = owned(graph, name)
     view = {
         "name": name,
         "present": present,
         "declared": cfg is not None,
         "interfaces": _interfaces(name, graph, raw, cfg) if present or cfg else {},
-        "collectors": _collectors(name, graph, settings, cfg) if present or cfg else [],
+        "collectors": _collectors(name, graph, settings, cfg, ours) if present or cfg else [],
         "settings": {k: nf_set[k] for k in ("timeouts", "template", "mtu") if k in nf_set},
         "counters": zero_filled(raw.get(nf, {}).get("info") if present else None),
-        "nodes": sorted(owned(graph, name)),
+        "nodes": sorted(ours),
     }
     if cfg is not None:
         view["declaration"] = {"timeouts": cfg["timeouts"], "template": cfg["template"], "mtu": cfg["mtu"]}

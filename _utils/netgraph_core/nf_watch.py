@@ -247,8 +247,9 @@ def attached_ids(cfg: dict, graph: dict, drift: list[dict], seen: dict) -> dict:
     declared now (a detached one keeps the ID it had when it last was)."""
     out = dict(seen)
     bad = {i.get("node") for i in drift if "interface" in i}
+    nodes = graph.get("nodes", {})
     for iface in cfg["interfaces"]:
-        node = graph.get("nodes", {}).get(iface["node"])
+        node = nodes.get(iface["node"])
         if iface["attach"] == "ether" and node and iface["node"] not in bad:
             out[iface["node"]] = node.get("id")
     return out
@@ -281,12 +282,13 @@ def options(raw: dict | None = None) -> dict:
 def _sample(view: dict, read: dict) -> dict:
     """What the next interval compares with: counters only if ``info`` was read, an
     interface's packets only if its ``ifinfo`` was."""
-    out = {"present": view["present"], "interfaces": {}}
+    out: dict = {"present": view["present"], "interfaces": {}}
     if read.get("info"):
         out["counters"] = view["counters"]
+    ifaces = out["interfaces"]
     for ifname, entry in view["interfaces"].items():
         if entry["attached"] and f"ifinfo {entry['iface']}" in read:
-            out["interfaces"][ifname] = {"attached": True, "packets": entry["packets"]}
+            ifaces[ifname] = {"attached": True, "packets": entry["packets"]}
     return out
 
 
@@ -295,9 +297,10 @@ def _stalls(view: dict, sample: dict, prev: dict, limit: int) -> tuple[dict, lis
     whether it ever counted since the beacon started; stalled = counted, then quiet for
     ``limit`` intervals (0: never)."""
     still, stalled = {}, []
+    olds, stills = (prev.get("sample") or {}).get("interfaces", {}), prev.get("still") or {}  # once, not per interface
     for ifname, entry in sample["interfaces"].items():
-        old = (prev.get("sample") or {}).get("interfaces", {}).get(ifname)
-        count, moved = (prev.get("still") or {}).get(ifname, [0, False])
+        old = olds.get(ifname)
+        count, moved = stills.get(ifname, [0, False])
         if old is None:
             count = 0
         elif entry["packets"] != old["packets"]:
@@ -403,8 +406,9 @@ def step(declared: dict, snap: dict, state: dict | None, now: float, opts: dict)
         if event:
             events.append(event)
     nodes = snap["graph"].get("nodes", {})
+    # what the next interval's requests read of this graph: our nodes (nf_settings.settings_queries,
+    # nf_model.desired), not the 2,000 interfaces' nodes a state would otherwise carry
     keep = set().union(*(owned(snap["graph"], n) for n in declared)) if declared else set()
-    keep |= {i["node"] for c in declared.values() for i in c["interfaces"]} & set(nodes)
     return events, {"format": STATE_FORMAT, "exporters": exporters,
                     "graph": {"nodes": {k: nodes[k] for k in sorted(keep)}},
                     "settings": {k: v for k, v in snap["settings"].items() if k in keep}}
