@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -14,6 +15,7 @@ from netgraph_core import nf_model
 from netgraph_core import nf_record
 from netgraph_core import nf_watch
 from netgraph_core import ng_snapshot
+from netgraph_core import ng_words
 from netgraph_core import nf_boot
 from ngsim.testing import Host, load_file, ngsim
 
@@ -99,6 +101,29 @@ def test_snapshot_script_is_the_graph_then_read_only_messages():
     for bad in ([["lan_nf:", "settimeouts", "{", "}"]], [["lan_nf", "info"]], [["lan_nf:", "ifinfo", "0\nshutdown"]]):
         with pytest.raises(ValueError):
             ng_snapshot.snapshot_script(bad)
+
+
+@pytest.mark.parametrize("word", ["", "1" * 32, "\u0663", "\u00b2", "1 2", "0\n", 7, None, "1\x00"])
+def test_a_request_argument_is_refused_as_check_word_refuses_it(word):
+    """Digit arguments skip check_word (2,000 a read): only those it passes, so every
+    other word is still refused, with check_word's own message."""
+    with pytest.raises(ValueError) as direct:
+        ng_words.check_word(word, "requests[0] argument")
+    with pytest.raises(ValueError) as got:
+        ng_snapshot.snapshot_script([["lan_nf:", "ifinfo", word]])
+    assert str(got.value) == str(direct.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0123456789a \u0663\u00b2\x00"), max_size=34))
+def test_request_arguments_pass_exactly_when_check_word_passes_them(word):
+    try:
+        ng_words.check_word(word, "requests[0] argument")
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            ng_snapshot.snapshot_script([["lan_nf:", "ifinfo", word]])
+    else:
+        assert ng_snapshot.snapshot_script([["lan_nf:", "ifinfo", word]]).endswith(f"ifinfo {word}\n")
 
 
 def test_requests_put_the_lines_that_can_fail_last(lan):
