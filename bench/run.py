@@ -201,31 +201,38 @@ class Bench(Base):
 
     # ------------------------------------------------------------------ operating (issue 15)
     def beacon_cost(self, n_ifaces: int, intervals: int = 10, changed: bool = False) -> dict:
-        """netflow.watch, what the beacon runs per interval, on a converged exporter of
-        n_ifaces interfaces: ngctl spawns, wall-clock ms and our CPU ms per interval (median;
-        our CPU without the read's spawn, see bench/common.py), the emulator's CPU apart.
-        Before each interval every interface's packet counter moves by its own amount
-        (common.count_traffic), so no two ``ifinfo`` replies are alike, as on a busy host.
-        ``changed``: before each interval, a node that is not ours is made (an ng_eiface), so
-        every read's graph differs from the last one (none of the read is as before)."""
-        ifaces = [f"em{i}" for i in range(n_ifaces)]
-        h = self.host(f"beacon{n_ifaces}{'c' if changed else ''}", ifaces)
-        self.present(h, interfaces=ifaces)
-        nf = self.salt(h).modules.netflow
-        state = nf.watch(state={})["state"]  # first interval: no previous graph
-        if changed and h.kldload("ng_eiface").returncode:
-            raise SystemExit("kldload ng_eiface failed")
-        runs = []
+        """:meth:`beacon_costs` of one size."""
+        return self.beacon_costs([n_ifaces], intervals, changed)[n_ifaces]
+
+    def beacon_costs(self, sizes: list[int], intervals: int = 10, changed: bool = False) -> dict:
+        """netflow.watch, what the beacon runs per interval, on a converged exporter of each
+        of ``sizes`` interfaces: ngctl spawns, wall-clock ms and our CPU ms per interval
+        (median; our CPU without the read's spawn, see bench/common.py), the emulator's CPU
+        apart. The sizes' intervals alternate, so that a ratio between them is measured
+        over the same moments of a shared machine. Before each interval every interface's
+        packet counter moves by its own amount (common.count_traffic), so no two ``ifinfo``
+        replies are alike, as on a busy host. ``changed``: before each interval, a node that
+        is not ours is made (an ng_eiface), so every read's graph differs from the last one."""
+        hosts, states, runs = {}, {}, {n: [] for n in sizes}
+        for n in sizes:
+            ifaces = [f"em{i}" for i in range(n)]
+            hosts[n] = self.host(f"beacon{n}{'c' if changed else ''}", ifaces)
+            self.present(hosts[n], interfaces=ifaces)
+            states[n] = self.salt(hosts[n]).modules.netflow.watch(state={})["state"]  # first interval: no previous graph
+            if changed and hosts[n].kldload("ng_eiface").returncode:
+                raise SystemExit("kldload ng_eiface failed")
         for interval in range(intervals):
-            count_traffic(h.root, interval)
-            if changed and h.ngctl("mkpeer", ".", "eiface", "e", "ether").returncode:
-                raise SystemExit("ngctl mkpeer . eiface failed")
-            runs.append(self.cpu(h, lambda s=state: nf.watch(state=s)))
-            assert runs[-1]["result"]["events"] == [], runs[-1]["result"]["events"]
-            state = runs[-1]["result"]["state"]
-        return {"spawns": sum(r["spawns"] for r in runs) / intervals, "mutating": sum(r["mutating"] for r in runs),
-                **{k: statistics.median(r[k] for r in runs) for k in ("wall_ms", "ours_ms", "emulator_ms")},
-                "ms": statistics.median(r["wall_ms"] for r in runs)}
+            for n in sizes:
+                h, nf = hosts[n], self.salt(hosts[n]).modules.netflow
+                count_traffic(h.root, interval)
+                if changed and h.ngctl("mkpeer", ".", "eiface", "e", "ether").returncode:
+                    raise SystemExit("ngctl mkpeer . eiface failed")
+                runs[n].append(self.cpu(h, lambda s=states[n], nf=nf: nf.watch(state=s)))
+                assert runs[n][-1]["result"]["events"] == [], runs[n][-1]["result"]["events"]
+                states[n] = runs[n][-1]["result"]["state"]
+        return {n: {"spawns": sum(r["spawns"] for r in rs) / intervals, "mutating": sum(r["mutating"] for r in rs),
+                    **{k: statistics.median(r[k] for r in rs) for k in ("wall_ms", "ours_ms", "emulator_ms")},
+                    "ms": statistics.median(r["wall_ms"] for r in rs)} for n, rs in runs.items()}
 
     def heal_time(self) -> dict:
         """tests/integration/test_self_heal.py (real salt-master, salt-minion whose beacon heals,
@@ -281,7 +288,7 @@ def main() -> int:
         w1, w64 = b.beacon_cost(1), b.beacon_cost(64)
         heal = b.heal_time()
         if not args.no_scale:
-            big = scale.measure(b, b.beacon_cost)
+            big = scale.measure(b, b.beacon_costs)
         if not no_fleet:
             fleet_figures = fleet.measure(work=work)
     finally:
