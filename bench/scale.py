@@ -135,7 +135,7 @@ def move(b: Base) -> dict:
 
 def measure(b, beacons) -> dict:
     """Every figure of this module; ``beacons(sizes, intervals, changed=)`` is bench/run.py's
-    beacon_costs (the sizes' intervals alternated: the growth is a ratio of one run)."""
+    beacon_costs (the sizes alternated by blocks of intervals: the growth is a ratio of one run)."""
     return {"one": {n: one_exporter(b, n) for n in (1000, 2000)}, "ten": ten_by_hundred(b), "move": move(b),
             "beacon": beacons([1000, 2000], 9), "beacon_changed": beacons([2000], 9, changed=True)[2000]}
 
@@ -185,6 +185,6 @@ def rows(m: dict) -> tuple[list[tuple], dict]:
                 f"{wc['spawns']:g} / {ms(wc['ours_ms'])} ({ms(wc['emulator_ms'])})", "-"))
     js.update({"beacon_changed_spawns_2000": wc["spawns"], "beacon_changed_ours_ms_2000": round(wc["ours_ms"], 1)})
     growth = w2["ours_ms"] / w1["ours_ms"]
-    out.append(("beacon our CPU growth, 1,000 -> 2,000 ifaces (intervals alternated)", f"{growth:.2f}", "-"))
+    out.append(("beacon our CPU growth, 1,000 -> 2,000 ifaces (blocks of 3 intervals alternated)", f"{growth:.2f}", "-"))
     js["beacon_growth_2000_1000"] = round(growth, 2)
     return out, js
