@@ -110,8 +110,10 @@ def plan(current: dict, present: list[dict], absent: dict | None = None) -> dict
         rejoined += part["restore"]["rejoin"]
         changes = {"nodes_removed": part["removed"]} if part["removed"] else {}
         out["exporters"][name] = {"changes": {**changes, "rejoined": part["rejoined"]} if part["rejoined"] else changes}
-    start = PlanGraph(current, {})  # the rollback's and the verification's view of the batch
-    out["restore"] = nf_links.restore_info(start, sim, rejoined)  # (the interfaces cut before: the engine's verify)
+    if sim.commands:  # the rollback's view of the batch (the interfaces cut before: the engine's verify)
+        out["restore"] = nf_links.restore_info(PlanGraph(current, {}), sim, rejoined)
+    else:  # no line, no link changed (every PlanGraph change is a line): nothing to undo, no walk of 1,000 links
+        out["restore"] = {"unlinked": [], "rejoin": [list(r) for r in rejoined]}
     for name, entry in out["exporters"].items():
         entry["commands"] = [sim.commands[i] for i in sorted(set(lines[name]))]
     planned = {k: {"type": v["type"], "hooks": {h: {"peer": p[0], "peer_hook": p[1]} for h, p in v["hooks"].items()}}

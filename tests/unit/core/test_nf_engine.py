@@ -97,6 +97,21 @@ def test_the_verification_sees_an_interface_that_passed_before_the_batch_and_not
         "applied, but the graph still differs: interface node(s) em2 no longer pass traffic")
 
 
+def test_a_plan_without_lines_has_nothing_to_undo(host):
+    """A host plan with no command skips the rollback's walk of every link: its ``restore``
+    is what that walk gives on the same graph (positive control: a plan with lines has
+    links to put back)."""
+    from netgraph_core import nf_graph, nf_links
+
+    assert host.converge({"lan": LAN})["result"] is True
+    planned = host.plan({"lan": LAN})
+    assert planned["commands"] == [] and planned["restore"] == {"unlinked": [], "rejoin": []}
+    walk = nf_graph.PlanGraph(planned["graph"], {})
+    assert nf_links.restore_info(walk, nf_graph.PlanGraph(planned["graph"], {}), []) == planned["restore"]
+    fewer = host.plan({"lan": {**LAN, "interfaces": ["em0"]}})
+    assert fewer["commands"] and fewer["restore"]["unlinked"], "a plan with lines: links to put back"
+
+
 def test_a_lock_held_elsewhere_is_an_engine_error(host):
     from netgraph_core import nf_lock
 
